@@ -1,0 +1,142 @@
+//! The `relaysim` command line (clap). Each subcommand lives in its own module and
+//! returns an exit code; errors are printed with a hint, never as a panic.
+
+mod limits;
+mod run;
+mod test;
+mod validate;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::scenario::{LoadError, Scenario};
+
+/// The quickstart scenario, embedded so `relaysim run` works anywhere.
+pub const QUICKSTART: &str = include_str!("../../scenarios/quickstart.toml");
+
+#[derive(Parser)]
+#[command(
+    name = "relaysim",
+    version,
+    about = "Deterministic simulator of the Google Workspace SMTP relay (smtp-relay.gmail.com) and its limits",
+    long_about = "relaysim replays scenario files (tenants, mail servers, traffic) on a virtual clock \
+                  through the relay's policy and quota rules, and writes limit-hit timelines, \
+                  throughput tables and charts. A run is a pure function of scenario, seed and version.",
+    after_help = "Examples:\n  relaysim run                       # the embedded quickstart scenario\n  relaysim run scenarios/quickstart.toml --seed 7 --out /tmp/q\n  relaysim validate scenarios/*.toml\n  relaysim limits --licences 250\n  relaysim test scenarios/regression"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run one scenario and write its results folder.
+    #[command(
+        after_help = "Examples:\n  relaysim run\n  relaysim run scenarios/quickstart.toml --out results/q --seed 42"
+    )]
+    Run(run::RunArgs),
+    /// Check scenario files; errors are printed as file:line:col with a hint.
+    #[command(
+        after_help = "Examples:\n  relaysim validate scenarios/quickstart.toml\n  relaysim validate scenarios/*.toml scenarios/regression/*.toml"
+    )]
+    Validate {
+        /// Scenario files to check.
+        #[arg(required = true)]
+        scenarios: Vec<PathBuf>,
+    },
+    /// Print the effective per-user and per-customer limits (Q1–Q6) of a tenant.
+    #[command(
+        after_help = "Examples:\n  relaysim limits --licences 250\n  relaysim limits --licences 40000\n  relaysim limits --licences 250 --billing unpaid"
+    )]
+    Limits(limits::LimitsArgs),
+    /// Run every scenario with [[expect]] blocks under the paths, like a test suite.
+    #[command(
+        after_help = "Examples:\n  relaysim test\n  relaysim test scenarios/regression/some-rule.toml"
+    )]
+    Test {
+        /// Files or folders (searched recursively for *.toml).
+        #[arg(default_value = "scenarios/regression")]
+        paths: Vec<PathBuf>,
+    },
+    /// Print the JSON Schema of the scenario format (for editor completion).
+    #[command(after_help = "Example:\n  relaysim schema > relaysim.schema.json")]
+    Schema,
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Run(args) => run::run(args),
+        Command::Validate { scenarios } => validate::validate(&scenarios),
+        Command::Limits(args) => limits::limits(args),
+        Command::Test { paths } => test::test(&paths),
+        Command::Schema => {
+            print!("{}", crate::scenario::json_schema());
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+/// Whether stderr is a terminal (colours, progress).
+fn stderr_is_terminal() -> bool {
+    std::io::stderr().is_terminal()
+}
+
+/// Loads a scenario, printing diagnostics to stderr on failure.
+fn load_or_report(path: &std::path::Path) -> Option<Scenario> {
+    match Scenario::load(path) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            report_load_error(&e);
+            None
+        }
+    }
+}
+
+fn report_load_error(e: &LoadError) {
+    match e {
+        LoadError::Invalid(invalid) => eprint!("{}", invalid.render(stderr_is_terminal())),
+        LoadError::Io { .. } => eprintln!("error: {e}"),
+    }
+}
+
+/// `12345678` → `12,345,678`.
+pub fn group_thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thousands_are_grouped() {
+        assert_eq!(group_thousands(0), "0");
+        assert_eq!(group_thousands(999), "999");
+        assert_eq!(group_thousands(32_500), "32,500");
+        assert_eq!(group_thousands(4_600_000), "4,600,000");
+    }
+
+    #[test]
+    fn the_embedded_quickstart_is_valid() {
+        Scenario::parse("quickstart.toml", QUICKSTART).unwrap();
+    }
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

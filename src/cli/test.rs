@@ -1,0 +1,87 @@
+//! `relaysim test`: scenarios with `[[expect]]` blocks as a test suite.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use crate::expectations::evaluate;
+
+pub fn test(paths: &[PathBuf]) -> ExitCode {
+    let mut files = Vec::new();
+    for path in paths {
+        if let Err(e) = collect_toml(path, &mut files) {
+            eprintln!(
+                "error: cannot read {}: {e}\nhelp: pass scenario files or folders that exist",
+                path.display()
+            );
+            return ExitCode::FAILURE;
+        }
+    }
+    files.sort();
+    files.dedup();
+    let (mut passed, mut failed) = (0u32, 0u32);
+    for file in &files {
+        let Some(scenario) = super::load_or_report(file) else {
+            println!("FAIL {} (invalid scenario, see above)", file.display());
+            failed += 1;
+            continue;
+        };
+        if scenario.expectations.is_empty() {
+            continue;
+        }
+        let report = crate::sim::run(&scenario, scenario.simulation.seed, &mut ());
+        let verdicts = evaluate(&scenario, &report);
+        let conservation = report.check_conservation();
+        let ok = verdicts.iter().all(|v| v.passed) && conservation.is_ok();
+        println!(
+            "{} {} ({} expectations)",
+            if ok { "PASS" } else { "FAIL" },
+            file.display(),
+            verdicts.len()
+        );
+        for v in verdicts.iter().filter(|v| !v.passed) {
+            println!("    ✗ {}: {}", v.name, v.detail);
+        }
+        if let Err(e) = conservation {
+            println!("    ✗ nothing lost: {e}");
+        }
+        if ok {
+            passed += 1;
+        } else {
+            failed += 1;
+        }
+    }
+    if passed + failed == 0 {
+        eprintln!(
+            "error: no scenario with [[expect]] blocks under {}\nhelp: add [[expect]] blocks, or pass other paths",
+            paths
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        println!("0 passed, 0 failed");
+        return ExitCode::FAILURE;
+    }
+    println!("{passed} passed, {failed} failed");
+    if failed > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// An explicit file is taken as it is; a folder is searched for `*.toml`.
+fn collect_toml(path: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    if path.is_dir() {
+        for entry in std::fs::read_dir(path)? {
+            let entry = entry?.path();
+            if entry.is_dir() || entry.extension().is_some_and(|e| e == "toml") {
+                collect_toml(&entry, out)?;
+            }
+        }
+    } else {
+        std::fs::metadata(path)?;
+        out.push(path.to_path_buf());
+    }
+    Ok(())
+}

@@ -1,0 +1,147 @@
+//! Per-entity random streams.
+//!
+//! Every entity that draws random numbers (a sender, an MTA, the relay's front-end
+//! choice, …) gets its own ChaCha stream, derived from `(scenario seed, entity kind,
+//! entity id)` alone. Adding, removing or reordering one sender therefore never shifts
+//! another sender's draws, and a run is reproducible from the seed.
+//!
+//! Derivation (part of the output contract: changing it changes every result):
+//! the 256-bit ChaCha key is the scenario seed expanded by SplitMix64; the 64-bit
+//! ChaCha stream number is FNV-1a-64 of `kind tag ‖ 0xFF ‖ entity id`.
+
+use rand_chacha::ChaCha12Rng;
+use rand_chacha::rand_core::SeedableRng;
+
+/// What kind of entity a stream belongs to. The tag strings are stable identifiers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EntityKind {
+    Sender,
+    Mta,
+    Relay,
+    Tenant,
+}
+
+impl EntityKind {
+    fn tag(self) -> &'static str {
+        match self {
+            EntityKind::Sender => "sender",
+            EntityKind::Mta => "mta",
+            EntityKind::Relay => "relay",
+            EntityKind::Tenant => "tenant",
+        }
+    }
+}
+
+/// Hands out independent random streams for one run.
+#[derive(Clone, Debug)]
+pub struct RandomStreams {
+    key: [u8; 32],
+}
+
+impl RandomStreams {
+    pub fn new(seed: u64) -> Self {
+        let mut state = seed;
+        let mut key = [0u8; 32];
+        for chunk in key.chunks_exact_mut(8) {
+            chunk.copy_from_slice(&splitmix64(&mut state).to_le_bytes());
+        }
+        RandomStreams { key }
+    }
+
+    /// The stream of one entity. Calling it twice gives two identical streams.
+    pub fn stream(&self, kind: EntityKind, id: &str) -> ChaCha12Rng {
+        let mut rng = ChaCha12Rng::from_seed(self.key);
+        rng.set_stream(stream_number(kind, id));
+        rng
+    }
+}
+
+fn splitmix64(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+fn stream_number(kind: EntityKind, id: &str) -> u64 {
+    let mut hash = Fnv1a::default();
+    hash.write(kind.tag().as_bytes());
+    hash.write(&[0xFF]);
+    hash.write(id.as_bytes());
+    hash.finish()
+}
+
+/// FNV-1a, 64 bit: tiny, stable across platforms and Rust versions (unlike
+/// `std::hash`), which is what stream numbers and fingerprints need.
+#[derive(Clone, Copy, Debug)]
+pub struct Fnv1a(u64);
+
+impl Default for Fnv1a {
+    fn default() -> Self {
+        Fnv1a(0xCBF2_9CE4_8422_2325)
+    }
+}
+
+impl Fnv1a {
+    pub fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 ^= u64::from(b);
+            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01B3);
+        }
+    }
+    pub fn write_u64(&mut self, v: u64) {
+        self.write(&v.to_le_bytes());
+    }
+    pub fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::Rng;
+
+    fn first_draws(rng: &mut ChaCha12Rng) -> Vec<u64> {
+        (0..4).map(|_| rng.next_u64()).collect()
+    }
+
+    #[test]
+    fn same_entity_same_stream() {
+        let s = RandomStreams::new(42);
+        assert_eq!(
+            first_draws(&mut s.stream(EntityKind::Sender, "tickets")),
+            first_draws(&mut s.stream(EntityKind::Sender, "tickets"))
+        );
+    }
+
+    #[test]
+    fn streams_differ_by_kind_id_and_seed() {
+        let s = RandomStreams::new(42);
+        let base = first_draws(&mut s.stream(EntityKind::Sender, "tickets"));
+        assert_ne!(base, first_draws(&mut s.stream(EntityKind::Mta, "tickets")));
+        assert_ne!(
+            base,
+            first_draws(&mut s.stream(EntityKind::Sender, "ticket"))
+        );
+        let other = RandomStreams::new(43);
+        assert_ne!(
+            base,
+            first_draws(&mut other.stream(EntityKind::Sender, "tickets"))
+        );
+    }
+
+    #[test]
+    fn derivation_is_pinned() {
+        // Changing the derivation silently changes every published result: this value
+        // may only change together with a version bump and a changelog entry.
+        let s = RandomStreams::new(1);
+        let v = s.stream(EntityKind::Sender, "a").next_u64();
+        assert_eq!(
+            v, PINNED_FIRST_DRAW,
+            "stream derivation changed: got {v:#x}"
+        );
+    }
+    const PINNED_FIRST_DRAW: u64 = 0xf617_6bfb_b926_f06d;
+}

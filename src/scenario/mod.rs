@@ -1,0 +1,164 @@
+//! Scenario files: the TOML format (one module per section), loading with precise
+//! diagnostics, and the cross-checks between sections.
+//!
+//! Loading never panics and never stops at the first problem: syntax errors, unknown
+//! keys, bad values and broken references are all collected, each with its
+//! `file:line:col`, the offending text and a hint (see [`diagnostic`]).
+
+mod check;
+pub mod diagnostic;
+mod event;
+mod expect;
+mod load;
+mod mta;
+mod relay_config;
+mod schema;
+mod sender;
+mod tenant;
+pub mod values;
+
+use std::path::Path;
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+use toml::Spanned;
+
+pub use diagnostic::{Diagnostic, render};
+pub use event::{Event, EventKind};
+pub use expect::{Check, Expectation, LimitKind, Metric};
+pub use mta::{Mta, MtaOverrides, MtaProfile, SmtpAuth, TlsMode};
+pub use relay_config::{DosConfig, PolicyConfig, QuotaConfig, RelayConfig, WindowModel};
+pub use schema::json_schema;
+pub use sender::{Burst, Pattern, RecipientPool, Sender};
+pub use tenant::{AllowedSenders, Billing, IpRange, RelaySetting, Tenant};
+pub use values::StartTime;
+
+use crate::time::SimDuration;
+
+/// A whole scenario, validated.
+#[derive(Clone, Debug, JsonSchema)]
+#[schemars(deny_unknown_fields, title = "relaysim scenario")]
+pub struct Scenario {
+    pub simulation: Simulation,
+    #[serde(default)]
+    pub relay: RelayConfig,
+    #[serde(default, rename = "tenant")]
+    pub tenants: Vec<Tenant>,
+    #[serde(default, rename = "mta")]
+    pub mtas: Vec<Mta>,
+    #[serde(default, rename = "sender")]
+    pub senders: Vec<Sender>,
+    #[serde(default, rename = "event")]
+    pub events: Vec<Event>,
+    #[serde(default, rename = "expect")]
+    pub expectations: Vec<Expectation>,
+}
+
+/// `[simulation]`: what to run and for how long.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct Simulation {
+    /// Names the default output folder `results/<name>/`: letters, digits, `-`, `_`, `.`.
+    #[schemars(with = "String")]
+    pub name: Spanned<String>,
+    /// What question the scenario answers.
+    pub description: Option<String>,
+    /// Seed of every random stream (`--seed` overrides it).
+    #[serde(default)]
+    pub seed: u64,
+    /// Horizon of the run, e.g. "48h".
+    #[schemars(with = "SimDuration")]
+    pub duration: Spanned<SimDuration>,
+    /// Bucket length of throughput.csv (default 60s).
+    #[serde(default = "default_bucket")]
+    #[schemars(with = "SimDuration")]
+    pub bucket: Spanned<SimDuration>,
+    /// Wall-clock start, for diurnal traffic and clock-time axes.
+    pub start: Option<StartTime>,
+}
+
+fn default_bucket() -> Spanned<SimDuration> {
+    Spanned::new(0..0, SimDuration::MINUTE)
+}
+
+/// Sections as parsed, before cross-checks; `None` marks a section that had errors.
+#[derive(Default)]
+struct RawScenario {
+    simulation: Option<Simulation>,
+    simulation_seen: bool,
+    relay: Option<RelayConfig>,
+    tenants: Vec<Option<Tenant>>,
+    mtas: Vec<Option<Mta>>,
+    senders: Vec<Option<Sender>>,
+    events: Vec<Option<Event>>,
+    expectations: Vec<Option<Expectation>>,
+}
+
+/// A scenario file that could not be loaded, with every problem found in it.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}: {} error(s) in scenario", diagnostics.len())]
+pub struct ScenarioError {
+    pub file: String,
+    pub source_text: String,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl ScenarioError {
+    /// The full report, `file:line:col: error: …` with excerpts and hints.
+    pub fn render(&self, color: bool) -> String {
+        render(&self.file, &self.source_text, &self.diagnostics, color)
+    }
+}
+
+/// Why a scenario could not be read at all.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error(
+        "cannot read scenario {path}: {source}\nhelp: check the path; `relaysim validate FILE` checks a file"
+    )]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Invalid(#[from] ScenarioError),
+}
+
+impl Scenario {
+    /// Reads and validates a scenario file.
+    pub fn load(path: &Path) -> Result<Scenario, LoadError> {
+        let text = std::fs::read_to_string(path).map_err(|source| LoadError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Ok(Scenario::parse(&path.display().to_string(), &text)?)
+    }
+
+    /// Validates scenario text; `file` names it in diagnostics.
+    pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
+        let mut sink = diagnostic::DiagnosticSink::new(text);
+        let scenario =
+            load::parse_sections(text, &mut sink).and_then(|raw| check::assemble(raw, &mut sink));
+        let diagnostics = sink.finish();
+        match scenario {
+            Some(s) if diagnostics.is_empty() => Ok(s),
+            _ => Err(ScenarioError {
+                file: file.to_string(),
+                source_text: text.to_string(),
+                diagnostics,
+            }),
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        self.simulation.name.get_ref()
+    }
+
+    pub fn duration(&self) -> SimDuration {
+        *self.simulation.duration.get_ref()
+    }
+
+    pub fn tenant(&self, id: &str) -> Option<&Tenant> {
+        self.tenants.iter().find(|t| t.id.get_ref() == id)
+    }
+}

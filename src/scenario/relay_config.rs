@@ -1,0 +1,180 @@
+//! `[relay]`: the service side. Every limit and every assumption of the RULEBOOK is a
+//! setting here, and the `Default` of each struct is the documented value (or, for an
+//! [assumption], the RULEBOOK's default). `summary.json` lists the values a run used.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::values::Rate;
+use crate::time::SimDuration;
+
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(default)]
+pub struct RelayConfig {
+    /// P11 [assumption]: number of relay front-end servers a connection can land on.
+    pub frontends: u32,
+    /// P11 [doc]: a settings change takes effect on each front-end after a delay drawn
+    /// uniformly from [0, this].
+    pub settings_propagation: SimDuration,
+    pub quota: QuotaConfig,
+    pub policy: PolicyConfig,
+    pub dos: DosConfig,
+}
+
+impl Default for RelayConfig {
+    fn default() -> Self {
+        RelayConfig {
+            frontends: 16,
+            settings_propagation: SimDuration::DAY,
+            quota: QuotaConfig::default(),
+            policy: PolicyConfig::default(),
+            dos: DosConfig::default(),
+        }
+    }
+}
+
+/// Q11 [assumption]: how "in 24 hours" and "in 10 minutes" are counted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum WindowModel {
+    /// Exact rolling window at the clock's resolution (default).
+    Rolling,
+    /// Fixed windows that reset at `fixed_reset_at` and every window length after it.
+    Fixed,
+    /// Sliding window summed over buckets of `bucket` length.
+    Bucketed,
+}
+
+/// Q1–Q13: the quota engine's limits.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(default)]
+pub struct QuotaConfig {
+    /// Q11 [assumption]: window model, `rolling` unless a sensitivity study says otherwise.
+    pub window: WindowModel,
+    /// Q11: with `window = "fixed"`, the offset from the scenario start at which
+    /// windows reset (e.g. "8h" for a 08:00 start resetting at midnight is "16h").
+    pub fixed_reset_at: SimDuration,
+    /// Q11: with `window = "bucketed"`, the bucket length.
+    pub bucket: SimDuration,
+    /// Q1, Q4 [doc]: length of the daily windows.
+    pub day_window: SimDuration,
+    /// Q5 [doc]: length of the peak window.
+    pub peak_window: SimDuration,
+    /// Q1, Q9 [doc]: messages per registered user per day.
+    pub user_messages_per_day: u64,
+    /// Q2, Q9 [doc]: unique recipients per registered user per day.
+    pub user_unique_recipients_per_day: u64,
+    /// Q4 [doc]: customer recipients per licence per day.
+    pub customer_recipients_per_licence_per_day: u64,
+    /// Q4 [doc]: upper bound of the customer daily limit.
+    pub customer_day_cap: u64,
+    /// Q5 [doc]: customer recipients per licence per peak window.
+    pub customer_recipients_per_licence_per_peak: u64,
+    /// Q5 [doc]: upper bound of the customer peak limit.
+    pub customer_peak_cap: u64,
+    /// Q6 [doc]: customer recipients per day before the first invoice is paid.
+    pub unpaid_customer_recipients_per_day: u64,
+    /// Q6 [doc]: customer recipients per peak window before the first invoice is paid.
+    pub unpaid_customer_recipients_per_peak: u64,
+    /// Q6 [assumption]: messages per user per day before the first invoice is paid.
+    pub unpaid_user_messages_per_day: u64,
+    /// Q6 [assumption]: unique recipients per user per day before the first invoice is paid.
+    pub unpaid_user_unique_recipients_per_day: u64,
+}
+
+impl Default for QuotaConfig {
+    fn default() -> Self {
+        QuotaConfig {
+            window: WindowModel::Rolling,
+            fixed_reset_at: SimDuration::ZERO,
+            bucket: SimDuration::MINUTE,
+            day_window: SimDuration::DAY,
+            peak_window: SimDuration::from_secs(600),
+            user_messages_per_day: 10_000,
+            user_unique_recipients_per_day: 10_000,
+            customer_recipients_per_licence_per_day: 130,
+            customer_day_cap: 4_600_000,
+            customer_recipients_per_licence_per_peak: 9,
+            customer_peak_cap: 319_444,
+            unpaid_customer_recipients_per_day: 100,
+            unpaid_customer_recipients_per_peak: 50,
+            unpaid_user_messages_per_day: 1_000,
+            unpaid_user_unique_recipients_per_day: 1_000,
+        }
+    }
+}
+
+/// P rules: the relay's policy engine.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(default)]
+pub struct PolicyConfig {
+    /// P10 [assumption]: recipients per SMTP transaction (sources conflict; 100).
+    pub max_recipients_per_transaction: u32,
+    /// P2 [assumption]: with both IP and SMTP AUTH authentication set, both must pass.
+    pub require_both_auth_methods: bool,
+    /// P6 [doc]: ports the relay listens on.
+    pub ports: Vec<u16>,
+    /// P6 [assumption]: ports that speak implicit TLS.
+    pub implicit_tls_ports: Vec<u16>,
+    /// P12 [doc]: HELO names that identify no domain (plus every address literal).
+    pub generic_helo_names: Vec<String>,
+}
+
+impl Default for PolicyConfig {
+    fn default() -> Self {
+        PolicyConfig {
+            max_recipients_per_transaction: 100,
+            require_both_auth_methods: true,
+            ports: vec![25, 465, 587],
+            implicit_tls_ports: vec![465],
+            generic_helo_names: [
+                "localhost",
+                "localhost.localdomain",
+                "smtp-relay.gmail.com",
+                "smtp.gmail.com",
+            ]
+            .map(String::from)
+            .to_vec(),
+        }
+    }
+}
+
+/// D rules: DoS protection. Every threshold is an [assumption].
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(default)]
+pub struct DosConfig {
+    /// D2: new connections per source IP (token bucket refill rate).
+    pub new_connections_per_ip: Rate,
+    /// D2: token bucket size for new connections per source IP.
+    pub new_connection_burst: u32,
+    /// D2: concurrent connections per source IP.
+    pub max_concurrent_per_ip: u32,
+    /// D3: new connections per minute for the global pool of generic HELO names.
+    pub generic_helo_pool: Rate,
+    /// D3: background load on the generic HELO pool from other customers.
+    pub generic_helo_background: Rate,
+    /// D4: messages per connection; the next MAIL gets 421.
+    pub max_messages_per_connection: u32,
+}
+
+impl Default for DosConfig {
+    fn default() -> Self {
+        DosConfig {
+            new_connections_per_ip: Rate {
+                count: 60.0,
+                per: SimDuration::MINUTE,
+            },
+            new_connection_burst: 20,
+            max_concurrent_per_ip: 100,
+            generic_helo_pool: Rate {
+                count: 30.0,
+                per: SimDuration::MINUTE,
+            },
+            generic_helo_background: Rate {
+                count: 0.0,
+                per: SimDuration::MINUTE,
+            },
+            max_messages_per_connection: 1_000,
+        }
+    }
+}
