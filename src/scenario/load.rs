@@ -69,6 +69,15 @@ pub(super) fn parse_sections(source: &str, sink: &mut DiagnosticSink) -> Option<
                     "a single table",
                     &format!("write [[{name}]] (double brackets), once per {name}"),
                 );
+                // Record a failed entry so references to this kind are not checked
+                // against an empty list (which would only add noise).
+                match name {
+                    "tenant" => raw.tenants.push(None),
+                    "mta" => raw.mtas.push(None),
+                    "sender" => raw.senders.push(None),
+                    "event" => raw.events.push(None),
+                    _ => raw.expectations.push(None),
+                }
                 continue;
             };
             for (index, item) in items.iter().enumerate() {
@@ -134,8 +143,10 @@ fn section<T: DeserializeOwned>(
     }
 }
 
-/// Makes serde's messages read like ours: name the table a missing key belongs to.
+/// Makes serde's messages read like ours: name the table a missing key belongs to,
+/// and give every message a hint.
 fn refine_serde_message(message: &str, path: &[Segment]) -> String {
+    use super::diagnostic::{split_hint, with_hint};
     if let Some(rest) = message.strip_prefix("missing field ") {
         let table = table_label(path);
         return super::diagnostic::with_hint(
@@ -143,7 +154,16 @@ fn refine_serde_message(message: &str, path: &[Segment]) -> String {
             &format!("add {rest} = … to this {table}; `relaysim schema` lists every key"),
         );
     }
-    message.to_string()
+    match split_hint(message) {
+        (_, Some(_)) => message.to_string(),
+        (m, None) if m.starts_with("unknown variant") => {
+            with_hint(m, "use one of the values listed (they are case-sensitive)")
+        }
+        (m, None) => with_hint(
+            m,
+            "`relaysim schema` gives the expected type and form of every key",
+        ),
+    }
 }
 
 fn segments(path: &serde_ignored::Path<'_>) -> Vec<Segment> {

@@ -1,0 +1,429 @@
+//! The catalogue of malformed scenarios: each case edits a valid base scenario and
+//! asserts every diagnostic's line, column and message. No input may panic.
+
+use relaysim::scenario::Scenario;
+
+const BASE: &str = r#"[simulation]
+name = "t"
+duration = "1h"
+
+[[tenant]]
+id = "acme"
+licences = 10
+primary_domain = "acme.example"
+users = ["a@acme.example"]
+
+[[tenant.relay_setting]]
+name = "office"
+allowed_senders = "registered_users"
+only_listed_ips = true
+ip_ranges = [{ cidr = "203.0.113.0/24" }]
+
+[[mta]]
+id = "m"
+tenant = "acme"
+profile = "postfix"
+source_ip = "203.0.113.5"
+helo = "mail.acme.example"
+
+[[sender]]
+id = "s1"
+mta = "m"
+envelope_from = ["a@acme.example"]
+rate = "100/h"
+"#;
+
+/// BASE with line `n` (1-based) replaced by `text` (which may span lines).
+fn replace_line(n: usize, text: &str) -> String {
+    let mut lines: Vec<&str> = BASE.lines().collect();
+    lines[n - 1] = text;
+    lines.join("\n") + "\n"
+}
+
+fn append(text: &str) -> String {
+    format!("{BASE}{text}")
+}
+
+/// (line, column, part of the message)
+type Expected = &'static [(usize, usize, &'static str)];
+
+fn assert_errors(case: &str, text: &str, expected: Expected) {
+    let err = match Scenario::parse("case.toml", text) {
+        Ok(_) => panic!("{case}: expected errors, the scenario was accepted"),
+        Err(e) => e,
+    };
+    let got: Vec<(usize, usize, &str)> = err
+        .diagnostics
+        .iter()
+        .map(|d| (d.line, d.column, d.message.as_str()))
+        .collect();
+    assert_eq!(
+        got.len(),
+        expected.len(),
+        "{case}: got {got:#?}\n{}",
+        err.render(false)
+    );
+    for ((line, col, msg), (el, ec, em)) in got.iter().zip(expected) {
+        assert!(
+            *line == *el && *col == *ec && msg.contains(em),
+            "{case}: expected {el}:{ec} `{em}`, got {line}:{col} `{msg}`\n{}",
+            err.render(false)
+        );
+    }
+    // Every diagnostic carries a hint, and the rendering names file:line:col.
+    for d in &err.diagnostics {
+        assert!(d.help.is_some(), "{case}: no hint for `{}`", d.message);
+    }
+    let rendered = err.render(false);
+    let (l, c, _) = got[0];
+    assert!(
+        rendered.contains(&format!("case.toml:{l}:{c}: error:")),
+        "{rendered}"
+    );
+}
+
+#[test]
+fn the_base_scenario_is_valid() {
+    Scenario::parse("base.toml", BASE).unwrap();
+}
+
+#[test]
+fn e01_toml_syntax_error() {
+    assert_errors(
+        "syntax",
+        &replace_line(7, "licences = "),
+        &[(7, 12, "TOML syntax error")],
+    );
+}
+
+#[test]
+fn e02_unknown_key_with_suggestion_and_missing_key() {
+    let err = Scenario::parse("case.toml", &replace_line(7, "licenses = 10")).unwrap_err();
+    assert_errors(
+        "typo",
+        &replace_line(7, "licenses = 10"),
+        &[
+            (5, 1, "missing key `licences` in [[tenant]]"),
+            (7, 1, "unknown key `licenses` in [[tenant]]"),
+        ],
+    );
+    assert_eq!(
+        err.diagnostics[1].help.as_deref(),
+        Some("did you mean `licences`?")
+    );
+}
+
+#[test]
+fn e03_unknown_section() {
+    assert_errors(
+        "section",
+        &append("[extras]\nx = 1\n"),
+        &[(29, 2, "unknown section `extras`")],
+    );
+}
+
+#[test]
+fn e04_duration_that_is_not_one() {
+    assert_errors(
+        "duration",
+        &replace_line(3, r#"duration = "an hour or so""#),
+        &[(3, 12, "`an hour or so` is not a duration")],
+    );
+}
+
+#[test]
+fn e05_duration_without_unit() {
+    assert_errors(
+        "unitless",
+        &replace_line(3, "duration = 3600"),
+        &[(3, 12, "duration 3600 has no unit")],
+    );
+}
+
+#[test]
+fn e06_zero_licences() {
+    assert_errors(
+        "licences",
+        &replace_line(7, "licences = 0"),
+        &[(7, 12, "at least 1 licence")],
+    );
+}
+
+#[test]
+fn e07_p03_range_over_65536_addresses() {
+    assert_errors(
+        "/8",
+        &replace_line(15, r#"ip_ranges = [{ cidr = "10.0.0.0/8" }]"#),
+        &[(15, 23, "more than the 65,536")],
+    );
+}
+
+#[test]
+fn e08_p03_ipv6_range_too_large() {
+    assert_errors(
+        "/64",
+        &replace_line(15, r#"ip_ranges = [{ cidr = "2001:db8::/64" }]"#),
+        &[(15, 23, "more than the 65,536")],
+    );
+}
+
+#[test]
+fn e09_p02_no_authentication_method() {
+    assert_errors(
+        "no auth",
+        &replace_line(14, "only_listed_ips = false"),
+        &[(12, 8, "has no authentication method")],
+    );
+}
+
+#[test]
+fn e10_p04_auth_without_tls() {
+    assert_errors(
+        "auth no tls",
+        &replace_line(
+            22,
+            "helo = \"mail.acme.example\"\nauth = { username = \"a@acme.example\" }",
+        ),
+        &[(23, 8, "SMTP AUTH without TLS")],
+    );
+}
+
+#[test]
+fn e11_unknown_allowed_senders_mode() {
+    assert_errors(
+        "mode",
+        &replace_line(13, r#"allowed_senders = "everyone""#),
+        &[(13, 19, "unknown variant `everyone`")],
+    );
+}
+
+#[test]
+fn e12_duplicate_tenant_id() {
+    let text =
+        append("\n[[tenant]]\nid = \"acme\"\nlicences = 1\nprimary_domain = \"other.example\"\n");
+    assert_errors("dup", &text, &[(31, 6, "duplicate tenant id `acme`")]);
+}
+
+#[test]
+fn e13_sender_at_missing_mta() {
+    let err = Scenario::parse("c", &replace_line(26, r#"mta = "mx""#)).unwrap_err();
+    assert_errors(
+        "mta ref",
+        &replace_line(26, r#"mta = "mx""#),
+        &[(26, 7, "no mta with id `mx`")],
+    );
+    assert_eq!(
+        err.diagnostics[0].help.as_deref(),
+        Some("did you mean `m`?")
+    );
+}
+
+#[test]
+fn e14_mta_at_missing_tenant() {
+    assert_errors(
+        "tenant ref",
+        &replace_line(19, r#"tenant = "acne""#),
+        &[(19, 10, "no tenant with id `acne`")],
+    );
+}
+
+#[test]
+fn e15_bad_ip_address() {
+    assert_errors(
+        "ip",
+        &replace_line(21, r#"source_ip = "203.0.113.500""#),
+        &[(21, 13, "invalid IP address")],
+    );
+}
+
+#[test]
+fn e16_bad_rate() {
+    assert_errors(
+        "rate",
+        &replace_line(28, r#"rate = "100 per hour""#),
+        &[(28, 8, "`100 per hour` is not a rate")],
+    );
+}
+
+#[test]
+fn e17_single_table_where_an_array_is_needed() {
+    assert_errors(
+        "[tenant]",
+        &replace_line(5, "[tenant]"),
+        &[(5, 2, "`tenant` must be an array of tables")],
+    );
+}
+
+#[test]
+fn e18_expectation_naming_a_missing_tenant() {
+    let text = append(
+        "\n[[expect]]\ncheck = \"never_hit\"\nlimit = \"customer_day\"\ntenant = \"acme-corp\"\n",
+    );
+    assert_errors(
+        "expect tenant",
+        &text,
+        &[(33, 10, "no tenant with id `acme-corp`")],
+    );
+}
+
+#[test]
+fn e19_expectation_naming_a_missing_user() {
+    let text = append(
+        "\n[[expect]]\ncheck = \"never_hit\"\nlimit = \"user_messages\"\nuser = \"b@acme.example\"\n",
+    );
+    assert_errors(
+        "expect user",
+        &text,
+        &[(33, 8, "no registered user `b@acme.example`")],
+    );
+}
+
+#[test]
+fn e20_diurnal_without_start_or_weights() {
+    let text = replace_line(28, "rate = \"100/h\"\npattern = \"diurnal\"");
+    assert_errors(
+        "diurnal",
+        &text,
+        &[
+            (29, 11, "diurnal but has no weights"),
+            (29, 11, "diurnal but the scenario has no start time"),
+        ],
+    );
+}
+
+#[test]
+fn e21_event_after_the_horizon() {
+    let text = append("\n[[event]]\nat = \"2h\"\nkind = \"invoice_paid\"\ntenant = \"acme\"\n");
+    assert_errors("late event", &text, &[(32, 8, "after the end of the run")]);
+}
+
+#[test]
+fn e22_registered_user_outside_the_tenant_domains() {
+    assert_errors(
+        "user domain",
+        &replace_line(9, r#"users = ["a@acme.example", "b@elsewhere.example"]"#),
+        &[(9, 28, "not in a domain of tenant `acme`")],
+    );
+}
+
+#[test]
+fn e23_wrong_type() {
+    assert_errors(
+        "type",
+        &replace_line(7, r#"licences = "ten""#),
+        &[(7, 12, "invalid type")],
+    );
+}
+
+#[test]
+fn e24_missing_simulation_section() {
+    let text = BASE.replacen("[simulation]\nname = \"t\"\nduration = \"1h\"\n", "", 1);
+    assert_errors(
+        "no simulation",
+        &text,
+        &[(1, 1, "missing [simulation] section")],
+    );
+}
+
+#[test]
+fn e25_zero_recipients() {
+    assert_errors(
+        "recipients",
+        &replace_line(28, "rate = \"100/h\"\nrecipients = 0"),
+        &[(29, 14, "at least one recipient")],
+    );
+}
+
+#[test]
+fn e26_internal_share_out_of_range() {
+    let text = replace_line(
+        28,
+        "rate = \"100/h\"\nrecipient_pool = { internal_share = 1.5 }",
+    );
+    assert_errors(
+        "share",
+        &text,
+        &[(29, 37, "internal share 1.5 is not between 0 and 1")],
+    );
+}
+
+#[test]
+fn e27_unknown_key_in_an_inline_table() {
+    assert_errors(
+        "inline",
+        &replace_line(
+            15,
+            r#"ip_ranges = [{ cidr = "203.0.113.0/24", enable = false }]"#,
+        ),
+        &[(
+            15,
+            41,
+            "unknown key `enable` in [[tenant.relay_setting.ip_ranges]]",
+        )],
+    );
+}
+
+#[test]
+fn e28_several_errors_in_one_file_are_all_reported() {
+    let text = replace_line(3, r#"duration = "1x""#)
+        .replace("licences = 10", "licences = 0")
+        .replace(r#"rate = "100/h""#, r#"rate = "fast""#);
+    assert_errors(
+        "several",
+        &text,
+        &[
+            (3, 12, "is not a duration"),
+            (7, 12, "at least 1 licence"),
+            (28, 8, "`fast` is not a rate"),
+        ],
+    );
+}
+
+#[test]
+fn e29_event_missing_its_field() {
+    let text = append("\n[[event]]\nat = \"30m\"\nkind = \"set_licences\"\ntenant = \"acme\"\n");
+    assert_errors(
+        "event field",
+        &text,
+        &[(32, 8, "event kind `set_licences` needs `licences`")],
+    );
+}
+
+#[test]
+fn e30_bad_scenario_name() {
+    assert_errors(
+        "name",
+        &replace_line(2, r#"name = "../escape""#),
+        &[(2, 8, "cannot name a folder")],
+    );
+}
+
+mod no_panics {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(400))]
+
+        /// Arbitrary text never panics the loader.
+        #[test]
+        fn arbitrary_text(text in "\\PC{0,400}") {
+            let _ = Scenario::parse("fuzz.toml", &text);
+        }
+
+        /// Valid scenarios with a slice cut out or a byte changed never panic either.
+        #[test]
+        fn mutated_base(start in 0usize..BASE.len(), len in 0usize..40, byte in 32u8..127) {
+            let mut bytes = BASE.as_bytes().to_vec();
+            let end = (start + len).min(bytes.len());
+            bytes.drain(start..end);
+            if start < bytes.len() {
+                bytes[start] = byte;
+            }
+            let text = String::from_utf8_lossy(&bytes);
+            if let Err(e) = Scenario::parse("fuzz.toml", &text) {
+                let _ = e.render(false);
+            }
+        }
+    }
+}
