@@ -1,0 +1,246 @@
+//! End-to-end tests of the `relaysim` binary: the contract users' scripts rely on.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn relaysim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_relaysim"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("the binary runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn read(dir: &Path, file: &str) -> Vec<u8> {
+    std::fs::read(dir.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"))
+}
+
+#[test]
+fn limits_for_250_licences() {
+    let o = relaysim(&["limits", "--licences", "250"]);
+    assert!(o.status.success());
+    let out = stdout(&o);
+    assert!(out.contains("32,500"), "{out}");
+    assert!(out.contains("2,250"), "{out}");
+    assert!(out.contains("10,000"), "{out}");
+}
+
+#[test]
+fn limits_at_the_caps() {
+    let out = stdout(&relaysim(&["limits", "--licences", "40000"]));
+    assert!(
+        out.contains("4,600,000") && out.contains("319,444"),
+        "{out}"
+    );
+    assert!(!out.contains("5,200,000"), "{out}");
+}
+
+#[test]
+fn limits_of_an_unpaid_tenant() {
+    let out = stdout(&relaysim(&[
+        "limits",
+        "--licences",
+        "250",
+        "--billing",
+        "unpaid",
+    ]));
+    let q4 = out.lines().find(|l| l.contains("Q4")).unwrap();
+    let q5 = out.lines().find(|l| l.contains("Q5")).unwrap();
+    assert!(q4.contains(" 100 "), "{q4}");
+    assert!(q5.contains(" 50 "), "{q5}");
+}
+
+#[test]
+fn limits_refuses_zero_licences() {
+    let o = relaysim(&["limits", "--licences", "0"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("--licences"), "{}", stderr(&o));
+}
+
+#[test]
+fn validate_names_file_line_and_column_of_an_unknown_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("typo.toml");
+    let text = std::fs::read_to_string("scenarios/quickstart.toml")
+        .unwrap()
+        .replace("licences = 250", "licences = 250\nlicense_count = 3");
+    std::fs::write(&file, text).unwrap();
+    let o = relaysim(&["validate", file.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    let line = std::fs::read_to_string(&file)
+        .unwrap()
+        .lines()
+        .position(|l| l.starts_with("license_count"))
+        .unwrap()
+        + 1;
+    let expected = format!(
+        "{}:{line}:1: error: unknown key `license_count` in [[tenant]]",
+        file.display()
+    );
+    assert!(err.contains(&expected), "{err}");
+    assert!(
+        err.contains("license_count = 3"),
+        "the offending text is shown: {err}"
+    );
+}
+
+#[test]
+fn validate_accepts_every_shipped_scenario() {
+    let mut files: Vec<String> = Vec::new();
+    for dir in ["scenarios", "scenarios/regression"] {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let p = entry.unwrap().path();
+            if p.extension().is_some_and(|e| e == "toml") {
+                files.push(p.display().to_string());
+            }
+        }
+    }
+    assert!(files.len() >= 2);
+    let mut args = vec!["validate"];
+    args.extend(files.iter().map(String::as_str));
+    let o = relaysim(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
+#[test]
+fn validate_of_a_missing_file_is_a_clear_error() {
+    let o = relaysim(&["validate", "no/such/file.toml"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("cannot read scenario no/such/file.toml"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn two_runs_with_the_same_seed_are_byte_identical() {
+    let a = tempfile::tempdir().unwrap();
+    let b = tempfile::tempdir().unwrap();
+    let c = tempfile::tempdir().unwrap();
+    for (dir, seed) in [(&a, "5"), (&b, "5"), (&c, "6")] {
+        let o = relaysim(&["run", "--out", dir.path().to_str().unwrap(), "--seed", seed]);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    for file in ["summary.json", "throughput.csv"] {
+        assert_eq!(
+            read(a.path(), file),
+            read(b.path(), file),
+            "{file} differs between identical runs"
+        );
+    }
+    assert_ne!(
+        read(a.path(), "summary.json"),
+        read(c.path(), "summary.json"),
+        "the seed changes the run"
+    );
+}
+
+#[test]
+fn run_writes_the_contract_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = relaysim(&[
+        "run",
+        "scenarios/quickstart.toml",
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let summary: serde_json::Value =
+        serde_json::from_slice(&read(dir.path(), "summary.json")).unwrap();
+    assert_eq!(summary["scenario"], "quickstart");
+    let m = &summary["messages"];
+    let generated = m["generated"].as_u64().unwrap();
+    assert!(generated > 0);
+    assert_eq!(
+        generated,
+        m["delivered"].as_u64().unwrap()
+            + m["bounced"].as_u64().unwrap()
+            + m["queued_at_end"].as_u64().unwrap()
+    );
+    assert_eq!(
+        summary["assumptions"]["quota"]["customer_day_cap"],
+        4_600_000
+    );
+    assert_eq!(summary["fingerprint"].as_str().unwrap().len(), 16);
+    let csv = String::from_utf8(read(dir.path(), "throughput.csv")).unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "bucket_start_s,tenant,offered_rcpts,accepted_rcpts,deferred_rcpts,rejected_rcpts,accepted_msgs,connections_opened,connections_refused"
+    );
+    // 24 h in 10 min buckets, one tenant.
+    assert_eq!(lines.count(), 144);
+    let offered: u64 = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(2).unwrap().parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(
+        offered,
+        summary["recipients"]["generated"].as_u64().unwrap()
+    );
+}
+
+#[test]
+fn run_of_an_invalid_scenario_fails_without_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "[simulation]\nname = \"x\"\n").unwrap();
+    let out = dir.path().join("out");
+    let o = relaysim(&["run", bad.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("missing key `duration`"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!out.exists());
+}
+
+#[test]
+fn test_command_reports_one_line_per_scenario_and_a_closing_line() {
+    let o = relaysim(&["test"]);
+    let out = stdout(&o);
+    assert!(o.status.success(), "{out}{}", stderr(&o));
+    assert!(out.lines().any(|l| l.starts_with("PASS ")), "{out}");
+    let last = out.lines().last().unwrap();
+    assert!(last.ends_with(" passed, 0 failed"), "{last}");
+}
+
+#[test]
+fn test_command_fails_on_a_failed_expectation() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string("scenarios/regression/kernel-constant-rate.toml")
+        .unwrap()
+        .replace("equals = 3000", "equals = 2999");
+    std::fs::write(dir.path().join("x.toml"), text).unwrap();
+    let o = relaysim(&["test", dir.path().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = stdout(&o);
+    assert!(
+        out.contains("messages_generated = 3000, expected exactly 2999"),
+        "{out}"
+    );
+    assert_eq!(out.lines().last().unwrap(), "0 passed, 1 failed");
+}
+
+#[test]
+fn the_committed_schema_is_current() {
+    let o = relaysim(&["schema"]);
+    let committed = std::fs::read_to_string("relaysim.schema.json").unwrap();
+    assert_eq!(
+        stdout(&o),
+        committed,
+        "run `cargo run -- schema > relaysim.schema.json`"
+    );
+}
