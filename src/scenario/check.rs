@@ -375,9 +375,6 @@ fn check_sender(sender: &Sender, has_start: bool, sink: &mut DiagnosticSink) {
             "list at least one address, or \"<>\" for the empty sender",
         );
     }
-    if sender.replay.is_some() {
-        return;
-    }
     match pattern {
         Pattern::Constant | Pattern::Poisson | Pattern::Diurnal => {
             if sender.rate.is_none() {

@@ -56,8 +56,6 @@ pub struct Sender {
     pub recipient_pool: RecipientPool,
     #[serde(default = "default_size")]
     pub message_size: ByteSize,
-    /// A CSV of real sends to replay instead of the pattern (relative to the scenario).
-    pub replay: Option<String>,
 }
 
 fn default_size() -> ByteSize {
