@@ -398,6 +398,18 @@ fn e30_bad_scenario_name() {
     );
 }
 
+#[test]
+fn e31_expectation_key_the_check_does_not_read() {
+    let text = append(
+        "\n[[expect]]\ncheck = \"count\"\nmetric = \"messages_generated\"\nat_least = 1\nlimit = \"customer_day\"\n",
+    );
+    assert_errors(
+        "unused key",
+        &text,
+        &[(31, 9, "`limit` has no meaning for this check")],
+    );
+}
+
 mod no_panics {
     use super::*;
     use proptest::prelude::*;

@@ -578,6 +578,38 @@ fn check_expectation(
             }
         }
     }
+    // Keys the check does not read would be silently ignored: refuse them.
+    let unused = |present: bool, key: &str, sink: &mut DiagnosticSink| {
+        if present {
+            sink.error_with_help(
+                span.clone(),
+                &format!("`{key}` has no meaning for this check"),
+                "this check",
+                &format!("remove `{key}`, or use the check that reads it (see `relaysim schema`)"),
+            );
+        }
+    };
+    let counting = check == Check::Count;
+    unused(!counting && e.metric.is_some(), "metric", sink);
+    unused(
+        !counting && (e.equals.is_some() || e.at_least.is_some() || e.at_most.is_some()),
+        "equals/at_least/at_most",
+        sink,
+    );
+    unused(counting && e.limit.is_some(), "limit", sink);
+    unused(
+        check != Check::FirstHit && e.between.is_some(),
+        "between",
+        sink,
+    );
+    unused(
+        e.reply.is_some()
+            && e.metric
+                .as_ref()
+                .is_none_or(|m| *m.get_ref() != Metric::Replies),
+        "reply",
+        sink,
+    );
     if let Some(b) = &e.between {
         let [from, to] = *b.get_ref();
         if from > to {
