@@ -202,6 +202,11 @@ fn e12_duplicate_tenant_id() {
     let text =
         append("\n[[tenant]]\nid = \"acme\"\nlicences = 1\nprimary_domain = \"other.example\"\n");
     assert_errors("dup", &text, &[(31, 6, "duplicate tenant id `acme`")]);
+    let err = Scenario::parse("c", &text).unwrap_err();
+    assert_eq!(
+        err.diagnostics[0].help.as_deref(),
+        Some("the first is on line 6; give each tenant its own id")
+    );
 }
 
 #[test]

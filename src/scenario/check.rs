@@ -237,8 +237,8 @@ fn unique_ids<'a>(
                 &format!("duplicate {kind} id `{}`", id.get_ref()),
                 "defined twice",
                 &format!(
-                    "the first is at byte {}; give each {kind} its own id",
-                    first.start
+                    "the first is on line {}; give each {kind} its own id",
+                    sink.line_of(first.start)
                 ),
             );
         } else {

@@ -62,6 +62,11 @@ impl<'a> DiagnosticSink<'a> {
         }
     }
 
+    /// 1-based line of a byte offset, for hints such as "first defined on line 12".
+    pub fn line_of(&self, offset: usize) -> usize {
+        line_column(self.source, offset).0
+    }
+
     /// Records a problem. `message` may carry a hint joined by [`with_hint`].
     pub fn error(&mut self, span: Range<usize>, message: &str, label: &str) {
         let (message, hint) = split_hint(message);
