@@ -84,14 +84,13 @@ pub(super) fn parse_sections(source: &str, sink: &mut DiagnosticSink) -> Option<
                 let mut item_path = path.clone();
                 item_path.push(Segment::Index(index));
                 match name {
-                    "tenant" => push(&mut raw.tenants, section(item, &item_path, &keys, sink)),
-                    "mta" => push(&mut raw.mtas, section(item, &item_path, &keys, sink)),
-                    "sender" => push(&mut raw.senders, section(item, &item_path, &keys, sink)),
-                    "event" => push(&mut raw.events, section(item, &item_path, &keys, sink)),
-                    _ => push(
-                        &mut raw.expectations,
-                        section(item, &item_path, &keys, sink),
-                    ),
+                    "tenant" => raw.tenants.push(section(item, &item_path, &keys, sink)),
+                    "mta" => raw.mtas.push(section(item, &item_path, &keys, sink)),
+                    "sender" => raw.senders.push(section(item, &item_path, &keys, sink)),
+                    "event" => raw.events.push(section(item, &item_path, &keys, sink)),
+                    _ => raw
+                        .expectations
+                        .push(section(item, &item_path, &keys, sink)),
                 }
             }
         } else if !value.get_ref().is_table() {
@@ -109,10 +108,6 @@ pub(super) fn parse_sections(source: &str, sink: &mut DiagnosticSink) -> Option<
         }
     }
     Some(raw)
-}
-
-fn push<T>(list: &mut Vec<Option<T>>, item: Option<T>) {
-    list.push(item);
 }
 
 /// Deserialises one section, reporting unknown keys and the first type error in it.
