@@ -1,0 +1,137 @@
+//! Q2: the unique recipients of one registered user in a window.
+//!
+//! A recipient counts while its **latest** delivery still counts. The window keeps,
+//! per live recipient, the expiry of its latest delivery (a hash map keyed by the
+//! interned recipient number), and a FIFO of `(expiry, recipient)` in commit order to
+//! expire them. An entry whose expiry is no longer the recipient's latest is skipped
+//! when it reaches the front. Sending to the same recipient again within one expiry
+//! (same millisecond, same fixed window or same bucket) adds nothing.
+
+use std::collections::VecDeque;
+
+use rustc_hash::FxHashMap;
+
+use crate::time::SimTime;
+
+/// An interned recipient address: the relay compares recipients by this number only.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RecipientId(pub u32);
+
+#[derive(Clone, Debug, Default)]
+pub struct UniqueWindow {
+    order: VecDeque<(SimTime, RecipientId)>,
+    latest: FxHashMap<RecipientId, SimTime>,
+    /// New recipients reserved by open transactions (Q12).
+    pub reserved: u64,
+}
+
+impl UniqueWindow {
+    /// Drops recipients whose latest delivery no longer counts at `now`.
+    pub fn expire(&mut self, now: SimTime) {
+        while let Some(&(expiry, rcpt)) = self.order.front() {
+            if expiry > now {
+                break;
+            }
+            self.order.pop_front();
+            if self.latest.get(&rcpt) == Some(&expiry) {
+                self.latest.remove(&rcpt);
+            }
+        }
+    }
+
+    /// Distinct committed recipients (call `expire` first).
+    pub fn distinct(&self) -> u64 {
+        self.latest.len() as u64
+    }
+
+    /// Distinct committed plus reserved.
+    pub fn used(&self) -> u64 {
+        self.distinct() + self.reserved
+    }
+
+    /// Whether `rcpt` already counts (a further delivery to it is not a new one).
+    pub fn contains(&self, rcpt: RecipientId) -> bool {
+        self.latest.contains_key(&rcpt)
+    }
+
+    /// Commits a delivery to `rcpt` that counts until `expiry`.
+    pub fn commit(&mut self, rcpt: RecipientId, expiry: SimTime) {
+        let previous = self.latest.insert(rcpt, expiry);
+        if previous != Some(expiry) {
+            debug_assert!(self.order.back().is_none_or(|&(e, _)| e <= expiry));
+            self.order.push_back((expiry, rcpt));
+        }
+    }
+
+    /// The earliest instant at which fewer than `limit` recipients count (`None` if
+    /// that is already so, or never).
+    pub fn frees_room_at(&self, limit: u64) -> Option<SimTime> {
+        let mut left = self.distinct();
+        if left < limit {
+            return None;
+        }
+        for &(expiry, rcpt) in &self.order {
+            if self.latest.get(&rcpt) == Some(&expiry) {
+                left -= 1;
+                if left < limit {
+                    return Some(expiry);
+                }
+            }
+        }
+        None
+    }
+
+    /// FIFO entries held (memory accounting).
+    pub fn entries(&self) -> usize {
+        self.order.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: u64) -> SimTime {
+        SimTime(s * 1000)
+    }
+
+    /// Q2, Q7: a thousand deliveries to one address are one unique recipient.
+    #[test]
+    fn q02_repeated_recipients_count_once() {
+        let mut w = UniqueWindow::default();
+        for i in 0..1000 {
+            w.commit(RecipientId(1), at(86_400 + i));
+        }
+        w.commit(RecipientId(2), at(86_400 + 1000));
+        assert_eq!(w.distinct(), 2);
+    }
+
+    /// Q2: a recipient stops counting only when its latest delivery expires.
+    #[test]
+    fn q02_latest_delivery_keeps_a_recipient_live() {
+        let mut w = UniqueWindow::default();
+        w.commit(RecipientId(1), at(100));
+        w.commit(RecipientId(2), at(150));
+        w.commit(RecipientId(1), at(200));
+        assert_eq!(w.frees_room_at(2), Some(at(150)));
+        w.expire(at(100));
+        assert!(w.contains(RecipientId(1)));
+        assert_eq!(w.distinct(), 2);
+        w.expire(at(150));
+        assert_eq!(w.distinct(), 1);
+        w.expire(at(200));
+        assert_eq!((w.distinct(), w.entries()), (0, 0));
+    }
+
+    /// Same expiry (fixed window, bucket): no duplicate FIFO entry, so expiring it
+    /// cannot leave a stale recipient behind.
+    #[test]
+    fn q11_equal_expiries_do_not_duplicate() {
+        let mut w = UniqueWindow::default();
+        w.commit(RecipientId(9), at(600));
+        w.commit(RecipientId(9), at(600));
+        assert_eq!(w.entries(), 1);
+        w.expire(at(600));
+        assert_eq!(w.distinct(), 0);
+    }
+}

@@ -1,0 +1,238 @@
+//! Every reply the relay gives, with its exact code, enhanced status code and text.
+//!
+//! The refusal texts are the RULEBOOK's (taken from Google's published error list);
+//! the positive and sequence replies are the usual Gmail wording. A `Reply` is plain
+//! `Copy` data, so counting replies per code costs no allocation; the text is only
+//! rendered for output.
+
+use std::fmt;
+use std::net::IpAddr;
+
+/// One SMTP reply of the relay.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Reply {
+    /// `220` greeting after connect.
+    Greeting,
+    /// `250` to HELO/EHLO.
+    HeloOk,
+    /// `220 2.0.0` to STARTTLS.
+    ReadyForTls,
+    /// `235 2.7.0` to a successful AUTH.
+    AuthAccepted,
+    /// `250 2.1.0` to MAIL FROM.
+    SenderOk,
+    /// `250 2.1.5` to RCPT TO.
+    RecipientOk,
+    /// `250 2.0.0` after DATA: the message is accepted (and counted, Q12).
+    MessageAccepted,
+    /// `250 2.0.0` to RSET.
+    ResetOk,
+    /// `221 2.0.0` to QUIT.
+    Closing,
+    /// P6: the port is not one the relay listens on; no SMTP reply at all.
+    ConnectionRefused,
+    /// D1: DoS protection closes the connection (`at_helo` adds the field-seen `(EHLO)`).
+    TryAgainLater { at_helo: bool },
+    /// Q5.
+    PeakCustomerLimit,
+    /// P9, P10.
+    TooManyRecipients,
+    /// P12.
+    InvalidHelo,
+    /// A command out of sequence (MAIL before HELO, RCPT before MAIL, …).
+    BadSequence(Sequence),
+    /// P4, P5.
+    MustStartTls,
+    /// P2: a relay setting requires SMTP AUTH and the client did not authenticate.
+    AuthenticationRequired,
+    /// P4: AUTH with credentials the relay does not accept.
+    BadCredentials,
+    /// Q1, Q2.
+    DailyUserLimit,
+    /// P1 `registered_users`.
+    MailSendingDenied,
+    /// P2/P3: the connecting IP is not in an enabled range.
+    MailRelayDenied(IpAddr),
+    /// P1 `domain_addresses` / `any_address`, P8, Q8: the customer could not be identified.
+    InvalidCredentials,
+    /// Q4.
+    DailyCustomerLimit,
+}
+
+/// Which out-of-sequence command a `503` answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Sequence {
+    HeloFirst,
+    NestedMail,
+    MailFirst,
+    RcptFirst,
+    TlsAlreadyActive,
+}
+
+impl Reply {
+    /// The three-digit code; `0` for a refused connection (no reply at all).
+    pub fn code(self) -> u16 {
+        use Reply::*;
+        match self {
+            ConnectionRefused => 0,
+            Greeting | ReadyForTls => 220,
+            Closing => 221,
+            AuthAccepted => 235,
+            HeloOk | SenderOk | RecipientOk | MessageAccepted | ResetOk => 250,
+            TryAgainLater { .. } => 421,
+            PeakCustomerLimit => 450,
+            TooManyRecipients => 452,
+            InvalidHelo => 501,
+            BadSequence(_) => 503,
+            MustStartTls | AuthenticationRequired => 530,
+            BadCredentials => 535,
+            DailyUserLimit | MailSendingDenied | MailRelayDenied(_) | InvalidCredentials
+            | DailyCustomerLimit => 550,
+        }
+    }
+
+    /// A 4xx reply: the client should try again later (M1).
+    pub fn is_transient(self) -> bool {
+        (400..500).contains(&self.code())
+    }
+
+    /// A 5xx reply: the client gives up on what it was refused (M1).
+    pub fn is_permanent(self) -> bool {
+        self.code() >= 500
+    }
+
+    /// A 2xx/3xx reply.
+    pub fn is_positive(self) -> bool {
+        (200..400).contains(&self.code())
+    }
+
+    /// The enhanced status code and the text after it.
+    fn enhanced_and_text(self) -> (&'static str, &'static str) {
+        use Reply::*;
+        match self {
+            Greeting => ("", "smtp-relay.gmail.com ESMTP"),
+            HeloOk => ("", "smtp-relay.gmail.com at your service"),
+            ReadyForTls => ("2.0.0", "Ready to start TLS"),
+            AuthAccepted => ("2.7.0", "Accepted"),
+            SenderOk => ("2.1.0", "OK"),
+            RecipientOk => ("2.1.5", "OK"),
+            MessageAccepted => ("2.0.0", "OK"),
+            ResetOk => ("2.0.0", "OK"),
+            Closing => ("2.0.0", "closing connection"),
+            ConnectionRefused => ("", "connection refused"),
+            TryAgainLater { at_helo: false } => ("4.7.0", "Try again later, closing connection."),
+            TryAgainLater { at_helo: true } => {
+                ("4.7.0", "Try again later, closing connection. (EHLO)")
+            }
+            PeakCustomerLimit => (
+                "4.2.1",
+                "Peak SMTP relay limit exceeded for customer. This is a temporary error.",
+            ),
+            TooManyRecipients => ("4.5.3", "Your message has too many recipients."),
+            InvalidHelo => ("5.5.4", "HELO/EHLO argument is invalid."),
+            BadSequence(Sequence::HeloFirst) => ("5.5.1", "EHLO/HELO first."),
+            BadSequence(Sequence::NestedMail) => ("5.5.1", "Nested MAIL command."),
+            BadSequence(Sequence::MailFirst) => ("5.5.1", "need MAIL command."),
+            BadSequence(Sequence::RcptFirst) => ("5.5.1", "RCPT first."),
+            BadSequence(Sequence::TlsAlreadyActive) => ("5.5.1", "TLS already active."),
+            MustStartTls => ("5.7.0", "Must issue a STARTTLS command first."),
+            AuthenticationRequired => ("5.5.1", "Authentication Required."),
+            BadCredentials => ("5.7.8", "Username and Password not accepted."),
+            DailyUserLimit => ("5.4.5", "Daily SMTP relay limit exceeded for user."),
+            MailSendingDenied => ("5.7.0", "Mail Sending denied."),
+            MailRelayDenied(_) => ("5.7.0", "Mail relay denied"),
+            InvalidCredentials => ("5.7.1", "Invalid credentials for relay."),
+            DailyCustomerLimit => ("5.7.1", "Daily SMTP relay limit exceeded for customer."),
+        }
+    }
+}
+
+/// The reply line as the relay sends it, e.g.
+/// `550 5.7.0 Mail relay denied [192.0.2.7].`
+impl fmt::Display for Reply {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (enhanced, text) = self.enhanced_and_text();
+        if *self == Reply::ConnectionRefused {
+            return f.write_str(text);
+        }
+        write!(f, "{}", self.code())?;
+        if !enhanced.is_empty() {
+            write!(f, " {enhanced}")?;
+        }
+        write!(f, " {text}")?;
+        if let Reply::MailRelayDenied(ip) = self {
+            write!(f, " [{ip}].")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The refusal replies of the RULEBOOK, verbatim.
+    #[test]
+    fn refusal_texts_match_the_rulebook() {
+        let table = [
+            (
+                Reply::DailyUserLimit,
+                "550 5.4.5 Daily SMTP relay limit exceeded for user.",
+            ),
+            (
+                Reply::DailyCustomerLimit,
+                "550 5.7.1 Daily SMTP relay limit exceeded for customer.",
+            ),
+            (
+                Reply::PeakCustomerLimit,
+                "450 4.2.1 Peak SMTP relay limit exceeded for customer. This is a temporary error.",
+            ),
+            (Reply::MailSendingDenied, "550 5.7.0 Mail Sending denied."),
+            (
+                Reply::InvalidCredentials,
+                "550 5.7.1 Invalid credentials for relay.",
+            ),
+            (
+                Reply::MailRelayDenied("192.0.2.7".parse().unwrap()),
+                "550 5.7.0 Mail relay denied [192.0.2.7].",
+            ),
+            (
+                Reply::MustStartTls,
+                "530 5.7.0 Must issue a STARTTLS command first.",
+            ),
+            (
+                Reply::BadCredentials,
+                "535 5.7.8 Username and Password not accepted.",
+            ),
+            (
+                Reply::TooManyRecipients,
+                "452 4.5.3 Your message has too many recipients.",
+            ),
+            (
+                Reply::InvalidHelo,
+                "501 5.5.4 HELO/EHLO argument is invalid.",
+            ),
+            (
+                Reply::TryAgainLater { at_helo: false },
+                "421 4.7.0 Try again later, closing connection.",
+            ),
+            (
+                Reply::TryAgainLater { at_helo: true },
+                "421 4.7.0 Try again later, closing connection. (EHLO)",
+            ),
+            (Reply::ConnectionRefused, "connection refused"),
+        ];
+        for (reply, text) in table {
+            assert_eq!(reply.to_string(), text);
+        }
+    }
+
+    #[test]
+    fn classes_follow_the_first_digit() {
+        assert!(Reply::PeakCustomerLimit.is_transient());
+        assert!(Reply::DailyUserLimit.is_permanent());
+        assert!(Reply::MessageAccepted.is_positive());
+        assert!(!Reply::ConnectionRefused.is_positive());
+        assert!(!Reply::ConnectionRefused.is_permanent());
+    }
+}
