@@ -1,11 +1,11 @@
 //! Checking `[[expect]]` blocks against a finished run (`relaysim test`).
 //!
-//! An expectation about something this version does not simulate (the relay's
-//! replies, limit hits, connections) fails with a message that says so: a test that
-//! cannot be checked must not pass.
+//! An expectation about something this version does not simulate (per-user counts)
+//! fails with a message that says so: a test that cannot be checked must not pass.
 
+use crate::relay::LimitChange;
 use crate::scenario::{Check, Expectation, Metric, Scenario};
-use crate::sim::{Counts, RunReport};
+use crate::sim::{EntityReport, LimitRecord, RunReport};
 
 /// The verdict on one expectation.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -38,18 +38,65 @@ pub fn evaluate(scenario: &Scenario, report: &RunReport) -> Vec<Verdict> {
         .collect()
 }
 
-const NOT_SIMULATED: &str = "cannot be checked yet: this version does not simulate the relay";
+const NOT_SIMULATED: &str = "cannot be checked yet: this version does not simulate them";
 
 fn check(e: &Expectation, report: &RunReport) -> Result<String, String> {
     match e.check.get_ref() {
-        Check::FirstHit | Check::NeverHit => Err(format!("limit hits {NOT_SIMULATED}")),
+        Check::FirstHit => {
+            let limit = *e
+                .limit
+                .as_ref()
+                .expect("validated: first_hit has a limit")
+                .get_ref();
+            let [from, to] = *e
+                .between
+                .as_ref()
+                .expect("validated: first_hit has between")
+                .get_ref();
+            let name = limit.name();
+            match hits(e, report).next() {
+                None => Err(format!("{name} was never hit")),
+                Some(hit) => {
+                    let t = hit.time - crate::time::SimTime::ZERO;
+                    let at = format!("{name} first hit at {} s ({})", hit.time, hit.subject);
+                    if from <= t && t <= to {
+                        Ok(at)
+                    } else {
+                        Err(format!("{at}, expected between {from} and {to}"))
+                    }
+                }
+            }
+        }
+        Check::NeverHit => {
+            let limit = *e
+                .limit
+                .as_ref()
+                .expect("validated: never_hit has a limit")
+                .get_ref();
+            match hits(e, report).next() {
+                None => Ok(format!("{} never hit", limit.name())),
+                Some(hit) => Err(format!(
+                    "{} hit at {} s ({}): {}",
+                    limit.name(),
+                    hit.time,
+                    hit.subject,
+                    hit.reply
+                )),
+            }
+        }
         Check::Count => {
             let metric = *e
                 .metric
                 .as_ref()
                 .expect("validated: count has a metric")
                 .get_ref();
-            let counts = scope(e, report)?;
+            if e.user.is_some() {
+                return Err(format!(
+                    "per-user counts {NOT_SIMULATED}; count by sender instead"
+                ));
+            }
+            let scoped = scope(e, report)?;
+            let counts = &scoped.counts;
             let value = match metric {
                 Metric::MessagesGenerated => counts.messages.generated,
                 Metric::MessagesDelivered => counts.messages.delivered,
@@ -59,34 +106,70 @@ fn check(e: &Expectation, report: &RunReport) -> Result<String, String> {
                 Metric::RecipientsDelivered => counts.recipients.delivered,
                 Metric::RecipientsBounced => counts.recipients.bounced,
                 Metric::RecipientsQueuedAtEnd => counts.recipients.queued_at_end,
-                Metric::Replies | Metric::ConnectionsOpened | Metric::ConnectionsRefused => {
-                    return Err(format!("{} {NOT_SIMULATED}", metric_name(metric)));
+                Metric::Replies => {
+                    let prefix = e.reply.as_deref().expect("validated: replies has a reply");
+                    scoped
+                        .replies
+                        .iter()
+                        .filter(|(reply, _)| reply.to_string().starts_with(prefix))
+                        .map(|(_, n)| n)
+                        .sum()
                 }
+                Metric::ConnectionsOpened => scoped.connections.opened,
+                Metric::ConnectionsRefused => scoped.connections.refused,
             };
-            compare(metric, value, e)
+            let name = match (metric, &e.reply) {
+                (Metric::Replies, Some(r)) => format!("replies \"{r}…\""),
+                _ => metric_name(metric),
+            };
+            compare(&name, value, e)
         }
     }
 }
 
-/// The counts the expectation is about: one sender, one tenant, or the whole run.
-fn scope<'a>(e: &Expectation, report: &'a RunReport) -> Result<&'a Counts, String> {
-    if e.user.is_some() {
-        return Err(format!("per-user counts {NOT_SIMULATED}"));
-    }
-    let find = |list: &'a [crate::sim::EntityReport], id: &str| {
+/// The hits of the expectation's limit, for its tenant and user when given.
+fn hits<'a>(e: &'a Expectation, report: &'a RunReport) -> impl Iterator<Item = &'a LimitRecord> {
+    let limit = e.limit.as_ref().map(|l| *l.get_ref());
+    report.limit_events.iter().filter(move |r| {
+        r.change == LimitChange::Hit
+            && Some(r.limit) == limit
+            && e.tenant.as_ref().is_none_or(|t| *t.get_ref() == r.tenant)
+            && e.user
+                .as_ref()
+                .is_none_or(|u| r.scope == "user" && u.get_ref().eq_ignore_ascii_case(&r.subject))
+    })
+}
+
+/// What the expectation counts in: one sender, one tenant, or the whole run.
+struct Scoped<'a> {
+    counts: &'a crate::sim::Counts,
+    replies: &'a crate::sim::ReplyCounts,
+    connections: crate::sim::Connections,
+}
+
+fn scope<'a>(e: &Expectation, report: &'a RunReport) -> Result<Scoped<'a>, String> {
+    let find = |list: &'a [EntityReport], id: &str| {
         list.iter()
             .find(|x| x.id == id)
-            .map(|x| &x.counts)
+            .map(|x| Scoped {
+                counts: &x.counts,
+                replies: &x.replies,
+                connections: x.connections,
+            })
             .ok_or_else(|| format!("no `{id}` in the run"))
     };
     match (&e.sender, &e.tenant) {
         (Some(s), _) => find(&report.senders, s.get_ref()),
         (None, Some(t)) => find(&report.tenants, t.get_ref()),
-        (None, None) => Ok(&report.total),
+        (None, None) => Ok(Scoped {
+            counts: &report.total,
+            replies: &report.replies,
+            connections: report.connections,
+        }),
     }
 }
 
-fn compare(metric: Metric, value: u64, e: &Expectation) -> Result<String, String> {
+fn compare(name: &str, value: u64, e: &Expectation) -> Result<String, String> {
     let mut failures = Vec::new();
     if let Some(x) = e.equals
         && value != x
@@ -103,7 +186,6 @@ fn compare(metric: Metric, value: u64, e: &Expectation) -> Result<String, String
     {
         failures.push(format!("expected at most {x}"));
     }
-    let name = metric_name(metric);
     if failures.is_empty() {
         Ok(format!("{name} = {value}"))
     } else {

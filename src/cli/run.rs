@@ -38,7 +38,7 @@ pub fn run(args: RunArgs) -> ExitCode {
         .out
         .unwrap_or_else(|| PathBuf::from("results").join(scenario.name()));
     let started = Instant::now();
-    let report = match crate::output::run_to_folder(&scenario, seed, &dir) {
+    let report = match crate::output::run_to_folder(&scenario, seed, &dir, args.trace) {
         Ok(r) => r,
         Err(e) => {
             eprintln!(
@@ -48,11 +48,6 @@ pub fn run(args: RunArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    if args.trace {
-        eprintln!(
-            "note: --trace writes transactions.csv once SMTP transactions are simulated; this version simulates traffic only"
-        );
-    }
     println!(
         "{}: {} messages ({} recipients) generated over {} with seed {}",
         scenario.name(),
@@ -61,11 +56,29 @@ pub fn run(args: RunArgs) -> ExitCode {
         scenario.duration(),
         seed
     );
+    let m = &report.total.messages;
     println!(
-        "simulated: senders' traffic only (relay and MTA delivery not yet); {} events in {:.2?}",
+        "messages: {} delivered, {} bounced, {} queued at the end; {} limit hits",
+        group_thousands(m.delivered),
+        group_thousands(m.bounced),
+        group_thousands(m.queued_at_end),
+        group_thousands(
+            report
+                .limit_events
+                .iter()
+                .filter(|e| e.change == crate::relay::LimitChange::Hit)
+                .count() as u64
+        )
+    );
+    println!(
+        "{} events in {:.2?} (MTAs make one delivery attempt per message; retries are not simulated yet)",
         group_thousands(report.events_processed),
         started.elapsed()
     );
-    println!("wrote {}/summary.json and throughput.csv", dir.display());
+    println!(
+        "wrote {}/summary.json, throughput.csv, limit_hits.csv{}",
+        dir.display(),
+        if args.trace { ", transactions.csv" } else { "" }
+    );
     ExitCode::SUCCESS
 }

@@ -20,7 +20,10 @@ struct Summary<'a> {
     note: &'static str,
     messages: crate::sim::Outcomes,
     recipients: crate::sim::Outcomes,
+    /// How often the relay gave each reply, by reply line.
     replies: BTreeMap<String, u64>,
+    connections: crate::sim::Connections,
+    limit_hits: usize,
     tenants: BTreeMap<&'a str, Counts>,
     senders: BTreeMap<&'a str, Counts>,
     events_processed: u64,
@@ -48,14 +51,28 @@ pub fn render(scenario: &Scenario, report: &RunReport) -> String {
         simulated: Simulated {
             traffic: true,
             mtas: false,
-            relay: false,
+            relay: true,
         },
-        note: "this version simulates the senders' traffic only: the MTAs do not yet \
-               deliver to the relay, so every generated message is still queued at its \
-               MTA at the horizon",
+        note: "the relay's policy and quota engine is simulated; each MTA makes one \
+               delivery attempt per message over one connection, so recipients deferred \
+               with a 4xx are still queued at the horizon (MTA queues, retries, \
+               connection caching and DoS protection are not simulated yet)",
         messages: report.total.messages,
         recipients: report.total.recipients,
-        replies: BTreeMap::new(),
+        replies: report
+            .replies
+            .iter()
+            .fold(BTreeMap::new(), |mut map, (reply, n)| {
+                // Distinct replies can share a line (250 2.0.0 OK to DATA and RSET).
+                *map.entry(reply.to_string()).or_default() += n;
+                map
+            }),
+        connections: report.connections,
+        limit_hits: report
+            .limit_events
+            .iter()
+            .filter(|e| e.change == crate::relay::LimitChange::Hit)
+            .count(),
         tenants: report
             .tenants
             .iter()

@@ -1,13 +1,11 @@
 //! `throughput.csv`: one row per time bucket and tenant, streamed while the run goes,
-//! so memory does not grow with the length of the run.
-//!
-//! Columns the run does not simulate yet (everything behind the relay) are left
-//! empty rather than written as zeros: an empty cell means "not simulated", a 0 means
-//! "simulated, none".
+//! so memory does not grow with the length of the run. Recipients and messages are
+//! counted in the tenant of the sending MTA; a deferred recipient is counted at each
+//! attempt that defers it.
 
 use std::io::{self, Write};
 
-use crate::sim::Recorder;
+use crate::sim::{AttemptCounts, Recorder};
 use crate::time::{SimDuration, SimTime};
 
 pub const HEADER: [&str; 9] = [
@@ -28,21 +26,30 @@ pub struct ThroughputWriter<W: Write> {
     bucket: SimDuration,
     /// Index of the bucket being filled.
     current: u64,
-    offered: Vec<u64>,
+    /// Per tenant, the counts of the columns after `tenant`.
+    rows: Vec<[u64; 7]>,
     error: Option<io::Error>,
 }
+
+const OFFERED: usize = 0;
+const ACCEPTED: usize = 1;
+const DEFERRED: usize = 2;
+const REJECTED: usize = 3;
+const ACCEPTED_MSGS: usize = 4;
+const OPENED: usize = 5;
+const REFUSED: usize = 6;
 
 impl<W: Write> ThroughputWriter<W> {
     pub fn new(out: W, tenants: Vec<String>, bucket: SimDuration) -> io::Result<Self> {
         let mut out = csv::Writer::from_writer(out);
         out.write_record(HEADER)?;
-        let offered = vec![0; tenants.len()];
+        let rows = vec![[0; 7]; tenants.len()];
         Ok(ThroughputWriter {
             out,
             tenants,
             bucket,
             current: 0,
-            offered,
+            rows,
             error: None,
         })
     }
@@ -53,17 +60,20 @@ impl<W: Write> ThroughputWriter<W> {
             if let Err(e) = self.write_current() {
                 self.error.get_or_insert(e);
             }
-            self.offered.iter_mut().for_each(|c| *c = 0);
+            self.rows.iter_mut().for_each(|r| *r = [0; 7]);
             self.current += 1;
         }
     }
 
     fn write_current(&mut self) -> io::Result<()> {
         let start = SimTime(self.current * self.bucket.as_millis()).to_string();
-        for (tenant, offered) in self.tenants.iter().zip(&self.offered) {
-            let offered = offered.to_string();
-            self.out
-                .write_record([start.as_str(), tenant, &offered, "", "", "", "", "", ""])?;
+        for (tenant, row) in self.tenants.iter().zip(&self.rows) {
+            self.out.write_field(&start)?;
+            self.out.write_field(tenant)?;
+            for value in row {
+                self.out.write_field(value.to_string())?;
+            }
+            self.out.write_record(None::<&[u8]>)?;
         }
         Ok(())
     }
@@ -81,10 +91,29 @@ impl<W: Write> ThroughputWriter<W> {
     }
 }
 
+impl<W: Write> ThroughputWriter<W> {
+    /// The row of `tenant` in the bucket of `time` (earlier buckets are written).
+    fn row(&mut self, time: SimTime, tenant: usize) -> &mut [u64; 7] {
+        self.advance_to(time.as_millis() / self.bucket.as_millis());
+        &mut self.rows[tenant]
+    }
+}
+
 impl<W: Write> Recorder for ThroughputWriter<W> {
     fn message_offered(&mut self, time: SimTime, tenant: usize, recipients: u32) {
-        self.advance_to(time.as_millis() / self.bucket.as_millis());
-        self.offered[tenant] += u64::from(recipients);
+        self.row(time, tenant)[OFFERED] += u64::from(recipients);
+    }
+
+    fn attempt(&mut self, time: SimTime, tenant: usize, c: &AttemptCounts) {
+        let row = self.row(time, tenant);
+        row[ACCEPTED] += c.accepted_rcpts;
+        row[DEFERRED] += c.deferred_rcpts;
+        row[REJECTED] += c.rejected_rcpts;
+        row[ACCEPTED_MSGS] += c.accepted_msgs;
+    }
+
+    fn connection(&mut self, time: SimTime, tenant: usize, opened: bool) {
+        self.row(time, tenant)[if opened { OPENED } else { REFUSED }] += 1;
     }
 }
 
@@ -101,10 +130,22 @@ mod tests {
         )
         .unwrap();
         w.message_offered(SimTime(1_000), 0, 3);
+        w.connection(SimTime(1_000), 0, true);
+        w.attempt(
+            SimTime(1_000),
+            0,
+            &AttemptCounts {
+                accepted_rcpts: 2,
+                deferred_rcpts: 1,
+                rejected_rcpts: 0,
+                accepted_msgs: 1,
+            },
+        );
         w.message_offered(SimTime(130_000), 1, 2);
+        w.connection(SimTime(130_000), 1, false);
         let out = String::from_utf8(w.finish(SimTime(180_000)).unwrap()).unwrap();
         let expected = "bucket_start_s,tenant,offered_rcpts,accepted_rcpts,deferred_rcpts,rejected_rcpts,accepted_msgs,connections_opened,connections_refused\n\
-0.000,a,3,,,,,,\n0.000,b,0,,,,,,\n60.000,a,0,,,,,,\n60.000,b,0,,,,,,\n120.000,a,0,,,,,,\n120.000,b,2,,,,,,\n";
+0.000,a,3,2,1,0,1,1,0\n0.000,b,0,0,0,0,0,0,0\n60.000,a,0,0,0,0,0,0,0\n60.000,b,0,0,0,0,0,0,0\n120.000,a,0,0,0,0,0,0,0\n120.000,b,2,0,0,0,0,0,1\n";
         assert_eq!(out, expected);
     }
 }

@@ -75,6 +75,17 @@ pub(super) fn assemble(raw: RawScenario, sink: &mut DiagnosticSink) -> Option<Sc
         }
         check_sender(sender, has_start, sink);
     }
+    if let (Err(e), Some(first)) = (
+        crate::world::recipients::RecipientSpace::new(&senders),
+        senders.first(),
+    ) {
+        sink.error_with_help(
+            first.recipient_pool.size.span(),
+            &e.to_string(),
+            "too many addresses",
+            "the recipient pools of all senders together must hold fewer than 2^32 addresses",
+        );
+    }
     for event in &events {
         if tenants_ok {
             reference(&event.tenant, &tenant_ids, "tenant", sink);

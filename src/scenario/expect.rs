@@ -42,6 +42,22 @@ pub enum LimitKind {
     DosMessagesPerConnection,
 }
 
+/// The limit as written in scenario files and in the CSV, e.g. `customer_peak`.
+impl LimitKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            LimitKind::UserMessages => "user_messages",
+            LimitKind::UserUniqueRecipients => "user_unique_recipients",
+            LimitKind::CustomerDay => "customer_day",
+            LimitKind::CustomerPeak => "customer_peak",
+            LimitKind::DosConnectionRate => "dos_connection_rate",
+            LimitKind::DosConcurrency => "dos_concurrency",
+            LimitKind::DosGenericHelo => "dos_generic_helo",
+            LimitKind::DosMessagesPerConnection => "dos_messages_per_connection",
+        }
+    }
+}
+
 /// Counts a run reports.
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize, JsonSchema,

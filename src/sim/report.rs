@@ -1,8 +1,37 @@
 //! What a run counted, per tenant, per sender and overall, and the conservation check
 //! ("nothing lost": generated = delivered + bounced + queued at the end).
 
-use crate::scenario::Scenario;
+use std::collections::BTreeMap;
+
+use crate::relay::{LimitChange, Reply};
+use crate::scenario::{LimitKind, Scenario};
 use crate::time::SimTime;
+
+/// How often the relay gave each reply (ordered, so output is deterministic).
+pub type ReplyCounts = BTreeMap<Reply, u64>;
+
+/// Connections to the relay.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Connections {
+    pub opened: u64,
+    pub refused: u64,
+}
+
+/// A limit's state change (a row of `limit_hits.csv`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LimitRecord {
+    pub time: SimTime,
+    pub tenant: String,
+    /// `user` or `customer` (later also `dos`, `policy`).
+    pub scope: &'static str,
+    /// The user's address or the tenant's id.
+    pub subject: String,
+    pub limit: LimitKind,
+    pub change: LimitChange,
+    pub reply: Reply,
+    pub used: u64,
+    pub limit_value: u64,
+}
 
 /// Fates of messages (or of recipients).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
@@ -26,17 +55,33 @@ pub struct Counts {
     pub recipients: Outcomes,
 }
 
+/// The fates of one message's recipients at the end of the run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RecipientFates {
+    pub delivered: u64,
+    pub bounced: u64,
+    pub queued: u64,
+}
+
 impl Counts {
     fn add_generated(&mut self, recipients: u32) {
         self.messages.generated += 1;
         self.recipients.generated += u64::from(recipients);
     }
 
-    fn all_queued(&mut self) {
-        self.messages.queued_at_end =
-            self.messages.generated - self.messages.delivered - self.messages.bounced;
-        self.recipients.queued_at_end =
-            self.recipients.generated - self.recipients.delivered - self.recipients.bounced;
+    /// A message is queued while any recipient is; else delivered if any recipient
+    /// was delivered; else bounced.
+    fn add_settled(&mut self, fates: RecipientFates) {
+        self.recipients.delivered += fates.delivered;
+        self.recipients.bounced += fates.bounced;
+        self.recipients.queued_at_end += fates.queued;
+        if fates.queued > 0 {
+            self.messages.queued_at_end += 1;
+        } else if fates.delivered > 0 || fates.bounced == 0 {
+            self.messages.delivered += 1;
+        } else {
+            self.messages.bounced += 1;
+        }
     }
 }
 
@@ -44,6 +89,8 @@ impl Counts {
 pub struct EntityReport {
     pub id: String,
     pub counts: Counts,
+    pub replies: ReplyCounts,
+    pub connections: Connections,
 }
 
 /// The result of one run.
@@ -56,8 +103,12 @@ pub struct RunReport {
     /// FNV-1a-64 of the event trace: equal fingerprints, equal runs.
     pub fingerprint: u64,
     pub total: Counts,
+    pub replies: ReplyCounts,
+    pub connections: Connections,
     pub tenants: Vec<EntityReport>,
     pub senders: Vec<EntityReport>,
+    /// Every limit hit and cleared, in time order.
+    pub limit_events: Vec<LimitRecord>,
 }
 
 impl RunReport {
@@ -67,6 +118,8 @@ impl RunReport {
                 .map(|id| EntityReport {
                     id: id.clone(),
                     counts: Counts::default(),
+                    replies: ReplyCounts::new(),
+                    connections: Connections::default(),
                 })
                 .collect()
         };
@@ -77,6 +130,9 @@ impl RunReport {
             events_processed: 0,
             fingerprint: 0,
             total: Counts::default(),
+            replies: ReplyCounts::new(),
+            connections: Connections::default(),
+            limit_events: Vec::new(),
             tenants: entities(scenario.tenants.iter().map(|t| t.id.get_ref()).collect()),
             senders: entities(scenario.senders.iter().map(|s| s.id.get_ref()).collect()),
         }
@@ -88,10 +144,33 @@ impl RunReport {
         self.senders[sender].counts.add_generated(recipients);
     }
 
-    pub(super) fn finish_with_all_queued(&mut self) {
-        self.total.all_queued();
-        for e in self.tenants.iter_mut().chain(self.senders.iter_mut()) {
-            e.counts.all_queued();
+    pub(super) fn message_settled(&mut self, tenant: usize, sender: usize, fates: RecipientFates) {
+        self.total.add_settled(fates);
+        self.tenants[tenant].counts.add_settled(fates);
+        self.senders[sender].counts.add_settled(fates);
+    }
+
+    pub(super) fn reply(&mut self, tenant: usize, sender: usize, reply: Reply) {
+        for map in [
+            &mut self.replies,
+            &mut self.tenants[tenant].replies,
+            &mut self.senders[sender].replies,
+        ] {
+            *map.entry(reply).or_default() += 1;
+        }
+    }
+
+    pub(super) fn connection(&mut self, tenant: usize, sender: usize, opened: bool) {
+        for c in [
+            &mut self.connections,
+            &mut self.tenants[tenant].connections,
+            &mut self.senders[sender].connections,
+        ] {
+            if opened {
+                c.opened += 1;
+            } else {
+                c.refused += 1;
+            }
         }
     }
 

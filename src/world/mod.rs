@@ -1,4 +1,8 @@
-//! The simulated world around the relay: what generates mail. So far the senders'
-//! traffic; client MTAs with queues, retries and connections join here.
+//! The simulated world around the relay: what generates mail and how it is sent.
+//! `traffic.rs`: when senders hand messages to their MTAs; `recipients.rs`: recipient
+//! pools as numbers; `client.rs`: the MTA's side of the SMTP conversation. Queues,
+//! retries, connection caching and DoS protection join here.
 
+pub mod client;
+pub mod recipients;
 pub mod traffic;

@@ -1,0 +1,284 @@
+//! Property tests of the quota engine (RULEBOOK Q1, Q2, Q4, Q5, Q11, Q12) against an
+//! independent brute-force oracle: the log of everything committed, re-counted from
+//! scratch for every decision with the window written as a membership test.
+//!
+//! Under random traffic, for every window model:
+//! - every check agrees with the oracle: refused exactly when the window (plus the
+//!   transaction's own earlier recipients) is full, with the rule's reply;
+//! - no window ever holds more than its limit;
+//! - hit and cleared alternate per limit, in time order, and a `cleared` happens only
+//!   when the window really has room.
+
+use proptest::prelude::*;
+
+use relaysim::relay::quota::{LimitChange, LimitKey, QuotaEngine, Reservation, Subject};
+use relaysim::relay::{Directory, RecipientId, Reply, TenantIx, UserId};
+use relaysim::scenario::{LimitKind, Scenario};
+use relaysim::time::SimTime;
+
+const DAY_MS: u64 = 1_000;
+const PEAK_MS: u64 = 100;
+const BUCKET_MS: u64 = 30;
+const RESET_MS: u64 = 70;
+const USER_MESSAGES: u64 = 5;
+const USER_UNIQUE: u64 = 4;
+const CUSTOMER_DAY: u64 = 12;
+const CUSTOMER_PEAK: u64 = 5;
+
+#[derive(Clone, Copy, Debug)]
+enum Model {
+    Rolling,
+    Fixed,
+    Bucketed,
+}
+
+impl Model {
+    /// Whether an item committed at `s` counts at `t` in a window of `len` ms —
+    /// written independently of the engine's expiry arithmetic.
+    fn counts(self, s: u64, t: u64, len: u64) -> bool {
+        match self {
+            Model::Rolling => t - s < len,
+            Model::Fixed => {
+                let period = |x: u64| (x as i64 - (RESET_MS % len) as i64).div_euclid(len as i64);
+                period(s) == period(t)
+            }
+            Model::Bucketed => t / BUCKET_MS - s / BUCKET_MS < len.div_ceil(BUCKET_MS),
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Model::Rolling => "rolling",
+            Model::Fixed => "fixed",
+            Model::Bucketed => "bucketed",
+        }
+    }
+}
+
+fn scenario(model: Model) -> Scenario {
+    let text = format!(
+        r#"
+[simulation]
+name = "oracle"
+duration = "1h"
+[relay.quota]
+window = "{}"
+day_window = "{DAY_MS}ms"
+peak_window = "{PEAK_MS}ms"
+bucket = "{BUCKET_MS}ms"
+fixed_reset_at = "{RESET_MS}ms"
+user_messages_per_day = {USER_MESSAGES}
+user_unique_recipients_per_day = {USER_UNIQUE}
+customer_recipients_per_licence_per_day = {CUSTOMER_DAY}
+customer_recipients_per_licence_per_peak = {CUSTOMER_PEAK}
+[[tenant]]
+id = "t"
+licences = 1
+primary_domain = "t.example"
+users = ["a@t.example", "b@t.example"]
+"#,
+        model.name()
+    );
+    Scenario::parse("oracle.toml", &text).unwrap()
+}
+
+/// One attempted transaction.
+#[derive(Clone, Debug)]
+struct Op {
+    gap_ms: u64,
+    /// 0, 1: a registered user; 2: an unregistered sender.
+    user: u32,
+    rcpts: Vec<u32>,
+    abort: bool,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    (
+        0u64..80,
+        0u32..3,
+        prop::collection::vec(0u32..7, 1..5),
+        prop::bool::weighted(0.1),
+    )
+        .prop_map(|(gap_ms, user, rcpts, abort)| Op {
+            gap_ms,
+            user,
+            rcpts,
+            abort,
+        })
+}
+
+/// The committed log.
+#[derive(Default)]
+struct Log {
+    /// (time, user, recipients)
+    messages: Vec<(u64, Option<u32>, Vec<u32>)>,
+}
+
+impl Log {
+    fn user_messages(&self, m: Model, t: u64, u: u32) -> u64 {
+        self.messages
+            .iter()
+            .filter(|(s, user, _)| *user == Some(u) && m.counts(*s, t, DAY_MS))
+            .count() as u64
+    }
+
+    fn user_unique(&self, m: Model, t: u64, u: u32) -> std::collections::BTreeSet<u32> {
+        self.messages
+            .iter()
+            .filter(|(s, user, _)| *user == Some(u) && m.counts(*s, t, DAY_MS))
+            .flat_map(|(_, _, r)| r.iter().copied())
+            .collect()
+    }
+
+    fn customer(&self, m: Model, t: u64, len: u64) -> u64 {
+        self.messages
+            .iter()
+            .filter(|(s, _, _)| m.counts(*s, t, len))
+            .map(|(_, _, r)| r.len() as u64)
+            .sum()
+    }
+}
+
+fn run(model: Model, ops: &[Op]) -> Result<(), TestCaseError> {
+    let scenario = scenario(model);
+    let directory = Directory::new(&scenario.tenants);
+    let mut engine = QuotaEngine::new(&scenario, &directory);
+    let tenant = TenantIx(0);
+    let mut log = Log::default();
+    let mut res = Reservation::default();
+    let mut now = 0u64;
+    let mut events = Vec::new();
+    for op in ops {
+        now += op.gap_ms;
+        let t = SimTime(now);
+        engine.handle_timeout(t);
+        let user = (op.user < 2).then_some(op.user);
+        let got = engine.check_message(t, tenant, user.map(UserId), &mut res);
+        let full = user.is_some_and(|u| log.user_messages(model, now, u) + 1 > USER_MESSAGES);
+        prop_assert_eq!(got.is_err(), full, "Q1 at {} ms", now);
+        if let Err(reply) = got {
+            prop_assert_eq!(reply, Reply::DailyUserLimit);
+            events.extend(std::iter::from_fn(|| engine.poll_event()));
+            continue;
+        }
+        let mut accepted: Vec<u32> = Vec::new();
+        for &r in &op.rcpts {
+            let got = engine.check_recipient(t, RecipientId(r), &mut res);
+            let expected = if let Some(u) = user {
+                let mut live = log.user_unique(model, now, u);
+                live.extend(&accepted);
+                if !live.contains(&r) && live.len() as u64 + 1 > USER_UNIQUE {
+                    Err(Reply::DailyUserLimit)
+                } else {
+                    Ok(())
+                }
+            } else {
+                Ok(())
+            };
+            let pending = accepted.len() as u64;
+            let expected = expected.and_then(|()| {
+                if log.customer(model, now, DAY_MS) + pending + 1 > CUSTOMER_DAY {
+                    Err(Reply::DailyCustomerLimit)
+                } else if log.customer(model, now, PEAK_MS) + pending + 1 > CUSTOMER_PEAK {
+                    Err(Reply::PeakCustomerLimit)
+                } else {
+                    Ok(())
+                }
+            });
+            prop_assert_eq!(got, expected, "rcpt {} at {} ms", r, now);
+            if got.is_ok() {
+                accepted.push(r);
+            }
+        }
+        if op.abort || accepted.is_empty() {
+            engine.release(t, &mut res);
+        } else {
+            engine.commit(t, &mut res);
+            log.messages.push((now, user, accepted));
+        }
+        // No window ever holds more than its limit, and the engine's counts are the
+        // oracle's.
+        let customer = Subject::Customer(tenant);
+        let checks = [
+            (
+                LimitKind::CustomerDay,
+                customer,
+                log.customer(model, now, DAY_MS),
+                CUSTOMER_DAY,
+            ),
+            (
+                LimitKind::CustomerPeak,
+                customer,
+                log.customer(model, now, PEAK_MS),
+                CUSTOMER_PEAK,
+            ),
+        ]
+        .into_iter()
+        .chain((0..2).flat_map(|u| {
+            let s = Subject::User(UserId(u));
+            [
+                (
+                    LimitKind::UserMessages,
+                    s,
+                    log.user_messages(model, now, u),
+                    USER_MESSAGES,
+                ),
+                (
+                    LimitKind::UserUniqueRecipients,
+                    s,
+                    log.user_unique(model, now, u).len() as u64,
+                    USER_UNIQUE,
+                ),
+            ]
+        }))
+        .collect::<Vec<_>>();
+        for (limit, subject, oracle, max) in checks {
+            prop_assert!(oracle <= max, "{:?} holds {} > {}", limit, oracle, max);
+            let engine_count = engine.committed(t, LimitKey { limit, subject });
+            prop_assert_eq!(
+                engine_count,
+                oracle,
+                "{:?} {:?} at {} ms",
+                limit,
+                subject,
+                now
+            );
+        }
+        events.extend(std::iter::from_fn(|| engine.poll_event()));
+    }
+    // Hit and cleared alternate per limit, in time order; a clear means room.
+    let mut last_time = 0;
+    let mut state: std::collections::BTreeMap<LimitKey, LimitChange> = Default::default();
+    for e in &events {
+        prop_assert!(e.time.as_millis() >= last_time, "events out of order");
+        last_time = e.time.as_millis();
+        let previous = state.insert(e.key, e.change);
+        match e.change {
+            LimitChange::Hit => prop_assert_ne!(previous, Some(LimitChange::Hit)),
+            LimitChange::Cleared => {
+                prop_assert_eq!(previous, Some(LimitChange::Hit));
+                prop_assert!(e.used < e.limit_value);
+            }
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    #[test]
+    fn rolling_windows_agree_with_the_oracle(ops in prop::collection::vec(op(), 1..120)) {
+        run(Model::Rolling, &ops)?;
+    }
+
+    #[test]
+    fn fixed_windows_agree_with_the_oracle(ops in prop::collection::vec(op(), 1..120)) {
+        run(Model::Fixed, &ops)?;
+    }
+
+    #[test]
+    fn bucketed_windows_agree_with_the_oracle(ops in prop::collection::vec(op(), 1..120)) {
+        run(Model::Bucketed, &ops)?;
+    }
+}
