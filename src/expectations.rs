@@ -42,23 +42,19 @@ const NOT_SIMULATED: &str = "cannot be checked yet: this version does not simula
 
 fn check(e: &Expectation, report: &RunReport) -> Result<String, String> {
     match e.check.get_ref() {
-        Check::FirstHit => {
-            let limit = *e
-                .limit
-                .as_ref()
-                .expect("validated: first_hit has a limit")
-                .get_ref();
-            let [from, to] = *e
-                .between
-                .as_ref()
-                .expect("validated: first_hit has between")
-                .get_ref();
+        check @ (Check::FirstHit | Check::FirstCleared) => {
+            let limit = *e.limit.as_ref().expect("validated: the check has a limit").get_ref();
+            let [from, to] = *e.between.as_ref().expect("validated: the check has between").get_ref();
+            let (change, what) = match check {
+                Check::FirstHit => (LimitChange::Hit, "hit"),
+                _ => (LimitChange::Cleared, "cleared"),
+            };
             let name = limit.name();
-            match hits(e, report).next() {
-                None => Err(format!("{name} was never hit")),
-                Some(hit) => {
-                    let t = hit.time - crate::time::SimTime::ZERO;
-                    let at = format!("{name} first hit at {} s ({})", hit.time, hit.subject);
+            match changes(e, report, change).next() {
+                None => Err(format!("{name} was never {what}")),
+                Some(r) => {
+                    let t = r.time - crate::time::SimTime::ZERO;
+                    let at = format!("{name} first {what} at {} s ({})", r.time, r.subject);
                     if from <= t && t <= to {
                         Ok(at)
                     } else {
@@ -73,7 +69,7 @@ fn check(e: &Expectation, report: &RunReport) -> Result<String, String> {
                 .as_ref()
                 .expect("validated: never_hit has a limit")
                 .get_ref();
-            match hits(e, report).next() {
+            match changes(e, report, LimitChange::Hit).next() {
                 None => Ok(format!("{} never hit", limit.name())),
                 Some(hit) => Err(format!(
                     "{} hit at {} s ({}): {}",
@@ -117,6 +113,7 @@ fn check(e: &Expectation, report: &RunReport) -> Result<String, String> {
                 }
                 Metric::ConnectionsOpened => scoped.connections.opened,
                 Metric::ConnectionsRefused => scoped.connections.refused,
+                Metric::MessagesRewritten => scoped.rewritten,
             };
             let name = match (metric, &e.reply) {
                 (Metric::Replies, Some(r)) => format!("replies \"{r}…\""),
@@ -127,11 +124,15 @@ fn check(e: &Expectation, report: &RunReport) -> Result<String, String> {
     }
 }
 
-/// The hits of the expectation's limit, for its tenant and user when given.
-fn hits<'a>(e: &'a Expectation, report: &'a RunReport) -> impl Iterator<Item = &'a LimitRecord> {
+/// The hits (or clears) of the expectation's limit, for its tenant and user when given.
+fn changes<'a>(
+    e: &'a Expectation,
+    report: &'a RunReport,
+    change: LimitChange,
+) -> impl Iterator<Item = &'a LimitRecord> {
     let limit = e.limit.as_ref().map(|l| *l.get_ref());
     report.limit_events.iter().filter(move |r| {
-        r.change == LimitChange::Hit
+        r.change == change
             && Some(r.limit) == limit
             && e.tenant.as_ref().is_none_or(|t| *t.get_ref() == r.tenant)
             && e.user
@@ -145,6 +146,7 @@ struct Scoped<'a> {
     counts: &'a crate::sim::Counts,
     replies: &'a crate::sim::ReplyCounts,
     connections: crate::sim::Connections,
+    rewritten: u64,
 }
 
 fn scope<'a>(e: &Expectation, report: &'a RunReport) -> Result<Scoped<'a>, String> {
@@ -155,6 +157,7 @@ fn scope<'a>(e: &Expectation, report: &'a RunReport) -> Result<Scoped<'a>, Strin
                 counts: &x.counts,
                 replies: &x.replies,
                 connections: x.connections,
+                rewritten: x.rewritten,
             })
             .ok_or_else(|| format!("no `{id}` in the run"))
     };
@@ -165,6 +168,7 @@ fn scope<'a>(e: &Expectation, report: &'a RunReport) -> Result<Scoped<'a>, Strin
             counts: &report.total,
             replies: &report.replies,
             connections: report.connections,
+            rewritten: report.rewritten,
         }),
     }
 }

@@ -572,14 +572,14 @@ fn check_expectation(
                 );
             }
         }
-        Check::FirstHit | Check::NeverHit => {
+        Check::FirstHit | Check::FirstCleared | Check::NeverHit => {
             needs(
                 e.limit.is_some(),
                 "`limit`",
                 "add limit = \"customer_peak\" (see `relaysim schema`)",
                 sink,
             );
-            if check == Check::FirstHit {
+            if check != Check::NeverHit {
                 needs(
                     e.between.is_some(),
                     "`between`",
@@ -609,7 +609,7 @@ fn check_expectation(
     );
     unused(counting && e.limit.is_some(), "limit", sink);
     unused(
-        check != Check::FirstHit && e.between.is_some(),
+        !matches!(check, Check::FirstHit | Check::FirstCleared) && e.between.is_some(),
         "between",
         sink,
     );

@@ -14,6 +14,8 @@ pub enum Check {
     Count,
     /// The first hit of `limit` (for `tenant` and optionally `user`) falls `between`.
     FirstHit,
+    /// The first time `limit` is cleared again (its window has room) falls `between`.
+    FirstCleared,
     /// `limit` is never hit (for `tenant`/`user` when given).
     NeverHit,
 }
@@ -76,6 +78,8 @@ pub enum Metric {
     Replies,
     ConnectionsOpened,
     ConnectionsRefused,
+    /// P8: messages accepted with the envelope sender rewritten to postmaster@.
+    MessagesRewritten,
 }
 
 #[derive(Clone, Debug, Deserialize, JsonSchema)]

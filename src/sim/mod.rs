@@ -282,6 +282,9 @@ impl<R: Recorder> SessionObserver for Observer<'_, R> {
     }
 
     fn transaction(&mut self, trace: &TransactionTrace<'_>) {
+        if trace.reply == Reply::MessageAccepted && trace.postmaster_domain.is_some() {
+            self.report.rewritten(self.tenant, self.sender);
+        }
         let tenant = trace.charged_tenant.unwrap_or(self.tenant);
         self.recorder
             .transaction(tenant, self.mta, self.connection, trace);

@@ -91,6 +91,8 @@ pub struct EntityReport {
     pub counts: Counts,
     pub replies: ReplyCounts,
     pub connections: Connections,
+    /// P8: messages accepted with the envelope sender rewritten to postmaster@.
+    pub rewritten: u64,
 }
 
 /// The result of one run.
@@ -105,6 +107,7 @@ pub struct RunReport {
     pub total: Counts,
     pub replies: ReplyCounts,
     pub connections: Connections,
+    pub rewritten: u64,
     pub tenants: Vec<EntityReport>,
     pub senders: Vec<EntityReport>,
     /// Every limit hit and cleared, in time order.
@@ -120,6 +123,7 @@ impl RunReport {
                     counts: Counts::default(),
                     replies: ReplyCounts::new(),
                     connections: Connections::default(),
+                    rewritten: 0,
                 })
                 .collect()
         };
@@ -132,6 +136,7 @@ impl RunReport {
             total: Counts::default(),
             replies: ReplyCounts::new(),
             connections: Connections::default(),
+            rewritten: 0,
             limit_events: Vec::new(),
             tenants: entities(scenario.tenants.iter().map(|t| t.id.get_ref()).collect()),
             senders: entities(scenario.senders.iter().map(|s| s.id.get_ref()).collect()),
@@ -158,6 +163,12 @@ impl RunReport {
         ] {
             *map.entry(reply).or_default() += 1;
         }
+    }
+
+    pub(super) fn rewritten(&mut self, tenant: usize, sender: usize) {
+        self.rewritten += 1;
+        self.tenants[tenant].rewritten += 1;
+        self.senders[sender].rewritten += 1;
     }
 
     pub(super) fn connection(&mut self, tenant: usize, sender: usize, opened: bool) {
