@@ -415,6 +415,33 @@ fn e31_expectation_key_the_check_does_not_read() {
     );
 }
 
+#[test]
+fn e32_relay_with_no_frontends() {
+    assert_errors(
+        "frontends",
+        &append("\n[relay]\nfrontends = 0\n"),
+        &[(31, 13, "expected a nonzero u32")],
+    );
+}
+
+#[test]
+fn e33_q11_window_of_zero_length() {
+    assert_errors(
+        "zero window",
+        &append("\n[relay.quota]\nwindow = \"bucketed\"\nbucket = \"0s\"\n"),
+        &[(32, 10, "a window or bucket of zero length")],
+    );
+}
+
+#[test]
+fn e34_p10_zero_recipients_per_transaction() {
+    assert_errors(
+        "zero recipients",
+        &append("\n[relay.policy]\nmax_recipients_per_transaction = 0\n"),
+        &[(31, 34, "expected a nonzero u32")],
+    );
+}
+
 mod no_panics {
     use super::*;
     use proptest::prelude::*;

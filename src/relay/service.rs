@@ -36,7 +36,7 @@ impl Relay {
     /// The relay of `scenario`; `rng` is its own stream (kernel `EntityKind::Relay`).
     pub fn new(scenario: &Scenario, rng: ChaCha12Rng) -> Self {
         let directory = Directory::new(&scenario.tenants);
-        let frontends = scenario.relay.frontends.max(1);
+        let frontends = scenario.relay.frontends.get();
         let settings = scenario
             .tenants
             .iter()

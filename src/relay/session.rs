@@ -207,7 +207,7 @@ impl Session {
             return Reply::TooManyRecipients;
         }
         // P10 [assumption]: recipients per transaction.
-        if accepted >= relay.policy.max_recipients_per_transaction as usize {
+        if accepted >= relay.policy.max_recipients_per_transaction.get() as usize {
             return Reply::TooManyRecipients;
         }
         match relay

@@ -2,8 +2,10 @@
 //! setting here, and the `Default` of each struct is the documented value (or, for an
 //! [assumption], the RULEBOOK's default). `summary.json` lists the values a run used.
 
+use std::num::NonZeroU32;
+
 use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use super::values::Rate;
 use crate::time::SimDuration;
@@ -12,7 +14,7 @@ use crate::time::SimDuration;
 #[serde(default)]
 pub struct RelayConfig {
     /// P11 [assumption]: number of relay front-end servers a connection can land on.
-    pub frontends: u32,
+    pub frontends: NonZeroU32,
     /// P11 [doc]: a settings change takes effect on each front-end after a delay drawn
     /// uniformly from [0, this].
     pub settings_propagation: SimDuration,
@@ -24,7 +26,7 @@ pub struct RelayConfig {
 impl Default for RelayConfig {
     fn default() -> Self {
         RelayConfig {
-            frontends: 16,
+            frontends: NonZeroU32::new(16).expect("16 is not zero"),
             settings_propagation: SimDuration::DAY,
             quota: QuotaConfig::default(),
             policy: PolicyConfig::default(),
@@ -55,10 +57,13 @@ pub struct QuotaConfig {
     /// windows reset (e.g. "8h" for a 08:00 start resetting at midnight is "16h").
     pub fixed_reset_at: SimDuration,
     /// Q11: with `window = "bucketed"`, the bucket length.
+    #[serde(deserialize_with = "positive_duration")]
     pub bucket: SimDuration,
     /// Q1, Q4 [doc]: length of the daily windows.
+    #[serde(deserialize_with = "positive_duration")]
     pub day_window: SimDuration,
     /// Q5 [doc]: length of the peak window.
+    #[serde(deserialize_with = "positive_duration")]
     pub peak_window: SimDuration,
     /// Q1, Q9 [doc]: messages per registered user per day.
     pub user_messages_per_day: u64,
@@ -109,7 +114,7 @@ impl Default for QuotaConfig {
 #[serde(default)]
 pub struct PolicyConfig {
     /// P10 [assumption]: recipients per SMTP transaction (sources conflict; 100).
-    pub max_recipients_per_transaction: u32,
+    pub max_recipients_per_transaction: NonZeroU32,
     /// P2 [assumption]: with both IP and SMTP AUTH authentication set, both must pass.
     pub require_both_auth_methods: bool,
     /// P6 [doc]: ports the relay listens on.
@@ -123,7 +128,7 @@ pub struct PolicyConfig {
 impl Default for PolicyConfig {
     fn default() -> Self {
         PolicyConfig {
-            max_recipients_per_transaction: 100,
+            max_recipients_per_transaction: NonZeroU32::new(100).expect("100 is not zero"),
             require_both_auth_methods: true,
             ports: vec![25, 465, 587],
             implicit_tls_ports: vec![465],
@@ -177,4 +182,15 @@ impl Default for DosConfig {
             max_messages_per_connection: 1_000,
         }
     }
+}
+
+/// A window or bucket length: zero would make every limit meaningless.
+fn positive_duration<'de, D: Deserializer<'de>>(d: D) -> Result<SimDuration, D::Error> {
+    let value = SimDuration::deserialize(d)?;
+    if value == SimDuration::ZERO {
+        return Err(serde::de::Error::custom(
+            "a window or bucket of zero length; write e.g. \"10m\"",
+        ));
+    }
+    Ok(value)
 }
