@@ -43,8 +43,16 @@ const NOT_SIMULATED: &str = "cannot be checked yet: this version does not simula
 fn check(e: &Expectation, report: &RunReport) -> Result<String, String> {
     match e.check.get_ref() {
         check @ (Check::FirstHit | Check::FirstCleared) => {
-            let limit = *e.limit.as_ref().expect("validated: the check has a limit").get_ref();
-            let [from, to] = *e.between.as_ref().expect("validated: the check has between").get_ref();
+            let limit = *e
+                .limit
+                .as_ref()
+                .expect("validated: the check has a limit")
+                .get_ref();
+            let [from, to] = *e
+                .between
+                .as_ref()
+                .expect("validated: the check has between")
+                .get_ref();
             let (change, what) = match check {
                 Check::FirstHit => (LimitChange::Hit, "hit"),
                 _ => (LimitChange::Cleared, "cleared"),

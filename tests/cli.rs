@@ -128,10 +128,23 @@ fn two_runs_with_the_same_seed_are_byte_identical() {
     let b = tempfile::tempdir().unwrap();
     let c = tempfile::tempdir().unwrap();
     for (dir, seed) in [(&a, "5"), (&b, "5"), (&c, "6")] {
-        let o = relaysim(&["run", "--out", dir.path().to_str().unwrap(), "--seed", seed]);
+        let o = relaysim(&[
+            "run",
+            "scenarios/misconfigured-site.toml",
+            "--trace",
+            "--out",
+            dir.path().to_str().unwrap(),
+            "--seed",
+            seed,
+        ]);
         assert!(o.status.success(), "{}", stderr(&o));
     }
-    for file in ["summary.json", "throughput.csv"] {
+    for file in [
+        "summary.json",
+        "throughput.csv",
+        "limit_hits.csv",
+        "transactions.csv",
+    ] {
         assert_eq!(
             read(a.path(), file),
             read(b.path(), file),
@@ -243,4 +256,52 @@ fn the_committed_schema_is_current() {
         committed,
         "run `cargo run -- schema > relaysim.schema.json`"
     );
+}
+
+/// Golden output: the peak limit of a 10-licence tenant, hit by a burst at 9 h and
+/// (message 91 of one every 0.3 s, at 9h00m27s) and cleared when the first message
+/// leaves the window, 10 minutes after the burst began, exactly.
+#[test]
+fn limit_hits_csv_is_the_exact_timeline() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = relaysim(&[
+        "run",
+        "scenarios/regression/q05-customer-peak.toml",
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        String::from_utf8(read(dir.path(), "limit_hits.csv")).unwrap(),
+        "time_s,tenant,scope,subject,limit,event,reply,used,limit_value\n\
+         32427.000,smallco,customer,smallco,customer_peak,hit,450 4.2.1 Peak SMTP relay limit exceeded for customer. This is a temporary error.,90,90\n\
+         33000.000,smallco,customer,smallco,customer_peak,cleared,450 4.2.1 Peak SMTP relay limit exceeded for customer. This is a temporary error.,89,90\n"
+    );
+}
+
+/// The trace shows who is charged, who is counted, and the P8 rewrite.
+#[test]
+fn transactions_csv_shows_attribution_and_rewriting() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = relaysim(&[
+        "run",
+        "scenarios/regression/p08-postmaster-rewrite.toml",
+        "--trace",
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let trace = String::from_utf8(read(dir.path(), "transactions.csv")).unwrap();
+    let mut lines = trace.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "time_s,tenant,mta,connection,source_ip,helo,envelope_from,counted_user,recipients,rcpt_replies,reply,relayed_from"
+    );
+    let rows: Vec<&str> = lines.collect();
+    assert_eq!(rows.len(), 120, "one transaction per message");
+    assert!(rows.iter().any(|r| r.contains(",appliance-named,")
+        && r.contains(",<>,,")
+        && r.ends_with(",250 2.0.0 OK,postmaster@acme.example")));
+    assert!(rows.iter().any(|r| r.contains(",appliance-localhost,")
+        && r.ends_with(",550 5.7.1 Invalid credentials for relay.,")));
 }

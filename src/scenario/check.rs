@@ -75,15 +75,18 @@ pub(super) fn assemble(raw: RawScenario, sink: &mut DiagnosticSink) -> Option<Sc
         }
         check_sender(sender, has_start, sink);
     }
-    if let (Err(e), Some(first)) = (
-        crate::world::recipients::RecipientSpace::new(&senders),
-        senders.first(),
-    ) {
+    let addresses: u64 = super::recipient_domains(&senders)
+        .values()
+        .map(|&n| u64::from(n))
+        .sum();
+    if let (true, Some(first)) = (addresses > u64::from(u32::MAX), senders.first()) {
         sink.error_with_help(
             first.recipient_pool.size.span(),
-            &e.to_string(),
+            &format!(
+                "the recipient pools hold {addresses} addresses in all, more than 4,294,967,295"
+            ),
             "too many addresses",
-            "the recipient pools of all senders together must hold fewer than 2^32 addresses",
+            "use smaller recipient_pool sizes (pools of the same domain share addresses)",
         );
     }
     for event in &events {

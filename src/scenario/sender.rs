@@ -103,3 +103,19 @@ impl Default for RecipientPool {
         }
     }
 }
+
+/// Every recipient domain of the senders' pools (`domain` and `internal_domain`) with
+/// the largest pool size drawing from it: the addresses `r0 … r(size-1)` each domain
+/// needs. Sorted by domain, so numbering them is deterministic.
+pub fn recipient_domains(senders: &[Sender]) -> std::collections::BTreeMap<&str, u32> {
+    let mut sizes = std::collections::BTreeMap::new();
+    for s in senders {
+        let pool = &s.recipient_pool;
+        let size = *pool.size.get_ref();
+        for d in std::iter::once(&pool.domain).chain(&pool.internal_domain) {
+            let e: &mut u32 = sizes.entry(d.0.as_str()).or_default();
+            *e = (*e).max(size);
+        }
+    }
+    sizes
+}

@@ -38,15 +38,7 @@ pub struct TooManyRecipients;
 
 impl RecipientSpace {
     pub fn new(senders: &[Sender]) -> Result<Self, TooManyRecipients> {
-        let mut sizes: std::collections::BTreeMap<&str, u32> = Default::default();
-        for s in senders {
-            let pool = &s.recipient_pool;
-            let size = *pool.size.get_ref();
-            for d in std::iter::once(&pool.domain).chain(&pool.internal_domain) {
-                let e = sizes.entry(d.0.as_str()).or_default();
-                *e = (*e).max(size);
-            }
-        }
+        let sizes = crate::scenario::recipient_domains(senders);
         let mut blocks = Vec::with_capacity(sizes.len());
         let mut next: u64 = 0;
         for (domain, size) in sizes {
