@@ -11,6 +11,10 @@
 //! Q8: user and customer counts are independent windows; a registered user is
 //! charged under its own address (Q3) whatever customer the transaction is charged to.
 //!
+//! Q10: only transactions relayed through this engine are counted. Mail users send
+//! from Gmail (web or app) is outside the model: it never reaches these windows, just
+//! as Gmail's own sending limits never see relayed mail.
+//!
 //! A limit that refuses something is **hit**; it is **cleared** at the instant its
 //! window (committed items) has room again. Both are `LimitEvent`s, in time order.
 
