@@ -6,7 +6,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
-use super::values::DomainName;
+use super::values::{DomainName, RetryRules};
 use crate::time::SimDuration;
 
 /// M2: the retry, queue and connection behaviour of a known MTA.
@@ -99,7 +99,7 @@ pub struct MtaOverrides {
     /// Give up and bounce after this long in the queue (M4).
     pub queue_lifetime: Option<SimDuration>,
     /// Exim-style retry rule, e.g. "F,2h,15m; G,16h,1h,1.5; F,4d,6h".
-    pub retry_rule: Option<String>,
+    pub retry_rule: Option<RetryRules>,
     /// Explicit retry intervals; the last repeats (Exchange, Domino).
     pub retry_intervals: Option<Vec<SimDuration>>,
     /// M3: recipients per SMTP transaction.

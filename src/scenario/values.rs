@@ -534,6 +534,81 @@ impl JsonSchema for ByteSize {
     }
 }
 
+// ---------------------------------------------------------------------------------
+// Exim-style retry rules (M2)
+
+/// One item of an Exim retry rule; `cutoff` is measured from the first failure.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum RetryItem {
+    /// `F,cutoff,interval`: fixed interval.
+    Fixed {
+        cutoff: SimDuration,
+        interval: SimDuration,
+    },
+    /// `G,cutoff,first,multiplier`: the gap grows geometrically, at least `first`.
+    Geometric {
+        cutoff: SimDuration,
+        first: SimDuration,
+        multiplier: f64,
+    },
+}
+
+impl RetryItem {
+    pub fn cutoff(&self) -> SimDuration {
+        match self {
+            RetryItem::Fixed { cutoff, .. } | RetryItem::Geometric { cutoff, .. } => *cutoff,
+        }
+    }
+}
+
+/// An Exim retry rule, e.g. `"F,2h,15m; G,16h,1h,1.5; F,4d,6h"`: items in order of
+/// increasing cutoff; after the last cutoff the message is given up (bounced).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RetryRules(pub Vec<RetryItem>);
+
+impl FromStr for RetryRules {
+    type Err = String;
+    fn from_str(text: &str) -> Result<RetryRules, String> {
+        let hint = "write items like \"F,2h,15m; G,16h,1h,1.5; F,4d,6h\" (F,cutoff,interval or G,cutoff,first,multiplier)";
+        let mut items = Vec::new();
+        for raw in text.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+            let parts: Vec<&str> = raw.split(',').map(str::trim).collect();
+            let item = match parts.as_slice() {
+                ["F", cutoff, interval] => RetryItem::Fixed {
+                    cutoff: parse_duration(cutoff)?,
+                    interval: parse_duration(interval)?,
+                },
+                ["G", cutoff, first, multiplier] => {
+                    let multiplier: f64 = multiplier.parse().ok().filter(|m: &f64| *m >= 1.0).ok_or_else(|| {
+                        with_hint(&format!("`{multiplier}` is not a multiplier of at least 1"), hint)
+                    })?;
+                    RetryItem::Geometric {
+                        cutoff: parse_duration(cutoff)?,
+                        first: parse_duration(first)?,
+                        multiplier,
+                    }
+                }
+                _ => return Err(with_hint(&format!("`{raw}` is not a retry rule item"), hint)),
+            };
+            let gap = match item {
+                RetryItem::Fixed { interval, .. } => interval,
+                RetryItem::Geometric { first, .. } => first,
+            };
+            if gap == SimDuration::ZERO {
+                return Err(with_hint(&format!("`{raw}` retries at no interval"), hint));
+            }
+            if items.last().is_some_and(|last: &RetryItem| last.cutoff() >= item.cutoff()) {
+                return Err(with_hint(&format!("`{raw}`: cutoffs must increase from item to item"), hint));
+            }
+            items.push(item);
+        }
+        if items.is_empty() {
+            return Err(with_hint("an empty retry rule", hint));
+        }
+        Ok(RetryRules(items))
+    }
+}
+
 /// Implements `Deserialize` (via `FromStr`) and a string `JsonSchema` for value types
 /// written as TOML strings.
 macro_rules! string_value {
@@ -555,6 +630,11 @@ macro_rules! string_value {
     };
 }
 
+string_value!(
+    RetryRules,
+    "RetryRules",
+    "An Exim retry rule, e.g. \"F,2h,15m; G,16h,1h,1.5; F,4d,6h\""
+);
 string_value!(
     Rate,
     "Rate",

@@ -4,5 +4,6 @@
 //! retries, connection caching and DoS protection join here.
 
 pub mod client;
+pub mod profile;
 pub mod recipients;
 pub mod traffic;
