@@ -10,6 +10,7 @@
 //! - `directory.rs`: domains and registered users; `reply.rs`: every reply text.
 
 pub mod directory;
+pub mod dos;
 pub mod ip_ranges;
 pub mod limits;
 pub mod policy;

@@ -12,6 +12,7 @@ use rand::RngExt;
 use rand_chacha::ChaCha12Rng;
 
 use super::directory::{Directory, TenantIx};
+use super::dos::DosGuard;
 use super::policy::CompiledSetting;
 use super::propagation::{SettingsChange, SettingsHistory};
 use super::quota::{LimitEvent, QuotaEngine};
@@ -28,13 +29,15 @@ pub struct Relay {
     tenant_ids: Vec<String>,
     settings: Vec<SettingsHistory>,
     pub(super) quota: QuotaEngine,
-    /// The relay's own random stream: front-end choice and propagation delays.
-    rng: ChaCha12Rng,
+    pub(super) dos: DosGuard,
+    /// The relay's own random stream: front-end choice, propagation delays, the
+    /// background load on the generic HELO pool.
+    pub(super) rng: ChaCha12Rng,
 }
 
 impl Relay {
     /// The relay of `scenario`; `rng` is its own stream (kernel `EntityKind::Relay`).
-    pub fn new(scenario: &Scenario, rng: ChaCha12Rng) -> Self {
+    pub fn new(scenario: &Scenario, mut rng: ChaCha12Rng) -> Self {
         let directory = Directory::new(&scenario.tenants);
         let frontends = scenario.relay.frontends.get();
         let settings = scenario
@@ -57,17 +60,20 @@ impl Relay {
                 .map(|t| t.id.get_ref().clone())
                 .collect(),
             settings,
+            dos: DosGuard::new(&scenario.relay.dos, &mut rng),
             rng,
         }
     }
 
     /// A client connects from `ip` to `port`. P6 [assumption]: a port the relay does
-    /// not listen on is refused; an implicit-TLS port (465) starts in TLS. P11
-    /// [assumption]: the connection lands on a front-end drawn uniformly at random.
-    pub fn connect(&mut self, _now: SimTime, ip: IpAddr, port: u16) -> Result<Session, Reply> {
+    /// not listen on is refused; an implicit-TLS port (465) starts in TLS. D2: DoS
+    /// protection may answer 421 and close. P11 [assumption]: the connection lands on
+    /// a front-end drawn uniformly at random. End every session with `quit`.
+    pub fn connect(&mut self, now: SimTime, ip: IpAddr, port: u16) -> Result<Session, Reply> {
         if !self.policy.ports.contains(&port) {
             return Err(Reply::ConnectionRefused);
         }
+        self.dos.connect(now, ip)?;
         let frontend = self.rng.random_range(0..self.frontends);
         let tls = self.policy.implicit_tls_ports.contains(&port);
         Ok(Session::new(ip, frontend, tls))
@@ -126,17 +132,22 @@ impl Relay {
         &self.quota
     }
 
-    /// When the relay next wants `handle_timeout` (a hit limit's window frees room).
+    /// When the relay next wants `handle_timeout` (a hit limit's window frees room, a
+    /// DoS bucket refills).
     pub fn poll_timeout(&self) -> Option<SimTime> {
-        self.quota.poll_timeout()
+        match (self.quota.poll_timeout(), self.dos.poll_timeout()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     pub fn handle_timeout(&mut self, now: SimTime) {
         self.quota.handle_timeout(now);
+        self.dos.handle_timeout(now, &mut self.rng);
     }
 
-    /// The next limit hit or cleared, in time order.
+    /// The next limit hit or cleared (quota limits first, then DoS, each in time order).
     pub fn poll_limit_event(&mut self) -> Option<LimitEvent> {
-        self.quota.poll_event()
+        self.quota.poll_event().or_else(|| self.dos.poll_event())
     }
 }

@@ -2,16 +2,22 @@
 //! relay's shared state and the time, and returns the exact reply; the rules are
 //! applied in the order a real session meets them:
 //!
-//! - HELO/EHLO: P12 (argument valid, generic or a customer's name);
+//! - connect (in `Relay::connect`): P6 ports, D2 DoS per source IP;
+//! - HELO/EHLO: P12 (argument valid, generic or a customer's name), D3 (a generic
+//!   name draws on the shared DoS pool);
 //! - STARTTLS: TLS on (the client must EHLO again, RFC 3207);
 //! - AUTH: P4 (only over TLS; credentials of a registered user);
-//! - MAIL FROM: Q8 (the customer charged), P11 (this front-end's settings), P7/P2
+//! - MAIL FROM: D4 (messages per connection), Q8 (the customer charged), P11 (this front-end's settings), P7/P2
 //!   (the setting that authenticates the connection), P5 (require TLS), P1/P8
 //!   (allowed senders, rewriting), Q3 (the user counted), Q13, Q1;
 //! - RCPT TO: P9 (empty sender: one recipient), P10 (recipients per transaction),
 //!   Q2, Q4, Q5 (Q12 order);
 //! - DATA: the message is accepted and counted (Q12);
 //! - RSET, QUIT: the open transaction ends, uncounted.
+//!
+//! A 421 (D1) closes the connection: `is_open` turns false and every later command
+//! is answered with the same 421. A session must end with `quit`, which tells DoS
+//! protection the connection is gone (D2 concurrency).
 
 use std::net::IpAddr;
 
@@ -46,6 +52,11 @@ pub struct Session {
     ip: IpAddr,
     frontend: u32,
     tls: bool,
+    open: bool,
+    /// D3 is checked at the first HELO of the connection only.
+    helo_checked: bool,
+    /// D4: messages accepted on this connection.
+    messages: u32,
     helo: Option<HeloName>,
     auth_user: Option<UserId>,
     transaction: Option<Transaction>,
@@ -58,11 +69,24 @@ impl Session {
             ip,
             frontend,
             tls,
+            open: true,
+            helo_checked: false,
+            messages: 0,
             helo: None,
             auth_user: None,
             transaction: None,
             reservation: Reservation::default(),
         }
+    }
+
+    /// False once the relay has closed the connection (D1).
+    pub fn is_open(&self) -> bool {
+        self.open
+    }
+
+    /// Messages accepted on this connection so far.
+    pub fn messages(&self) -> u32 {
+        self.messages
     }
 
     /// P11: the front-end this connection landed on.
@@ -92,10 +116,21 @@ impl Session {
     /// HELO/EHLO. P12: an empty or malformed argument gets `501 5.5.4`. Like RFC
     /// 5321, it also ends an open transaction.
     pub fn helo_command(&mut self, relay: &mut Relay, now: SimTime, name: &str) -> Reply {
+        if !self.open {
+            return Reply::TryAgainLater { at_helo: true };
+        }
         self.end_transaction(relay, now);
         match policy::classify_helo(name, &relay.policy.generic_helo_names, &relay.directory) {
             HeloName::Invalid => Reply::InvalidHelo,
             class => {
+                if class == HeloName::Generic && !self.helo_checked {
+                    self.helo_checked = true;
+                    if let Err(reply) = relay.dos.generic_helo(now, &mut relay.rng) {
+                        self.close(relay, now);
+                        return reply;
+                    }
+                }
+                self.helo_checked = true;
                 self.helo = Some(class);
                 Reply::HeloOk
             }
@@ -104,6 +139,9 @@ impl Session {
 
     /// STARTTLS: TLS is on from here; the client greets again.
     pub fn starttls(&mut self, relay: &mut Relay, now: SimTime) -> Reply {
+        if !self.open {
+            return Reply::TryAgainLater { at_helo: false };
+        }
         if self.tls {
             return Reply::BadSequence(Sequence::TlsAlreadyActive);
         }
@@ -120,6 +158,9 @@ impl Session {
     /// and the credentials right, else `535 5.7.8`. The identity is never the user
     /// counted (Q3).
     pub fn auth(&mut self, relay: &mut Relay, username: &str, credentials_valid: bool) -> Reply {
+        if !self.open {
+            return Reply::TryAgainLater { at_helo: false };
+        }
         if self.helo.is_none() {
             return Reply::BadSequence(Sequence::HeloFirst);
         }
@@ -137,11 +178,18 @@ impl Session {
 
     /// MAIL FROM: decides who is charged and counted, and whether the sender may relay.
     pub fn mail_from(&mut self, relay: &mut Relay, now: SimTime, sender: &EnvelopeSender) -> Reply {
+        if !self.open {
+            return Reply::TryAgainLater { at_helo: false };
+        }
         let Some(helo) = self.helo else {
             return Reply::BadSequence(Sequence::HeloFirst);
         };
         if self.transaction.is_some() {
             return Reply::BadSequence(Sequence::NestedMail);
+        }
+        if let Err(reply) = relay.dos.message_allowed(now, self.ip, self.messages) {
+            self.close(relay, now);
+            return reply;
         }
         let directory = &relay.directory;
         let presented = match sender {
@@ -198,6 +246,9 @@ impl Session {
 
     /// RCPT TO.
     pub fn rcpt_to(&mut self, relay: &mut Relay, now: SimTime, rcpt: RecipientId) -> Reply {
+        if !self.open {
+            return Reply::TryAgainLater { at_helo: false };
+        }
         let Some(txn) = self.transaction else {
             return Reply::BadSequence(Sequence::MailFirst);
         };
@@ -221,6 +272,9 @@ impl Session {
 
     /// DATA (and the message after it): accepted and counted (Q12).
     pub fn data(&mut self, relay: &mut Relay, now: SimTime) -> Reply {
+        if !self.open {
+            return Reply::TryAgainLater { at_helo: false };
+        }
         if self.transaction.is_none() {
             return Reply::BadSequence(Sequence::MailFirst);
         }
@@ -229,6 +283,7 @@ impl Session {
         }
         relay.quota.commit(now, &mut self.reservation);
         self.transaction = None;
+        self.messages += 1;
         Reply::MessageAccepted
     }
 
@@ -240,8 +295,20 @@ impl Session {
 
     /// QUIT (or a dropped connection): the open transaction ends, uncounted.
     pub fn quit(mut self, relay: &mut Relay, now: SimTime) -> Reply {
-        self.end_transaction(relay, now);
+        if !self.open {
+            return Reply::TryAgainLater { at_helo: false };
+        }
+        self.close(relay, now);
         Reply::Closing
+    }
+
+    /// The connection ends: its transaction is released, DoS protection counts it gone.
+    fn close(&mut self, relay: &mut Relay, now: SimTime) {
+        self.end_transaction(relay, now);
+        if self.open {
+            self.open = false;
+            relay.dos.disconnect(now, self.ip);
+        }
     }
 
     fn end_transaction(&mut self, relay: &mut Relay, now: SimTime) {

@@ -24,10 +24,15 @@ enum Cmd<'a> {
 }
 use Cmd::*;
 
+/// DoS protection (D2) is opened wide: these tests make many connections at once
+/// from one address; `relay/dos.rs` tests D2–D4 on their own.
 const BASE: &str = r#"
 [simulation]
 name = "t"
 duration = "3d"
+[relay.dos]
+new_connections_per_ip = "1000000/s"
+new_connection_burst = 1000000
 "#;
 
 const ACME: &str = r#"

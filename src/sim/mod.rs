@@ -292,10 +292,15 @@ impl<R: Recorder> SessionObserver for Observer<'_, R> {
 }
 
 fn limit_record(scenario: &Scenario, relay: &Relay, e: &LimitEvent) -> LimitRecord {
-    let tenant = scenario.tenants[e.tenant.0 as usize].id.get_ref().clone();
+    let tenant = e
+        .tenant
+        .map(|t| scenario.tenants[t.0 as usize].id.get_ref().clone())
+        .unwrap_or_default();
     let (scope, subject) = match e.key.subject {
         Subject::User(u) => ("user", relay.directory().user_address(u).to_string()),
         Subject::Customer(_) => ("customer", tenant.clone()),
+        Subject::SourceIp(ip) => ("dos", ip.to_string()),
+        Subject::GenericHeloPool => ("dos", "generic-helo-pool".to_string()),
     };
     LimitRecord {
         time: e.time,

@@ -32,11 +32,14 @@ use crate::time::SimTime;
 use unique::{RecipientId, UniqueWindow};
 use window::{CountWindow, ExpiryClock};
 
-/// Whose limit: a registered user's (Q1, Q2) or a customer's (Q4, Q5).
+/// Whose limit: a registered user's (Q1, Q2), a customer's (Q4, Q5), a source IP's
+/// (D2, D4) or the shared pool of generic HELO names (D3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Subject {
     User(UserId),
     Customer(TenantIx),
+    SourceIp(std::net::IpAddr),
+    GenericHeloPool,
 }
 
 /// One limit of one subject.
@@ -56,8 +59,8 @@ pub enum LimitChange {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LimitEvent {
     pub time: SimTime,
-    /// The customer the subject belongs to.
-    pub tenant: TenantIx,
+    /// The customer the subject belongs to (`None` for DoS limits).
+    pub tenant: Option<TenantIx>,
     pub key: LimitKey,
     pub change: LimitChange,
     /// The refusal the limit gives.
@@ -378,6 +381,9 @@ impl QuotaEngine {
         match subject {
             Subject::Customer(t) => t,
             Subject::User(u) => self.users[u.0 as usize].tenant,
+            Subject::SourceIp(_) | Subject::GenericHeloPool => {
+                unreachable!("the quota engine keeps no DoS limits")
+            }
         }
     }
 
@@ -415,6 +421,9 @@ impl QuotaEngine {
                     },
                 }
             }
+            Subject::SourceIp(_) | Subject::GenericHeloPool => {
+                unreachable!("the quota engine keeps no DoS limits")
+            }
         }
     }
 
@@ -436,7 +445,7 @@ impl QuotaEngine {
         let reserved = slot.window.reserved();
         self.events.push_back(LimitEvent {
             time: now,
-            tenant: self.tenant_of(subject),
+            tenant: Some(self.tenant_of(subject)),
             key,
             change: LimitChange::Hit,
             reply: reply_of(limit),
@@ -463,7 +472,7 @@ impl QuotaEngine {
             *slot.hit = HitState::default();
             self.events.push_back(LimitEvent {
                 time: now,
-                tenant,
+                tenant: Some(tenant),
                 key,
                 change: LimitChange::Cleared,
                 reply: reply_of(key.limit),
