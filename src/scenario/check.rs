@@ -78,7 +78,8 @@ pub(super) fn assemble(raw: RawScenario, sink: &mut DiagnosticSink) -> Option<Sc
     let addresses: u64 = super::recipient_domains(&senders)
         .values()
         .map(|&n| u64::from(n))
-        .sum();
+        .sum::<u64>()
+        + super::envelope_addresses(&senders).len() as u64;
     if let (true, Some(first)) = (addresses > u64::from(u32::MAX), senders.first()) {
         sink.error_with_help(
             first.recipient_pool.size.span(),

@@ -29,7 +29,7 @@ pub use expect::{Check, Expectation, LimitKind, Metric};
 pub use mta::{Mta, MtaOverrides, MtaProfile, SmtpAuth, TlsMode};
 pub use relay_config::{DosConfig, PolicyConfig, QuotaConfig, RelayConfig, WindowModel};
 pub use schema::json_schema;
-pub use sender::{Burst, Pattern, RecipientPool, Sender, recipient_domains};
+pub use sender::{Burst, Pattern, RecipientPool, Sender, envelope_addresses, recipient_domains};
 pub use tenant::{AllowedSenders, Billing, IpRange, RelaySetting, Tenant};
 pub use values::StartTime;
 

@@ -6,7 +6,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
-use super::values::{DomainName, RetryRules};
+use super::values::{ByteSize, DomainName, RetryRules};
 use crate::time::SimDuration;
 
 /// M2: the retry, queue and connection behaviour of a known MTA.
@@ -63,6 +63,12 @@ pub struct Mta {
     /// M5: recipient domains routed elsewhere; they never reach the relay.
     #[serde(default)]
     pub internal_domains: Vec<DomainName>,
+    /// Network round trip to the relay (each SMTP command waits one).
+    #[serde(default = "default_round_trip")]
+    pub round_trip: SimDuration,
+    /// Bandwidth to the relay per second, e.g. "10MB" (message transfer time).
+    #[serde(default = "default_bandwidth")]
+    pub bandwidth: ByteSize,
     /// M2, M3: profile values overridden for this MTA.
     #[serde(default)]
     pub overrides: MtaOverrides,
@@ -70,6 +76,14 @@ pub struct Mta {
 
 fn default_port() -> u16 {
     25
+}
+
+fn default_round_trip() -> SimDuration {
+    SimDuration::from_millis(20)
+}
+
+fn default_bandwidth() -> ByteSize {
+    ByteSize(10_000_000)
 }
 
 #[derive(Clone, Debug, Deserialize, JsonSchema)]

@@ -119,3 +119,15 @@ pub fn recipient_domains(senders: &[Sender]) -> std::collections::BTreeMap<&str,
     }
     sizes
 }
+
+/// Every envelope sender address of the senders (bounces go back to them, M4), sorted.
+pub fn envelope_addresses(senders: &[Sender]) -> std::collections::BTreeSet<&str> {
+    senders
+        .iter()
+        .flat_map(|s| s.envelope_from.get_ref())
+        .filter_map(|f| match f {
+            super::values::EnvelopeSender::Address(a) => Some(a.0.as_str()),
+            super::values::EnvelopeSender::Null => None,
+        })
+        .collect()
+}

@@ -579,16 +579,28 @@ impl FromStr for RetryRules {
                     interval: parse_duration(interval)?,
                 },
                 ["G", cutoff, first, multiplier] => {
-                    let multiplier: f64 = multiplier.parse().ok().filter(|m: &f64| *m >= 1.0).ok_or_else(|| {
-                        with_hint(&format!("`{multiplier}` is not a multiplier of at least 1"), hint)
-                    })?;
+                    let multiplier: f64 = multiplier
+                        .parse()
+                        .ok()
+                        .filter(|m: &f64| *m >= 1.0)
+                        .ok_or_else(|| {
+                            with_hint(
+                                &format!("`{multiplier}` is not a multiplier of at least 1"),
+                                hint,
+                            )
+                        })?;
                     RetryItem::Geometric {
                         cutoff: parse_duration(cutoff)?,
                         first: parse_duration(first)?,
                         multiplier,
                     }
                 }
-                _ => return Err(with_hint(&format!("`{raw}` is not a retry rule item"), hint)),
+                _ => {
+                    return Err(with_hint(
+                        &format!("`{raw}` is not a retry rule item"),
+                        hint,
+                    ));
+                }
             };
             let gap = match item {
                 RetryItem::Fixed { interval, .. } => interval,
@@ -597,8 +609,14 @@ impl FromStr for RetryRules {
             if gap == SimDuration::ZERO {
                 return Err(with_hint(&format!("`{raw}` retries at no interval"), hint));
             }
-            if items.last().is_some_and(|last: &RetryItem| last.cutoff() >= item.cutoff()) {
-                return Err(with_hint(&format!("`{raw}`: cutoffs must increase from item to item"), hint));
+            if items
+                .last()
+                .is_some_and(|last: &RetryItem| last.cutoff() >= item.cutoff())
+            {
+                return Err(with_hint(
+                    &format!("`{raw}`: cutoffs must increase from item to item"),
+                    hint,
+                ));
             }
             items.push(item);
         }

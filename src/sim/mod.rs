@@ -1,14 +1,8 @@
 //! The simulation driver: builds the world and the relay from a scenario, runs the
-//! kernel's event queue to the horizon, feeds the relay (a sans-IO core) the SMTP
-//! conversations of the MTAs, and reports to recorders. A run is a pure function of
-//! (scenario, seed, relaysim version).
-//!
-//! What is simulated: the senders' traffic; each message's one delivery attempt by
-//! its MTA over one connection (`world::client`) through the relay's full policy and
-//! quota engine; timed `[[event]]`s; limit hits and clears at their exact instants.
-//! Not yet: MTA queues and retries, connection caching, DoS protection, bounces sent
-//! back through the relay. A recipient deferred (4xx) is therefore still queued at its
-//! MTA at the horizon, and the report says so.
+//! kernel's event queue to the horizon, and reports to recorders. The relay is a
+//! sans-IO core; the MTAs (`world::mta`) drive it through SMTP sessions; this module
+//! only routes events between them. A run is a pure function of (scenario, seed,
+//! relaysim version).
 
 mod recorder;
 mod report;
@@ -18,15 +12,18 @@ use rand_chacha::ChaCha12Rng;
 use crate::kernel::{EntityKind, EventQueue, Fnv1a, RandomStreams};
 use crate::relay::{LimitEvent, Relay, Reply, Subject};
 use crate::scenario::Scenario;
+use crate::scenario::values::EnvelopeSender;
 use crate::time::{SimDuration, SimTime};
-use crate::world::client::{self, Fate, MtaClient, Scratch, SessionObserver, TransactionTrace};
+use crate::world::client::{MtaClient, TransactionTrace};
+use crate::world::mta::{Envelopes, MessageTag, MtaEvent, MtaRuntime, MtaSink, NewMessage};
+use crate::world::profile::MtaParams;
 use crate::world::recipients::{RecipientSampler, RecipientSpace};
 use crate::world::traffic::{ArrivalProcess, burst_time, draw_index, draw_recipients};
 
-pub use recorder::{AttemptCounts, Recorder};
+pub use crate::world::mta::{AttemptCounts, RecipientFates};
+pub use recorder::Recorder;
 pub use report::{
-    Connections, Counts, EntityReport, LimitRecord, Outcomes, RecipientFates, ReplyCounts,
-    RunReport,
+    Connections, Counts, EntityReport, LimitRecord, Outcomes, ReplyCounts, RunReport,
 };
 
 /// Everything the kernel schedules. Plain data: a few integers, no allocation.
@@ -40,6 +37,8 @@ enum Event {
     BurstMessage { sender: u32, burst: u32, k: u32 },
     /// The relay asked to be woken (a hit limit's window frees room).
     RelayTimer,
+    /// An MTA's own event (a retry, a connection finishing, …).
+    Mta { mta: u32, event: MtaEvent },
 }
 
 struct SenderState {
@@ -49,6 +48,9 @@ struct SenderState {
     mta: usize,
     tenant: usize,
     stop: SimTime,
+    /// Per envelope sender of the list: its number and where a bounce goes (M4).
+    from: Vec<(u32, Option<(crate::relay::RecipientId, bool)>)>,
+    size: u64,
 }
 
 /// Runs `scenario` with `seed` to its horizon.
@@ -57,10 +59,15 @@ pub fn run(scenario: &Scenario, seed: u64, recorder: &mut impl Recorder) -> RunR
     let horizon = SimTime::ZERO + scenario.duration();
     let start = scenario.simulation.start;
     let mut report = RunReport::new(scenario, seed, horizon);
-    let mut queue: EventQueue<Event> = EventQueue::with_capacity(scenario.senders.len() * 2 + 8);
+    let mut queue: EventQueue<Event> =
+        EventQueue::with_capacity(scenario.senders.len() * 2 + scenario.mtas.len() * 32 + 8);
     let mut relay = Relay::new(scenario, streams.stream(EntityKind::Relay, "relay"));
     let space = RecipientSpace::new(&scenario.senders).expect("validated: pools fit 2^32 ids");
-    let clients: Vec<MtaClient> = scenario.mtas.iter().map(MtaClient::new).collect();
+    let mut mtas: Vec<MtaRuntime> = scenario
+        .mtas
+        .iter()
+        .map(|m| MtaRuntime::new(MtaClient::new(m), MtaParams::for_mta(m)))
+        .collect();
     let mta_tenants: Vec<usize> = scenario
         .mtas
         .iter()
@@ -71,6 +78,7 @@ pub fn run(scenario: &Scenario, seed: u64, recorder: &mut impl Recorder) -> RunR
             )
         })
         .collect();
+    let mut envelopes = Envelopes::default();
 
     for (index, event) in scenario.events.iter().enumerate() {
         queue.schedule(
@@ -86,7 +94,22 @@ pub fn run(scenario: &Scenario, seed: u64, recorder: &mut impl Recorder) -> RunR
             scenario.mtas.iter().map(|m| m.id.get_ref()),
             sender.mta.get_ref(),
         );
-        let client = &clients[mta];
+        let client = &mtas[mta].client;
+        let from = sender
+            .envelope_from
+            .get_ref()
+            .iter()
+            .map(|f| {
+                let bounce_to = match f {
+                    EnvelopeSender::Null => None,
+                    EnvelopeSender::Address(a) => space.of_envelope_address(&a.0).map(|id| {
+                        let domain = crate::scenario::values::DomainName(a.domain().to_string());
+                        (id, client.routes_elsewhere(&domain))
+                    }),
+                };
+                (envelopes.intern(f), bounce_to)
+            })
+            .collect();
         let mut state = SenderState {
             process: ArrivalProcess::for_sender(sender, start),
             rng: streams.stream(EntityKind::Sender, sender.id.get_ref()),
@@ -94,6 +117,8 @@ pub fn run(scenario: &Scenario, seed: u64, recorder: &mut impl Recorder) -> RunR
             mta,
             tenant: mta_tenants[mta],
             stop: SimTime::ZERO + sender.stop.unwrap_or(scenario.duration()),
+            from,
+            size: sender.message_size.0,
         };
         let id = index as u32;
         if let Some(t) = state.process.next(&mut state.rng) {
@@ -116,125 +141,86 @@ pub fn run(scenario: &Scenario, seed: u64, recorder: &mut impl Recorder) -> RunR
 
     let mut fingerprint = Fnv1a::default();
     let mut to_relay = Vec::new();
-    let mut fates = Vec::new();
-    let mut scratch = Scratch::default();
     let mut connections: u64 = 0;
     let mut timer_at: Option<SimTime> = None;
     let last_instant = SimTime(horizon.as_millis().saturating_sub(1));
     while let Some((now, event)) = queue.pop_until(last_instant) {
         report.events_processed += 1;
-        let sender_index = match event {
-            Event::Scenario { index } => {
-                relay.apply(now, &scenario.events[index as usize]);
-                None
-            }
+        let mut sink = Sink {
+            report: &mut report,
+            recorder: &mut *recorder,
+            fingerprint: &mut fingerprint,
+            queue: &mut queue,
+            connections: &mut connections,
+            time: now,
+            mta: 0,
+        };
+        match event {
+            Event::Scenario { index } => relay.apply(now, &scenario.events[index as usize]),
             Event::RelayTimer => {
                 if timer_at == Some(now) {
                     timer_at = None;
                 }
                 relay.handle_timeout(now);
-                None
             }
-            Event::Arrival { sender } => {
+            Event::Mta { mta, event } => {
+                sink.mta = mta;
+                mtas[mta as usize].handle(&mut relay, now, event, &envelopes, &mut sink);
+            }
+            Event::Arrival { sender } | Event::BurstMessage { sender, .. } => {
+                let spec = &scenario.senders[sender as usize];
                 let state = &mut senders[sender as usize];
-                if now >= state.stop {
-                    None
-                } else {
-                    if let Some(t) = state.process.next(&mut state.rng) {
-                        queue.schedule(t, Event::Arrival { sender });
+                match event {
+                    Event::Arrival { .. } => {
+                        if now >= state.stop {
+                            continue;
+                        }
+                        if let Some(t) = state.process.next(&mut state.rng) {
+                            sink.queue.schedule(t, Event::Arrival { sender });
+                        }
                     }
-                    Some(sender as usize)
+                    Event::BurstMessage { burst, k, .. } => {
+                        let b = &spec.bursts[burst as usize];
+                        if k + 1 < b.messages {
+                            let next = Event::BurstMessage {
+                                sender,
+                                burst,
+                                k: k + 1,
+                            };
+                            sink.queue.schedule(burst_time(b, k + 1), next);
+                        }
+                    }
+                    _ => {}
                 }
-            }
-            Event::BurstMessage { sender, burst, k } => {
-                let spec = &scenario.senders[sender as usize].bursts[burst as usize];
-                if k + 1 < spec.messages {
-                    queue.schedule(
-                        burst_time(spec, k + 1),
-                        Event::BurstMessage {
-                            sender,
-                            burst,
-                            k: k + 1,
-                        },
-                    );
+                let (from, bounce_to) = state.from[draw_index(state.from.len(), &mut state.rng)];
+                let count = draw_recipients(&spec.recipients, &mut state.rng);
+                to_relay.clear();
+                let mut routed_elsewhere = 0;
+                for _ in 0..count {
+                    let r = state.recipients.draw(&mut state.rng);
+                    if r.routed_elsewhere {
+                        routed_elsewhere += 1; // M5: another route, not the relay.
+                    } else {
+                        to_relay.push(r.id);
+                    }
                 }
-                Some(sender as usize)
-            }
-        };
-        if let Some(sender_index) = sender_index {
-            let spec = &scenario.senders[sender_index];
-            let state = &mut senders[sender_index];
-            let from = &spec.envelope_from.get_ref()
-                [draw_index(spec.envelope_from.get_ref().len(), &mut state.rng)];
-            let count = draw_recipients(&spec.recipients, &mut state.rng);
-            to_relay.clear();
-            let mut routed_elsewhere = 0u64;
-            for _ in 0..count {
-                let r = state.recipients.draw(&mut state.rng);
-                if r.routed_elsewhere {
-                    routed_elsewhere += 1; // M5: delivered by another route.
-                } else {
-                    to_relay.push(r.id);
-                }
-            }
-            let (tenant, mta) = (state.tenant, state.mta);
-            report.message_generated(tenant, sender_index, count);
-            recorder.message_offered(now, tenant, to_relay.len() as u32);
-            let mut observer = Observer {
-                report: &mut report,
-                recorder: &mut *recorder,
-                fingerprint: &mut fingerprint,
-                time: now,
-                tenant,
-                sender: sender_index,
-                mta,
-                connection: connections,
-                accepted_msgs: 0,
-            };
-            let mut fates_out = RecipientFates {
-                delivered: routed_elsewhere,
-                ..RecipientFates::default()
-            };
-            let mut attempt = AttemptCounts::default();
-            if !to_relay.is_empty() {
-                connections += 1;
-                observer.connection = connections;
-                client::deliver(
-                    &mut relay,
-                    now,
-                    &clients[mta],
+                let message = NewMessage {
+                    tag: MessageTag {
+                        sender,
+                        tenant: state.tenant as u32,
+                        notification: false,
+                    },
                     from,
-                    &to_relay,
-                    &mut fates,
-                    &mut scratch,
-                    &mut observer,
-                );
-                attempt.accepted_msgs = observer.accepted_msgs;
-                for fate in &fates {
-                    match fate {
-                        Fate::Delivered => {
-                            fates_out.delivered += 1;
-                            attempt.accepted_rcpts += 1;
-                        }
-                        Fate::Deferred => {
-                            fates_out.queued += 1;
-                            attempt.deferred_rcpts += 1;
-                        }
-                        Fate::Bounced => {
-                            fates_out.bounced += 1;
-                            attempt.rejected_rcpts += 1;
-                        }
-                    }
-                }
-                recorder.attempt(now, tenant, &attempt);
+                    bounce_to,
+                    size: state.size,
+                    recipients: &to_relay,
+                    routed_elsewhere,
+                };
+                sink.recorder
+                    .message_offered(now, state.tenant, to_relay.len() as u32);
+                sink.mta = state.mta as u32;
+                mtas[state.mta].submit(&mut relay, now, message, &envelopes, &mut sink);
             }
-            fingerprint.write_u64(now.as_millis());
-            fingerprint.write_u64(sender_index as u64);
-            fingerprint.write_u64(u64::from(count));
-            fingerprint.write_u64(fates_out.delivered);
-            fingerprint.write_u64(fates_out.bounced);
-            fingerprint.write_u64(fates_out.queued);
-            report.message_settled(tenant, sender_index, fates_out);
         }
         while let Some(e) = relay.poll_limit_event() {
             let record = limit_record(scenario, &relay, &e);
@@ -250,44 +236,87 @@ pub fn run(scenario: &Scenario, seed: u64, recorder: &mut impl Recorder) -> RunR
             timer_at = Some(t.max(now));
         }
     }
+    let mut sink = Sink {
+        report: &mut report,
+        recorder: &mut *recorder,
+        fingerprint: &mut fingerprint,
+        queue: &mut queue,
+        connections: &mut connections,
+        time: horizon,
+        mta: 0,
+    };
+    for mta in &mut mtas {
+        mta.settle_at_horizon(&mut sink);
+    }
     report.fingerprint = fingerprint.finish();
     report
 }
 
-/// Counts what the relay says during one attempt and passes transactions on.
-struct Observer<'a, R: Recorder> {
+/// Where the MTAs report: counts, recorders, the fingerprint, and the kernel queue
+/// for their timed events.
+struct Sink<'a, R: Recorder> {
     report: &'a mut RunReport,
     recorder: &'a mut R,
     fingerprint: &'a mut Fnv1a,
+    queue: &'a mut EventQueue<Event>,
+    connections: &'a mut u64,
     time: SimTime,
-    tenant: usize,
-    sender: usize,
-    mta: usize,
-    connection: u64,
-    accepted_msgs: u64,
+    /// The MTA being driven.
+    mta: u32,
 }
 
-impl<R: Recorder> SessionObserver for Observer<'_, R> {
-    fn reply(&mut self, reply: Reply) {
-        self.fingerprint.write_u64(u64::from(reply.code()));
-        self.report.reply(self.tenant, self.sender, reply);
-        if reply == Reply::MessageAccepted {
-            self.accepted_msgs += 1;
-        }
+impl<R: Recorder> MtaSink for Sink<'_, R> {
+    fn schedule(&mut self, at: SimTime, event: MtaEvent) {
+        self.queue.schedule(
+            at,
+            Event::Mta {
+                mta: self.mta,
+                event,
+            },
+        );
     }
 
-    fn connection(&mut self, opened: bool) {
-        self.report.connection(self.tenant, self.sender, opened);
-        self.recorder.connection(self.time, self.tenant, opened);
+    fn generated(&mut self, tag: MessageTag, recipients: u32) {
+        self.report.message_generated(tag, recipients);
     }
 
-    fn transaction(&mut self, trace: &TransactionTrace<'_>) {
-        if trace.reply == Reply::MessageAccepted && trace.postmaster_domain.is_some() {
-            self.report.rewritten(self.tenant, self.sender);
-        }
-        let tenant = trace.charged_tenant.unwrap_or(self.tenant);
+    fn settled(&mut self, tag: MessageTag, fates: RecipientFates) {
+        self.fingerprint.write_u64(self.time.as_millis());
+        self.fingerprint.write_u64(u64::from(tag.sender));
+        self.fingerprint.write_u64(fates.delivered);
+        self.fingerprint.write_u64(fates.bounced);
+        self.fingerprint.write_u64(fates.queued);
+        self.report.message_settled(tag, fates);
+    }
+
+    fn attempt(&mut self, tag: MessageTag, counts: &AttemptCounts) {
         self.recorder
-            .transaction(tenant, self.mta, self.connection, trace);
+            .attempt(self.time, tag.tenant as usize, counts);
+    }
+
+    fn reply(&mut self, tag: MessageTag, reply: Reply) {
+        self.fingerprint.write_u64(u64::from(reply.code()));
+        self.report.reply(tag, reply);
+    }
+
+    fn connection(&mut self, tag: MessageTag, opened: bool) {
+        self.report.connection(tag, opened);
+        self.recorder
+            .connection(self.time, tag.tenant as usize, opened);
+    }
+
+    fn transaction(&mut self, tag: MessageTag, connection: u64, trace: &TransactionTrace<'_>) {
+        if trace.reply == Reply::MessageAccepted && trace.postmaster_domain.is_some() {
+            self.report.rewritten(tag);
+        }
+        let tenant = trace.charged_tenant.unwrap_or(tag.tenant as usize);
+        self.recorder
+            .transaction(tenant, self.mta as usize, connection, trace);
+    }
+
+    fn next_connection(&mut self) -> u64 {
+        *self.connections += 1;
+        *self.connections
     }
 }
 

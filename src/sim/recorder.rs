@@ -6,19 +6,7 @@
 use super::report::LimitRecord;
 use crate::time::SimTime;
 use crate::world::client::TransactionTrace;
-
-/// The recipients of one delivery attempt, by what the relay did with them.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct AttemptCounts {
-    /// Accepted by the relay (250 after DATA).
-    pub accepted_rcpts: u64,
-    /// Refused with a 4xx (or not tried: connection refused) — the MTA keeps them.
-    pub deferred_rcpts: u64,
-    /// Refused with a 5xx — bounced.
-    pub rejected_rcpts: u64,
-    /// Messages (transactions) accepted after DATA.
-    pub accepted_msgs: u64,
-}
+use crate::world::mta::AttemptCounts;
 
 pub trait Recorder {
     /// A sender handed a message to its MTA with `recipients` recipients bound for

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use crate::relay::{LimitChange, Reply};
 use crate::scenario::{LimitKind, Scenario};
 use crate::time::SimTime;
+use crate::world::mta::{MessageTag, RecipientFates};
 
 /// How often the relay gave each reply (ordered, so output is deterministic).
 pub type ReplyCounts = BTreeMap<Reply, u64>;
@@ -53,25 +54,35 @@ impl Outcomes {
 pub struct Counts {
     pub messages: Outcomes,
     pub recipients: Outcomes,
-}
-
-/// The fates of one message's recipients at the end of the run.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct RecipientFates {
-    pub delivered: u64,
-    pub bounced: u64,
-    pub queued: u64,
+    /// M4: non-delivery reports the MTAs generated (one recipient each); "bounced"
+    /// here means the report itself could not be delivered and was dropped.
+    pub notifications: Outcomes,
 }
 
 impl Counts {
-    fn add_generated(&mut self, recipients: u32) {
+    fn add_generated(&mut self, notification: bool, recipients: u32) {
+        if notification {
+            self.notifications.generated += 1;
+            return;
+        }
         self.messages.generated += 1;
         self.recipients.generated += u64::from(recipients);
     }
 
     /// A message is queued while any recipient is; else delivered if any recipient
     /// was delivered; else bounced.
-    fn add_settled(&mut self, fates: RecipientFates) {
+    fn add_settled(&mut self, notification: bool, fates: RecipientFates) {
+        if notification {
+            let n = &mut self.notifications;
+            if fates.queued > 0 {
+                n.queued_at_end += 1;
+            } else if fates.delivered > 0 {
+                n.delivered += 1;
+            } else {
+                n.bounced += 1;
+            }
+            return;
+        }
         self.recipients.delivered += fates.delivered;
         self.recipients.bounced += fates.bounced;
         self.recipients.queued_at_end += fates.queued;
@@ -143,45 +154,62 @@ impl RunReport {
         }
     }
 
-    pub(super) fn message_generated(&mut self, tenant: usize, sender: usize, recipients: u32) {
-        self.total.add_generated(recipients);
-        self.tenants[tenant].counts.add_generated(recipients);
-        self.senders[sender].counts.add_generated(recipients);
+    pub(super) fn message_generated(&mut self, tag: MessageTag, recipients: u32) {
+        let n = tag.notification;
+        self.total.add_generated(n, recipients);
+        self.tenants[tag.tenant as usize]
+            .counts
+            .add_generated(n, recipients);
+        self.senders[tag.sender as usize]
+            .counts
+            .add_generated(n, recipients);
     }
 
-    pub(super) fn message_settled(&mut self, tenant: usize, sender: usize, fates: RecipientFates) {
-        self.total.add_settled(fates);
-        self.tenants[tenant].counts.add_settled(fates);
-        self.senders[sender].counts.add_settled(fates);
+    pub(super) fn message_settled(&mut self, tag: MessageTag, fates: RecipientFates) {
+        let n = tag.notification;
+        self.total.add_settled(n, fates);
+        self.tenants[tag.tenant as usize]
+            .counts
+            .add_settled(n, fates);
+        self.senders[tag.sender as usize]
+            .counts
+            .add_settled(n, fates);
     }
 
-    pub(super) fn reply(&mut self, tenant: usize, sender: usize, reply: Reply) {
-        for map in [
-            &mut self.replies,
-            &mut self.tenants[tenant].replies,
-            &mut self.senders[sender].replies,
-        ] {
-            *map.entry(reply).or_default() += 1;
+    /// Counts a reply for the run, the tenant and — unless it answered a
+    /// non-delivery report — the sender: a sender's counts are its own messages'.
+    pub(super) fn reply(&mut self, tag: MessageTag, reply: Reply) {
+        let tenant = tag.tenant as usize;
+        *self.replies.entry(reply).or_default() += 1;
+        *self.tenants[tenant].replies.entry(reply).or_default() += 1;
+        if !tag.notification {
+            *self.senders[tag.sender as usize]
+                .replies
+                .entry(reply)
+                .or_default() += 1;
         }
     }
 
-    pub(super) fn rewritten(&mut self, tenant: usize, sender: usize) {
+    pub(super) fn rewritten(&mut self, tag: MessageTag) {
         self.rewritten += 1;
-        self.tenants[tenant].rewritten += 1;
-        self.senders[sender].rewritten += 1;
+        self.tenants[tag.tenant as usize].rewritten += 1;
+        if !tag.notification {
+            self.senders[tag.sender as usize].rewritten += 1;
+        }
     }
 
-    pub(super) fn connection(&mut self, tenant: usize, sender: usize, opened: bool) {
-        for c in [
-            &mut self.connections,
-            &mut self.tenants[tenant].connections,
-            &mut self.senders[sender].connections,
-        ] {
+    pub(super) fn connection(&mut self, tag: MessageTag, opened: bool) {
+        let count = |c: &mut Connections| {
             if opened {
                 c.opened += 1;
             } else {
                 c.refused += 1;
             }
+        };
+        count(&mut self.connections);
+        count(&mut self.tenants[tag.tenant as usize].connections);
+        if !tag.notification {
+            count(&mut self.senders[tag.sender as usize].connections);
         }
     }
 
@@ -197,6 +225,7 @@ impl RunReport {
             for (what, o) in [
                 ("messages", counts.messages),
                 ("recipients", counts.recipients),
+                ("notifications", counts.notifications),
             ] {
                 if !o.is_conserved() {
                     return Err(format!(

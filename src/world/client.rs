@@ -1,11 +1,11 @@
 //! The client side of SMTP: how a sending mail server talks to the relay and what it
 //! makes of the replies (RULEBOOK M1, M3, M6).
 //!
-//! One delivery attempt of one message is one connection: connect, EHLO, STARTTLS
-//! and EHLO again when the MTA uses it, AUTH when it has credentials, then as many
-//! transactions as the recipients need, QUIT. Per M1, a 4xx defers (the recipient,
-//! or every remaining recipient when given to MAIL/DATA or at connect/HELO), a 5xx
-//! bounces. Per M6, recipients refused with `452 4.5.3` (too many recipients) go in
+//! A connection: connect, EHLO, STARTTLS and EHLO again when the MTA uses it, AUTH
+//! when it has credentials (`open`); then per message as many transactions as its
+//! recipients need (`deliver_on`); QUIT (`close`). Per M1, a 4xx defers (the
+//! recipient, or every remaining recipient when given to MAIL/DATA or at
+//! connect/HELO), a 5xx bounces. Per M6, recipients refused with `452 4.5.3` (too many recipients) go in
 //! the next transaction on the same connection. Per M3, the MTA puts at most its
 //! recipients-per-transaction limit in one transaction.
 
@@ -14,8 +14,8 @@ use std::net::IpAddr;
 use crate::relay::policy::RelayedSender;
 use crate::relay::{RecipientId, Relay, Reply, Session};
 use crate::scenario::values::{DomainName, EnvelopeSender};
-use crate::scenario::{Mta, MtaProfile, TlsMode};
-use crate::time::SimTime;
+use crate::scenario::{Mta, TlsMode};
+use crate::time::{SimDuration, SimTime};
 
 /// A sending mail server's identity and SMTP behaviour towards the relay.
 #[derive(Clone, Debug)]
@@ -28,6 +28,10 @@ pub struct MtaClient {
     pub auth: Option<(String, bool)>,
     /// M3: most recipients per transaction (`u32::MAX`: no limit of its own).
     pub recipients_per_transaction: u32,
+    /// Network round trip to the relay.
+    pub round_trip: SimDuration,
+    /// Bandwidth to the relay, bytes per millisecond.
+    pub bytes_per_milli: f64,
     internal_domains: Vec<DomainName>,
 }
 
@@ -42,28 +46,42 @@ impl MtaClient {
                 .auth
                 .as_ref()
                 .map(|a| (a.get_ref().username.clone(), a.get_ref().valid)),
-            recipients_per_transaction: mta
-                .overrides
-                .recipients_per_transaction
-                .unwrap_or_else(|| default_recipients_per_transaction(mta.profile))
-                .max(1),
+            recipients_per_transaction: super::profile::MtaParams::for_mta(mta)
+                .recipients_per_transaction,
+            round_trip: mta.round_trip,
+            bytes_per_milli: (mta.bandwidth.0 as f64 / 1000.0).max(1e-9),
             internal_domains: mta.internal_domains.clone(),
         }
+    }
+
+    /// How long opening a connection takes: TCP and greeting, EHLO, with STARTTLS a
+    /// round trip and a TLS handshake (2) and EHLO again, AUTH.
+    pub fn setup_time(&self) -> SimDuration {
+        let mut trips = 2;
+        if self.tls == TlsMode::Starttls {
+            trips += 4;
+        } else if self.tls == TlsMode::Implicit {
+            trips += 2;
+        }
+        if self.auth.is_some() {
+            trips += 1;
+        }
+        SimDuration::from_millis(self.round_trip.as_millis() * trips)
+    }
+
+    /// How long delivering a message of `size` bytes in `transactions` transactions
+    /// takes (PIPELINING: MAIL and RCPTs in one round trip, DATA one, the content and
+    /// the final dot one).
+    pub fn delivery_time(&self, size: u64, transactions: u32) -> SimDuration {
+        let trips = 3 * u64::from(transactions.max(1));
+        let transfer =
+            (size as f64 / self.bytes_per_milli).ceil() as u64 * u64::from(transactions.max(1));
+        SimDuration::from_millis(self.round_trip.as_millis() * trips + transfer)
     }
 
     /// M5: whether the MTA routes `domain` (or its parent) to another server.
     pub fn routes_elsewhere(&self, domain: &DomainName) -> bool {
         self.internal_domains.iter().any(|d| domain.is_within(d))
-    }
-}
-
-/// M3: Postfix (and macOS Server, Postfix inside) sends at most 50 recipients per
-/// transaction (`default_destination_recipient_limit`); the other profiles have no
-/// documented limit of their own and rely on the server's 452 (M6).
-fn default_recipients_per_transaction(profile: MtaProfile) -> u32 {
-    match profile {
-        MtaProfile::Postfix | MtaProfile::MacosServer => 50,
-        _ => u32::MAX,
     }
 }
 
@@ -77,7 +95,7 @@ pub enum Fate {
 
 impl Fate {
     /// M1: what a refusal means for what it refused.
-    fn of_refusal(reply: Reply) -> Fate {
+    pub fn of_refusal(reply: Reply) -> Fate {
         if reply.is_permanent() {
             Fate::Bounced
         } else {
@@ -125,36 +143,97 @@ pub struct Scratch {
     rcpt_replies: Vec<Reply>,
 }
 
-/// One delivery attempt of a message from `from` to `recipients` at `now`. On return
-/// `fates[i]` is the fate of `recipients[i]`.
-#[allow(clippy::too_many_arguments)]
-pub fn deliver(
+/// How a connection attempt ended when it did not give a usable session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConnectFailure {
+    /// P6: nothing listens on the port.
+    Refused,
+    /// D1: 421 at connect or HELO. M1: a site failure — Postfix defers the whole
+    /// delivery and skips the destination until its next queue run.
+    SiteFailure,
+    /// Any other refusal before MAIL (501 at HELO, 535 at AUTH, …): the delivery gets
+    /// this fate.
+    Refusal(Fate),
+}
+
+/// Opens a connection: connect, EHLO, STARTTLS and EHLO again, AUTH, as the client
+/// is configured.
+pub fn open(
     relay: &mut Relay,
     now: SimTime,
+    client: &MtaClient,
+    observer: &mut impl SessionObserver,
+) -> Result<Session, ConnectFailure> {
+    let mut session = match relay.connect(now, client.source_ip, client.port) {
+        Ok(s) => s,
+        Err(reply) => {
+            observer.connection(false);
+            if reply == Reply::ConnectionRefused {
+                return Err(ConnectFailure::Refused);
+            }
+            observer.reply(reply);
+            return Err(ConnectFailure::SiteFailure);
+        }
+    };
+    observer.connection(true);
+    observer.reply(Reply::Greeting);
+    match greet(relay, now, client, &mut session, observer) {
+        Ok(()) => Ok(session),
+        Err(reply) => {
+            if session.is_open() {
+                observer.reply(session.quit(relay, now));
+            }
+            if matches!(reply, Reply::TryAgainLater { .. }) {
+                Err(ConnectFailure::SiteFailure)
+            } else {
+                Err(ConnectFailure::Refusal(Fate::of_refusal(reply)))
+            }
+        }
+    }
+}
+
+/// Ends a connection with QUIT (unless the relay already closed it).
+pub fn close(
+    relay: &mut Relay,
+    now: SimTime,
+    session: Session,
+    observer: &mut impl SessionObserver,
+) {
+    if session.is_open() {
+        observer.reply(session.quit(relay, now));
+    }
+}
+
+/// What one delivery on a connection took.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DeliveryStats {
+    /// SMTP transactions used (M6: more than one when the relay said 452).
+    pub transactions: u32,
+    /// Transactions accepted after DATA.
+    pub accepted: u32,
+    /// Recipients sent with RCPT TO.
+    pub rcpts_sent: u32,
+}
+
+/// Delivers one message from `from` to `recipients` on an open session at `now`. On
+/// return `fates[i]` is the fate of `recipients[i]`. If the relay closes the
+/// connection (421), the remaining recipients are deferred and `session.is_open()`
+/// is false.
+#[allow(clippy::too_many_arguments)]
+pub fn deliver_on(
+    relay: &mut Relay,
+    now: SimTime,
+    session: &mut Session,
     client: &MtaClient,
     from: &EnvelopeSender,
     recipients: &[RecipientId],
     fates: &mut Vec<Fate>,
     scratch: &mut Scratch,
     observer: &mut impl SessionObserver,
-) {
+) -> DeliveryStats {
     fates.clear();
     fates.resize(recipients.len(), Fate::Deferred);
-    let mut session = match relay.connect(now, client.source_ip, client.port) {
-        Ok(s) => s,
-        Err(_) => {
-            // P6: no SMTP conversation at all; M1: the MTA tries again later.
-            observer.connection(false);
-            return;
-        }
-    };
-    observer.connection(true);
-    observer.reply(Reply::Greeting);
-    if let Err(fate) = greet(relay, now, client, &mut session, observer) {
-        fates.iter_mut().for_each(|f| *f = fate);
-        observer.reply(session.quit(relay, now));
-        return;
-    }
+    let mut stats = DeliveryStats::default();
     let Scratch {
         remaining,
         next,
@@ -164,10 +243,11 @@ pub fn deliver(
     } = scratch;
     remaining.clear();
     remaining.extend(0..recipients.len());
-    while !remaining.is_empty() {
+    while !remaining.is_empty() && session.is_open() {
         let take = remaining
             .len()
             .min(client.recipients_per_transaction as usize);
+        stats.transactions += 1;
         let mail = session.mail_from(relay, now, from);
         observer.reply(mail);
         if !mail.is_positive() {
@@ -186,6 +266,7 @@ pub fn deliver(
         for &i in &remaining[..take] {
             let reply = session.rcpt_to(relay, now, recipients[i]);
             observer.reply(reply);
+            stats.rcpts_sent += 1;
             chunk.push(recipients[i]);
             rcpt_replies.push(reply);
             if reply.is_positive() {
@@ -206,6 +287,7 @@ pub fn deliver(
             let data = session.data(relay, now);
             observer.reply(data);
             let fate = if data.is_positive() {
+                stats.accepted += 1;
                 Fate::Delivered
             } else {
                 Fate::of_refusal(data)
@@ -231,9 +313,11 @@ pub fn deliver(
         }
         std::mem::swap(remaining, next);
     }
-    observer.reply(session.quit(relay, now));
+    stats
 }
 
+/// EHLO, STARTTLS + EHLO, AUTH as the client is configured. `Err` carries the reply
+/// that failed the session before MAIL (M1).
 /// EHLO, STARTTLS + EHLO, AUTH as the client is configured. `Err` carries the fate
 /// of every recipient when the session fails before MAIL (M1).
 fn greet(
@@ -242,13 +326,13 @@ fn greet(
     client: &MtaClient,
     session: &mut Session,
     observer: &mut impl SessionObserver,
-) -> Result<(), Fate> {
+) -> Result<(), Reply> {
     let mut step = |reply: Reply| {
         observer.reply(reply);
         if reply.is_positive() {
             Ok(())
         } else {
-            Err(Fate::of_refusal(reply))
+            Err(reply)
         }
     };
     step(session.helo_command(relay, now, &client.helo))?;

@@ -4,6 +4,7 @@
 //! retries, connection caching and DoS protection join here.
 
 pub mod client;
+pub mod mta;
 pub mod profile;
 pub mod recipients;
 pub mod traffic;

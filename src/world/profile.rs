@@ -197,7 +197,7 @@ impl MtaParams {
                 recipients_per_transaction: 100,
                 initial_concurrency: 10, // [assumption] one process per message
                 max_concurrency: 10,
-                connection_cache: true, // ConnectionCacheSize 2
+                connection_cache: true,         // ConnectionCacheSize 2
                 connection_reuse_time: mins(5), // ConnectionCacheTimeout
                 connection_reuse_count: 0,
                 connection_idle_time: mins(5),
@@ -329,7 +329,9 @@ mod tests {
         let mut now = SimTime::ZERO;
         (0..10)
             .map(|_| {
-                now = policy.after_failure(&mut state, now).expect("still retrying");
+                now = policy
+                    .after_failure(&mut state, now)
+                    .expect("still retrying");
                 now.as_millis() / 1000
             })
             .collect()
@@ -365,7 +367,9 @@ mod tests {
     fn m02_qmail_square_root_schedule() {
         assert_eq!(
             first_ten(MtaProfile::Qmail),
-            [400, 1600, 3600, 6400, 10000, 14400, 19600, 25600, 32400, 40000]
+            [
+                400, 1600, 3600, 6400, 10000, 14400, 19600, 25600, 32400, 40000
+            ]
         );
     }
 
@@ -400,8 +404,14 @@ mod tests {
     fn m02_exim_gives_up_after_the_last_cutoff() {
         let policy = RetryPolicy::Rules("F,1h,30m".parse().unwrap());
         let mut state = RetryState::new(SimTime::ZERO);
-        assert_eq!(policy.after_failure(&mut state, SimTime::ZERO), Some(SimTime(1_800_000)));
-        assert_eq!(policy.after_failure(&mut state, SimTime(1_800_000)), Some(SimTime(3_600_000)));
+        assert_eq!(
+            policy.after_failure(&mut state, SimTime::ZERO),
+            Some(SimTime(1_800_000))
+        );
+        assert_eq!(
+            policy.after_failure(&mut state, SimTime(1_800_000)),
+            Some(SimTime(3_600_000))
+        );
         assert_eq!(policy.after_failure(&mut state, SimTime(3_600_000)), None);
     }
 
@@ -410,7 +420,14 @@ mod tests {
     #[test]
     fn m03_postfix_connection_numbers() {
         let p = MtaParams::of_profile(MtaProfile::Postfix);
-        assert_eq!((p.recipients_per_transaction, p.initial_concurrency, p.max_concurrency), (50, 5, 20));
+        assert_eq!(
+            (
+                p.recipients_per_transaction,
+                p.initial_concurrency,
+                p.max_concurrency
+            ),
+            (50, 5, 20)
+        );
         assert!(p.connection_cache);
         assert_eq!(p.connection_reuse_time, SimDuration::from_secs(300));
         assert_eq!(p.queue_lifetime, SimDuration::from_secs(5 * 86_400));

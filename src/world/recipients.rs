@@ -1,7 +1,8 @@
 //! Recipient addresses as numbers. Every recipient domain of a scenario (each
 //! sender's `recipient_pool.domain` and `internal_domain`) gets a block of
 //! `RecipientId`s as large as the largest pool drawing from it; address `k` of a
-//! domain is `r<k>@<domain>`. Senders with the same pool domain therefore share
+//! domain is `r<k>@<domain>`. The senders' own envelope addresses follow, since
+//! bounces are addressed to them (M4). Senders with the same pool domain therefore share
 //! addresses, which is what the relay's unique-recipient count (Q2) sees. No string
 //! is built per message; the trace renders an address from its number.
 
@@ -27,6 +28,10 @@ pub struct Recipient {
 pub struct RecipientSpace {
     /// `(first id, size, domain)`, sorted by first id.
     blocks: Vec<(u32, u32, String)>,
+    /// The first id of the envelope addresses.
+    senders_base: u32,
+    /// The envelope addresses, sorted.
+    senders: Vec<String>,
 }
 
 /// The error when the pools of a scenario need more than 2³² addresses.
@@ -44,11 +49,27 @@ impl RecipientSpace {
         for (domain, size) in sizes {
             blocks.push((next as u32, size, domain.to_string()));
             next += u64::from(size);
-            if next > u64::from(u32::MAX) {
-                return Err(TooManyRecipients);
-            }
         }
-        Ok(RecipientSpace { blocks })
+        let senders: Vec<String> = crate::scenario::envelope_addresses(senders)
+            .into_iter()
+            .map(str::to_string)
+            .collect();
+        if next + senders.len() as u64 > u64::from(u32::MAX) {
+            return Err(TooManyRecipients);
+        }
+        Ok(RecipientSpace {
+            blocks,
+            senders_base: next as u32,
+            senders,
+        })
+    }
+
+    /// The id of an envelope sender address (as a bounce's recipient, M4).
+    pub fn of_envelope_address(&self, address: &str) -> Option<RecipientId> {
+        self.senders
+            .binary_search_by(|a| a.as_str().cmp(address))
+            .ok()
+            .map(|i| RecipientId(self.senders_base + i as u32))
     }
 
     /// The first id of `domain`'s block.
@@ -62,6 +83,9 @@ impl RecipientSpace {
 
     /// The address of `id`, e.g. `r17@customers.example`.
     pub fn address(&self, id: RecipientId) -> String {
+        if id.0 >= self.senders_base {
+            return self.senders[(id.0 - self.senders_base) as usize].clone();
+        }
         let i = self.blocks.partition_point(|b| b.0 <= id.0) - 1;
         let (first, _, domain) = &self.blocks[i];
         format!("r{}@{}", id.0 - first, domain)
@@ -69,6 +93,10 @@ impl RecipientSpace {
 
     /// The domain of `id`.
     pub fn domain(&self, id: RecipientId) -> &str {
+        if id.0 >= self.senders_base {
+            let a = &self.senders[(id.0 - self.senders_base) as usize];
+            return a.rsplit_once('@').map_or("", |(_, d)| d);
+        }
         let i = self.blocks.partition_point(|b| b.0 <= id.0) - 1;
         &self.blocks[i].2
     }
@@ -194,5 +222,8 @@ recipient_pool = { size = 50, domain = "shared.example", internal_share = 0.5, i
         let id = RecipientId(b.internal_base.unwrap() + 3);
         assert_eq!(space.address(id), "r3@t.example");
         assert_eq!(space.domain(RecipientId(a.external_base)), "shared.example");
+        let x = space.of_envelope_address("x@t.example").unwrap();
+        assert_eq!(space.address(x), "x@t.example");
+        assert_eq!(space.of_envelope_address("nobody@t.example"), None);
     }
 }

@@ -197,6 +197,7 @@ impl QuotaEngine {
             }
         }
         if let Some(u) = user {
+            self.clear_if_room(now, user_keys(u)[0]);
             let limit = self.user_limits(u).user_messages;
             let window = &mut self.users[u.0 as usize].messages;
             window.expire(now);
@@ -224,7 +225,11 @@ impl QuotaEngine {
     ) -> Result<(), Reply> {
         let tenant = res.tenant.expect("check_recipient inside a transaction");
         let mut new_unique = false;
+        for key in customer_keys(tenant) {
+            self.clear_if_room(now, key);
+        }
         if let Some(u) = res.user {
+            self.clear_if_room(now, user_keys(u)[1]);
             let limit = self.user_limits(u).user_unique_recipients;
             let window = &mut self.users[u.0 as usize].unique;
             window.expire(now);
@@ -424,6 +429,15 @@ impl QuotaEngine {
             Subject::SourceIp(_) | Subject::GenericHeloPool => {
                 unreachable!("the quota engine keeps no DoS limits")
             }
+        }
+    }
+
+    /// A hit limit whose window has room by `now` is cleared now, before a check at
+    /// the same instant can use that room (the recheck timer may come later in the
+    /// same instant).
+    fn clear_if_room(&mut self, now: SimTime, key: LimitKey) {
+        if self.slot(key).hit.hit {
+            self.reevaluate(now, key);
         }
     }
 
