@@ -122,6 +122,9 @@ fn check(e: &Expectation, report: &RunReport) -> Result<String, String> {
                 Metric::ConnectionsOpened => scoped.connections.opened,
                 Metric::ConnectionsRefused => scoped.connections.refused,
                 Metric::MessagesRewritten => scoped.rewritten,
+                Metric::NotificationsGenerated => counts.notifications.generated,
+                Metric::NotificationsDelivered => counts.notifications.delivered,
+                Metric::NotificationsDropped => counts.notifications.bounced,
             };
             let name = match (metric, &e.reply) {
                 (Metric::Replies, Some(r)) => format!("replies \"{r}…\""),
@@ -146,6 +149,9 @@ fn changes<'a>(
             && e.user
                 .as_ref()
                 .is_none_or(|u| r.scope == "user" && u.get_ref().eq_ignore_ascii_case(&r.subject))
+            && e.source_ip
+                .as_ref()
+                .is_none_or(|ip| r.scope == "dos" && ip.get_ref().to_string() == r.subject)
     })
 }
 

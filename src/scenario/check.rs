@@ -612,6 +612,7 @@ fn check_expectation(
         sink,
     );
     unused(counting && e.limit.is_some(), "limit", sink);
+    unused(counting && e.source_ip.is_some(), "source_ip", sink);
     unused(
         !matches!(check, Check::FirstHit | Check::FirstCleared) && e.between.is_some(),
         "between",
