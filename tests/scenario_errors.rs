@@ -442,6 +442,46 @@ fn e34_p10_zero_recipients_per_transaction() {
     );
 }
 
+#[test]
+fn e35_replay_file_rows_are_reported_with_their_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("sends.csv");
+    std::fs::write(
+        &csv,
+        "time,envelope_from,recipients\n10,a@acme.example,2\nlater,a@acme.example,1\n20,a@acme.example,x;y\n",
+    )
+    .unwrap();
+    let text = append(&format!(
+        "\n[[sender]]\nid = \"replayed\"\nmta = \"m\"\npattern = \"replay\"\nreplay = {:?}\n",
+        csv.display().to_string()
+    ));
+    let err = Scenario::parse("case.toml", &text).unwrap_err();
+    let messages: Vec<String> = err.diagnostics.iter().map(|d| d.message.clone()).collect();
+    assert_eq!(messages.len(), 2, "{messages:?}");
+    assert!(
+        messages[0].contains("sends.csv: line 3: time `later`"),
+        "{messages:?}"
+    );
+    assert!(
+        messages[1].contains("sends.csv: line 4: recipients"),
+        "{messages:?}"
+    );
+    assert!(
+        err.render(false).contains("case.toml:34:10"),
+        "{}",
+        err.render(false)
+    );
+}
+
+#[test]
+fn e36_replay_without_a_file_and_a_file_without_replay() {
+    assert_errors(
+        "replay",
+        &append("\n[[sender]]\nid = \"r\"\nmta = \"m\"\npattern = \"replay\"\n"),
+        &[(33, 11, "has pattern \"replay\" but no replay file")],
+    );
+}
+
 mod no_panics {
     use super::*;
     use proptest::prelude::*;

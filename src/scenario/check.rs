@@ -382,13 +382,42 @@ fn check_sender(sender: &Sender, has_start: bool, sink: &mut DiagnosticSink) {
     let id = sender.id.get_ref();
     let pattern = *sender.pattern.get_ref();
     let pattern_span = sender.pattern.span();
-    if sender.envelope_from.get_ref().is_empty() {
+    let replay = pattern == Pattern::Replay;
+    if !replay && sender.envelope_from.get_ref().is_empty() {
+        let span = if sender.envelope_from.span().is_empty() {
+            sender.id.span()
+        } else {
+            sender.envelope_from.span()
+        };
+        sink.error_with_help(
+            span,
+            &format!("sender `{id}` has no envelope sender"),
+            "needs envelope_from",
+            "add envelope_from = [\"app@example.com\"] (\"<>\" is the empty sender)",
+        );
+    }
+    if replay && !sender.envelope_from.get_ref().is_empty() {
         sink.error_with_help(
             sender.envelope_from.span(),
-            &format!("sender `{id}` has no envelope sender"),
-            "empty list",
-            "list at least one address, or \"<>\" for the empty sender",
+            &format!("sender `{id}` replays a file, which gives the envelope senders"),
+            "not with replay",
+            "remove envelope_from: the replay file has an envelope_from column",
         );
+    }
+    match (&sender.replay, replay) {
+        (None, true) => sink.error_with_help(
+            pattern_span.clone(),
+            &format!("sender `{id}` has pattern \"replay\" but no replay file"),
+            "needs replay = …",
+            "add replay = \"traffic.csv\" (columns time,envelope_from,recipients[,size])",
+        ),
+        (Some(file), false) => sink.error_with_help(
+            file.span(),
+            &format!("sender `{id}` names a replay file but its pattern is not \"replay\""),
+            "ignored",
+            "add pattern = \"replay\", or remove replay",
+        ),
+        _ => {}
     }
     match pattern {
         Pattern::Constant | Pattern::Poisson | Pattern::Diurnal => {
@@ -401,6 +430,7 @@ fn check_sender(sender: &Sender, has_start: bool, sink: &mut DiagnosticSink) {
                 );
             }
         }
+        Pattern::Replay => {}
         Pattern::Bursts => {
             if sender.bursts.is_empty() {
                 sink.error_with_help(

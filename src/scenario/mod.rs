@@ -12,6 +12,7 @@ mod expect;
 mod load;
 mod mta;
 mod relay_config;
+pub mod replay;
 mod schema;
 mod sender;
 mod tenant;
@@ -137,8 +138,12 @@ impl Scenario {
     /// Validates scenario text; `file` names it in diagnostics.
     pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
         let mut sink = diagnostic::DiagnosticSink::new(text);
-        let scenario =
+        let mut scenario =
             load::parse_sections(text, &mut sink).and_then(|raw| check::assemble(raw, &mut sink));
+        if let Some(s) = &mut scenario {
+            let base = Path::new(file).parent().unwrap_or(Path::new(""));
+            read_replay_files(s, base, &mut sink);
+        }
         let diagnostics = sink.finish();
         match scenario {
             Some(s) if diagnostics.is_empty() => Ok(s),
@@ -150,6 +155,7 @@ impl Scenario {
         }
     }
 
+    /// The scenario's name.
     pub fn name(&self) -> &str {
         self.simulation.name.get_ref()
     }
@@ -160,5 +166,29 @@ impl Scenario {
 
     pub fn tenant(&self, id: &str) -> Option<&Tenant> {
         self.tenants.iter().find(|t| t.id.get_ref() == id)
+    }
+}
+
+/// Reads the CSV of every replay sender; its problems are reported at the sender's
+/// `replay` key, each naming the CSV line.
+fn read_replay_files(scenario: &mut Scenario, base: &Path, sink: &mut diagnostic::DiagnosticSink) {
+    let start = scenario.simulation.start;
+    let horizon = scenario.duration();
+    for sender in &mut scenario.senders {
+        let Some(file) = &sender.replay else { continue };
+        let path = base.join(file.get_ref());
+        match replay::read(&path, start, horizon) {
+            Ok(rows) => sender.replay_rows = rows,
+            Err(problems) => {
+                for p in problems {
+                    sink.error_with_help(
+                        file.span(),
+                        &format!("{}: {p}", path.display()),
+                        "in this replay file",
+                        "columns: time (seconds from the start, or a date-time), envelope_from, recipients (a count or addresses separated by `;`), size",
+                    );
+                }
+            }
+        }
     }
 }

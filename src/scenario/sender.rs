@@ -21,6 +21,8 @@ pub enum Pattern {
     Diurnal,
     /// Only the `[[sender.burst]]` entries.
     Bursts,
+    /// The messages of the CSV file `replay` (see `replay.rs` for its columns).
+    Replay,
 }
 
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
@@ -32,6 +34,8 @@ pub struct Sender {
     #[schemars(with = "String")]
     pub mta: Spanned<String>,
     /// Envelope senders, one picked uniformly per message; "<>" is the empty sender.
+    /// (Not with `pattern = "replay"`: the file gives them.)
+    #[serde(default = "super::values::unspanned_default::<Vec<EnvelopeSender>>")]
     #[schemars(with = "Vec<EnvelopeSender>")]
     pub envelope_from: Spanned<Vec<EnvelopeSender>>,
     #[serde(default = "super::values::unspanned_default::<Pattern>")]
@@ -56,6 +60,14 @@ pub struct Sender {
     pub recipient_pool: RecipientPool,
     #[serde(default = "default_size")]
     pub message_size: ByteSize,
+    /// With `pattern = "replay"`: a CSV file of real sends, relative to the scenario
+    /// file, with columns time,envelope_from,recipients[,size].
+    #[schemars(with = "Option<String>")]
+    pub replay: Option<Spanned<String>>,
+    /// The rows of `replay`, read when the scenario is loaded.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub replay_rows: Vec<super::replay::ReplayRow>,
 }
 
 fn default_size() -> ByteSize {
@@ -120,14 +132,26 @@ pub fn recipient_domains(senders: &[Sender]) -> std::collections::BTreeMap<&str,
     sizes
 }
 
-/// Every envelope sender address of the senders (bounces go back to them, M4), sorted.
+/// Every address the scenario names outside the recipient pools, sorted: the
+/// envelope senders (bounces go back to them, M4) and the recipients of replay files.
 pub fn envelope_addresses(senders: &[Sender]) -> std::collections::BTreeSet<&str> {
-    senders
-        .iter()
-        .flat_map(|s| s.envelope_from.get_ref())
-        .filter_map(|f| match f {
-            super::values::EnvelopeSender::Address(a) => Some(a.0.as_str()),
-            super::values::EnvelopeSender::Null => None,
-        })
-        .collect()
+    use super::replay::ReplayRecipients;
+    use super::values::EnvelopeSender;
+    let mut set = std::collections::BTreeSet::new();
+    for s in senders {
+        for f in s.envelope_from.get_ref() {
+            if let EnvelopeSender::Address(a) = f {
+                set.insert(a.0.as_str());
+            }
+        }
+        for row in &s.replay_rows {
+            if let EnvelopeSender::Address(a) = &row.from {
+                set.insert(a.0.as_str());
+            }
+            if let ReplayRecipients::Addresses(list) = &row.recipients {
+                set.extend(list.iter().map(|a| a.0.as_str()));
+            }
+        }
+    }
+    set
 }

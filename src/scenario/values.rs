@@ -321,7 +321,7 @@ impl fmt::Display for EmailAddress {
 
 /// The envelope sender of MAIL FROM: an address, or empty (`""` or `"<>"` in a
 /// scenario) for bounces and auto-replies.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum EnvelopeSender {
     Null,
     Address(EmailAddress),
@@ -751,15 +751,11 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
-impl<'de> Deserialize<'de> for StartTime {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let hint = "write a TOML date-time without quotes, e.g. start = 2026-03-02T08:00:00";
-        let dt = toml::value::Datetime::deserialize(d)?;
+impl StartTime {
+    /// A date-time with both date and time (an offset is optional: none is UTC).
+    pub fn from_datetime(dt: &toml::value::Datetime) -> Result<StartTime, String> {
         let (Some(date), Some(time)) = (dt.date, dt.time) else {
-            return Err(de::Error::custom(with_hint(
-                &format!("start `{dt}` needs both a date and a time"),
-                hint,
-            )));
+            return Err(format!("`{dt}` needs both a date and a time"));
         };
         let offset_minutes = match dt.offset {
             None | Some(toml::value::Offset::Z) => 0,
@@ -776,6 +772,22 @@ impl<'de> Deserialize<'de> for StartTime {
                 + u32::from(time.second.unwrap_or(0)),
             offset_minutes,
         })
+    }
+
+    /// Milliseconds since 1970-01-01T00:00:00Z.
+    pub fn utc_millis(&self) -> i64 {
+        (self.days_since_epoch * 86_400 + i64::from(self.second_of_day)
+            - i64::from(self.offset_minutes) * 60)
+            * 1000
+    }
+}
+
+impl<'de> Deserialize<'de> for StartTime {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let hint = "write a TOML date-time without quotes, e.g. start = 2026-03-02T08:00:00";
+        let dt = toml::value::Datetime::deserialize(d)?;
+        StartTime::from_datetime(&dt)
+            .map_err(|e| de::Error::custom(with_hint(&format!("start {e}"), hint)))
     }
 }
 

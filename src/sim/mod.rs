@@ -10,8 +10,9 @@ mod report;
 use rand_chacha::ChaCha12Rng;
 
 use crate::kernel::{EntityKind, EventQueue, Fnv1a, RandomStreams};
-use crate::relay::{LimitEvent, Relay, Reply, Subject};
+use crate::relay::{LimitEvent, RecipientId, Relay, Reply, Subject};
 use crate::scenario::Scenario;
+use crate::scenario::replay::ReplayRecipients;
 use crate::scenario::values::EnvelopeSender;
 use crate::time::{SimDuration, SimTime};
 use crate::world::client::{MtaClient, TransactionTrace};
@@ -39,6 +40,8 @@ enum Event {
     RelayTimer,
     /// An MTA's own event (a retry, a connection finishing, …).
     Mta { mta: u32, event: MtaEvent },
+    /// Row `row` of a replay sender's file.
+    Replay { sender: u32, row: u32 },
 }
 
 struct SenderState {
@@ -51,6 +54,39 @@ struct SenderState {
     /// Per envelope sender of the list: its number and where a bounce goes (M4).
     from: Vec<(u32, Option<(crate::relay::RecipientId, bool)>)>,
     size: u64,
+    /// Replay senders: per row, its envelope sender (as in `from`) and its listed
+    /// recipients, if it lists them.
+    replay: Vec<ReplayMessage>,
+}
+
+impl SenderState {
+    /// A message of this sender for its MTA.
+    fn message<'b>(
+        &self,
+        sender: u32,
+        (from, bounce_to): (u32, Option<(RecipientId, bool)>),
+        size: u64,
+        recipients: &'b [RecipientId],
+        routed_elsewhere: u32,
+    ) -> NewMessage<'b> {
+        NewMessage {
+            tag: MessageTag {
+                sender,
+                tenant: self.tenant as u32,
+                notification: false,
+            },
+            from,
+            bounce_to,
+            size,
+            recipients,
+            routed_elsewhere,
+        }
+    }
+}
+
+struct ReplayMessage {
+    from: (u32, Option<(RecipientId, bool)>),
+    recipients: Vec<RecipientId>,
 }
 
 /// Runs `scenario` with `seed` to its horizon.
@@ -95,19 +131,34 @@ pub fn run(scenario: &Scenario, seed: u64, recorder: &mut impl Recorder) -> RunR
             sender.mta.get_ref(),
         );
         let client = &mtas[mta].client;
+        let mut envelope = |f: &EnvelopeSender| {
+            let bounce_to = match f {
+                EnvelopeSender::Null => None,
+                EnvelopeSender::Address(a) => space.of_envelope_address(&a.0).map(|id| {
+                    let domain = crate::scenario::values::DomainName(a.domain().to_string());
+                    (id, client.routes_elsewhere(&domain))
+                }),
+            };
+            (envelopes.intern(f), bounce_to)
+        };
         let from = sender
             .envelope_from
             .get_ref()
             .iter()
-            .map(|f| {
-                let bounce_to = match f {
-                    EnvelopeSender::Null => None,
-                    EnvelopeSender::Address(a) => space.of_envelope_address(&a.0).map(|id| {
-                        let domain = crate::scenario::values::DomainName(a.domain().to_string());
-                        (id, client.routes_elsewhere(&domain))
-                    }),
-                };
-                (envelopes.intern(f), bounce_to)
+            .map(&mut envelope)
+            .collect();
+        let replay = sender
+            .replay_rows
+            .iter()
+            .map(|row| ReplayMessage {
+                from: envelope(&row.from),
+                recipients: match &row.recipients {
+                    ReplayRecipients::Count(_) => Vec::new(),
+                    ReplayRecipients::Addresses(list) => list
+                        .iter()
+                        .filter_map(|a| space.of_envelope_address(&a.0))
+                        .collect(),
+                },
             })
             .collect();
         let mut state = SenderState {
@@ -119,8 +170,15 @@ pub fn run(scenario: &Scenario, seed: u64, recorder: &mut impl Recorder) -> RunR
             stop: SimTime::ZERO + sender.stop.unwrap_or(scenario.duration()),
             from,
             size: sender.message_size.0,
+            replay,
         };
         let id = index as u32;
+        if let Some(first) = sender.replay_rows.first() {
+            queue.schedule(
+                SimTime::ZERO + first.at,
+                Event::Replay { sender: id, row: 0 },
+            );
+        }
         if let Some(t) = state.process.next(&mut state.rng) {
             queue.schedule(t, Event::Arrival { sender: id });
         }
@@ -167,6 +225,54 @@ pub fn run(scenario: &Scenario, seed: u64, recorder: &mut impl Recorder) -> RunR
                 sink.mta = mta;
                 mtas[mta as usize].handle(&mut relay, now, event, &envelopes, &mut sink);
             }
+            Event::Replay { sender, row } => {
+                let spec = &scenario.senders[sender as usize];
+                let state = &mut senders[sender as usize];
+                let rows = &spec.replay_rows;
+                if let Some(next) = rows.get(row as usize + 1) {
+                    let e = Event::Replay {
+                        sender,
+                        row: row + 1,
+                    };
+                    sink.queue.schedule(SimTime::ZERO + next.at, e);
+                }
+                let r = &rows[row as usize];
+                let planned = &state.replay[row as usize];
+                let (from, bounce_to) = planned.from;
+                to_relay.clear();
+                let mut routed_elsewhere = 0;
+                let client = &mtas[state.mta].client;
+                match &r.recipients {
+                    ReplayRecipients::Count(n) => {
+                        for _ in 0..*n {
+                            let x = state.recipients.draw(&mut state.rng);
+                            if x.routed_elsewhere {
+                                routed_elsewhere += 1;
+                            } else {
+                                to_relay.push(x.id);
+                            }
+                        }
+                    }
+                    ReplayRecipients::Addresses(list) => {
+                        for (address, &id) in list.iter().zip(&planned.recipients) {
+                            let domain =
+                                crate::scenario::values::DomainName(address.domain().to_string());
+                            if client.routes_elsewhere(&domain) {
+                                routed_elsewhere += 1; // M5
+                            } else {
+                                to_relay.push(id);
+                            }
+                        }
+                    }
+                }
+                let size = r.size.map_or(state.size, |s| s.0);
+                let message =
+                    state.message(sender, (from, bounce_to), size, &to_relay, routed_elsewhere);
+                sink.recorder
+                    .message_offered(now, state.tenant, to_relay.len() as u32);
+                sink.mta = state.mta as u32;
+                mtas[state.mta].submit(&mut relay, now, message, &envelopes, &mut sink);
+            }
             Event::Arrival { sender } | Event::BurstMessage { sender, .. } => {
                 let spec = &scenario.senders[sender as usize];
                 let state = &mut senders[sender as usize];
@@ -204,18 +310,13 @@ pub fn run(scenario: &Scenario, seed: u64, recorder: &mut impl Recorder) -> RunR
                         to_relay.push(r.id);
                     }
                 }
-                let message = NewMessage {
-                    tag: MessageTag {
-                        sender,
-                        tenant: state.tenant as u32,
-                        notification: false,
-                    },
-                    from,
-                    bounce_to,
-                    size: state.size,
-                    recipients: &to_relay,
+                let message = state.message(
+                    sender,
+                    (from, bounce_to),
+                    state.size,
+                    &to_relay,
                     routed_elsewhere,
-                };
+                );
                 sink.recorder
                     .message_offered(now, state.tenant, to_relay.len() as u32);
                 sink.mta = state.mta as u32;

@@ -94,13 +94,17 @@ pub trait MtaSink {
 #[derive(Clone, Debug)]
 pub struct Envelopes {
     list: Vec<EnvelopeSender>,
+    index: rustc_hash::FxHashMap<EnvelopeSender, u32>,
 }
 
 impl Default for Envelopes {
     fn default() -> Self {
-        Envelopes {
-            list: vec![EnvelopeSender::Null],
-        }
+        let mut e = Envelopes {
+            list: Vec::new(),
+            index: Default::default(),
+        };
+        e.intern(&EnvelopeSender::Null);
+        e
     }
 }
 
@@ -108,13 +112,13 @@ impl Envelopes {
     pub const NULL: u32 = 0;
 
     pub fn intern(&mut self, sender: &EnvelopeSender) -> u32 {
-        match self.list.iter().position(|s| s == sender) {
-            Some(i) => i as u32,
-            None => {
-                self.list.push(sender.clone());
-                (self.list.len() - 1) as u32
-            }
+        if let Some(&i) = self.index.get(sender) {
+            return i;
         }
+        let i = self.list.len() as u32;
+        self.list.push(sender.clone());
+        self.index.insert(sender.clone(), i);
+        i
     }
 
     pub fn get(&self, id: u32) -> &EnvelopeSender {

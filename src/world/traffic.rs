@@ -70,7 +70,7 @@ impl ArrivalProcess {
                     clock: begin.as_millis() as f64,
                 }
             }
-            Pattern::Bursts => ArrivalProcess::None,
+            Pattern::Bursts | Pattern::Replay => ArrivalProcess::None,
         }
     }
 
