@@ -641,3 +641,261 @@ impl SessionObserver for Quiet {
     fn connection(&mut self, _: bool) {}
     fn transaction(&mut self, _: &TransactionTrace<'_>) {}
 }
+
+#[cfg(test)]
+mod tests {
+    use std::cmp::Reverse;
+    use std::collections::BinaryHeap;
+
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha12Rng;
+
+    use super::*;
+    use crate::scenario::Scenario;
+
+    /// Records what the MTA reports and runs its timed events in time order.
+    #[derive(Default)]
+    struct Recording {
+        events: BinaryHeap<Reverse<(SimTime, u64, EventKey)>>,
+        seq: u64,
+        generated: u32,
+        settled: Vec<(MessageTag, RecipientFates)>,
+        connections: (u32, u32),
+        replies: Vec<Reply>,
+        next_connection: u64,
+    }
+
+    #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+    struct EventKey(u8, u32, u32);
+
+    fn key(e: MtaEvent) -> EventKey {
+        match e {
+            MtaEvent::Due { msg } => EventKey(0, msg, 0),
+            MtaEvent::ConnectionDone { conn, generation } => EventKey(1, conn, generation),
+            MtaEvent::IdleEnd { conn, generation } => EventKey(2, conn, generation),
+            MtaEvent::SiteUp => EventKey(3, 0, 0),
+        }
+    }
+
+    fn event(k: EventKey) -> MtaEvent {
+        match k.0 {
+            0 => MtaEvent::Due { msg: k.1 },
+            1 => MtaEvent::ConnectionDone {
+                conn: k.1,
+                generation: k.2,
+            },
+            2 => MtaEvent::IdleEnd {
+                conn: k.1,
+                generation: k.2,
+            },
+            _ => MtaEvent::SiteUp,
+        }
+    }
+
+    impl MtaSink for Recording {
+        fn schedule(&mut self, at: SimTime, event: MtaEvent) {
+            self.seq += 1;
+            self.events.push(Reverse((at, self.seq, key(event))));
+        }
+        fn generated(&mut self, _: MessageTag, _: u32) {
+            self.generated += 1;
+        }
+        fn settled(&mut self, tag: MessageTag, fates: RecipientFates) {
+            self.settled.push((tag, fates));
+        }
+        fn attempt(&mut self, _: MessageTag, _: &AttemptCounts) {}
+        fn reply(&mut self, _: MessageTag, reply: Reply) {
+            self.replies.push(reply);
+        }
+        fn connection(&mut self, _: MessageTag, opened: bool) {
+            if opened {
+                self.connections.0 += 1;
+            } else {
+                self.connections.1 += 1;
+            }
+        }
+        fn transaction(&mut self, _: MessageTag, _: u64, _: &TransactionTrace<'_>) {}
+        fn next_connection(&mut self) -> u64 {
+            self.next_connection += 1;
+            self.next_connection
+        }
+    }
+
+    struct World {
+        relay: Relay,
+        mta: MtaRuntime,
+        envelopes: Envelopes,
+        from: u32,
+        sink: Recording,
+    }
+
+    fn world(mta_keys: &str) -> World {
+        let text = format!(
+            r#"
+[simulation]
+name = "t"
+duration = "30d"
+[[tenant]]
+id = "acme"
+licences = 1000
+primary_domain = "acme.example"
+[[tenant.relay_setting]]
+name = "office"
+allowed_senders = "domain_addresses"
+only_listed_ips = true
+ip_ranges = [{{ cidr = "192.0.2.0/24" }}]
+[[mta]]
+id = "m"
+tenant = "acme"
+profile = "postfix"
+source_ip = "192.0.2.1"
+helo = "mx.acme.example"
+{mta_keys}
+"#
+        );
+        let s = Scenario::parse("t.toml", &text).unwrap();
+        let mut envelopes = Envelopes::default();
+        let from = envelopes.intern(&"app@acme.example".parse().unwrap());
+        World {
+            relay: Relay::new(&s, ChaCha12Rng::seed_from_u64(1)),
+            mta: MtaRuntime::new(MtaClient::new(&s.mtas[0]), MtaParams::for_mta(&s.mtas[0])),
+            envelopes,
+            from,
+            sink: Recording::default(),
+        }
+    }
+
+    impl World {
+        fn submit(&mut self, at: SimTime, bounce_to: Option<(RecipientId, bool)>) {
+            self.run_until(at);
+            let recipients = [RecipientId(7)];
+            let message = NewMessage {
+                tag: MessageTag {
+                    sender: 0,
+                    tenant: 0,
+                    notification: false,
+                },
+                from: self.from,
+                bounce_to,
+                size: 10_000,
+                recipients: &recipients,
+                routed_elsewhere: 0,
+            };
+            self.mta.submit(
+                &mut self.relay,
+                at,
+                message,
+                &self.envelopes,
+                &mut self.sink,
+            );
+        }
+
+        fn run_until(&mut self, until: SimTime) {
+            while let Some(&Reverse((t, _, k))) = self.sink.events.peek() {
+                if t > until {
+                    break;
+                }
+                self.sink.events.pop();
+                self.mta.handle(
+                    &mut self.relay,
+                    t,
+                    event(k),
+                    &self.envelopes,
+                    &mut self.sink,
+                );
+            }
+        }
+    }
+
+    /// M3: a cached connection carries the next messages.
+    #[test]
+    fn m03_cached_connection_carries_the_next_messages() {
+        let mut w = world("");
+        for ms in [0, 500, 1000] {
+            w.submit(SimTime(ms), None);
+        }
+        w.run_until(SimTime(60_000));
+        assert_eq!(w.sink.connections, (1, 0));
+        assert_eq!(w.sink.settled.len(), 3);
+        assert_eq!(w.mta.open_connections(), 0, "closed after the idle time");
+        assert_eq!(
+            w.sink
+                .replies
+                .iter()
+                .filter(|r| **r == Reply::Closing)
+                .count(),
+            0,
+            "QUIT is not charged to a message"
+        );
+    }
+
+    /// M3: without caching, one connection per message.
+    #[test]
+    fn m03_without_caching_a_connection_per_message() {
+        let mut w = world("overrides = { connection_cache = false }");
+        for ms in [0, 500, 1000] {
+            w.submit(SimTime(ms), None);
+        }
+        w.run_until(SimTime(60_000));
+        assert_eq!(w.sink.connections, (3, 0));
+    }
+
+    /// M1: a refused connection is a site failure; until the next queue run (300 s)
+    /// new mail is deferred without a connection attempt.
+    #[test]
+    fn m01_site_failure_skips_the_destination_until_the_next_queue_run() {
+        let mut w = world("port = 2525");
+        w.submit(SimTime(0), None);
+        w.submit(SimTime(100_000), None);
+        assert_eq!(
+            w.sink.connections,
+            (0, 1),
+            "the second message is not tried"
+        );
+        w.run_until(SimTime(300_000));
+        assert_eq!(
+            w.sink.connections,
+            (0, 2),
+            "at the queue run the first is retried"
+        );
+        assert_eq!(w.mta.queued(), 2);
+    }
+
+    /// M4: at the queue lifetime the message bounces, and a report goes to the sender.
+    #[test]
+    fn m04_lifetime_bounce_sends_a_report() {
+        let mut w = world(
+            "port = 2525\ninternal_domains = [\"acme.example\"]\noverrides = { queue_lifetime = \"1h\" }",
+        );
+        w.submit(SimTime(0), Some((RecipientId(99), true)));
+        w.run_until(SimTime(3 * 3_600_000));
+        let original = w
+            .sink
+            .settled
+            .iter()
+            .find(|(t, _)| !t.notification)
+            .unwrap()
+            .1;
+        assert_eq!(
+            original,
+            RecipientFates {
+                delivered: 0,
+                bounced: 1,
+                queued: 0
+            }
+        );
+        let report = w
+            .sink
+            .settled
+            .iter()
+            .find(|(t, _)| t.notification)
+            .unwrap()
+            .1;
+        assert_eq!(
+            report.delivered, 1,
+            "delivered by the MTA itself (internal domain)"
+        );
+        assert_eq!(w.sink.generated, 2);
+        assert_eq!(w.mta.queued(), 0);
+    }
+}
