@@ -26,12 +26,40 @@ struct Summary<'a> {
     replies: BTreeMap<String, u64>,
     connections: crate::sim::Connections,
     limit_hits: usize,
-    tenants: BTreeMap<&'a str, Counts>,
-    senders: BTreeMap<&'a str, Counts>,
+    tenants: BTreeMap<&'a str, Entity<'a>>,
+    senders: BTreeMap<&'a str, Entity<'a>>,
     events_processed: u64,
     /// Every limit and assumption value the run used (RULEBOOK).
     assumptions: &'a RelayConfig,
     fingerprint: String,
+}
+
+/// One tenant's or sender's counts, replies and connections.
+#[derive(Serialize)]
+struct Entity<'a> {
+    #[serde(flatten)]
+    counts: &'a Counts,
+    replies: BTreeMap<String, u64>,
+    connections: crate::sim::Connections,
+}
+
+impl<'a> Entity<'a> {
+    fn of(e: &'a crate::sim::EntityReport) -> Self {
+        Entity {
+            counts: &e.counts,
+            replies: reply_lines(&e.replies),
+            connections: e.connections,
+        }
+    }
+}
+
+/// Replies by their line; distinct replies can share one (250 2.0.0 OK to DATA and
+/// to RSET).
+fn reply_lines(replies: &crate::sim::ReplyCounts) -> BTreeMap<String, u64> {
+    replies.iter().fold(BTreeMap::new(), |mut map, (reply, n)| {
+        *map.entry(reply.to_string()).or_default() += n;
+        map
+    })
 }
 
 #[derive(Serialize)]
@@ -62,14 +90,7 @@ pub fn render(scenario: &Scenario, report: &RunReport) -> String {
         messages: report.total.messages,
         recipients: report.total.recipients,
         notifications: report.total.notifications,
-        replies: report
-            .replies
-            .iter()
-            .fold(BTreeMap::new(), |mut map, (reply, n)| {
-                // Distinct replies can share a line (250 2.0.0 OK to DATA and RSET).
-                *map.entry(reply.to_string()).or_default() += n;
-                map
-            }),
+        replies: reply_lines(&report.replies),
         connections: report.connections,
         limit_hits: report
             .limit_events
@@ -79,12 +100,12 @@ pub fn render(scenario: &Scenario, report: &RunReport) -> String {
         tenants: report
             .tenants
             .iter()
-            .map(|e| (e.id.as_str(), e.counts))
+            .map(|e| (e.id.as_str(), Entity::of(e)))
             .collect(),
         senders: report
             .senders
             .iter()
-            .map(|e| (e.id.as_str(), e.counts))
+            .map(|e| (e.id.as_str(), Entity::of(e)))
             .collect(),
         events_processed: report.events_processed,
         assumptions: &scenario.relay,

@@ -70,6 +70,73 @@ pub enum Sequence {
 }
 
 impl Reply {
+    /// Every reply that carries no data, in a fixed order: the index of a reply in
+    /// this list is its `dense_index` (for counting without a map).
+    pub const WITHOUT_DATA: [Reply; 27] = [
+        Reply::Greeting,
+        Reply::HeloOk,
+        Reply::ReadyForTls,
+        Reply::AuthAccepted,
+        Reply::SenderOk,
+        Reply::RecipientOk,
+        Reply::MessageAccepted,
+        Reply::ResetOk,
+        Reply::Closing,
+        Reply::ConnectionRefused,
+        Reply::TryAgainLater { at_helo: false },
+        Reply::TryAgainLater { at_helo: true },
+        Reply::PeakCustomerLimit,
+        Reply::TooManyRecipients,
+        Reply::InvalidHelo,
+        Reply::BadSequence(Sequence::HeloFirst),
+        Reply::BadSequence(Sequence::NestedMail),
+        Reply::BadSequence(Sequence::MailFirst),
+        Reply::BadSequence(Sequence::RcptFirst),
+        Reply::BadSequence(Sequence::TlsAlreadyActive),
+        Reply::MustStartTls,
+        Reply::AuthenticationRequired,
+        Reply::BadCredentials,
+        Reply::DailyUserLimit,
+        Reply::MailSendingDenied,
+        Reply::InvalidCredentials,
+        Reply::DailyCustomerLimit,
+    ];
+
+    /// The position in `WITHOUT_DATA`; `None` for `MailRelayDenied`, which names an IP.
+    pub fn dense_index(self) -> Option<usize> {
+        use Reply::*;
+        Some(match self {
+            Greeting => 0,
+            HeloOk => 1,
+            ReadyForTls => 2,
+            AuthAccepted => 3,
+            SenderOk => 4,
+            RecipientOk => 5,
+            MessageAccepted => 6,
+            ResetOk => 7,
+            Closing => 8,
+            ConnectionRefused => 9,
+            TryAgainLater { at_helo: false } => 10,
+            TryAgainLater { at_helo: true } => 11,
+            PeakCustomerLimit => 12,
+            TooManyRecipients => 13,
+            InvalidHelo => 14,
+            BadSequence(Sequence::HeloFirst) => 15,
+            BadSequence(Sequence::NestedMail) => 16,
+            BadSequence(Sequence::MailFirst) => 17,
+            BadSequence(Sequence::RcptFirst) => 18,
+            BadSequence(Sequence::TlsAlreadyActive) => 19,
+            MustStartTls => 20,
+            AuthenticationRequired => 21,
+            BadCredentials => 22,
+            DailyUserLimit => 23,
+            MailSendingDenied => 24,
+            InvalidCredentials => 25,
+            DailyCustomerLimit => 26,
+            MailRelayDenied(_) => return None,
+        })
+    }
+
     /// The three-digit code; `0` for a refused connection (no reply at all).
     pub fn code(self) -> u16 {
         use Reply::*;
@@ -225,6 +292,17 @@ mod tests {
         for (reply, text) in table {
             assert_eq!(reply.to_string(), text);
         }
+    }
+
+    #[test]
+    fn dense_indexes_match_the_list() {
+        for (i, r) in Reply::WITHOUT_DATA.iter().enumerate() {
+            assert_eq!(r.dense_index(), Some(i), "{r:?}");
+        }
+        assert_eq!(
+            Reply::MailRelayDenied("192.0.2.1".parse().unwrap()).dense_index(),
+            None
+        );
     }
 
     #[test]

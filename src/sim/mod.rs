@@ -115,6 +115,7 @@ pub fn run(scenario: &Scenario, seed: u64, recorder: &mut impl Recorder) -> RunR
         })
         .collect();
     let mut envelopes = Envelopes::default();
+    let mut zipf_tables = std::collections::BTreeMap::new();
 
     for (index, event) in scenario.events.iter().enumerate() {
         queue.schedule(
@@ -164,7 +165,12 @@ pub fn run(scenario: &Scenario, seed: u64, recorder: &mut impl Recorder) -> RunR
         let mut state = SenderState {
             process: ArrivalProcess::for_sender(sender, start),
             rng: streams.stream(EntityKind::Sender, sender.id.get_ref()),
-            recipients: RecipientSampler::new(sender, &space, |d| client.routes_elsewhere(d)),
+            recipients: RecipientSampler::new(
+                sender,
+                &space,
+                |d| client.routes_elsewhere(d),
+                &mut zipf_tables,
+            ),
             mta,
             tenant: mta_tenants[mta],
             stop: SimTime::ZERO + sender.stop.unwrap_or(scenario.duration()),

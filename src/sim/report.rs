@@ -8,8 +8,38 @@ use crate::scenario::{LimitKind, Scenario};
 use crate::time::SimTime;
 use crate::world::mta::{MessageTag, RecipientFates};
 
-/// How often the relay gave each reply (ordered, so output is deterministic).
-pub type ReplyCounts = BTreeMap<Reply, u64>;
+/// How often the relay gave each reply: an array for the replies without data (a
+/// reply is counted on the hot path, so no map lookup), a map for `Mail relay denied
+/// [IP]` by IP.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReplyCounts {
+    dense: [u64; Reply::WITHOUT_DATA.len()],
+    denied: BTreeMap<std::net::IpAddr, u64>,
+}
+
+impl ReplyCounts {
+    pub fn add(&mut self, reply: Reply) {
+        match (reply.dense_index(), reply) {
+            (Some(i), _) => self.dense[i] += 1,
+            (None, Reply::MailRelayDenied(ip)) => *self.denied.entry(ip).or_default() += 1,
+            (None, _) => unreachable!("only MailRelayDenied has no dense index"),
+        }
+    }
+
+    /// The replies given at least once, with their counts, in a fixed order.
+    pub fn iter(&self) -> impl Iterator<Item = (Reply, u64)> + '_ {
+        Reply::WITHOUT_DATA
+            .iter()
+            .zip(&self.dense)
+            .filter(|(_, n)| **n > 0)
+            .map(|(r, n)| (*r, *n))
+            .chain(
+                self.denied
+                    .iter()
+                    .map(|(ip, n)| (Reply::MailRelayDenied(*ip), *n)),
+            )
+    }
+}
 
 /// Connections to the relay.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
@@ -132,7 +162,7 @@ impl RunReport {
                 .map(|id| EntityReport {
                     id: id.clone(),
                     counts: Counts::default(),
-                    replies: ReplyCounts::new(),
+                    replies: ReplyCounts::default(),
                     connections: Connections::default(),
                     rewritten: 0,
                 })
@@ -145,7 +175,7 @@ impl RunReport {
             events_processed: 0,
             fingerprint: 0,
             total: Counts::default(),
-            replies: ReplyCounts::new(),
+            replies: ReplyCounts::default(),
             connections: Connections::default(),
             rewritten: 0,
             limit_events: Vec::new(),
@@ -179,14 +209,10 @@ impl RunReport {
     /// Counts a reply for the run, the tenant and — unless it answered a
     /// non-delivery report — the sender: a sender's counts are its own messages'.
     pub(super) fn reply(&mut self, tag: MessageTag, reply: Reply) {
-        let tenant = tag.tenant as usize;
-        *self.replies.entry(reply).or_default() += 1;
-        *self.tenants[tenant].replies.entry(reply).or_default() += 1;
+        self.replies.add(reply);
+        self.tenants[tag.tenant as usize].replies.add(reply);
         if !tag.notification {
-            *self.senders[tag.sender as usize]
-                .replies
-                .entry(reply)
-                .or_default() += 1;
+            self.senders[tag.sender as usize].replies.add(reply);
         }
     }
 

@@ -8,3 +8,4 @@ pub mod mta;
 pub mod profile;
 pub mod recipients;
 pub mod traffic;
+pub mod zipf;

@@ -6,9 +6,13 @@
 //! addresses, which is what the relay's unique-recipient count (Q2) sees. No string
 //! is built per message; the trace renders an address from its number.
 
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
 use rand::RngExt;
 use rand_chacha::ChaCha12Rng;
-use rand_distr::{Distribution, Zipf};
+
+use super::zipf::{AliasTable, Popularity};
 
 use crate::relay::RecipientId;
 use crate::scenario::Sender;
@@ -106,7 +110,7 @@ impl RecipientSpace {
 /// uniform), internal with probability `internal_share`.
 #[derive(Clone, Debug)]
 pub struct RecipientSampler {
-    zipf: Option<Zipf<f64>>,
+    popularity: Popularity,
     external_base: u32,
     internal_base: Option<u32>,
     internal_share: f64,
@@ -118,18 +122,17 @@ pub struct RecipientSampler {
 impl RecipientSampler {
     /// The sampler of `sender`, whose MTA routes the domains for which
     /// `routed_elsewhere` is true to another server (M5).
+    /// `tables` shares Zipf tables between senders with pools of the same shape.
     pub fn new(
         sender: &Sender,
         space: &RecipientSpace,
         routed_elsewhere: impl Fn(&DomainName) -> bool,
+        tables: &mut BTreeMap<(u32, u64), Rc<AliasTable>>,
     ) -> Self {
         let pool = &sender.recipient_pool;
         let size = *pool.size.get_ref();
         RecipientSampler {
-            // Validated: size ≥ 1 and exponent ≥ 0, so Zipf::new succeeds.
-            zipf: (size > 1)
-                .then(|| Zipf::new(f64::from(size), *pool.zipf_exponent.get_ref()).ok())
-                .flatten(),
+            popularity: Popularity::new(size, *pool.zipf_exponent.get_ref(), tables),
             external_base: space.base(&pool.domain),
             internal_base: pool.internal_domain.as_ref().map(|d| space.base(d)),
             internal_share: *pool.internal_share.get_ref(),
@@ -139,10 +142,7 @@ impl RecipientSampler {
     }
 
     pub fn draw(&self, rng: &mut ChaCha12Rng) -> Recipient {
-        let index = match &self.zipf {
-            Some(z) => (z.sample(rng) as u32).saturating_sub(1),
-            None => 0,
-        };
+        let index = self.popularity.sample(rng);
         let internal = self.internal_base.is_some()
             && self.internal_share > 0.0
             && rng.random::<f64>() < self.internal_share;
@@ -203,8 +203,9 @@ recipient_pool = { size = 50, domain = "shared.example", internal_share = 0.5, i
         let s = scenario();
         let space = RecipientSpace::new(&s.senders).unwrap();
         let routes = |d: &DomainName| d.0 == "t.example";
-        let a = RecipientSampler::new(&s.senders[0], &space, routes);
-        let b = RecipientSampler::new(&s.senders[1], &space, routes);
+        let mut tables = BTreeMap::new();
+        let a = RecipientSampler::new(&s.senders[0], &space, routes, &mut tables);
+        let b = RecipientSampler::new(&s.senders[1], &space, routes, &mut tables);
         assert_eq!(a.external_base, b.external_base);
         let mut rng = RandomStreams::new(1).stream(EntityKind::Sender, "a");
         let mut counts = [0u32; 10];
