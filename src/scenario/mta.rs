@@ -128,4 +128,7 @@ pub struct MtaOverrides {
     pub connection_reuse_time: Option<SimDuration>,
     /// M3: messages per cached connection (0: no limit).
     pub connection_reuse_count: Option<u32>,
+    /// M3: how long an idle cached connection stays open (Postfix
+    /// `smtp_connection_cache_time_limit`, 2 s).
+    pub connection_idle_time: Option<SimDuration>,
 }

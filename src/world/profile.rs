@@ -313,6 +313,7 @@ impl MtaParams {
         p.connection_cache = o.connection_cache.unwrap_or(p.connection_cache);
         p.connection_reuse_time = o.connection_reuse_time.unwrap_or(p.connection_reuse_time);
         p.connection_reuse_count = o.connection_reuse_count.unwrap_or(p.connection_reuse_count);
+        p.connection_idle_time = o.connection_idle_time.unwrap_or(p.connection_idle_time);
         p
     }
 }
