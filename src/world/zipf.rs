@@ -23,24 +23,27 @@ pub struct AliasTable {
 }
 
 impl AliasTable {
-    /// The table of Zipf(n, s), n ≥ 1.
+    /// The table of Zipf(n, s), n ≥ 1. Built in place: the weights are computed
+    /// twice (sum, then scale) rather than stored, to keep the peak memory to the
+    /// table and one scratch vector.
     pub fn zipf(n: u32, s: f64) -> Self {
-        let weights: Vec<f64> = (1..=n).map(|k| f64::from(k).powf(-s)).collect();
-        Self::new(&weights)
-    }
-
-    fn new(weights: &[f64]) -> Self {
-        let n = weights.len();
-        let total: f64 = weights.iter().sum();
-        let mut scaled: Vec<f64> = weights.iter().map(|w| w * n as f64 / total).collect();
-        let mut keep = vec![1.0f32; n];
-        let mut alias: Vec<u32> = (0..n as u32).collect();
-        let (mut small, mut large): (Vec<u32>, Vec<u32>) =
-            (0..n as u32).partition(|&i| scaled[i as usize] < 1.0);
+        let weight = |k: u32| f64::from(k).powf(-s);
+        let total: f64 = (1..=n).map(weight).sum();
+        let scale = f64::from(n) / total;
+        let mut scaled: Vec<f64> = (1..=n).map(|k| weight(k) * scale).collect();
+        let mut columns: Vec<(f32, u32)> = (0..n).map(|i| (1.0, i)).collect();
+        let mut small: Vec<u32> = Vec::new();
+        let mut large: Vec<u32> = Vec::new();
+        for i in 0..n {
+            if scaled[i as usize] < 1.0 {
+                small.push(i);
+            } else {
+                large.push(i);
+            }
+        }
         while let (Some(&s), Some(&l)) = (small.last(), large.last()) {
             small.pop();
-            keep[s as usize] = scaled[s as usize] as f32;
-            alias[s as usize] = l;
+            columns[s as usize] = (scaled[s as usize] as f32, l);
             scaled[l as usize] -= 1.0 - scaled[s as usize];
             if scaled[l as usize] < 1.0 {
                 large.pop();
@@ -48,9 +51,7 @@ impl AliasTable {
             }
         }
         // What is left keeps itself (probability 1, up to rounding).
-        AliasTable {
-            columns: keep.into_iter().zip(alias).collect(),
-        }
+        AliasTable { columns }
     }
 
     /// A rank, 0-based.
