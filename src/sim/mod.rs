@@ -211,13 +211,14 @@ pub fn run(scenario: &Scenario, seed: u64, recorder: &mut impl Recorder) -> RunR
     while let Some((now, event)) = queue.pop_until(last_instant) {
         report.events_processed += 1;
         let mut sink = Sink {
-            report: &mut report,
-            recorder: &mut *recorder,
-            fingerprint: &mut fingerprint,
-            queue: &mut queue,
-            connections: &mut connections,
             time: now,
-            mta: 0,
+            ..Sink::new(
+                &mut report,
+                recorder,
+                &mut fingerprint,
+                &mut queue,
+                &mut connections,
+            )
         };
         match event {
             Event::Scenario { index } => relay.apply(now, &scenario.events[index as usize]),
@@ -344,13 +345,14 @@ pub fn run(scenario: &Scenario, seed: u64, recorder: &mut impl Recorder) -> RunR
         }
     }
     let mut sink = Sink {
-        report: &mut report,
-        recorder: &mut *recorder,
-        fingerprint: &mut fingerprint,
-        queue: &mut queue,
-        connections: &mut connections,
         time: horizon,
-        mta: 0,
+        ..Sink::new(
+            &mut report,
+            recorder,
+            &mut fingerprint,
+            &mut queue,
+            &mut connections,
+        )
     };
     for mta in &mut mtas {
         mta.settle_at_horizon(&mut sink);
@@ -370,6 +372,26 @@ struct Sink<'a, R: Recorder> {
     time: SimTime,
     /// The MTA being driven.
     mta: u32,
+}
+
+impl<'a, R: Recorder> Sink<'a, R> {
+    fn new(
+        report: &'a mut RunReport,
+        recorder: &'a mut R,
+        fingerprint: &'a mut Fnv1a,
+        queue: &'a mut EventQueue<Event>,
+        connections: &'a mut u64,
+    ) -> Self {
+        Sink {
+            report,
+            recorder,
+            fingerprint,
+            queue,
+            connections,
+            time: SimTime::ZERO,
+            mta: 0,
+        }
+    }
 }
 
 impl<R: Recorder> MtaSink for Sink<'_, R> {

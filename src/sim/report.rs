@@ -184,26 +184,19 @@ impl RunReport {
         }
     }
 
+    /// Applies `f` to the counts of the run, of the message's tenant and its sender.
+    fn count(&mut self, tag: MessageTag, f: impl Fn(&mut Counts)) {
+        f(&mut self.total);
+        f(&mut self.tenants[tag.tenant as usize].counts);
+        f(&mut self.senders[tag.sender as usize].counts);
+    }
+
     pub(super) fn message_generated(&mut self, tag: MessageTag, recipients: u32) {
-        let n = tag.notification;
-        self.total.add_generated(n, recipients);
-        self.tenants[tag.tenant as usize]
-            .counts
-            .add_generated(n, recipients);
-        self.senders[tag.sender as usize]
-            .counts
-            .add_generated(n, recipients);
+        self.count(tag, |c| c.add_generated(tag.notification, recipients));
     }
 
     pub(super) fn message_settled(&mut self, tag: MessageTag, fates: RecipientFates) {
-        let n = tag.notification;
-        self.total.add_settled(n, fates);
-        self.tenants[tag.tenant as usize]
-            .counts
-            .add_settled(n, fates);
-        self.senders[tag.sender as usize]
-            .counts
-            .add_settled(n, fates);
+        self.count(tag, |c| c.add_settled(tag.notification, fates));
     }
 
     /// Counts a reply for the run, the tenant and — unless it answered a
