@@ -144,6 +144,13 @@ fn two_runs_with_the_same_seed_are_byte_identical() {
         "throughput.csv",
         "limit_hits.csv",
         "transactions.csv",
+        "queue_depth.csv",
+        "delivery_delay.hlog",
+        "throughput.png",
+        "throughput.svg",
+        "limit_timeline.png",
+        "quota_utilisation.svg",
+        "queue_depth.png",
     ] {
         assert_eq!(
             read(a.path(), file),
@@ -305,4 +312,139 @@ fn transactions_csv_shows_attribution_and_rewriting() {
     assert!(rows.iter().any(|r| r.contains(",appliance-localhost,")
         && r.contains(",<>,,")
         && r.ends_with(",550 5.7.1 Invalid credentials for relay.,")));
+}
+
+/// Golden outputs of a small scenario: every CSV and summary.json.
+#[test]
+fn outputs_of_a_small_scenario_are_golden() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = relaysim(&[
+        "run",
+        "scenarios/regression/q13-block-all-senders.toml",
+        "--trace",
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for file in [
+        "summary.json",
+        "throughput.csv",
+        "limit_hits.csv",
+        "transactions.csv",
+        "queue_depth.csv",
+    ] {
+        let text = String::from_utf8(read(dir.path(), file)).unwrap();
+        insta::assert_snapshot!(format!("q13_{}", file.replace('.', "_")), text);
+    }
+}
+
+/// `relaysim plot` redraws the charts from the folder's files, byte for byte.
+#[test]
+fn plot_redraws_the_same_charts() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = relaysim(&[
+        "run",
+        "scenarios/regression/q05-customer-peak.toml",
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let charts = [
+        "throughput",
+        "limit_timeline",
+        "quota_utilisation",
+        "queue_depth",
+    ];
+    let drawn: Vec<Vec<u8>> = charts
+        .iter()
+        .flat_map(|c| [format!("{c}.png"), format!("{c}.svg")])
+        .map(|f| read(dir.path(), &f))
+        .collect();
+    for c in charts {
+        std::fs::remove_file(dir.path().join(format!("{c}.png"))).unwrap();
+    }
+    let o = relaysim(&["plot", dir.path().to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let redrawn: Vec<Vec<u8>> = charts
+        .iter()
+        .flat_map(|c| [format!("{c}.png"), format!("{c}.svg")])
+        .map(|f| read(dir.path(), &f))
+        .collect();
+    assert!(drawn == redrawn, "plot drew different charts");
+    assert!(drawn[0].starts_with(b"\x89PNG"), "a PNG");
+    assert!(
+        String::from_utf8_lossy(&drawn[1]).contains("<svg"),
+        "an SVG"
+    );
+}
+
+/// A run killed half way leaves none of its output files, only hidden temporary
+/// ones, and the next run in the folder removes those.
+#[test]
+fn a_killed_run_leaves_no_half_written_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("long.toml");
+    let text = std::fs::read_to_string("scenarios/large-tenant-cap.toml")
+        .unwrap()
+        .replace("duration = \"24h\"", "duration = \"30d\"");
+    std::fs::write(&scenario, text).unwrap();
+    let out = dir.path().join("out");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_relaysim"))
+        .args([
+            "run",
+            scenario.to_str().unwrap(),
+            "--trace",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until the run is writing (its temporary files exist), then kill it.
+    let started = std::time::Instant::now();
+    while started.elapsed() < std::time::Duration::from_secs(60) {
+        let writing = std::fs::read_dir(&out)
+            .map(|d| d.count() > 0)
+            .unwrap_or(false);
+        if writing {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let names: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(!names.is_empty(), "the run had started writing");
+    for name in &names {
+        assert!(
+            name.starts_with(".relaysim-") && name.contains(".partial"),
+            "a killed run left `{name}`"
+        );
+    }
+    // The next run cleans up and writes complete files.
+    let small = std::fs::read_to_string("scenarios/regression/q13-block-all-senders.toml").unwrap();
+    std::fs::write(&scenario, small).unwrap();
+    let o = relaysim(&[
+        "run",
+        scenario.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let leftovers = std::fs::read_dir(&out)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with('.')
+        })
+        .count();
+    assert_eq!(leftovers, 0);
 }

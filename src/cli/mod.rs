@@ -62,9 +62,33 @@ enum Command {
         #[arg(default_value = "scenarios/regression")]
         paths: Vec<PathBuf>,
     },
+    /// Redraw the charts of a results folder from its CSVs and summary.json.
+    #[command(after_help = "Example:\n  relaysim plot results/helpdesk-burst")]
+    Plot {
+        /// A folder written by `relaysim run`.
+        results_dir: PathBuf,
+    },
     /// Print the JSON Schema of the scenario format (for editor completion).
     #[command(after_help = "Example:\n  relaysim schema > relaysim.schema.json")]
     Schema,
+}
+
+fn plot(dir: &std::path::Path) -> ExitCode {
+    match crate::output::charts::draw_all(dir) {
+        Ok(files) => {
+            for f in files {
+                println!("wrote {}", f.display());
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!(
+                "error: cannot draw the charts of {}: {e}\nhelp: give a folder written by `relaysim run` (it needs summary.json and throughput.csv)",
+                dir.display()
+            );
+            ExitCode::FAILURE
+        }
+    }
 }
 
 pub fn main() -> ExitCode {
@@ -74,6 +98,7 @@ pub fn main() -> ExitCode {
         Command::Validate { scenarios } => validate::validate(&scenarios),
         Command::Limits(args) => limits::limits(args),
         Command::Test { paths } => test::test(&paths),
+        Command::Plot { results_dir } => plot(&results_dir),
         Command::Schema => {
             print!("{}", crate::scenario::json_schema());
             ExitCode::SUCCESS

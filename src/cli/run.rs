@@ -76,7 +76,7 @@ pub fn run(args: RunArgs) -> ExitCode {
         started.elapsed()
     );
     println!(
-        "wrote {}/summary.json, throughput.csv, limit_hits.csv{}",
+        "wrote {}/: summary.json, throughput.csv, limit_hits.csv, queue_depth.csv, delivery_delay.hlog{}, and the charts (PNG and SVG)",
         dir.display(),
         if args.trace { ", transactions.csv" } else { "" }
     );

@@ -3,7 +3,10 @@
 //! killed run never leaves a half-written file behind.
 
 pub mod atomic;
+pub mod charts;
+pub mod delays;
 pub mod limit_hits;
+pub mod queue_depth;
 pub mod summary;
 pub mod throughput;
 pub mod transactions;
@@ -16,12 +19,14 @@ use std::path::Path;
 use crate::scenario::Scenario;
 use crate::sim::{self, RunReport};
 use crate::world::recipients::RecipientSpace;
+use queue_depth::QueueDepthWriter;
 use throughput::ThroughputWriter;
 use transactions::TransactionWriter;
 
-/// Runs `scenario` with `seed` and writes its results folder `dir`: `throughput.csv`
-/// and, with `trace`, `transactions.csv` (both streamed during the run),
-/// `limit_hits.csv` and `summary.json`. Fails, leaving no partial file, if writing
+/// Runs `scenario` with `seed` and writes its results folder `dir`: `throughput.csv`,
+/// `queue_depth.csv` and, with `trace`, `transactions.csv` (streamed during the run),
+/// `limit_hits.csv`, `delivery_delay.hlog`, `summary.json`, then the charts (drawn
+/// from those files). Fails, leaving no partial file, if writing
 /// fails or the run loses a message.
 pub fn run_to_folder(
     scenario: &Scenario,
@@ -30,14 +35,22 @@ pub fn run_to_folder(
     trace: bool,
 ) -> io::Result<RunReport> {
     std::fs::create_dir_all(dir)?;
+    remove_stale_partials(dir)?;
     let tenants: Vec<String> = scenario
         .tenants
         .iter()
         .map(|t| t.id.get_ref().clone())
         .collect();
+    let bucket = *scenario.simulation.bucket.get_ref();
     let file = AtomicFile::create(&dir.join("throughput.csv"))?;
-    let throughput =
-        ThroughputWriter::new(file, tenants.clone(), *scenario.simulation.bucket.get_ref())?;
+    let throughput = ThroughputWriter::new(file, tenants.clone(), bucket)?;
+    let mta_ids: Vec<String> = scenario
+        .mtas
+        .iter()
+        .map(|m| m.id.get_ref().clone())
+        .collect();
+    let file = AtomicFile::create(&dir.join("queue_depth.csv"))?;
+    let queues = QueueDepthWriter::new(file, mta_ids, bucket)?;
     let transactions = match trace {
         true => {
             let file = AtomicFile::create(&dir.join("transactions.csv"))?;
@@ -51,22 +64,42 @@ pub fn run_to_folder(
         }
         false => None,
     };
-    let mut recorders = (throughput, transactions);
+    let mut recorders = ((throughput, queues), transactions);
     let report = sim::run(scenario, seed, &mut recorders);
     report
         .check_conservation()
         .map_err(|e| io::Error::other(format!("internal error, a message was lost: {e}")))?;
-    let (throughput, transactions) = recorders;
+    let ((throughput, queues), transactions) = recorders;
     throughput.finish(report.horizon)?.commit()?;
+    queues.finish(report.horizon)?.commit()?;
     if let Some(t) = transactions {
         t.finish()?.commit()?;
     }
     let mut hits = Vec::new();
     limit_hits::write(&mut hits, &report.limit_events)?;
     AtomicFile::write_all(&dir.join("limit_hits.csv"), &hits)?;
+    let mut log = Vec::new();
+    delays::write_log(&mut log, &report)?;
+    AtomicFile::write_all(&dir.join("delivery_delay.hlog"), &log)?;
     AtomicFile::write_all(
         &dir.join("summary.json"),
         summary::render(scenario, &report).as_bytes(),
     )?;
+    charts::draw_all(dir)?;
     Ok(report)
+}
+
+/// Removes the temporary files (`.relaysim-*`) a killed earlier run left in `dir`.
+fn remove_stale_partials(dir: &Path) -> io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        let stale = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with(".relaysim-") && n.contains(".partial"));
+        if stale {
+            std::fs::remove_file(&path)?;
+        }
+    }
+    Ok(())
 }

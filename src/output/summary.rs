@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use super::delays::DelayPercentiles;
+use crate::relay::limits::EffectiveLimits;
 use crate::scenario::{RelayConfig, Scenario};
 use crate::sim::{Counts, RunReport};
 
@@ -13,6 +15,8 @@ struct Summary<'a> {
     seed: u64,
     relaysim_version: &'static str,
     horizon_s: f64,
+    /// The throughput.csv bucket.
+    bucket_s: f64,
     start: Option<String>,
     /// Which parts of the system this version simulates; outcomes of parts that are
     /// not simulated are reported as such, never invented.
@@ -26,6 +30,8 @@ struct Summary<'a> {
     replies: BTreeMap<String, u64>,
     connections: crate::sim::Connections,
     limit_hits: usize,
+    /// From arrival at the MTA to (last) delivery, seconds, of delivered messages.
+    delivery_delay_s: Option<DelayPercentiles>,
     tenants: BTreeMap<&'a str, Entity<'a>>,
     senders: BTreeMap<&'a str, Entity<'a>>,
     events_processed: u64,
@@ -34,13 +40,30 @@ struct Summary<'a> {
     fingerprint: String,
 }
 
-/// One tenant's or sender's counts, replies and connections.
+/// One tenant's or sender's counts, replies and connections; a tenant's also its
+/// delivery delays and its limits at the start of the run.
 #[derive(Serialize)]
 struct Entity<'a> {
     #[serde(flatten)]
     counts: &'a Counts,
     replies: BTreeMap<String, u64>,
     connections: crate::sim::Connections,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    delivery_delay_s: Option<DelayPercentiles>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    limits: Option<Limits>,
+}
+
+/// A tenant's limits at the start (Q1, Q2, Q4, Q5, Q6).
+#[derive(Serialize)]
+struct Limits {
+    licences: u32,
+    user_messages: u64,
+    user_unique_recipients: u64,
+    customer_day: u64,
+    customer_peak: u64,
+    day_window_s: f64,
+    peak_window_s: f64,
 }
 
 impl<'a> Entity<'a> {
@@ -49,6 +72,29 @@ impl<'a> Entity<'a> {
             counts: &e.counts,
             replies: reply_lines(&e.replies),
             connections: e.connections,
+            delivery_delay_s: None,
+            limits: None,
+        }
+    }
+
+    fn of_tenant(e: &'a crate::sim::EntityReport, scenario: &Scenario) -> Self {
+        let tenant = scenario
+            .tenant(&e.id)
+            .expect("the report's tenants are the scenario's");
+        let licences = *tenant.licences.get_ref();
+        let l = EffectiveLimits::for_tenant(&scenario.relay.quota, licences, tenant.billing);
+        Entity {
+            delivery_delay_s: DelayPercentiles::of(&e.delays),
+            limits: Some(Limits {
+                licences,
+                user_messages: l.user_messages,
+                user_unique_recipients: l.user_unique_recipients,
+                customer_day: l.customer_day,
+                customer_peak: l.customer_peak,
+                day_window_s: l.day_window.as_secs_f64(),
+                peak_window_s: l.peak_window.as_secs_f64(),
+            }),
+            ..Entity::of(e)
         }
     }
 }
@@ -77,6 +123,7 @@ pub fn render(scenario: &Scenario, report: &RunReport) -> String {
         seed: report.seed,
         relaysim_version: env!("CARGO_PKG_VERSION"),
         horizon_s: report.horizon.as_millis() as f64 / 1_000.0,
+        bucket_s: scenario.simulation.bucket.get_ref().as_secs_f64(),
         start: scenario.simulation.start.map(|s| s.to_iso()),
         simulated: Simulated {
             traffic: true,
@@ -97,10 +144,11 @@ pub fn render(scenario: &Scenario, report: &RunReport) -> String {
             .iter()
             .filter(|e| e.change == crate::relay::LimitChange::Hit)
             .count(),
+        delivery_delay_s: DelayPercentiles::of(&report.delays),
         tenants: report
             .tenants
             .iter()
-            .map(|e| (e.id.as_str(), Entity::of(e)))
+            .map(|e| (e.id.as_str(), Entity::of_tenant(e, scenario)))
             .collect(),
         senders: report
             .senders

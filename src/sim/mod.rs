@@ -24,7 +24,7 @@ use crate::world::traffic::{ArrivalProcess, burst_time, draw_index, draw_recipie
 pub use crate::world::mta::{AttemptCounts, RecipientFates};
 pub use recorder::Recorder;
 pub use report::{
-    Connections, Counts, EntityReport, LimitRecord, Outcomes, ReplyCounts, RunReport,
+    Connections, Counts, Delays, EntityReport, LimitRecord, Outcomes, ReplyCounts, RunReport,
 };
 
 /// Everything the kernel schedules. Plain data: a few integers, no allocation.
@@ -409,7 +409,10 @@ impl<R: Recorder> MtaSink for Sink<'_, R> {
         self.report.message_generated(tag, recipients);
     }
 
-    fn settled(&mut self, tag: MessageTag, fates: RecipientFates) {
+    fn settled(&mut self, tag: MessageTag, fates: RecipientFates, delay: Option<SimDuration>) {
+        if let (Some(d), false) = (delay, tag.notification) {
+            self.report.delivery_delay(tag, d);
+        }
         self.fingerprint.write_u64(self.time.as_millis());
         self.fingerprint.write_u64(u64::from(tag.sender));
         self.fingerprint.write_u64(fates.delivered);
@@ -441,6 +444,11 @@ impl<R: Recorder> MtaSink for Sink<'_, R> {
         let tenant = trace.charged_tenant.unwrap_or(tag.tenant as usize);
         self.recorder
             .transaction(tenant, self.mta as usize, connection, trace);
+    }
+
+    fn queue_depth(&mut self, depth: usize) {
+        self.recorder
+            .queue_depth(self.time, self.mta as usize, depth);
     }
 
     fn next_connection(&mut self) -> u64 {

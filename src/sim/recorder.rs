@@ -28,6 +28,8 @@ pub trait Recorder {
     }
     /// A limit was hit or cleared.
     fn limit_event(&mut self, _record: &LimitRecord) {}
+    /// MTA `mta` holds `depth` messages in its queue from `time` on.
+    fn queue_depth(&mut self, _time: SimTime, _mta: usize, _depth: usize) {}
 }
 
 /// A recorder that records nothing.
@@ -59,6 +61,10 @@ impl<A: Recorder, B: Recorder> Recorder for (A, B) {
     fn limit_event(&mut self, record: &LimitRecord) {
         self.0.limit_event(record);
         self.1.limit_event(record);
+    }
+    fn queue_depth(&mut self, time: SimTime, mta: usize, depth: usize) {
+        self.0.queue_depth(time, mta, depth);
+        self.1.queue_depth(time, mta, depth);
     }
 }
 
@@ -92,6 +98,11 @@ impl<R: Recorder> Recorder for Option<R> {
     fn limit_event(&mut self, record: &LimitRecord) {
         if let Some(r) = self {
             r.limit_event(record);
+        }
+    }
+    fn queue_depth(&mut self, time: SimTime, mta: usize, depth: usize) {
+        if let Some(r) = self {
+            r.queue_depth(time, mta, depth);
         }
     }
 }

@@ -126,18 +126,28 @@ impl Counts {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Delivery delays (arrival to last delivery) in milliseconds, 3 significant digits.
+pub type Delays = hdrhistogram::Histogram<u64>;
+
+/// Delays up to a year are kept exactly (to 3 digits); longer ones are clamped.
+fn new_delays() -> Delays {
+    Delays::new_with_bounds(1, 365 * 86_400_000, 3).expect("valid histogram bounds")
+}
+
+#[derive(Clone, Debug, PartialEq)]
 pub struct EntityReport {
     pub id: String,
     pub counts: Counts,
     pub replies: ReplyCounts,
     pub connections: Connections,
+    /// Delivery delays of the messages (tenants only; empty for senders).
+    pub delays: Delays,
     /// P8: messages accepted with the envelope sender rewritten to postmaster@.
     pub rewritten: u64,
 }
 
 /// The result of one run.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct RunReport {
     pub scenario: String,
     pub seed: u64,
@@ -149,6 +159,8 @@ pub struct RunReport {
     pub replies: ReplyCounts,
     pub connections: Connections,
     pub rewritten: u64,
+    /// Delivery delays of all messages.
+    pub delays: Delays,
     pub tenants: Vec<EntityReport>,
     pub senders: Vec<EntityReport>,
     /// Every limit hit and cleared, in time order.
@@ -164,6 +176,7 @@ impl RunReport {
                     counts: Counts::default(),
                     replies: ReplyCounts::default(),
                     connections: Connections::default(),
+                    delays: new_delays(),
                     rewritten: 0,
                 })
                 .collect()
@@ -178,6 +191,7 @@ impl RunReport {
             replies: ReplyCounts::default(),
             connections: Connections::default(),
             rewritten: 0,
+            delays: new_delays(),
             limit_events: Vec::new(),
             tenants: entities(scenario.tenants.iter().map(|t| t.id.get_ref()).collect()),
             senders: entities(scenario.senders.iter().map(|s| s.id.get_ref()).collect()),
@@ -197,6 +211,14 @@ impl RunReport {
 
     pub(super) fn message_settled(&mut self, tag: MessageTag, fates: RecipientFates) {
         self.count(tag, |c| c.add_settled(tag.notification, fates));
+    }
+
+    pub(super) fn delivery_delay(&mut self, tag: MessageTag, delay: crate::time::SimDuration) {
+        let ms = delay.as_millis();
+        self.delays.saturating_record(ms);
+        self.tenants[tag.tenant as usize]
+            .delays
+            .saturating_record(ms);
     }
 
     /// Counts a reply for the run, the tenant and — unless it answered a

@@ -80,8 +80,11 @@ pub trait MtaSink {
     fn schedule(&mut self, at: SimTime, event: MtaEvent);
     /// A message entered the queue (`recipients` in all, including routed elsewhere).
     fn generated(&mut self, tag: MessageTag, recipients: u32);
-    /// A message left the queue, or is still in it at the horizon.
-    fn settled(&mut self, tag: MessageTag, fates: RecipientFates);
+    /// A message left the queue, or is still in it at the horizon. `delay`: from its
+    /// arrival to its (last) delivery, when it was delivered.
+    fn settled(&mut self, tag: MessageTag, fates: RecipientFates, delay: Option<SimDuration>);
+    /// The number of messages in the MTA's queue changed.
+    fn queue_depth(&mut self, _depth: usize) {}
     fn attempt(&mut self, tag: MessageTag, counts: &AttemptCounts);
     fn reply(&mut self, tag: MessageTag, reply: Reply);
     fn connection(&mut self, tag: MessageTag, opened: bool);
@@ -241,7 +244,7 @@ impl MtaRuntime {
                 delivered: u64::from(message.routed_elsewhere),
                 ..RecipientFates::default()
             };
-            sink.settled(message.tag, fates);
+            sink.settled(message.tag, fates, Some(SimDuration::ZERO));
             return;
         }
         let slot = self.allocate();
@@ -257,6 +260,7 @@ impl MtaRuntime {
         q.delivered = u64::from(message.routed_elsewhere);
         q.bounced = 0;
         self.ready.push_back(slot);
+        sink.queue_depth(self.queued());
         self.dispatch(relay, now, envelopes, sink);
     }
 
@@ -316,6 +320,7 @@ impl MtaRuntime {
                     bounced: q.bounced,
                     queued: q.pending.len() as u64,
                 },
+                None,
             );
         }
     }
@@ -586,9 +591,11 @@ impl MtaRuntime {
             },
         );
         if done {
+            let delay = (fates.delivered > 0).then(|| now.saturating_since(q.retry.birth));
             q.live = false;
             self.free_slots.push(msg);
-            sink.settled(tag, fates);
+            sink.settled(tag, fates, delay);
+            sink.queue_depth(self.queued());
         }
         if bounced_now > 0
             && !tag.notification
@@ -700,7 +707,7 @@ mod tests {
         fn generated(&mut self, _: MessageTag, _: u32) {
             self.generated += 1;
         }
-        fn settled(&mut self, tag: MessageTag, fates: RecipientFates) {
+        fn settled(&mut self, tag: MessageTag, fates: RecipientFates, _: Option<SimDuration>) {
             self.settled.push((tag, fates));
         }
         fn attempt(&mut self, _: MessageTag, _: &AttemptCounts) {}

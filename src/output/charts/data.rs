@@ -1,0 +1,162 @@
+//! What the charts are drawn from: a results folder's CSVs and `summary.json`, read
+//! back from disk, so `relaysim plot` redraws exactly what `relaysim run` drew.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::path::Path;
+
+/// One row of `throughput.csv`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ThroughputRow {
+    pub start_s: f64,
+    pub offered: f64,
+    pub accepted: f64,
+    pub deferred: f64,
+    pub rejected: f64,
+}
+
+/// One state change of `limit_hits.csv`.
+#[derive(Clone, Debug)]
+pub struct LimitChange {
+    pub time_s: f64,
+    pub scope: String,
+    pub subject: String,
+    pub limit: String,
+    pub hit: bool,
+    pub reply: String,
+}
+
+/// A tenant's limits from `summary.json`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TenantLimits {
+    pub customer_day: f64,
+    pub customer_peak: f64,
+    pub day_window_s: f64,
+    pub peak_window_s: f64,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Results {
+    pub scenario: String,
+    pub horizon_s: f64,
+    pub bucket_s: f64,
+    /// Seconds after midnight of the start, when the scenario has a start.
+    pub start_second_of_day: Option<f64>,
+    pub limits: BTreeMap<String, TenantLimits>,
+    /// Per tenant, in file order (time order).
+    pub throughput: BTreeMap<String, Vec<ThroughputRow>>,
+    pub limit_changes: Vec<LimitChange>,
+    /// Per MTA: (bucket start, most queued).
+    pub queue_depth: BTreeMap<String, Vec<(f64, f64)>>,
+}
+
+fn invalid(file: &Path, what: impl std::fmt::Display) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!("{}: {what}", file.display()),
+    )
+}
+
+/// Reads a results folder. `summary.json` and `throughput.csv` are required;
+/// `limit_hits.csv` and `queue_depth.csv` are read when present.
+pub fn read(dir: &Path) -> io::Result<Results> {
+    let summary_path = dir.join("summary.json");
+    let bytes = std::fs::read(&summary_path).map_err(|e| invalid(&summary_path, e))?;
+    let summary: serde_json::Value =
+        serde_json::from_slice(&bytes).map_err(|e| invalid(&summary_path, e))?;
+    let num = |v: &serde_json::Value| v.as_f64().unwrap_or(0.0);
+    let mut results = Results {
+        scenario: summary["scenario"].as_str().unwrap_or("").to_string(),
+        horizon_s: num(&summary["horizon_s"]),
+        bucket_s: num(&summary["bucket_s"]).max(0.001),
+        start_second_of_day: summary["start"].as_str().and_then(second_of_day),
+        ..Results::default()
+    };
+    if let Some(tenants) = summary["tenants"].as_object() {
+        for (id, t) in tenants {
+            let l = &t["limits"];
+            results.limits.insert(
+                id.clone(),
+                TenantLimits {
+                    customer_day: num(&l["customer_day"]),
+                    customer_peak: num(&l["customer_peak"]),
+                    day_window_s: num(&l["day_window_s"]),
+                    peak_window_s: num(&l["peak_window_s"]),
+                },
+            );
+        }
+    }
+    let path = dir.join("throughput.csv");
+    for record in csv::Reader::from_path(&path)
+        .map_err(|e| invalid(&path, e))?
+        .records()
+    {
+        let r = record.map_err(|e| invalid(&path, e))?;
+        let f = |i: usize| r.get(i).and_then(|x| x.parse::<f64>().ok()).unwrap_or(0.0);
+        results
+            .throughput
+            .entry(r.get(1).unwrap_or("").to_string())
+            .or_default()
+            .push(ThroughputRow {
+                start_s: f(0),
+                offered: f(2),
+                accepted: f(3),
+                deferred: f(4),
+                rejected: f(5),
+            });
+    }
+    let path = dir.join("limit_hits.csv");
+    if path.exists() {
+        for record in csv::Reader::from_path(&path)
+            .map_err(|e| invalid(&path, e))?
+            .records()
+        {
+            let r = record.map_err(|e| invalid(&path, e))?;
+            let s = |i: usize| r.get(i).unwrap_or("").to_string();
+            results.limit_changes.push(LimitChange {
+                time_s: s(0).parse().unwrap_or(0.0),
+                scope: s(2),
+                subject: s(3),
+                limit: s(4),
+                hit: s(5) == "hit",
+                reply: s(6),
+            });
+        }
+    }
+    let path = dir.join("queue_depth.csv");
+    if path.exists() {
+        for record in csv::Reader::from_path(&path)
+            .map_err(|e| invalid(&path, e))?
+            .records()
+        {
+            let r = record.map_err(|e| invalid(&path, e))?;
+            let f = |i: usize| r.get(i).and_then(|x| x.parse::<f64>().ok()).unwrap_or(0.0);
+            results
+                .queue_depth
+                .entry(r.get(1).unwrap_or("").to_string())
+                .or_default()
+                .push((f(0), f(2)));
+        }
+    }
+    Ok(results)
+}
+
+/// Seconds after local midnight of an ISO start such as `2026-03-02T08:00:00+01:00`.
+fn second_of_day(iso: &str) -> Option<f64> {
+    let time = iso.split('T').nth(1)?;
+    let mut parts = time.get(..8)?.split(':').map(|p| p.parse::<f64>().ok());
+    let (h, m, s) = (parts.next()??, parts.next()??, parts.next()??);
+    Some(h * 3600.0 + m * 60.0 + s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn start_times_give_the_second_of_day() {
+        assert_eq!(second_of_day("2026-03-02T08:30:15Z"), Some(30_615.0));
+        assert_eq!(second_of_day("2026-03-02T00:00:00+01:00"), Some(0.0));
+        assert_eq!(second_of_day("nonsense"), None);
+    }
+}
