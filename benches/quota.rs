@@ -125,7 +125,7 @@ fn quota(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    config = Criterion::default().sample_size(20);
+    config = Criterion::default().sample_size(20).without_plots();
     targets = quota
 }
 criterion_main!(benches);

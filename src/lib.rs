@@ -8,5 +8,6 @@ pub mod output;
 pub mod relay;
 pub mod scenario;
 pub mod sim;
+pub mod sweep;
 pub mod time;
 pub mod world;

@@ -448,3 +448,64 @@ fn a_killed_run_leaves_no_half_written_file() {
         .count();
     assert_eq!(leftovers, 0);
 }
+
+/// A sweep's output is the same whatever the number of threads.
+#[test]
+fn sweep_csv_is_identical_for_one_and_two_jobs() {
+    let a = tempfile::tempdir().unwrap();
+    let b = tempfile::tempdir().unwrap();
+    for (dir, jobs) in [(&a, "1"), (&b, "2")] {
+        let o = relaysim(&[
+            "sweep",
+            "scenarios/regression/q05-customer-peak.toml",
+            "--licences",
+            "5,10,20,40",
+            "--seeds",
+            "2",
+            "--jobs",
+            jobs,
+            "--out",
+            dir.path().to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(stdout(&o).contains("first hit of"), "{}", stdout(&o));
+    }
+    let csv = read(a.path(), "sweep.csv");
+    assert_eq!(csv, read(b.path(), "sweep.csv"));
+    assert_eq!(String::from_utf8(csv).unwrap().lines().count(), 1 + 4 * 2);
+    assert!(read(a.path(), "capacity.png").starts_with(b"\x89PNG"));
+}
+
+/// `--find-min-licences` finds the smallest count meeting the target and says why.
+#[test]
+fn sweep_finds_the_minimum_licences() {
+    let dir = tempfile::tempdir().unwrap();
+    // 200 one-recipient messages in a minute: no deferral at all needs 9 × L ≥ 200.
+    let o = relaysim(&[
+        "sweep",
+        "scenarios/regression/q05-customer-peak.toml",
+        "--licences",
+        "1..100:1",
+        "--find-min-licences",
+        "--max-deferred",
+        "0",
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]);
+    let out = stdout(&o);
+    assert!(o.status.success(), "{out}{}", stderr(&o));
+    assert!(out.contains("answer: 23 licences"), "{out}");
+    assert!(out.contains("because at 22 licences"), "{out}");
+}
+
+#[test]
+fn sweep_with_a_bad_spec_is_a_clear_error() {
+    let o = relaysim(&[
+        "sweep",
+        "scenarios/quickstart.toml",
+        "--licences",
+        "100..10:5",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("runs backwards"), "{}", stderr(&o));
+}

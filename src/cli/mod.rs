@@ -3,6 +3,7 @@
 
 mod limits;
 mod run;
+mod sweep;
 mod test;
 mod validate;
 
@@ -62,6 +63,11 @@ enum Command {
         #[arg(default_value = "scenarios/regression")]
         paths: Vec<PathBuf>,
     },
+    /// Run a scenario at many licence counts × seeds in parallel (capacity planning).
+    #[command(
+        after_help = "Examples:\n  relaysim sweep scenarios/helpdesk-burst.toml --licences 50,100,250,500,1000 --seeds 3\n  relaysim sweep scenarios/helpdesk-burst.toml --licences 10..100000:log:25 --jobs 2\n  relaysim sweep scenarios/helpdesk-burst.toml --licences 50..2000:1 --find-min-licences --max-bounced 0 --max-p99-delay 5m"
+    )]
+    Sweep(sweep::SweepArgs),
     /// Redraw the charts of a results folder from its CSVs and summary.json.
     #[command(after_help = "Example:\n  relaysim plot results/helpdesk-burst")]
     Plot {
@@ -99,6 +105,7 @@ pub fn main() -> ExitCode {
         Command::Limits(args) => limits::limits(args),
         Command::Test { paths } => test::test(&paths),
         Command::Plot { results_dir } => plot(&results_dir),
+        Command::Sweep(args) => sweep::sweep(args),
         Command::Schema => {
             print!("{}", crate::scenario::json_schema());
             ExitCode::SUCCESS

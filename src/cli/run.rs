@@ -38,7 +38,10 @@ pub fn run(args: RunArgs) -> ExitCode {
         .out
         .unwrap_or_else(|| PathBuf::from("results").join(scenario.name()));
     let started = Instant::now();
-    let report = match crate::output::run_to_folder(&scenario, seed, &dir, args.trace) {
+    let mut progress = Progress::new(scenario.duration());
+    let result = crate::output::run_to_folder(&scenario, seed, &dir, args.trace, &mut progress);
+    progress.bar.finish_and_clear();
+    let report = match result {
         Ok(r) => r,
         Err(e) => {
             eprintln!(
@@ -81,4 +84,46 @@ pub fn run(args: RunArgs) -> ExitCode {
         if args.trace { ", transactions.csv" } else { "" }
     );
     ExitCode::SUCCESS
+}
+
+/// A progress bar over simulated time, on stderr when it is a terminal.
+struct Progress {
+    bar: indicatif::ProgressBar,
+    horizon_ms: u64,
+    /// Simulated time shown, in thousandths of the horizon.
+    shown: u64,
+}
+
+impl Progress {
+    fn new(horizon: crate::time::SimDuration) -> Self {
+        use std::io::IsTerminal;
+        let bar = if std::io::stderr().is_terminal() {
+            let bar = indicatif::ProgressBar::new(1000);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{elapsed_precise} [{bar:40}] {percent}% of the simulated time, ETA {eta}",
+                )
+                .expect("a valid progress template")
+                .progress_chars("=> "),
+            );
+            bar
+        } else {
+            indicatif::ProgressBar::hidden()
+        };
+        Progress {
+            bar,
+            horizon_ms: horizon.as_millis().max(1),
+            shown: 0,
+        }
+    }
+}
+
+impl crate::sim::Recorder for Progress {
+    fn message_offered(&mut self, time: crate::time::SimTime, _: usize, _: u32) {
+        let permille = time.as_millis() * 1000 / self.horizon_ms;
+        if permille > self.shown {
+            self.shown = permille;
+            self.bar.set_position(permille);
+        }
+    }
 }

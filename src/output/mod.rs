@@ -8,6 +8,7 @@ pub mod delays;
 pub mod limit_hits;
 pub mod queue_depth;
 pub mod summary;
+pub mod sweep_csv;
 pub mod throughput;
 pub mod transactions;
 
@@ -26,13 +27,14 @@ use transactions::TransactionWriter;
 /// Runs `scenario` with `seed` and writes its results folder `dir`: `throughput.csv`,
 /// `queue_depth.csv` and, with `trace`, `transactions.csv` (streamed during the run),
 /// `limit_hits.csv`, `delivery_delay.hlog`, `summary.json`, then the charts (drawn
-/// from those files). Fails, leaving no partial file, if writing
-/// fails or the run loses a message.
+/// from those files). `observer` watches the run too (a progress bar). Fails, leaving
+/// no partial file, if writing fails or the run loses a message.
 pub fn run_to_folder(
     scenario: &Scenario,
     seed: u64,
     dir: &Path,
     trace: bool,
+    observer: &mut impl sim::Recorder,
 ) -> io::Result<RunReport> {
     std::fs::create_dir_all(dir)?;
     remove_stale_partials(dir)?;
@@ -64,12 +66,12 @@ pub fn run_to_folder(
         }
         false => None,
     };
-    let mut recorders = ((throughput, queues), transactions);
+    let mut recorders = (((throughput, queues), transactions), observer);
     let report = sim::run(scenario, seed, &mut recorders);
     report
         .check_conservation()
         .map_err(|e| io::Error::other(format!("internal error, a message was lost: {e}")))?;
-    let ((throughput, queues), transactions) = recorders;
+    let (((throughput, queues), transactions), _) = recorders;
     throughput.finish(report.horizon)?.commit()?;
     queues.finish(report.horizon)?.commit()?;
     if let Some(t) = transactions {

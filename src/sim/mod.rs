@@ -422,6 +422,7 @@ impl<R: Recorder> MtaSink for Sink<'_, R> {
     }
 
     fn attempt(&mut self, tag: MessageTag, counts: &AttemptCounts) {
+        self.report.deferrals(tag, counts.deferred_rcpts);
         self.recorder
             .attempt(self.time, tag.tenant as usize, counts);
     }

@@ -35,6 +35,34 @@ pub trait Recorder {
 /// A recorder that records nothing.
 impl Recorder for () {}
 
+/// A borrowed recorder records into what it borrows.
+impl<R: Recorder> Recorder for &mut R {
+    fn message_offered(&mut self, time: SimTime, tenant: usize, recipients: u32) {
+        (**self).message_offered(time, tenant, recipients);
+    }
+    fn attempt(&mut self, time: SimTime, tenant: usize, counts: &AttemptCounts) {
+        (**self).attempt(time, tenant, counts);
+    }
+    fn connection(&mut self, time: SimTime, tenant: usize, opened: bool) {
+        (**self).connection(time, tenant, opened);
+    }
+    fn transaction(
+        &mut self,
+        tenant: usize,
+        mta: usize,
+        connection: u64,
+        trace: &TransactionTrace<'_>,
+    ) {
+        (**self).transaction(tenant, mta, connection, trace);
+    }
+    fn limit_event(&mut self, record: &LimitRecord) {
+        (**self).limit_event(record);
+    }
+    fn queue_depth(&mut self, time: SimTime, mta: usize, depth: usize) {
+        (**self).queue_depth(time, mta, depth);
+    }
+}
+
 impl<A: Recorder, B: Recorder> Recorder for (A, B) {
     fn message_offered(&mut self, time: SimTime, tenant: usize, recipients: u32) {
         self.0.message_offered(time, tenant, recipients);

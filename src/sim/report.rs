@@ -142,6 +142,8 @@ pub struct EntityReport {
     pub connections: Connections,
     /// Delivery delays of the messages (tenants only; empty for senders).
     pub delays: Delays,
+    /// Recipient deferrals over all attempts (4xx, refused connections).
+    pub deferrals: u64,
     /// P8: messages accepted with the envelope sender rewritten to postmaster@.
     pub rewritten: u64,
 }
@@ -177,6 +179,7 @@ impl RunReport {
                     replies: ReplyCounts::default(),
                     connections: Connections::default(),
                     delays: new_delays(),
+                    deferrals: 0,
                     rewritten: 0,
                 })
                 .collect()
@@ -211,6 +214,13 @@ impl RunReport {
 
     pub(super) fn message_settled(&mut self, tag: MessageTag, fates: RecipientFates) {
         self.count(tag, |c| c.add_settled(tag.notification, fates));
+    }
+
+    pub(super) fn deferrals(&mut self, tag: MessageTag, n: u64) {
+        self.tenants[tag.tenant as usize].deferrals += n;
+        if !tag.notification {
+            self.senders[tag.sender as usize].deferrals += n;
+        }
     }
 
     pub(super) fn delivery_delay(&mut self, tag: MessageTag, delay: crate::time::SimDuration) {

@@ -4,6 +4,7 @@
 //! exactly what `relaysim run` drew. plotters is built without system font libraries:
 //! the DejaVu Sans font is bundled (`assets/fonts`, with its licence).
 
+mod capacity;
 pub mod data;
 mod draw;
 
@@ -30,8 +31,55 @@ fn register_font() {
 /// Chart width; 1,200 px reads well in a report.
 const WIDTH: u32 = 1200;
 
-/// Draws every chart of the results folder `dir` into it; returns the files written.
+/// Draws `name`.png and `name`.svg into `dir` with `draw`, each whole or not at all.
+macro_rules! png_and_svg {
+    ($dir:expr, $name:literal, $size:expr, $written:expr, |$root:ident| $draw:expr) => {{
+        let png = $dir.join(concat!($name, ".png"));
+        let tmp = $dir.join(concat!(".relaysim-", $name, ".partial.png"));
+        {
+            let $root = BitMapBackend::new(&tmp, $size).into_drawing_area();
+            $draw.map_err(io::Error::other)?;
+            $root
+                .present()
+                .map_err(|e| io::Error::other(format!("{e:?}")))?;
+        }
+        std::fs::rename(&tmp, &png)?;
+        $written.push(png);
+        let mut svg = String::new();
+        {
+            let $root = SVGBackend::with_string(&mut svg, $size).into_drawing_area();
+            $draw.map_err(io::Error::other)?;
+            $root
+                .present()
+                .map_err(|e| io::Error::other(format!("{e:?}")))?;
+        }
+        let path = $dir.join(concat!($name, ".svg"));
+        AtomicFile::write_all(&path, svg.as_bytes())?;
+        $written.push(path);
+    }};
+}
+
+/// Draws the `capacity` chart of a sweep folder (one with `sweep.csv`).
+pub fn draw_sweep(dir: &Path, title: &str) -> io::Result<Vec<PathBuf>> {
+    register_font();
+    let rows = capacity::read(dir)?;
+    let mut written = Vec::new();
+    png_and_svg!(dir, "capacity", (WIDTH, 900), written, |root| {
+        capacity::draw(&root, &rows, title)
+    });
+    Ok(written)
+}
+
+/// Draws every chart of the results folder `dir` into it (a sweep folder: the
+/// `capacity` chart); returns the files written.
 pub fn draw_all(dir: &Path) -> io::Result<Vec<PathBuf>> {
+    if dir.join("sweep.csv").exists() && !dir.join("summary.json").exists() {
+        let name = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        return draw_sweep(dir, &format!("{name} — outcome against licences"));
+    }
     register_font();
     let r = data::read(dir)?;
     let panels = r.throughput.len().max(1) as u32;
@@ -47,30 +95,11 @@ pub fn draw_all(dir: &Path) -> io::Result<Vec<PathBuf>> {
     };
     let mut written = Vec::new();
     macro_rules! chart {
-        ($name:literal, $height:expr, $draw:path) => {{
-            let size = (WIDTH, $height);
-            // PNG: drawn to a temporary name in the folder, renamed when complete.
-            let png = dir.join(concat!($name, ".png"));
-            let tmp = dir.join(concat!(".relaysim-", $name, ".partial.png"));
-            {
-                let root = BitMapBackend::new(&tmp, size).into_drawing_area();
-                $draw(&root, &r).map_err(io::Error::other)?;
-                root.present()
-                    .map_err(|e| io::Error::other(format!("{e:?}")))?;
-            }
-            std::fs::rename(&tmp, &png)?;
-            written.push(png);
-            let mut svg = String::new();
-            {
-                let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
-                $draw(&root, &r).map_err(io::Error::other)?;
-                root.present()
-                    .map_err(|e| io::Error::other(format!("{e:?}")))?;
-            }
-            let path = dir.join(concat!($name, ".svg"));
-            AtomicFile::write_all(&path, svg.as_bytes())?;
-            written.push(path);
-        }};
+        ($name:literal, $height:expr, $draw:path) => {
+            png_and_svg!(dir, $name, (WIDTH, $height), written, |root| $draw(
+                &root, &r
+            ))
+        };
     }
     chart!("throughput", 120 + 380 * panels, draw::throughput);
     chart!(
