@@ -55,35 +55,30 @@ pub fn sweep(args: SweepArgs) -> ExitCode {
     let Some(scenario) = super::load_or_report(&args.scenario) else {
         return ExitCode::FAILURE;
     };
-    let tenant = match (&args.tenant, scenario.tenants.len()) {
-        (Some(id), _) => match scenario.tenants.iter().position(|t| t.id.get_ref() == id) {
-            Some(i) => i,
-            None => {
-                let ids: Vec<&str> = scenario
-                    .tenants
-                    .iter()
-                    .map(|t| t.id.get_ref().as_str())
-                    .collect();
-                eprintln!(
-                    "error: no tenant `{id}` in {}\nhelp: the tenants are: {}",
-                    args.scenario.display(),
-                    ids.join(", ")
-                );
-                return ExitCode::FAILURE;
-            }
-        },
-        (None, 1) => 0,
-        (None, _) => {
-            let ids: Vec<&str> = scenario
-                .tenants
-                .iter()
-                .map(|t| t.id.get_ref().as_str())
-                .collect();
-            eprintln!(
-                "error: {} has several tenants; say whose licences to sweep\nhelp: add --tenant ID, one of: {}",
+    let ids: Vec<&str> = scenario
+        .tenants
+        .iter()
+        .map(|t| t.id.get_ref().as_str())
+        .collect();
+    let tenant = match (&args.tenant, ids.len()) {
+        (Some(id), _) => ids.iter().position(|t| t == id).ok_or_else(|| {
+            format!(
+                "no tenant `{id}` in {}\nhelp: the tenants are: {}",
                 args.scenario.display(),
                 ids.join(", ")
-            );
+            )
+        }),
+        (None, 1) => Ok(0),
+        (None, _) => Err(format!(
+            "{} has several tenants; say whose licences to sweep\nhelp: add --tenant ID, one of: {}",
+            args.scenario.display(),
+            ids.join(", ")
+        )),
+    };
+    let tenant = match tenant {
+        Ok(t) => t,
+        Err(message) => {
+            eprintln!("error: {message}");
             return ExitCode::FAILURE;
         }
     };

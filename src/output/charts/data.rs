@@ -86,12 +86,7 @@ pub fn read(dir: &Path) -> io::Result<Results> {
             );
         }
     }
-    let path = dir.join("throughput.csv");
-    for record in csv::Reader::from_path(&path)
-        .map_err(|e| invalid(&path, e))?
-        .records()
-    {
-        let r = record.map_err(|e| invalid(&path, e))?;
+    for r in records(&dir.join("throughput.csv"))? {
         let f = |i: usize| r.get(i).and_then(|x| x.parse::<f64>().ok()).unwrap_or(0.0);
         results
             .throughput
@@ -107,11 +102,7 @@ pub fn read(dir: &Path) -> io::Result<Results> {
     }
     let path = dir.join("limit_hits.csv");
     if path.exists() {
-        for record in csv::Reader::from_path(&path)
-            .map_err(|e| invalid(&path, e))?
-            .records()
-        {
-            let r = record.map_err(|e| invalid(&path, e))?;
+        for r in records(&path)? {
             let s = |i: usize| r.get(i).unwrap_or("").to_string();
             results.limit_changes.push(LimitChange {
                 time_s: s(0).parse().unwrap_or(0.0),
@@ -125,11 +116,7 @@ pub fn read(dir: &Path) -> io::Result<Results> {
     }
     let path = dir.join("queue_depth.csv");
     if path.exists() {
-        for record in csv::Reader::from_path(&path)
-            .map_err(|e| invalid(&path, e))?
-            .records()
-        {
-            let r = record.map_err(|e| invalid(&path, e))?;
+        for r in records(&path)? {
             let f = |i: usize| r.get(i).and_then(|x| x.parse::<f64>().ok()).unwrap_or(0.0);
             results
                 .queue_depth
@@ -139,6 +126,15 @@ pub fn read(dir: &Path) -> io::Result<Results> {
         }
     }
     Ok(results)
+}
+
+/// The rows of a CSV file with a header.
+fn records(path: &Path) -> io::Result<Vec<csv::StringRecord>> {
+    csv::Reader::from_path(path)
+        .map_err(|e| invalid(path, e))?
+        .records()
+        .map(|r| r.map_err(|e| invalid(path, e)))
+        .collect()
 }
 
 /// Seconds after local midnight of an ISO start such as `2026-03-02T08:00:00+01:00`.

@@ -3,6 +3,7 @@
 //! start.
 
 use plotters::coord::Shift;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 use super::data::Results;
@@ -82,6 +83,56 @@ fn bucket_name(bucket_s: f64) -> String {
     } else {
         format!("{bucket_s} s")
     }
+}
+
+type TimeChart<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// A chart over the run's time (x, hours) and `0..top` (y), titled, with its mesh.
+fn time_chart<'a, DB: DrawingBackend>(
+    area: &'a Area<DB>,
+    r: &Results,
+    title: &str,
+    top: f64,
+    y_desc: &str,
+    y_label: &dyn Fn(&f64) -> String,
+) -> Result<TimeChart<'a, DB>, String> {
+    let x_max = (r.horizon_s / 3600.0).max(1e-3);
+    let mut chart = ChartBuilder::on(area)
+        .caption(title, font(26))
+        .margin(12)
+        .margin_right(40)
+        .x_label_area_size(45)
+        .y_label_area_size(70)
+        .build_cartesian_2d(0.0..x_max, 0.0..top)
+        .map_err(e)?;
+    chart
+        .configure_mesh()
+        .x_desc(time_axis(r))
+        .y_desc(y_desc)
+        .x_label_formatter(&|x| time_label(r, *x))
+        .y_label_formatter(y_label)
+        .x_labels(12)
+        .label_style(font(15))
+        .axis_desc_style(font(16))
+        .light_line_style(WHITE.mix(0.0))
+        .draw()
+        .map_err(e)?;
+    Ok(chart)
+}
+
+/// The legend box of the series drawn so far.
+fn legend<'a, DB: DrawingBackend + 'a>(
+    chart: &mut TimeChart<'a, DB>,
+    position: SeriesLabelPosition,
+) -> Result<(), String> {
+    chart
+        .configure_series_labels()
+        .label_font(font(15))
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.4))
+        .position(position)
+        .draw()
+        .map_err(e)
 }
 
 fn nothing_to_show<DB: DrawingBackend>(
@@ -179,14 +230,7 @@ pub fn throughput<DB: DrawingBackend>(area: &Area<DB>, r: &Results) -> Result<()
                 ))
                 .legend(|(x, y)| PathElement::new([(x, y), (x + 14, y)], LIMIT.stroke_width(2)));
         }
-        chart
-            .configure_series_labels()
-            .label_font(font(15))
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.4))
-            .position(SeriesLabelPosition::UpperRight)
-            .draw()
-            .map_err(e)?;
+        legend(&mut chart, SeriesLabelPosition::UpperRight)?;
     }
     Ok(())
 }
@@ -317,26 +361,9 @@ pub fn quota_utilisation<DB: DrawingBackend>(area: &Area<DB>, r: &Results) -> Re
         .flat_map(|(_, p)| p.iter().map(|x| x.1))
         .fold(100.0, f64::max)
         * 1.1;
-    let mut chart = ChartBuilder::on(area)
-        .caption(&title, font(26))
-        .margin(12)
-        .margin_right(40)
-        .x_label_area_size(45)
-        .y_label_area_size(70)
-        .build_cartesian_2d(0.0..x_max, 0.0..top)
-        .map_err(e)?;
-    chart
-        .configure_mesh()
-        .x_desc(time_axis(r))
-        .y_desc("% of the limit")
-        .x_label_formatter(&|x| time_label(r, *x))
-        .y_label_formatter(&|y| format!("{y:.0} %"))
-        .x_labels(12)
-        .label_style(font(15))
-        .axis_desc_style(font(16))
-        .light_line_style(WHITE.mix(0.0))
-        .draw()
-        .map_err(e)?;
+    let mut chart = time_chart(area, r, &title, top, "% of the limit", &|y| {
+        format!("{y:.0} %")
+    })?;
     chart
         .draw_series(LineSeries::new(
             [(0.0, 100.0), (x_max, 100.0)],
@@ -353,14 +380,7 @@ pub fn quota_utilisation<DB: DrawingBackend>(area: &Area<DB>, r: &Results) -> Re
             .label(name)
             .legend(move |(x, y)| PathElement::new([(x, y), (x + 14, y)], color.stroke_width(2)));
     }
-    chart
-        .configure_series_labels()
-        .label_font(font(15))
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK.mix(0.4))
-        .position(SeriesLabelPosition::UpperLeft)
-        .draw()
-        .map_err(e)?;
+    legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
     Ok(())
 }
 
@@ -382,26 +402,9 @@ pub fn queue_depth<DB: DrawingBackend>(area: &Area<DB>, r: &Results) -> Result<(
         .flat_map(|p| p.iter().map(|x| x.1))
         .fold(1.0, f64::max)
         * 1.1;
-    let mut chart = ChartBuilder::on(area)
-        .caption(&title, font(26))
-        .margin(12)
-        .margin_right(40)
-        .x_label_area_size(45)
-        .y_label_area_size(70)
-        .build_cartesian_2d(0.0..x_max, 0.0..top)
-        .map_err(e)?;
-    chart
-        .configure_mesh()
-        .x_desc(time_axis(r))
-        .y_desc("messages queued")
-        .x_label_formatter(&|x| time_label(r, *x))
-        .y_label_formatter(&|y| format!("{y:.0}"))
-        .x_labels(12)
-        .label_style(font(15))
-        .axis_desc_style(font(16))
-        .light_line_style(WHITE.mix(0.0))
-        .draw()
-        .map_err(e)?;
+    let mut chart = time_chart(area, r, &title, top, "messages queued", &|y| {
+        format!("{y:.0}")
+    })?;
     for (i, (mta, points)) in r.queue_depth.iter().enumerate() {
         let color = PALETTE[i % PALETTE.len()];
         let steps = points.iter().flat_map(|(t, v)| {
@@ -416,13 +419,6 @@ pub fn queue_depth<DB: DrawingBackend>(area: &Area<DB>, r: &Results) -> Result<(
             .label(mta.clone())
             .legend(move |(x, y)| PathElement::new([(x, y), (x + 14, y)], color.stroke_width(2)));
     }
-    chart
-        .configure_series_labels()
-        .label_font(font(15))
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK.mix(0.4))
-        .position(SeriesLabelPosition::UpperRight)
-        .draw()
-        .map_err(e)?;
+    legend(&mut chart, SeriesLabelPosition::UpperRight)?;
     Ok(())
 }
