@@ -65,13 +65,7 @@ pub fn run(args: RunArgs) -> ExitCode {
         group_thousands(m.delivered),
         group_thousands(m.bounced),
         group_thousands(m.queued_at_end),
-        group_thousands(
-            report
-                .limit_events
-                .iter()
-                .filter(|e| e.change == crate::relay::LimitChange::Hit)
-                .count() as u64
-        )
+        group_thousands(report.limit_hits)
     );
     println!(
         "{} events in {:.2?}",

@@ -20,10 +20,16 @@ impl AtomicFile {
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
-        let temp = tempfile::Builder::new()
-            .prefix(".relaysim-")
-            .suffix(".partial")
-            .tempfile_in(dir)?;
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(".relaysim-").suffix(".partial");
+        // Results are for reading by others too: rw-r--r-- like an ordinary file
+        // (the temporary file's default is owner-only).
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            builder.permissions(std::fs::Permissions::from_mode(0o644));
+        }
+        let temp = builder.tempfile_in(dir)?;
         Ok(AtomicFile {
             target: target.to_path_buf(),
             writer: BufWriter::with_capacity(1 << 16, temp),

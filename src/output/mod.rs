@@ -20,6 +20,7 @@ use std::path::Path;
 use crate::scenario::Scenario;
 use crate::sim::{self, RunReport};
 use crate::world::recipients::RecipientSpace;
+use limit_hits::LimitHitsWriter;
 use queue_depth::QueueDepthWriter;
 use throughput::ThroughputWriter;
 use transactions::TransactionWriter;
@@ -66,20 +67,19 @@ pub fn run_to_folder(
         }
         false => None,
     };
-    let mut recorders = (((throughput, queues), transactions), observer);
+    let hits = LimitHitsWriter::new(AtomicFile::create(&dir.join("limit_hits.csv"))?)?;
+    let mut recorders = ((((throughput, queues), hits), transactions), observer);
     let report = sim::run(scenario, seed, &mut recorders);
     report
         .check_conservation()
         .map_err(|e| io::Error::other(format!("internal error, a message was lost: {e}")))?;
-    let (((throughput, queues), transactions), _) = recorders;
+    let ((((throughput, queues), hits), transactions), _) = recorders;
     throughput.finish(report.horizon)?.commit()?;
     queues.finish(report.horizon)?.commit()?;
     if let Some(t) = transactions {
         t.finish()?.commit()?;
     }
-    let mut hits = Vec::new();
-    limit_hits::write(&mut hits, &report.limit_events)?;
-    AtomicFile::write_all(&dir.join("limit_hits.csv"), &hits)?;
+    hits.finish()?.commit()?;
     let mut log = Vec::new();
     delays::write_log(&mut log, &report)?;
     AtomicFile::write_all(&dir.join("delivery_delay.hlog"), &log)?;

@@ -29,7 +29,7 @@ struct Summary<'a> {
     /// How often the relay gave each reply, by reply line.
     replies: BTreeMap<String, u64>,
     connections: crate::sim::Connections,
-    limit_hits: usize,
+    limit_hits: u64,
     /// From arrival at the MTA to (last) delivery, seconds, of delivered messages.
     delivery_delay_s: Option<DelayPercentiles>,
     tenants: BTreeMap<&'a str, Entity<'a>>,
@@ -139,11 +139,7 @@ pub fn render(scenario: &Scenario, report: &RunReport) -> String {
         notifications: report.total.notifications,
         replies: reply_lines(&report.replies),
         connections: report.connections,
-        limit_hits: report
-            .limit_events
-            .iter()
-            .filter(|e| e.change == crate::relay::LimitChange::Hit)
-            .count(),
+        limit_hits: report.limit_hits,
         delivery_delay_s: DelayPercentiles::of(&report.delays),
         tenants: report
             .tenants

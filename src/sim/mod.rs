@@ -335,7 +335,7 @@ pub fn run(scenario: &Scenario, seed: u64, recorder: &mut impl Recorder) -> RunR
             fingerprint.write_u64(e.time.as_millis());
             fingerprint.write_u64(e.limit_value);
             recorder.limit_event(&record);
-            report.limit_events.push(record);
+            report.limit_change(record);
         }
         if let Some(t) = relay.poll_timeout()
             && timer_at.is_none_or(|scheduled| t < scheduled)

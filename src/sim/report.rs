@@ -165,8 +165,14 @@ pub struct RunReport {
     pub delays: Delays,
     pub tenants: Vec<EntityReport>,
     pub senders: Vec<EntityReport>,
-    /// Every limit hit and cleared, in time order.
+    /// The first hit and the first clear of each limit of each subject, in time order
+    /// (what expectations and sweeps ask about). The whole timeline goes to
+    /// recorders (`limit_hits.csv`) as it happens, so memory does not grow with it.
     pub limit_events: Vec<LimitRecord>,
+    /// Every hit, counted.
+    pub limit_hits: u64,
+    /// Which (limit, subject, change) already has its first record.
+    first_changes: std::collections::BTreeSet<(LimitKind, String, bool)>,
 }
 
 impl RunReport {
@@ -196,6 +202,8 @@ impl RunReport {
             rewritten: 0,
             delays: new_delays(),
             limit_events: Vec::new(),
+            limit_hits: 0,
+            first_changes: Default::default(),
             tenants: entities(scenario.tenants.iter().map(|t| t.id.get_ref()).collect()),
             senders: entities(scenario.senders.iter().map(|s| s.id.get_ref()).collect()),
         }
@@ -214,6 +222,22 @@ impl RunReport {
 
     pub(super) fn message_settled(&mut self, tag: MessageTag, fates: RecipientFates) {
         self.count(tag, |c| c.add_settled(tag.notification, fates));
+    }
+
+    /// Counts a limit change and keeps it if it is the first of its kind.
+    pub(super) fn limit_change(&mut self, record: LimitRecord) {
+        let hit = record.change == LimitChange::Hit;
+        if hit {
+            self.limit_hits += 1;
+        }
+        let key = (
+            record.limit,
+            format!("{}/{}/{}", record.scope, record.tenant, record.subject),
+            hit,
+        );
+        if self.first_changes.insert(key) {
+            self.limit_events.push(record);
+        }
     }
 
     pub(super) fn deferrals(&mut self, tag: MessageTag, n: u64) {

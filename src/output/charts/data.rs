@@ -15,15 +15,15 @@ pub struct ThroughputRow {
     pub rejected: f64,
 }
 
-/// One state change of `limit_hits.csv`.
+/// A period a limit was in force: from, to (seconds) and the reply code it gave.
+pub type Band = (f64, f64, String);
+
+/// A limit of a subject that was hit, with the periods it was in force.
 #[derive(Clone, Debug)]
-pub struct LimitChange {
-    pub time_s: f64,
-    pub scope: String,
-    pub subject: String,
-    pub limit: String,
-    pub hit: bool,
-    pub reply: String,
+pub struct Lane {
+    /// `limit · subject`, e.g. `customer_peak · acme`.
+    pub name: String,
+    pub bands: Vec<Band>,
 }
 
 /// A tenant's limits from `summary.json`.
@@ -45,7 +45,11 @@ pub struct Results {
     pub limits: BTreeMap<String, TenantLimits>,
     /// Per tenant, in file order (time order).
     pub throughput: BTreeMap<String, Vec<ThroughputRow>>,
-    pub limit_changes: Vec<LimitChange>,
+    /// From `limit_hits.csv`, in order of first hit. A limit that clears and is hit
+    /// again within 1/2000 of the run (a pixel) stays one band: a full rolling window
+    /// flaps as single items leave it, and the timeline of a long run can hold
+    /// millions of such changes, which are folded while the file is read.
+    pub lanes: Vec<Lane>,
     /// Per MTA: (bucket start, most queued).
     pub queue_depth: BTreeMap<String, Vec<(f64, f64)>>,
 }
@@ -102,16 +106,36 @@ pub fn read(dir: &Path) -> io::Result<Results> {
     }
     let path = dir.join("limit_hits.csv");
     if path.exists() {
-        for r in records(&path)? {
-            let s = |i: usize| r.get(i).unwrap_or("").to_string();
-            results.limit_changes.push(LimitChange {
-                time_s: s(0).parse().unwrap_or(0.0),
-                scope: s(2),
-                subject: s(3),
-                limit: s(4),
-                hit: s(5) == "hit",
-                reply: s(6),
-            });
+        let pixel_s = results.horizon_s / 2000.0;
+        let horizon_s = results.horizon_s;
+        let mut reader = csv::Reader::from_path(&path).map_err(|e| invalid(&path, e))?;
+        for record in reader.records() {
+            let r = record.map_err(|e| invalid(&path, e))?;
+            let field = |i: usize| r.get(i).unwrap_or("");
+            let time_s: f64 = field(0).parse().unwrap_or(0.0);
+            let name = format!("{} · {}", field(4), field(3));
+            let lane = match results.lanes.iter().position(|l| l.name == name) {
+                Some(i) => i,
+                None => {
+                    results.lanes.push(Lane {
+                        name,
+                        bands: Vec::new(),
+                    });
+                    results.lanes.len() - 1
+                }
+            };
+            let bands = &mut results.lanes[lane].bands;
+            if field(5) == "hit" {
+                match bands.last_mut() {
+                    Some(last) if time_s - last.1 <= pixel_s => last.1 = horizon_s,
+                    _ => {
+                        let code = field(6).split(' ').take(2).collect::<Vec<_>>().join(" ");
+                        bands.push((time_s, horizon_s, code));
+                    }
+                }
+            } else if let Some(open) = bands.last_mut() {
+                open.1 = time_s;
+            }
         }
     }
     let path = dir.join("queue_depth.csv");

@@ -17,9 +17,6 @@ type Layer = (
     fn(&super::data::ThroughputRow) -> f64,
 );
 
-/// A band of the limit timeline: from, to (seconds) and the reply code on it.
-type Band = (f64, f64, String);
-
 /// A plotters error as text (the backends' error types differ).
 fn e<E: std::fmt::Debug>(err: E) -> String {
     format!("{err:?}")
@@ -68,7 +65,9 @@ fn time_label(r: &Results, hours: f64) -> String {
 }
 
 fn time_axis(r: &Results) -> &'static str {
-    if r.start_second_of_day.is_some() {
+    if r.start_second_of_day.is_some() && r.horizon_s > 86_400.0 {
+        "day of the run and time of day"
+    } else if r.start_second_of_day.is_some() {
         "time of day"
     } else {
         "time since start (hours)"
@@ -239,31 +238,14 @@ pub fn throughput<DB: DrawingBackend>(area: &Area<DB>, r: &Results) -> Result<()
 /// force, the reply code on it.
 pub fn limit_timeline<DB: DrawingBackend>(area: &Area<DB>, r: &Results) -> Result<(), String> {
     let title = format!("{} — limits in force (hit → cleared)", r.scenario);
-    let mut lanes: Vec<(String, Vec<Band>)> = Vec::new();
-    for c in &r.limit_changes {
-        let name = format!("{} · {}", c.limit, c.subject);
-        let lane = match lanes.iter().position(|(n, _)| *n == name) {
-            Some(i) => i,
-            None => {
-                lanes.push((name, Vec::new()));
-                lanes.len() - 1
-            }
-        };
-        let bands = &mut lanes[lane].1;
-        if c.hit {
-            let code: String = c.reply.split(' ').take(2).collect::<Vec<_>>().join(" ");
-            bands.push((c.time_s, r.horizon_s, code));
-        } else if let Some(open) = bands.last_mut() {
-            open.1 = c.time_s;
-        }
-    }
+    let lanes = &r.lanes;
     if lanes.is_empty() {
         return nothing_to_show(area, &title, "No limit was hit in this run.");
     }
     area.fill(&WHITE).map_err(e)?;
     let x_max = (r.horizon_s / 3600.0).max(1e-3);
     let n = lanes.len() as f64;
-    let label_width = lanes.iter().map(|(l, _)| l.len()).max().unwrap_or(10) as u32 * 8 + 20;
+    let label_width = lanes.iter().map(|l| l.name.len()).max().unwrap_or(10) as u32 * 8 + 20;
     let mut chart = ChartBuilder::on(area)
         .caption(&title, font(26))
         .margin(12)
@@ -272,7 +254,7 @@ pub fn limit_timeline<DB: DrawingBackend>(area: &Area<DB>, r: &Results) -> Resul
         .y_label_area_size(label_width.min(420))
         .build_cartesian_2d(0.0..x_max, 0.0..n)
         .map_err(e)?;
-    let names: Vec<String> = lanes.iter().map(|(l, _)| l.clone()).collect();
+    let names: Vec<String> = lanes.iter().map(|l| l.name.clone()).collect();
     chart
         .configure_mesh()
         .x_desc(time_axis(r))
@@ -293,7 +275,8 @@ pub fn limit_timeline<DB: DrawingBackend>(area: &Area<DB>, r: &Results) -> Resul
         .light_line_style(WHITE.mix(0.0))
         .draw()
         .map_err(e)?;
-    for (i, (_, bands)) in lanes.iter().enumerate() {
+    for (i, lane) in lanes.iter().enumerate() {
+        let bands = &lane.bands;
         let color = PALETTE[i % PALETTE.len()];
         let (y0, y1) = (i as f64 + 0.2, i as f64 + 0.8);
         chart

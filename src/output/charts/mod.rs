@@ -83,16 +83,7 @@ pub fn draw_all(dir: &Path) -> io::Result<Vec<PathBuf>> {
     register_font();
     let r = data::read(dir)?;
     let panels = r.throughput.len().max(1) as u32;
-    let lanes = {
-        let mut names: Vec<(&str, &str)> = r
-            .limit_changes
-            .iter()
-            .map(|c| (c.limit.as_str(), c.subject.as_str()))
-            .collect();
-        names.sort_unstable();
-        names.dedup();
-        names.len() as u32
-    };
+    let lanes = r.lanes.len() as u32;
     let mut written = Vec::new();
     macro_rules! chart {
         ($name:literal, $height:expr, $draw:path) => {
