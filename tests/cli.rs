@@ -19,6 +19,14 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// `relaysim run SCENARIO --out DIR EXTRA…`, which must succeed.
+fn run_into(scenario: &str, dir: &Path, extra: &[&str]) {
+    let mut args = vec!["run", scenario, "--out", dir.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let o = relaysim(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
 fn read(dir: &Path, file: &str) -> Vec<u8> {
     std::fs::read(dir.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"))
 }
@@ -168,13 +176,7 @@ fn two_runs_with_the_same_seed_are_byte_identical() {
 #[test]
 fn run_writes_the_contract_files() {
     let dir = tempfile::tempdir().unwrap();
-    let o = relaysim(&[
-        "run",
-        "scenarios/quickstart.toml",
-        "--out",
-        dir.path().to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    run_into("scenarios/quickstart.toml", dir.path(), &[]);
     let summary: serde_json::Value =
         serde_json::from_slice(&read(dir.path(), "summary.json")).unwrap();
     assert_eq!(summary["scenario"], "quickstart");
@@ -271,13 +273,11 @@ fn the_committed_schema_is_current() {
 #[test]
 fn limit_hits_csv_is_the_exact_timeline() {
     let dir = tempfile::tempdir().unwrap();
-    let o = relaysim(&[
-        "run",
+    run_into(
         "scenarios/regression/q05-customer-peak.toml",
-        "--out",
-        dir.path().to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+        dir.path(),
+        &[],
+    );
     let csv = String::from_utf8(read(dir.path(), "limit_hits.csv")).unwrap();
     insta::assert_snapshot!("q05_limit_hits_csv", csv);
 }
@@ -286,14 +286,11 @@ fn limit_hits_csv_is_the_exact_timeline() {
 #[test]
 fn transactions_csv_shows_attribution_and_rewriting() {
     let dir = tempfile::tempdir().unwrap();
-    let o = relaysim(&[
-        "run",
+    run_into(
         "scenarios/regression/p08-postmaster-rewrite.toml",
-        "--trace",
-        "--out",
-        dir.path().to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+        dir.path(),
+        &["--trace"],
+    );
     let trace = String::from_utf8(read(dir.path(), "transactions.csv")).unwrap();
     let mut lines = trace.lines();
     assert_eq!(
@@ -318,14 +315,11 @@ fn transactions_csv_shows_attribution_and_rewriting() {
 #[test]
 fn outputs_of_a_small_scenario_are_golden() {
     let dir = tempfile::tempdir().unwrap();
-    let o = relaysim(&[
-        "run",
+    run_into(
         "scenarios/regression/q13-block-all-senders.toml",
-        "--trace",
-        "--out",
-        dir.path().to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+        dir.path(),
+        &["--trace"],
+    );
     for file in [
         "summary.json",
         "throughput.csv",
@@ -342,13 +336,11 @@ fn outputs_of_a_small_scenario_are_golden() {
 #[test]
 fn plot_redraws_the_same_charts() {
     let dir = tempfile::tempdir().unwrap();
-    let o = relaysim(&[
-        "run",
+    run_into(
         "scenarios/regression/q05-customer-peak.toml",
-        "--out",
-        dir.path().to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+        dir.path(),
+        &[],
+    );
     let charts = [
         "throughput",
         "limit_timeline",

@@ -3,6 +3,7 @@
 //! killed run never leaves a half-written file behind.
 
 pub mod atomic;
+pub mod bucketed;
 pub mod charts;
 pub mod delays;
 pub mod limit_hits;

@@ -4,75 +4,45 @@
 
 use std::io::{self, Write};
 
+use super::bucketed::{BucketRow, BucketedCsv};
 use crate::sim::Recorder;
 use crate::time::{SimDuration, SimTime};
 
 pub const HEADER: [&str; 3] = ["bucket_start_s", "mta", "queued_messages_max"];
 
-pub struct QueueDepthWriter<W: Write> {
-    out: csv::Writer<W>,
-    mtas: Vec<String>,
-    bucket: SimDuration,
-    current: u64,
-    /// Per MTA: the depth now, and the most within the current bucket.
-    depth: Vec<(usize, usize)>,
-    error: Option<io::Error>,
+/// An MTA's queue depth now, and the most within the current bucket.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Depth {
+    now: usize,
+    most: usize,
 }
+
+impl BucketRow for Depth {
+    fn cells(&self) -> impl Iterator<Item = String> {
+        std::iter::once(self.most.to_string())
+    }
+    fn next_bucket(&mut self) {
+        self.most = self.now;
+    }
+}
+
+pub struct QueueDepthWriter<W: Write>(BucketedCsv<W, Depth>);
 
 impl<W: Write> QueueDepthWriter<W> {
     pub fn new(out: W, mtas: Vec<String>, bucket: SimDuration) -> io::Result<Self> {
-        let mut out = csv::Writer::from_writer(out);
-        out.write_record(HEADER)?;
-        let depth = vec![(0, 0); mtas.len()];
-        Ok(QueueDepthWriter {
-            out,
-            mtas,
-            bucket,
-            current: 0,
-            depth,
-            error: None,
-        })
+        BucketedCsv::new(out, &HEADER, mtas, bucket, Depth::default()).map(QueueDepthWriter)
     }
 
-    fn advance_to(&mut self, bucket_index: u64) {
-        while self.current < bucket_index {
-            if let Err(e) = self.write_current() {
-                self.error.get_or_insert(e);
-            }
-            for d in &mut self.depth {
-                d.1 = d.0;
-            }
-            self.current += 1;
-        }
-    }
-
-    fn write_current(&mut self) -> io::Result<()> {
-        let start = SimTime(self.current * self.bucket.as_millis()).to_string();
-        for (mta, (_, max)) in self.mtas.iter().zip(&self.depth) {
-            self.out
-                .write_record([start.as_str(), mta, &max.to_string()])?;
-        }
-        Ok(())
-    }
-
-    pub fn finish(mut self, horizon: SimTime) -> io::Result<W> {
-        self.advance_to(crate::sim::bucket_count(
-            horizon - SimTime::ZERO,
-            self.bucket,
-        ));
-        if let Some(e) = self.error {
-            return Err(e);
-        }
-        self.out.into_inner().map_err(|e| e.into_error())
+    pub fn finish(self, horizon: SimTime) -> io::Result<W> {
+        self.0.finish(horizon)
     }
 }
 
 impl<W: Write> Recorder for QueueDepthWriter<W> {
     fn queue_depth(&mut self, time: SimTime, mta: usize, depth: usize) {
-        self.advance_to(time.as_millis() / self.bucket.as_millis().max(1));
-        let d = &mut self.depth[mta];
-        d.0 = depth;
-        d.1 = d.1.max(depth);
+        let d = self.0.row(time, mta);
+        d.now = depth;
+        d.most = d.most.max(depth);
     }
 }
 

@@ -5,6 +5,7 @@
 
 use std::io::{self, Write};
 
+use super::bucketed::{BucketRow, BucketedCsv};
 use crate::sim::{AttemptCounts, Recorder};
 use crate::time::{SimDuration, SimTime};
 
@@ -20,16 +21,20 @@ pub const HEADER: [&str; 9] = [
     "connections_refused",
 ];
 
-pub struct ThroughputWriter<W: Write> {
-    out: csv::Writer<W>,
-    tenants: Vec<String>,
-    bucket: SimDuration,
-    /// Index of the bucket being filled.
-    current: u64,
-    /// Per tenant, the counts of the columns after `tenant`.
-    rows: Vec<[u64; 7]>,
-    error: Option<io::Error>,
+/// The counts of the columns after `tenant`, per bucket.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Counts([u64; 7]);
+
+impl BucketRow for Counts {
+    fn cells(&self) -> impl Iterator<Item = String> {
+        self.0.iter().map(u64::to_string)
+    }
+    fn next_bucket(&mut self) {
+        self.0 = [0; 7];
+    }
 }
+
+pub struct ThroughputWriter<W: Write>(BucketedCsv<W, Counts>);
 
 const OFFERED: usize = 0;
 const ACCEPTED: usize = 1;
@@ -41,61 +46,16 @@ const REFUSED: usize = 6;
 
 impl<W: Write> ThroughputWriter<W> {
     pub fn new(out: W, tenants: Vec<String>, bucket: SimDuration) -> io::Result<Self> {
-        let mut out = csv::Writer::from_writer(out);
-        out.write_record(HEADER)?;
-        let rows = vec![[0; 7]; tenants.len()];
-        Ok(ThroughputWriter {
-            out,
-            tenants,
-            bucket,
-            current: 0,
-            rows,
-            error: None,
-        })
-    }
-
-    /// Writes every bucket before `bucket_index`.
-    fn advance_to(&mut self, bucket_index: u64) {
-        while self.current < bucket_index {
-            if let Err(e) = self.write_current() {
-                self.error.get_or_insert(e);
-            }
-            self.rows.iter_mut().for_each(|r| *r = [0; 7]);
-            self.current += 1;
-        }
-    }
-
-    fn write_current(&mut self) -> io::Result<()> {
-        let start = SimTime(self.current * self.bucket.as_millis()).to_string();
-        for (tenant, row) in self.tenants.iter().zip(&self.rows) {
-            self.out.write_field(&start)?;
-            self.out.write_field(tenant)?;
-            for value in row {
-                self.out.write_field(value.to_string())?;
-            }
-            self.out.write_record(None::<&[u8]>)?;
-        }
-        Ok(())
+        BucketedCsv::new(out, &HEADER, tenants, bucket, Counts::default()).map(ThroughputWriter)
     }
 
     /// Writes the buckets up to the horizon and returns the inner writer.
-    pub fn finish(mut self, horizon: SimTime) -> io::Result<W> {
-        self.advance_to(crate::sim::bucket_count(
-            horizon - SimTime::ZERO,
-            self.bucket,
-        ));
-        if let Some(e) = self.error {
-            return Err(e);
-        }
-        self.out.into_inner().map_err(|e| e.into_error())
+    pub fn finish(self, horizon: SimTime) -> io::Result<W> {
+        self.0.finish(horizon)
     }
-}
 
-impl<W: Write> ThroughputWriter<W> {
-    /// The row of `tenant` in the bucket of `time` (earlier buckets are written).
     fn row(&mut self, time: SimTime, tenant: usize) -> &mut [u64; 7] {
-        self.advance_to(time.as_millis() / self.bucket.as_millis());
-        &mut self.rows[tenant]
+        &mut self.0.row(time, tenant).0
     }
 }
 

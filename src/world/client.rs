@@ -377,3 +377,110 @@ fn trace_with(
         reply,
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha12Rng;
+
+    use super::*;
+    use crate::scenario::Scenario;
+
+    struct Silent;
+    impl SessionObserver for Silent {
+        fn reply(&mut self, _: Reply) {}
+        fn connection(&mut self, _: bool) {}
+        fn transaction(&mut self, _: &TransactionTrace<'_>) {}
+    }
+
+    fn scenario(extra: &str) -> Scenario {
+        Scenario::parse(
+            "t.toml",
+            &format!(
+                r#"
+[simulation]
+name = "t"
+duration = "1h"
+[relay.policy]
+max_recipients_per_transaction = 2
+[[tenant]]
+id = "acme"
+licences = 1000
+primary_domain = "acme.example"
+[[tenant.relay_setting]]
+name = "office"
+allowed_senders = "domain_addresses"
+only_listed_ips = true
+ip_ranges = [{{ cidr = "192.0.2.0/24" }}]
+[[mta]]
+id = "m"
+tenant = "acme"
+profile = "qmail"
+source_ip = "192.0.2.1"
+helo = "mx.acme.example"
+{extra}
+"#
+            ),
+        )
+        .unwrap()
+    }
+
+    /// M6: recipients refused with 452 go in the next transaction on the connection.
+    #[test]
+    fn m06_too_many_recipients_continue_in_another_transaction() {
+        let s = scenario("");
+        let mut relay = Relay::new(&s, ChaCha12Rng::seed_from_u64(1));
+        let client = MtaClient::new(&s.mtas[0]);
+        let now = SimTime::ZERO;
+        let mut session = open(&mut relay, now, &client, &mut Silent).unwrap();
+        let from: EnvelopeSender = "app@acme.example".parse().unwrap();
+        let rcpts: Vec<RecipientId> = (0..5).map(RecipientId).collect();
+        let (mut fates, mut scratch) = (Vec::new(), Scratch::default());
+        let stats = deliver_on(
+            &mut relay,
+            now,
+            &mut session,
+            &client,
+            &from,
+            &rcpts,
+            &mut fates,
+            &mut scratch,
+            &mut Silent,
+        );
+        assert_eq!((stats.transactions, stats.accepted), (3, 3));
+        assert!(fates.iter().all(|f| *f == Fate::Delivered));
+        // qmail sends every recipient each time: 5 + 3 + 1 RCPT commands.
+        assert_eq!(stats.rcpts_sent, 9);
+        close(&mut relay, now, session, &mut Silent);
+    }
+
+    /// M5: an MTA routes its internal domains (and their subdomains) elsewhere.
+    #[test]
+    fn m05_internal_domains_are_routed_elsewhere() {
+        let s = scenario("internal_domains = [\"corp.example\"]");
+        let client = MtaClient::new(&s.mtas[0]);
+        let d = |name: &str| crate::scenario::values::DomainName(name.into());
+        assert!(client.routes_elsewhere(&d("corp.example")));
+        assert!(client.routes_elsewhere(&d("eu.corp.example")));
+        assert!(!client.routes_elsewhere(&d("notcorp.example")));
+        assert!(!client.routes_elsewhere(&d("partners.example")));
+    }
+
+    /// M1: a 5xx before MAIL bounces, a 421 is a site failure.
+    #[test]
+    fn m01_refusals_before_mail() {
+        let s = scenario("");
+        let mut relay = Relay::new(&s, ChaCha12Rng::seed_from_u64(1));
+        let mut client = MtaClient::new(&s.mtas[0]);
+        client.helo = "bad name".into();
+        assert!(matches!(
+            open(&mut relay, SimTime::ZERO, &client, &mut Silent),
+            Err(ConnectFailure::Refusal(Fate::Bounced))
+        ));
+        client.port = 2525;
+        assert!(matches!(
+            open(&mut relay, SimTime::ZERO, &client, &mut Silent),
+            Err(ConnectFailure::Refused)
+        ));
+    }
+}
