@@ -128,10 +128,6 @@ impl Relay {
         &self.directory
     }
 
-    pub fn quota(&self) -> &QuotaEngine {
-        &self.quota
-    }
-
     /// When the relay next wants `handle_timeout` (a hit limit's window frees room, a
     /// DoS bucket refills).
     pub fn poll_timeout(&self) -> Option<SimTime> {

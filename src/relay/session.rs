@@ -84,33 +84,9 @@ impl Session {
         self.open
     }
 
-    /// Messages accepted on this connection so far.
-    pub fn messages(&self) -> u32 {
-        self.messages
-    }
-
-    /// P11: the front-end this connection landed on.
-    pub fn frontend(&self) -> u32 {
-        self.frontend
-    }
-
-    pub fn tls(&self) -> bool {
-        self.tls
-    }
-
-    /// P12: how the relay read the HELO name (after a successful HELO/EHLO).
-    pub fn helo(&self) -> Option<HeloName> {
-        self.helo
-    }
-
     /// The open transaction's attribution (after a successful MAIL FROM).
     pub fn transaction(&self) -> Option<&Transaction> {
         self.transaction.as_ref()
-    }
-
-    /// Recipients accepted so far in the open transaction.
-    pub fn accepted_recipients(&self) -> usize {
-        self.reservation.recipients().len()
     }
 
     /// HELO/EHLO. P12: an empty or malformed argument gets `501 5.5.4`. Like RFC

@@ -60,6 +60,21 @@ struct SenderState {
 }
 
 impl SenderState {
+    /// Draws `n` recipients from the pool: relay-bound ones into `to_relay`; returns
+    /// how many the MTA routes elsewhere (M5).
+    fn draw_recipients(&mut self, n: u32, to_relay: &mut Vec<RecipientId>) -> u32 {
+        let mut routed_elsewhere = 0;
+        for _ in 0..n {
+            let r = self.recipients.draw(&mut self.rng);
+            if r.routed_elsewhere {
+                routed_elsewhere += 1;
+            } else {
+                to_relay.push(r.id);
+            }
+        }
+        routed_elsewhere
+    }
+
     /// A message of this sender for its MTA.
     fn message<'b>(
         &self,
@@ -86,7 +101,8 @@ impl SenderState {
 
 struct ReplayMessage {
     from: (u32, Option<(RecipientId, bool)>),
-    recipients: Vec<RecipientId>,
+    /// The listed recipients, each with whether the MTA routes it elsewhere (M5).
+    recipients: Vec<(RecipientId, bool)>,
 }
 
 /// Runs `scenario` with `seed` to its horizon.
@@ -102,7 +118,10 @@ pub fn run(scenario: &Scenario, seed: u64, recorder: &mut impl Recorder) -> RunR
     let mut mtas: Vec<MtaRuntime> = scenario
         .mtas
         .iter()
-        .map(|m| MtaRuntime::new(MtaClient::new(m), MtaParams::for_mta(m)))
+        .map(|m| {
+            let params = MtaParams::for_mta(m);
+            MtaRuntime::new(MtaClient::new(m, &params), params)
+        })
         .collect();
     let mta_tenants: Vec<usize> = scenario
         .mtas
@@ -157,7 +176,14 @@ pub fn run(scenario: &Scenario, seed: u64, recorder: &mut impl Recorder) -> RunR
                     ReplayRecipients::Count(_) => Vec::new(),
                     ReplayRecipients::Addresses(list) => list
                         .iter()
-                        .filter_map(|a| space.of_envelope_address(&a.0))
+                        .map(|a| {
+                            let id = space
+                                .of_envelope_address(&a.0)
+                                .expect("replay addresses are numbered");
+                            let domain =
+                                crate::scenario::values::DomainName(a.domain().to_string());
+                            (id, client.routes_elsewhere(&domain))
+                        })
                         .collect(),
                 },
             })
@@ -220,17 +246,22 @@ pub fn run(scenario: &Scenario, seed: u64, recorder: &mut impl Recorder) -> RunR
                 &mut connections,
             )
         };
-        match event {
-            Event::Scenario { index } => relay.apply(now, &scenario.events[index as usize]),
+        let offered = match event {
+            Event::Scenario { index } => {
+                relay.apply(now, &scenario.events[index as usize]);
+                None
+            }
             Event::RelayTimer => {
                 if timer_at == Some(now) {
                     timer_at = None;
                 }
                 relay.handle_timeout(now);
+                None
             }
             Event::Mta { mta, event } => {
                 sink.mta = mta;
                 mtas[mta as usize].handle(&mut relay, now, event, &envelopes, &mut sink);
+                None
             }
             Event::Replay { sender, row } => {
                 let spec = &scenario.senders[sender as usize];
@@ -244,41 +275,24 @@ pub fn run(scenario: &Scenario, seed: u64, recorder: &mut impl Recorder) -> RunR
                     sink.queue.schedule(SimTime::ZERO + next.at, e);
                 }
                 let r = &rows[row as usize];
-                let planned = &state.replay[row as usize];
-                let (from, bounce_to) = planned.from;
+                let from = state.replay[row as usize].from;
                 to_relay.clear();
-                let mut routed_elsewhere = 0;
-                let client = &mtas[state.mta].client;
-                match &r.recipients {
-                    ReplayRecipients::Count(n) => {
-                        for _ in 0..*n {
-                            let x = state.recipients.draw(&mut state.rng);
-                            if x.routed_elsewhere {
-                                routed_elsewhere += 1;
-                            } else {
-                                to_relay.push(x.id);
-                            }
-                        }
-                    }
-                    ReplayRecipients::Addresses(list) => {
-                        for (address, &id) in list.iter().zip(&planned.recipients) {
-                            let domain =
-                                crate::scenario::values::DomainName(address.domain().to_string());
-                            if client.routes_elsewhere(&domain) {
-                                routed_elsewhere += 1; // M5
+                let routed_elsewhere = match &r.recipients {
+                    ReplayRecipients::Count(n) => state.draw_recipients(*n, &mut to_relay),
+                    ReplayRecipients::Addresses(_) => {
+                        let mut routed = 0;
+                        for &(id, elsewhere) in &state.replay[row as usize].recipients {
+                            if elsewhere {
+                                routed += 1; // M5
                             } else {
                                 to_relay.push(id);
                             }
                         }
+                        routed
                     }
-                }
+                };
                 let size = r.size.map_or(state.size, |s| s.0);
-                let message =
-                    state.message(sender, (from, bounce_to), size, &to_relay, routed_elsewhere);
-                sink.recorder
-                    .message_offered(now, state.tenant, to_relay.len() as u32);
-                sink.mta = state.mta as u32;
-                mtas[state.mta].submit(&mut relay, now, message, &envelopes, &mut sink);
+                Some((sender, from, size, routed_elsewhere))
             }
             Event::Arrival { sender } | Event::BurstMessage { sender, .. } => {
                 let spec = &scenario.senders[sender as usize];
@@ -305,30 +319,22 @@ pub fn run(scenario: &Scenario, seed: u64, recorder: &mut impl Recorder) -> RunR
                     }
                     _ => {}
                 }
-                let (from, bounce_to) = state.from[draw_index(state.from.len(), &mut state.rng)];
+                let from = state.from[draw_index(state.from.len(), &mut state.rng)];
                 let count = draw_recipients(&spec.recipients, &mut state.rng);
                 to_relay.clear();
-                let mut routed_elsewhere = 0;
-                for _ in 0..count {
-                    let r = state.recipients.draw(&mut state.rng);
-                    if r.routed_elsewhere {
-                        routed_elsewhere += 1; // M5: another route, not the relay.
-                    } else {
-                        to_relay.push(r.id);
-                    }
-                }
-                let message = state.message(
-                    sender,
-                    (from, bounce_to),
-                    state.size,
-                    &to_relay,
-                    routed_elsewhere,
-                );
-                sink.recorder
-                    .message_offered(now, state.tenant, to_relay.len() as u32);
-                sink.mta = state.mta as u32;
-                mtas[state.mta].submit(&mut relay, now, message, &envelopes, &mut sink);
+                let routed_elsewhere = state.draw_recipients(count, &mut to_relay);
+                Some((sender, from, state.size, routed_elsewhere))
             }
+        };
+        // A sender handed a message to its MTA: `to_relay` holds its relay-bound
+        // recipients.
+        if let Some((sender, from, size, routed_elsewhere)) = offered {
+            let state = &senders[sender as usize];
+            let message = state.message(sender, from, size, &to_relay, routed_elsewhere);
+            sink.recorder
+                .message_offered(now, state.tenant, to_relay.len() as u32);
+            sink.mta = state.mta as u32;
+            mtas[state.mta].submit(&mut relay, now, message, &envelopes, &mut sink);
         }
         while let Some(e) = relay.poll_limit_event() {
             let record = limit_record(scenario, &relay, &e);

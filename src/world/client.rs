@@ -36,7 +36,7 @@ pub struct MtaClient {
 }
 
 impl MtaClient {
-    pub fn new(mta: &Mta) -> Self {
+    pub fn new(mta: &Mta, params: &super::profile::MtaParams) -> Self {
         MtaClient {
             source_ip: *mta.source_ip.get_ref(),
             helo: mta.helo.clone(),
@@ -46,8 +46,7 @@ impl MtaClient {
                 .auth
                 .as_ref()
                 .map(|a| (a.get_ref().username.clone(), a.get_ref().valid)),
-            recipients_per_transaction: super::profile::MtaParams::for_mta(mta)
-                .recipients_per_transaction,
+            recipients_per_transaction: params.recipients_per_transaction,
             round_trip: mta.round_trip,
             bytes_per_milli: (mta.bandwidth.0 as f64 / 1000.0).max(1e-9),
             internal_domains: mta.internal_domains.clone(),
@@ -425,12 +424,19 @@ helo = "mx.acme.example"
         .unwrap()
     }
 
+    fn client_of(s: &Scenario) -> MtaClient {
+        MtaClient::new(
+            &s.mtas[0],
+            &crate::world::profile::MtaParams::for_mta(&s.mtas[0]),
+        )
+    }
+
     /// M6: recipients refused with 452 go in the next transaction on the connection.
     #[test]
     fn m06_too_many_recipients_continue_in_another_transaction() {
         let s = scenario("");
         let mut relay = Relay::new(&s, ChaCha12Rng::seed_from_u64(1));
-        let client = MtaClient::new(&s.mtas[0]);
+        let client = client_of(&s);
         let now = SimTime::ZERO;
         let mut session = open(&mut relay, now, &client, &mut Silent).unwrap();
         let from: EnvelopeSender = "app@acme.example".parse().unwrap();
@@ -458,7 +464,7 @@ helo = "mx.acme.example"
     #[test]
     fn m05_internal_domains_are_routed_elsewhere() {
         let s = scenario("internal_domains = [\"corp.example\"]");
-        let client = MtaClient::new(&s.mtas[0]);
+        let client = client_of(&s);
         let d = |name: &str| crate::scenario::values::DomainName(name.into());
         assert!(client.routes_elsewhere(&d("corp.example")));
         assert!(client.routes_elsewhere(&d("eu.corp.example")));
@@ -471,7 +477,7 @@ helo = "mx.acme.example"
     fn m01_refusals_before_mail() {
         let s = scenario("");
         let mut relay = Relay::new(&s, ChaCha12Rng::seed_from_u64(1));
-        let mut client = MtaClient::new(&s.mtas[0]);
+        let mut client = client_of(&s);
         client.helo = "bad name".into();
         assert!(matches!(
             open(&mut relay, SimTime::ZERO, &client, &mut Silent),

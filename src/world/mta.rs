@@ -765,7 +765,10 @@ helo = "mx.acme.example"
         let from = envelopes.intern(&"app@acme.example".parse().unwrap());
         World {
             relay: Relay::new(&s, ChaCha12Rng::seed_from_u64(1)),
-            mta: MtaRuntime::new(MtaClient::new(&s.mtas[0]), MtaParams::for_mta(&s.mtas[0])),
+            mta: {
+                let params = MtaParams::for_mta(&s.mtas[0]);
+                MtaRuntime::new(MtaClient::new(&s.mtas[0], &params), params)
+            },
             envelopes,
             from,
             sink: Recording::default(),

@@ -94,16 +94,6 @@ impl RecipientSpace {
         let (first, _, domain) = &self.blocks[i];
         format!("r{}@{}", id.0 - first, domain)
     }
-
-    /// The domain of `id`.
-    pub fn domain(&self, id: RecipientId) -> &str {
-        if id.0 >= self.senders_base {
-            let a = &self.senders[(id.0 - self.senders_base) as usize];
-            return a.rsplit_once('@').map_or("", |(_, d)| d);
-        }
-        let i = self.blocks.partition_point(|b| b.0 <= id.0) - 1;
-        &self.blocks[i].2
-    }
 }
 
 /// Draws the recipients of one sender: index by Zipf popularity (exponent 0 is
@@ -222,7 +212,10 @@ recipient_pool = { size = 50, domain = "shared.example", internal_share = 0.5, i
         assert!((4_700..5_300).contains(&internal), "{internal}");
         let id = RecipientId(b.internal_base.unwrap() + 3);
         assert_eq!(space.address(id), "r3@t.example");
-        assert_eq!(space.domain(RecipientId(a.external_base)), "shared.example");
+        assert_eq!(
+            space.address(RecipientId(a.external_base)),
+            "r0@shared.example"
+        );
         let x = space.of_envelope_address("x@t.example").unwrap();
         assert_eq!(space.address(x), "x@t.example");
         assert_eq!(space.of_envelope_address("nobody@t.example"), None);

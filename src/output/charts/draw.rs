@@ -87,21 +87,22 @@ fn bucket_name(bucket_s: f64) -> String {
 type TimeChart<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
 
 /// A chart over the run's time (x, hours) and `0..top` (y), titled, with its mesh.
+/// `title` is `(text, font size)`.
 fn time_chart<'a, DB: DrawingBackend>(
     area: &'a Area<DB>,
     r: &Results,
-    title: &str,
+    (title, title_size): (&str, u32),
     top: f64,
     y_desc: &str,
     y_label: &dyn Fn(&f64) -> String,
 ) -> Result<TimeChart<'a, DB>, String> {
     let x_max = (r.horizon_s / 3600.0).max(1e-3);
     let mut chart = ChartBuilder::on(area)
-        .caption(title, font(26))
+        .caption(title, font(title_size))
         .margin(12)
         .margin_right(40)
         .x_label_area_size(45)
-        .y_label_area_size(70)
+        .y_label_area_size(80)
         .build_cartesian_2d(0.0..x_max, 0.0..top)
         .map_err(e)?;
     chart
@@ -175,26 +176,11 @@ pub fn throughput<DB: DrawingBackend>(area: &Area<DB>, r: &Results) -> Result<()
             .fold(peak_per_bucket, f64::max)
             .max(1.0)
             * 1.1;
-        let mut chart = ChartBuilder::on(panel)
-            .caption(format!("tenant {tenant}"), font(20))
-            .margin(12)
-            .margin_right(40)
-            .x_label_area_size(45)
-            .y_label_area_size(80)
-            .build_cartesian_2d(0.0..x_max, 0.0..top)
-            .map_err(e)?;
-        chart
-            .configure_mesh()
-            .x_desc(time_axis(r))
-            .y_desc(format!("recipients per {}", bucket_name(r.bucket_s)))
-            .x_label_formatter(&|x| time_label(r, *x))
-            .y_label_formatter(&|y| format!("{y:.0}"))
-            .x_labels(12)
-            .label_style(font(15))
-            .axis_desc_style(font(16))
-            .light_line_style(WHITE.mix(0.0))
-            .draw()
-            .map_err(e)?;
+        let caption = format!("tenant {tenant}");
+        let y_desc = format!("recipients per {}", bucket_name(r.bucket_s));
+        let mut chart = time_chart(panel, r, (&caption, 20), top, &y_desc, &|y| {
+            format!("{y:.0}")
+        })?;
         // Stacked: draw the highest layer first, each lower one over it.
         let layers: [Layer; 3] = [
             ("rejected (5xx)", REJECTED, |x| {
@@ -344,7 +330,7 @@ pub fn quota_utilisation<DB: DrawingBackend>(area: &Area<DB>, r: &Results) -> Re
         .flat_map(|(_, p)| p.iter().map(|x| x.1))
         .fold(100.0, f64::max)
         * 1.1;
-    let mut chart = time_chart(area, r, &title, top, "% of the limit", &|y| {
+    let mut chart = time_chart(area, r, (&title, 26), top, "% of the limit", &|y| {
         format!("{y:.0} %")
     })?;
     chart
@@ -385,7 +371,7 @@ pub fn queue_depth<DB: DrawingBackend>(area: &Area<DB>, r: &Results) -> Result<(
         .flat_map(|p| p.iter().map(|x| x.1))
         .fold(1.0, f64::max)
         * 1.1;
-    let mut chart = time_chart(area, r, &title, top, "messages queued", &|y| {
+    let mut chart = time_chart(area, r, (&title, 26), top, "messages queued", &|y| {
         format!("{y:.0}")
     })?;
     for (i, (mta, points)) in r.queue_depth.iter().enumerate() {

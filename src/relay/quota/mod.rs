@@ -166,11 +166,6 @@ impl QuotaEngine {
         }
     }
 
-    /// The limits in force for a customer now.
-    pub fn limits(&self, tenant: TenantIx) -> &EffectiveLimits {
-        &self.customers[tenant.0 as usize].limits
-    }
-
     /// Q12, at MAIL FROM: Q13 (a blocked customer) then Q1 (the user's message
     /// count). On success the message is reserved in `res`.
     pub fn check_message(
