@@ -10,7 +10,7 @@ use std::hint::black_box;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use relaysim::relay::quota::{QuotaEngine, Reservation};
 use relaysim::relay::{Directory, RecipientId, TenantIx, UserId};
-use relaysim::scenario::Scenario;
+use relaysim::scenario::Model;
 use relaysim::time::SimTime;
 
 const CUSTOMERS: u32 = 10;
@@ -21,7 +21,7 @@ const STEP_MS: u64 = 8;
 const LIVE_PER_USER: u64 = 86_400_000 / (STEP_MS * USERS as u64);
 const OPS: u64 = 10_000;
 
-fn scenario() -> Scenario {
+fn scenario() -> Model {
     let mut text = String::from(
         "[simulation]\nname = \"bench\"\nduration = \"30d\"\n[relay.quota]\nuser_messages_per_day = 20000\nuser_unique_recipients_per_day = 20000\n",
     );
@@ -34,7 +34,7 @@ fn scenario() -> Scenario {
         }
         text.push_str("]\n");
     }
-    Scenario::parse("bench.toml", &text).expect("the bench scenario is valid")
+    Model::parse("bench.toml", &text).expect("the bench scenario is valid")
 }
 
 /// The engine after a full day of traffic, and the number of transactions so far.
@@ -50,7 +50,7 @@ impl Steady {
         let scenario = scenario();
         let directory = Directory::new(&scenario.tenants);
         let mut s = Steady {
-            engine: QuotaEngine::new(&scenario, &directory),
+            engine: QuotaEngine::new(&scenario.relay.quota, &scenario.tenants, &directory),
             res: Reservation::default(),
             op: 0,
             probe: 0,
@@ -99,7 +99,7 @@ fn quota(c: &mut Criterion) {
     let live = steady.engine.committed(
         SimTime(steady.op * STEP_MS),
         relaysim::relay::LimitKey {
-            limit: relaysim::scenario::LimitKind::UserUniqueRecipients,
+            limit: relaysim::relay::LimitKind::UserUniqueRecipients,
             subject: user,
         },
     );

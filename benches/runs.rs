@@ -6,24 +6,24 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use relaysim::scenario::Scenario;
+use relaysim::scenario::Model;
 use relaysim::sim;
 
 fn runs(c: &mut Criterion) {
-    let quickstart = Scenario::parse(
+    let quickstart = Model::parse(
         "quickstart.toml",
         include_str!("../scenarios/quickstart.toml"),
     )
     .expect("the quickstart is valid");
-    let large = Scenario::load(std::path::Path::new("scenarios/large-tenant-cap.toml"))
+    let large = Model::load(std::path::Path::new("scenarios/large-tenant-cap.toml"))
         .expect("the large-tenant scenario is valid");
     let mut group = c.benchmark_group("run");
     group.sample_size(10);
     group.bench_function("quickstart_day", |b| {
-        b.iter(|| black_box(sim::run(&quickstart, 1, &mut ())))
+        b.iter(|| black_box(sim::run(&quickstart, 1, &mut ()).expect("the run checks out")))
     });
     group.bench_function("large_tenant_36000_licences_day", |b| {
-        b.iter(|| black_box(sim::run(&large, 36, &mut ())))
+        b.iter(|| black_box(sim::run(&large, 36, &mut ()).expect("the run checks out")))
     });
     group.finish();
 }

@@ -11,9 +11,11 @@
 
 use proptest::prelude::*;
 
-use relaysim::relay::quota::{LimitChange, LimitKey, QuotaEngine, Reservation, Subject};
-use relaysim::relay::{Directory, RecipientId, Reply, TenantIx, UserId};
-use relaysim::scenario::{LimitKind, Scenario};
+use relaysim::relay::quota::{QuotaEngine, Reservation};
+use relaysim::relay::{
+    Directory, LimitChange, LimitKey, LimitKind, RecipientId, Reply, Subject, TenantIx, UserId,
+};
+use relaysim::scenario::Model;
 use relaysim::time::SimTime;
 
 const DAY_MS: u64 = 1_000;
@@ -26,36 +28,36 @@ const CUSTOMER_DAY: u64 = 12;
 const CUSTOMER_PEAK: u64 = 5;
 
 #[derive(Clone, Copy, Debug)]
-enum Model {
+enum Window {
     Rolling,
     Fixed,
     Bucketed,
 }
 
-impl Model {
+impl Window {
     /// Whether an item committed at `s` counts at `t` in a window of `len` ms —
     /// written independently of the engine's expiry arithmetic.
     fn counts(self, s: u64, t: u64, len: u64) -> bool {
         match self {
-            Model::Rolling => t - s < len,
-            Model::Fixed => {
+            Window::Rolling => t - s < len,
+            Window::Fixed => {
                 let period = |x: u64| (x as i64 - (RESET_MS % len) as i64).div_euclid(len as i64);
                 period(s) == period(t)
             }
-            Model::Bucketed => t / BUCKET_MS - s / BUCKET_MS < len.div_ceil(BUCKET_MS),
+            Window::Bucketed => t / BUCKET_MS - s / BUCKET_MS < len.div_ceil(BUCKET_MS),
         }
     }
 
     fn name(self) -> &'static str {
         match self {
-            Model::Rolling => "rolling",
-            Model::Fixed => "fixed",
-            Model::Bucketed => "bucketed",
+            Window::Rolling => "rolling",
+            Window::Fixed => "fixed",
+            Window::Bucketed => "bucketed",
         }
     }
 }
 
-fn scenario(model: Model) -> Scenario {
+fn scenario(model: Window) -> Model {
     let text = format!(
         r#"
 [simulation]
@@ -79,7 +81,7 @@ users = ["a@t.example", "b@t.example"]
 "#,
         model.name()
     );
-    Scenario::parse("oracle.toml", &text).unwrap()
+    Model::parse("oracle.toml", &text).unwrap()
 }
 
 /// One attempted transaction.
@@ -115,14 +117,14 @@ struct Log {
 }
 
 impl Log {
-    fn user_messages(&self, m: Model, t: u64, u: u32) -> u64 {
+    fn user_messages(&self, m: Window, t: u64, u: u32) -> u64 {
         self.messages
             .iter()
             .filter(|(s, user, _)| *user == Some(u) && m.counts(*s, t, DAY_MS))
             .count() as u64
     }
 
-    fn user_unique(&self, m: Model, t: u64, u: u32) -> std::collections::BTreeSet<u32> {
+    fn user_unique(&self, m: Window, t: u64, u: u32) -> std::collections::BTreeSet<u32> {
         self.messages
             .iter()
             .filter(|(s, user, _)| *user == Some(u) && m.counts(*s, t, DAY_MS))
@@ -130,7 +132,7 @@ impl Log {
             .collect()
     }
 
-    fn customer(&self, m: Model, t: u64, len: u64) -> u64 {
+    fn customer(&self, m: Window, t: u64, len: u64) -> u64 {
         self.messages
             .iter()
             .filter(|(s, _, _)| m.counts(*s, t, len))
@@ -139,10 +141,10 @@ impl Log {
     }
 }
 
-fn run(model: Model, ops: &[Op]) -> Result<(), TestCaseError> {
+fn run(model: Window, ops: &[Op]) -> Result<(), TestCaseError> {
     let scenario = scenario(model);
     let directory = Directory::new(&scenario.tenants);
-    let mut engine = QuotaEngine::new(&scenario, &directory);
+    let mut engine = QuotaEngine::new(&scenario.relay.quota, &scenario.tenants, &directory);
     let tenant = TenantIx(0);
     let mut log = Log::default();
     let mut res = Reservation::default();
@@ -269,16 +271,16 @@ proptest! {
 
     #[test]
     fn rolling_windows_agree_with_the_oracle(ops in prop::collection::vec(op(), 1..120)) {
-        run(Model::Rolling, &ops)?;
+        run(Window::Rolling, &ops)?;
     }
 
     #[test]
     fn fixed_windows_agree_with_the_oracle(ops in prop::collection::vec(op(), 1..120)) {
-        run(Model::Fixed, &ops)?;
+        run(Window::Fixed, &ops)?;
     }
 
     #[test]
     fn bucketed_windows_agree_with_the_oracle(ops in prop::collection::vec(op(), 1..120)) {
-        run(Model::Bucketed, &ops)?;
+        run(Window::Bucketed, &ops)?;
     }
 }

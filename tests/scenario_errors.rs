@@ -1,7 +1,7 @@
 //! The catalogue of malformed scenarios: each case edits a valid base scenario and
 //! asserts every diagnostic's line, column and message. No input may panic.
 
-use relaysim::scenario::Scenario;
+use relaysim::scenario::Model;
 
 const BASE: &str = r#"[simulation]
 name = "t"
@@ -48,7 +48,7 @@ fn append(text: &str) -> String {
 type Expected = &'static [(usize, usize, &'static str)];
 
 fn assert_errors(case: &str, text: &str, expected: Expected) {
-    let err = match Scenario::parse("case.toml", text) {
+    let err = match Model::parse("case.toml", text) {
         Ok(_) => panic!("{case}: expected errors, the scenario was accepted"),
         Err(e) => e,
     };
@@ -84,7 +84,7 @@ fn assert_errors(case: &str, text: &str, expected: Expected) {
 
 #[test]
 fn the_base_scenario_is_valid() {
-    Scenario::parse("base.toml", BASE).unwrap();
+    Model::parse("base.toml", BASE).unwrap();
 }
 
 #[test]
@@ -98,7 +98,7 @@ fn e01_toml_syntax_error() {
 
 #[test]
 fn e02_unknown_key_with_suggestion_and_missing_key() {
-    let err = Scenario::parse("case.toml", &replace_line(7, "licenses = 10")).unwrap_err();
+    let err = Model::parse("case.toml", &replace_line(7, "licenses = 10")).unwrap_err();
     assert_errors(
         "typo",
         &replace_line(7, "licenses = 10"),
@@ -202,7 +202,7 @@ fn e12_duplicate_tenant_id() {
     let text =
         append("\n[[tenant]]\nid = \"acme\"\nlicences = 1\nprimary_domain = \"other.example\"\n");
     assert_errors("dup", &text, &[(31, 6, "duplicate tenant id `acme`")]);
-    let err = Scenario::parse("c", &text).unwrap_err();
+    let err = Model::parse("c", &text).unwrap_err();
     assert_eq!(
         err.diagnostics[0].help.as_deref(),
         Some("the first is on line 6; give each tenant its own id")
@@ -211,7 +211,7 @@ fn e12_duplicate_tenant_id() {
 
 #[test]
 fn e13_sender_at_missing_mta() {
-    let err = Scenario::parse("c", &replace_line(26, r#"mta = "mx""#)).unwrap_err();
+    let err = Model::parse("c", &replace_line(26, r#"mta = "mx""#)).unwrap_err();
     assert_errors(
         "mta ref",
         &replace_line(26, r#"mta = "mx""#),
@@ -455,7 +455,7 @@ fn e35_replay_file_rows_are_reported_with_their_line() {
         "\n[[sender]]\nid = \"replayed\"\nmta = \"m\"\npattern = \"replay\"\nreplay = {:?}\n",
         csv.display().to_string()
     ));
-    let err = Scenario::parse("case.toml", &text).unwrap_err();
+    let err = Model::parse("case.toml", &text).unwrap_err();
     let messages: Vec<String> = err.diagnostics.iter().map(|d| d.message.clone()).collect();
     assert_eq!(messages.len(), 2, "{messages:?}");
     assert!(
@@ -492,7 +492,7 @@ mod no_panics {
         /// Arbitrary text never panics the loader.
         #[test]
         fn arbitrary_text(text in "\\PC{0,400}") {
-            let _ = Scenario::parse("fuzz.toml", &text);
+            let _ = Model::parse("fuzz.toml", &text);
         }
 
         /// Valid scenarios with a slice cut out or a byte changed never panic either.
@@ -505,7 +505,7 @@ mod no_panics {
                 bytes[start] = byte;
             }
             let text = String::from_utf8_lossy(&bytes);
-            if let Err(e) = Scenario::parse("fuzz.toml", &text) {
+            if let Err(e) = Model::parse("fuzz.toml", &text) {
                 let _ = e.render(false);
             }
         }

@@ -7,8 +7,8 @@ use std::process::ExitCode;
 use clap::{Args, ValueEnum};
 
 use super::group_thousands;
-use crate::relay::limits::{EffectiveLimits, LimitSource};
-use crate::scenario::{Billing, QuotaConfig};
+use relay::limits::{EffectiveLimits, LimitSource};
+use relay::{Billing, QuotaConfig};
 
 #[derive(Args)]
 pub struct LimitsArgs {
@@ -32,7 +32,7 @@ enum BillingArg {
 pub fn limits(args: LimitsArgs) -> ExitCode {
     let quota = match &args.relay_from {
         Some(path) => match super::load_or_report(path) {
-            Some(s) => s.relay.quota,
+            Some(model) => model.relay.quota,
             None => return ExitCode::FAILURE,
         },
         None => QuotaConfig::default(),

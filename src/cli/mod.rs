@@ -13,7 +13,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::scenario::{LoadError, Scenario};
+use scenario::{LoadError, Model};
 
 /// The quickstart scenario, embedded so `relaysim run` works anywhere.
 pub const QUICKSTART: &str = include_str!("../../scenarios/quickstart.toml");
@@ -80,7 +80,7 @@ enum Command {
 }
 
 fn plot(dir: &std::path::Path) -> ExitCode {
-    match crate::output::charts::draw_all(dir) {
+    match report::charts::draw_all(dir) {
         Ok(files) => {
             for f in files {
                 println!("wrote {}", f.display());
@@ -107,7 +107,7 @@ pub fn main() -> ExitCode {
         Command::Plot { results_dir } => plot(&results_dir),
         Command::Sweep(args) => sweep::sweep(args),
         Command::Schema => {
-            print!("{}", crate::scenario::json_schema());
+            print!("{}", scenario::json_schema());
             ExitCode::SUCCESS
         }
     }
@@ -119,8 +119,8 @@ fn stderr_is_terminal() -> bool {
 }
 
 /// Loads a scenario, printing diagnostics to stderr on failure.
-fn load_or_report(path: &std::path::Path) -> Option<Scenario> {
-    match Scenario::load(path) {
+fn load_or_report(path: &std::path::Path) -> Option<Model> {
+    match Model::load(path) {
         Ok(s) => Some(s),
         Err(e) => {
             report_load_error(&e);
@@ -163,7 +163,7 @@ mod tests {
 
     #[test]
     fn the_embedded_quickstart_is_valid() {
-        Scenario::parse("quickstart.toml", QUICKSTART).unwrap();
+        Model::parse("quickstart.toml", QUICKSTART).unwrap();
     }
 
     #[test]

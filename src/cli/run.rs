@@ -7,7 +7,7 @@ use std::time::Instant;
 use clap::Args;
 
 use super::{QUICKSTART, group_thousands};
-use crate::scenario::Scenario;
+use scenario::Model;
 
 #[derive(Args)]
 pub struct RunArgs {
@@ -30,16 +30,21 @@ pub fn run(args: RunArgs) -> ExitCode {
             Some(s) => s,
             None => return ExitCode::FAILURE,
         },
-        None => Scenario::parse("quickstart.toml (embedded)", QUICKSTART)
-            .expect("the embedded quickstart scenario is valid (tested)"),
+        None => match Model::parse("quickstart.toml (embedded)", QUICKSTART) {
+            Ok(s) => s,
+            Err(e) => {
+                eprint!("{}", e.render(super::stderr_is_terminal()));
+                return ExitCode::FAILURE;
+            }
+        },
     };
-    let seed = args.seed.unwrap_or(scenario.simulation.seed);
+    let seed = args.seed.unwrap_or(scenario.seed);
     let dir = args
         .out
-        .unwrap_or_else(|| PathBuf::from("results").join(scenario.name()));
+        .unwrap_or_else(|| PathBuf::from("results").join(&scenario.name));
     let started = Instant::now();
-    let mut progress = Progress::new(scenario.duration());
-    let result = crate::output::run_to_folder(&scenario, seed, &dir, args.trace, &mut progress);
+    let mut progress = Progress::new(scenario.duration);
+    let result = report::run_to_folder(&scenario, seed, &dir, args.trace, &mut progress);
     progress.bar.finish_and_clear();
     let report = match result {
         Ok(r) => r,
@@ -53,10 +58,10 @@ pub fn run(args: RunArgs) -> ExitCode {
     };
     println!(
         "{}: {} messages ({} recipients) generated over {} with seed {}",
-        scenario.name(),
+        scenario.name,
         group_thousands(report.total.messages.generated),
         group_thousands(report.total.recipients.generated),
-        scenario.duration(),
+        scenario.duration,
         seed
     );
     let m = &report.total.messages;
@@ -89,7 +94,7 @@ struct Progress {
 }
 
 impl Progress {
-    fn new(horizon: crate::time::SimDuration) -> Self {
+    fn new(horizon: relay::time::SimDuration) -> Self {
         use std::io::IsTerminal;
         let bar = if std::io::stderr().is_terminal() {
             let bar = indicatif::ProgressBar::new(1000);
@@ -112,8 +117,8 @@ impl Progress {
     }
 }
 
-impl crate::sim::Recorder for Progress {
-    fn message_offered(&mut self, time: crate::time::SimTime, _: usize, _: u32) {
+impl sim::Recorder for Progress {
+    fn message_offered(&mut self, time: relay::time::SimTime, _: usize, _: u32) {
         let permille = time.as_millis() * 1000 / self.horizon_ms;
         if permille > self.shown {
             self.shown = permille;

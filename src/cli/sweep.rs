@@ -10,10 +10,11 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::group_thousands;
-use crate::output::AtomicFile;
-use crate::scenario::values::parse_duration;
-use crate::sweep::{self, LicenceSpec, Point, Target};
-use crate::time::SimDuration;
+use relay::TenantIx;
+use relay::time::SimDuration;
+use report::AtomicFile;
+use scenario::values::parse_duration;
+use sim::sweep::{self, LicenceSpec, Point, Target};
 
 #[derive(Args)]
 pub struct SweepArgs {
@@ -47,7 +48,7 @@ pub struct SweepArgs {
     #[arg(long)]
     max_queued: Option<u64>,
     /// Target: p99 delivery delay at most this, e.g. "15m".
-    #[arg(long, value_parser = |s: &str| parse_duration(s).map_err(|e| crate::scenario::diagnostic::split_hint(&e).0.to_string()))]
+    #[arg(long, value_parser = |s: &str| parse_duration(s).map_err(|e| scenario::diagnostic::split_hint(&e).0.to_string()))]
     max_p99_delay: Option<SimDuration>,
 }
 
@@ -55,20 +56,16 @@ pub fn sweep(args: SweepArgs) -> ExitCode {
     let Some(scenario) = super::load_or_report(&args.scenario) else {
         return ExitCode::FAILURE;
     };
-    let ids: Vec<&str> = scenario
-        .tenants
-        .iter()
-        .map(|t| t.id.get_ref().as_str())
-        .collect();
+    let ids: Vec<&str> = scenario.tenants.iter().map(|t| t.id.as_str()).collect();
     let tenant = match (&args.tenant, ids.len()) {
-        (Some(id), _) => ids.iter().position(|t| t == id).ok_or_else(|| {
+        (Some(id), _) => scenario.tenant_ix(id).ok_or_else(|| {
             format!(
                 "no tenant `{id}` in {}\nhelp: the tenants are: {}",
                 args.scenario.display(),
                 ids.join(", ")
             )
         }),
-        (None, 1) => Ok(0),
+        (None, 1) => Ok(TenantIx(0)),
         (None, _) => Err(format!(
             "{} has several tenants; say whose licences to sweep\nhelp: add --tenant ID, one of: {}",
             args.scenario.display(),
@@ -100,7 +97,7 @@ pub fn sweep(args: SweepArgs) -> ExitCode {
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let dir = args
         .out
-        .unwrap_or_else(|| PathBuf::from("results").join(format!("{}-sweep", scenario.name())));
+        .unwrap_or_else(|| PathBuf::from("results").join(format!("{}-sweep", scenario.name)));
     let spec = &args.licences.0;
     let total = if args.find_min_licences {
         // About log2(range) + 1 evaluations.
@@ -112,7 +109,7 @@ pub fn sweep(args: SweepArgs) -> ExitCode {
     let bar = progress_bar(total);
     let tick = || bar.inc(1);
     let started = Instant::now();
-    let tenant_id = scenario.tenants[tenant].id.get_ref().clone();
+    let tenant_id = scenario.tenant(tenant).id.clone();
     let result = if args.find_min_licences {
         let range = (spec[0], spec[spec.len() - 1]);
         sweep::find_min_licences(&scenario, tenant, range, seeds, jobs, &target, &tick).map(
@@ -141,7 +138,7 @@ pub fn sweep(args: SweepArgs) -> ExitCode {
     if !args.find_min_licences {
         print_table(&points, &tenant_id);
     }
-    if let Err(e) = write(&dir, &points, scenario.name()) {
+    if let Err(e) = write(&dir, &points, &scenario.name) {
         eprintln!(
             "error: could not write the sweep to {}: {e}\nhelp: check that the folder is writable, or choose another with --out DIR",
             dir.display()
@@ -177,10 +174,10 @@ fn progress_bar(total: u64) -> ProgressBar {
 fn write(dir: &std::path::Path, points: &[Point], name: &str) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     let mut csv = Vec::new();
-    crate::output::sweep_csv::write(&mut csv, points)?;
+    report::sweep_csv::write(&mut csv, points)?;
     AtomicFile::write_all(&dir.join("sweep.csv"), &csv)?;
     if !points.is_empty() {
-        crate::output::charts::draw_sweep(dir, &format!("{name} — outcome against licences"))?;
+        report::charts::draw_sweep(dir, &format!("{name} — outcome against licences"))?;
     }
     Ok(())
 }

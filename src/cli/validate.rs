@@ -10,7 +10,7 @@ pub fn validate(paths: &[PathBuf]) -> ExitCode {
             Some(s) => println!(
                 "ok: {} (scenario `{}`: {} tenants, {} MTAs, {} senders, {} expectations)",
                 path.display(),
-                s.name(),
+                s.name,
                 s.tenants.len(),
                 s.mtas.len(),
                 s.senders.len(),

@@ -1,0 +1,470 @@
+//! DoS protection (RULEBOOK D1–D4). That it exists and what it answers is documented
+//! (D1: `421 4.7.0 Try again later, closing connection.`, with ` (EHLO)` when at
+//! HELO); every threshold is an [assumption] and a `[relay.dos]` setting:
+//!
+//! - D2: per source IP, a token bucket of new connections (default 60 a minute, burst
+//!   20) and at most 100 concurrent connections;
+//! - D3: generic HELO names (P12) of all customers share one global pool, a token
+//!   bucket of 30 new connections a minute (burst: one minute's worth), also drained by
+//!   background load from other customers (Poisson arrivals drawn from the relay's own
+//!   stream), so it refuses intermittently even at low volume;
+//! - D4: at most 1,000 messages per connection; the next MAIL gets the 421.
+//!
+//! A refusal is a `hit` of the limit; `cleared` follows when the bucket has a token
+//! again, or a connection closes below the concurrency limit. D4 concerns one
+//! connection, which the 421 closes: its hit is cleared at the same instant.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use rand::RngExt;
+use rand_chacha::ChaCha12Rng;
+use rustc_hash::FxHashMap;
+
+use crate::config::{DosConfig, Rate};
+use crate::limit::{LimitChange, LimitEvent, LimitKey, LimitKind, Subject};
+use crate::reply::Reply;
+use crate::time::SimTime;
+
+/// A token bucket: `rate` tokens per millisecond up to `burst`.
+#[derive(Clone, Copy, Debug)]
+struct TokenBucket {
+    tokens: f64,
+    last: SimTime,
+    rate: f64,
+    burst: f64,
+}
+
+impl TokenBucket {
+    fn new(rate: Rate, burst: f64) -> Self {
+        TokenBucket {
+            tokens: burst,
+            last: SimTime::ZERO,
+            rate: rate.per_milli(),
+            burst,
+        }
+    }
+
+    fn refill(&mut self, now: SimTime) {
+        if now > self.last {
+            let dt = (now.as_millis() - self.last.as_millis()) as f64;
+            self.tokens = (self.tokens + dt * self.rate).min(self.burst);
+            self.last = now;
+        }
+    }
+
+    fn try_take(&mut self, now: SimTime) -> bool {
+        self.refill(now);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// When the bucket next holds a whole token (`None`: it never refills).
+    fn token_at(&self) -> Option<SimTime> {
+        if self.tokens >= 1.0 {
+            return Some(self.last);
+        }
+        if self.rate <= 0.0 || self.burst < 1.0 {
+            return None;
+        }
+        let wait = ((1.0 - self.tokens) / self.rate).ceil() as u64;
+        Some(SimTime(self.last.as_millis() + wait.max(1)))
+    }
+}
+
+/// D2: one connection counted as open at its source IP. The count is the number of
+/// these tokens alive, so a session dropped without `quit` cannot leak it;
+/// [`DosGuard::disconnect`] takes the token at the close and reports the concurrency
+/// limit cleared when the count falls below it.
+#[derive(Debug)]
+pub struct OpenConnection(Arc<AtomicU32>);
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+#[derive(Clone, Debug)]
+struct SourceIp {
+    bucket: TokenBucket,
+    /// Open connections: the number of `OpenConnection` tokens alive.
+    open: Arc<AtomicU32>,
+    rate_hit: bool,
+    concurrency_hit: bool,
+}
+
+pub struct DosGuard {
+    config: DosConfig,
+    ips: FxHashMap<IpAddr, SourceIp>,
+    pool: TokenBucket,
+    pool_hit: bool,
+    /// The next background connection to the generic HELO pool (D3).
+    background_next: Option<SimTime>,
+    recheck: BinaryHeap<Reverse<(SimTime, LimitKey)>>,
+    events: VecDeque<LimitEvent>,
+}
+
+impl DosGuard {
+    pub fn new(config: &DosConfig, rng: &mut ChaCha12Rng) -> Self {
+        let mut guard = DosGuard {
+            config: config.clone(),
+            ips: FxHashMap::default(),
+            pool: TokenBucket::new(config.generic_helo_pool, config.generic_helo_pool.count),
+            pool_hit: false,
+            background_next: None,
+            recheck: BinaryHeap::new(),
+            events: VecDeque::new(),
+        };
+        guard.background_next = guard.next_background(SimTime::ZERO, rng);
+        guard
+    }
+
+    fn ip(&mut self, ip: IpAddr) -> &mut SourceIp {
+        let config = &self.config;
+        self.ips.entry(ip).or_insert_with(|| SourceIp {
+            bucket: TokenBucket::new(
+                config.new_connections_per_ip,
+                f64::from(config.new_connection_burst),
+            ),
+            open: Arc::new(AtomicU32::new(0)),
+            rate_hit: false,
+            concurrency_hit: false,
+        })
+    }
+
+    /// D2 at connect: the concurrency limit, then the new-connection bucket. On
+    /// success the connection counts as open until `disconnect`.
+    pub fn connect(&mut self, now: SimTime, ip: IpAddr) -> Result<OpenConnection, Reply> {
+        let max = self.config.max_concurrent_per_ip;
+        let state = self.ip(ip);
+        let open = state.open.load(Ordering::Relaxed);
+        if open >= max {
+            let first = !state.concurrency_hit;
+            state.concurrency_hit = true;
+            if first {
+                self.emit(
+                    now,
+                    LimitKind::DosConcurrency,
+                    Subject::SourceIp(ip),
+                    LimitChange::Hit,
+                    u64::from(open),
+                    u64::from(max),
+                );
+            }
+            return Err(Reply::TryAgainLater { at_helo: false });
+        }
+        if !state.bucket.try_take(now) {
+            let first = !state.rate_hit;
+            state.rate_hit = true;
+            let next = state.bucket.token_at();
+            let burst = u64::from(self.config.new_connection_burst);
+            if first {
+                let key = self.emit(
+                    now,
+                    LimitKind::DosConnectionRate,
+                    Subject::SourceIp(ip),
+                    LimitChange::Hit,
+                    burst,
+                    burst,
+                );
+                if let Some(t) = next {
+                    self.recheck.push(Reverse((t, key)));
+                }
+            }
+            return Err(Reply::TryAgainLater { at_helo: false });
+        }
+        state.open.fetch_add(1, Ordering::Relaxed);
+        Ok(OpenConnection(Arc::clone(&state.open)))
+    }
+
+    /// A connection from `ip` closed (QUIT, or closed by a 421).
+    pub fn disconnect(&mut self, now: SimTime, ip: IpAddr, connection: OpenConnection) {
+        drop(connection);
+        let max = self.config.max_concurrent_per_ip;
+        let state = self.ip(ip);
+        let open = state.open.load(Ordering::Relaxed);
+        if state.concurrency_hit && open < max {
+            state.concurrency_hit = false;
+            let open = u64::from(open);
+            self.emit(
+                now,
+                LimitKind::DosConcurrency,
+                Subject::SourceIp(ip),
+                LimitChange::Cleared,
+                open,
+                u64::from(max),
+            );
+        }
+    }
+
+    /// D3 at HELO with a generic name: one connection from the shared pool.
+    pub fn generic_helo(&mut self, now: SimTime, rng: &mut ChaCha12Rng) -> Result<(), Reply> {
+        self.run_background(now, rng);
+        if self.pool.try_take(now) {
+            return Ok(());
+        }
+        if !self.pool_hit {
+            self.pool_hit = true;
+            let limit = self.config.generic_helo_pool.count as u64;
+            let key = self.emit(
+                now,
+                LimitKind::DosGenericHelo,
+                Subject::GenericHeloPool,
+                LimitChange::Hit,
+                limit,
+                limit,
+            );
+            if let Some(t) = self.pool.token_at() {
+                self.recheck.push(Reverse((t, key)));
+            }
+        }
+        Err(Reply::TryAgainLater { at_helo: true })
+    }
+
+    /// D4: whether a connection that has carried `messages` may start another.
+    pub fn message_allowed(
+        &mut self,
+        now: SimTime,
+        ip: IpAddr,
+        messages: u32,
+    ) -> Result<(), Reply> {
+        let max = self.config.max_messages_per_connection;
+        if messages < max {
+            return Ok(());
+        }
+        let subject = Subject::SourceIp(ip);
+        let (used, limit) = (u64::from(messages), u64::from(max));
+        self.emit(
+            now,
+            LimitKind::DosMessagesPerConnection,
+            subject,
+            LimitChange::Hit,
+            used,
+            limit,
+        );
+        self.emit(
+            now,
+            LimitKind::DosMessagesPerConnection,
+            subject,
+            LimitChange::Cleared,
+            0,
+            limit,
+        );
+        Err(Reply::TryAgainLater { at_helo: false })
+    }
+
+    pub fn poll_timeout(&self) -> Option<SimTime> {
+        self.recheck.peek().map(|Reverse((t, _))| *t)
+    }
+
+    /// Clears bucket limits that have a token again by `now`.
+    pub fn handle_timeout(&mut self, now: SimTime, rng: &mut ChaCha12Rng) {
+        while let Some(&Reverse((t, key))) = self.recheck.peek() {
+            if t > now {
+                break;
+            }
+            self.recheck.pop();
+            match key.subject {
+                Subject::SourceIp(ip) => {
+                    let state = self.ip(ip);
+                    state.bucket.refill(t);
+                    if state.bucket.tokens >= 1.0 {
+                        state.rate_hit = false;
+                        let burst = u64::from(self.config.new_connection_burst);
+                        self.emit(t, key.limit, key.subject, LimitChange::Cleared, 0, burst);
+                    } else if let Some(next) = state.bucket.token_at() {
+                        self.recheck.push(Reverse((next, key)));
+                    }
+                }
+                _ => {
+                    self.run_background(t, rng);
+                    self.pool.refill(t);
+                    let limit = self.config.generic_helo_pool.count as u64;
+                    if self.pool.tokens >= 1.0 {
+                        self.pool_hit = false;
+                        self.emit(t, key.limit, key.subject, LimitChange::Cleared, 0, limit);
+                    } else if let Some(next) = self.pool.token_at() {
+                        self.recheck.push(Reverse((next, key)));
+                    }
+                }
+            }
+        }
+    }
+
+    pub fn poll_event(&mut self) -> Option<LimitEvent> {
+        self.events.pop_front()
+    }
+
+    /// D3: other customers' generic-HELO connections up to `now`, each taking a token
+    /// if there is one.
+    fn run_background(&mut self, now: SimTime, rng: &mut ChaCha12Rng) {
+        while let Some(t) = self.background_next.filter(|t| *t <= now) {
+            self.pool.try_take(t);
+            self.background_next = self.next_background(t, rng);
+        }
+    }
+
+    fn next_background(&self, after: SimTime, rng: &mut ChaCha12Rng) -> Option<SimTime> {
+        let rate = self.config.generic_helo_background.per_milli();
+        if rate <= 0.0 {
+            return None;
+        }
+        let u: f64 = rng.random();
+        let gap = (-(1.0 - u).ln() / rate).ceil().max(1.0) as u64;
+        Some(SimTime(after.as_millis() + gap))
+    }
+
+    fn emit(
+        &mut self,
+        time: SimTime,
+        limit: LimitKind,
+        subject: Subject,
+        change: LimitChange,
+        used: u64,
+        limit_value: u64,
+    ) -> LimitKey {
+        let key = LimitKey { limit, subject };
+        self.events.push_back(LimitEvent {
+            time,
+            tenant: None,
+            key,
+            change,
+            reply: Reply::TryAgainLater {
+                at_helo: limit == LimitKind::DosGenericHelo,
+            },
+            used,
+            limit_value,
+        });
+        key
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    fn guard(change: impl FnOnce(&mut DosConfig)) -> (DosGuard, ChaCha12Rng) {
+        let mut config = DosConfig::default();
+        change(&mut config);
+        let mut rng = ChaCha12Rng::seed_from_u64(1);
+        (DosGuard::new(&config, &mut rng), rng)
+    }
+
+    fn ip() -> IpAddr {
+        "192.0.2.1".parse().unwrap()
+    }
+
+    /// D2: a burst of 20 new connections, then one a second (60/min).
+    #[test]
+    fn d02_new_connections_token_bucket() {
+        let (mut g, _) = guard(|_| {});
+        for _ in 0..20 {
+            let c = g.connect(SimTime::ZERO, ip()).unwrap();
+            g.disconnect(SimTime::ZERO, ip(), c);
+        }
+        assert_eq!(
+            g.connect(SimTime::ZERO, ip()).err(),
+            Some(Reply::TryAgainLater { at_helo: false })
+        );
+        assert_eq!(g.poll_timeout(), Some(SimTime(1000)));
+        assert!(g.connect(SimTime(999), ip()).is_err());
+        let mut rng = ChaCha12Rng::seed_from_u64(0);
+        g.handle_timeout(SimTime(1000), &mut rng);
+        assert!(g.connect(SimTime(1000), ip()).is_ok());
+        let events: Vec<_> = std::iter::from_fn(|| g.poll_event())
+            .map(|e| (e.key.limit, e.change, e.time))
+            .collect();
+        assert_eq!(
+            events,
+            [
+                (
+                    LimitKind::DosConnectionRate,
+                    LimitChange::Hit,
+                    SimTime::ZERO
+                ),
+                (
+                    LimitKind::DosConnectionRate,
+                    LimitChange::Cleared,
+                    SimTime(1000)
+                ),
+            ]
+        );
+    }
+
+    /// D2: at most 100 concurrent connections per source IP.
+    #[test]
+    fn d02_concurrency_per_ip() {
+        let (mut g, _) = guard(|c| {
+            c.max_concurrent_per_ip = 3;
+            c.new_connection_burst = 100;
+        });
+        let mut open: Vec<_> = (0..3)
+            .map(|_| g.connect(SimTime::ZERO, ip()).unwrap())
+            .collect();
+        assert!(g.connect(SimTime::ZERO, ip()).is_err());
+        let _other = g
+            .connect(SimTime::ZERO, "192.0.2.2".parse().unwrap())
+            .expect("per IP");
+        g.disconnect(SimTime(5), ip(), open.pop().unwrap());
+        let _again = g.connect(SimTime(5), ip()).unwrap();
+        let changes: Vec<_> = std::iter::from_fn(|| g.poll_event())
+            .map(|e| (e.key.limit, e.change))
+            .collect();
+        assert_eq!(
+            changes,
+            [
+                (LimitKind::DosConcurrency, LimitChange::Hit),
+                (LimitKind::DosConcurrency, LimitChange::Cleared)
+            ]
+        );
+    }
+
+    /// D3: the generic-HELO pool admits 30 a minute; background load drains it.
+    #[test]
+    fn d03_generic_helo_pool() {
+        let (mut g, mut rng) = guard(|_| {});
+        for _ in 0..30 {
+            assert!(g.generic_helo(SimTime::ZERO, &mut rng).is_ok());
+        }
+        assert_eq!(
+            g.generic_helo(SimTime::ZERO, &mut rng),
+            Err(Reply::TryAgainLater { at_helo: true })
+        );
+        assert_eq!(g.poll_timeout(), Some(SimTime(2000)));
+        // Other customers' load above the pool's rate: one HELO a minute is refused
+        // intermittently — sometimes admitted, mostly not.
+        let (mut busy, mut rng) = guard(|c| {
+            c.generic_helo_background = Rate {
+                count: 60.0,
+                per: crate::time::SimDuration::MINUTE,
+            }
+        });
+        let admitted = (1..=120)
+            .filter(|k| busy.generic_helo(SimTime(k * 60_000), &mut rng).is_ok())
+            .count();
+        assert!((1..120).contains(&admitted), "{admitted} of 120");
+        // Without background load the same traffic always passes.
+        let (mut quiet, mut rng) = guard(|_| {});
+        assert!((1..=120).all(|k| quiet.generic_helo(SimTime(k * 60_000), &mut rng).is_ok()));
+    }
+
+    /// D4: the 1,001st message on one connection gets the 421.
+    #[test]
+    fn d04_messages_per_connection() {
+        let (mut g, _) = guard(|_| {});
+        assert!(g.message_allowed(SimTime::ZERO, ip(), 999).is_ok());
+        assert_eq!(
+            g.message_allowed(SimTime::ZERO, ip(), 1000),
+            Err(Reply::TryAgainLater { at_helo: false })
+        );
+    }
+}

@@ -1,0 +1,553 @@
+//! The quota engine (RULEBOOK Q1–Q13): per registered user, messages (Q1) and unique
+//! recipients (Q2) in the day window; per customer, non-unique recipients in the day
+//! (Q4) and peak (Q5) windows, with the limits of `limits.rs` (Q6, Q9).
+//!
+//! Q12 [assumption], when a check is made: Q1 at MAIL FROM; Q2, Q4, Q5 at each RCPT
+//! TO in that order; counts are committed when the message is accepted after DATA,
+//! for the accepted recipients only. Between check and commit the items are
+//! **reserved**, so concurrent transactions can never together overfill a window; a
+//! refused recipient, and an aborted transaction, count nothing.
+//!
+//! Q8: user and customer counts are independent windows; a registered user is
+//! charged under its own address (Q3) whatever customer the transaction is charged to.
+//!
+//! Q10: only transactions relayed through this engine are counted. Mail users send
+//! from Gmail (web or app) is outside the model: it never reaches these windows, just
+//! as Gmail's own sending limits never see relayed mail.
+//!
+//! A limit that refuses something is **hit**; it is **cleared** at the instant its
+//! window (committed items) has room again. Both are `LimitEvent`s, in time order.
+
+pub mod unique;
+pub mod window;
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+
+use crate::config::{Billing, QuotaConfig, TenantConfig};
+use crate::directory::{Directory, TenantIx, UserId};
+use crate::limit::{LimitChange, LimitEvent, LimitKey, LimitKind, Subject};
+use crate::limits::EffectiveLimits;
+use crate::reply::Reply;
+use crate::time::SimTime;
+use unique::{RecipientId, UniqueWindow};
+use window::{CountWindow, ExpiryClock};
+
+/// What one open transaction has reserved (Q12); owned by the session and reused.
+#[derive(Clone, Debug, Default)]
+pub struct Reservation {
+    tenant: Option<TenantIx>,
+    user: Option<UserId>,
+    /// Accepted recipients of this transaction, in RCPT order.
+    recipients: Vec<RecipientId>,
+    /// How many of them are new unique recipients of the user (Q2).
+    new_unique: u64,
+}
+
+impl Reservation {
+    pub fn recipients(&self) -> &[RecipientId] {
+        &self.recipients
+    }
+
+    pub fn is_open(&self) -> bool {
+        self.tenant.is_some()
+    }
+}
+
+#[derive(Clone, Debug)]
+struct CustomerQuota {
+    licences: u32,
+    billing: Billing,
+    limits: EffectiveLimits,
+    /// Q13: block every sender at MAIL FROM while a customer limit is hit.
+    block_all: bool,
+    day: CountWindow,
+    peak: CountWindow,
+    day_hit: HitState,
+    peak_hit: HitState,
+}
+
+#[derive(Clone, Debug)]
+struct UserQuota {
+    tenant: TenantIx,
+    messages: CountWindow,
+    unique: UniqueWindow,
+    messages_hit: HitState,
+    unique_hit: HitState,
+}
+
+/// All windows of all customers and registered users.
+#[derive(Clone, Debug)]
+pub struct QuotaEngine {
+    config: QuotaConfig,
+    day: ExpiryClock,
+    peak: ExpiryClock,
+    customers: Vec<CustomerQuota>,
+    users: Vec<UserQuota>,
+    /// Hit limits to look at again, by the time their window frees room.
+    recheck: BinaryHeap<Reverse<(SimTime, LimitKey)>>,
+    events: VecDeque<LimitEvent>,
+}
+
+impl QuotaEngine {
+    pub fn new(config: &QuotaConfig, tenants: &[TenantConfig], directory: &Directory) -> Self {
+        let config = config.clone();
+        let customers = tenants
+            .iter()
+            .map(|t| {
+                let licences = t.licences;
+                CustomerQuota {
+                    licences,
+                    billing: t.billing,
+                    limits: EffectiveLimits::for_tenant(&config, licences, t.billing),
+                    block_all: t.block_all_senders_at_customer_limit,
+                    day: CountWindow::default(),
+                    peak: CountWindow::default(),
+                    day_hit: HitState::default(),
+                    peak_hit: HitState::default(),
+                }
+            })
+            .collect();
+        let users = (0..directory.user_count())
+            .map(|u| UserQuota {
+                tenant: directory.tenant_of_user(UserId(u as u32)),
+                messages: CountWindow::default(),
+                unique: UniqueWindow::default(),
+                messages_hit: HitState::default(),
+                unique_hit: HitState::default(),
+            })
+            .collect();
+        QuotaEngine {
+            day: ExpiryClock::new(&config, config.day_window),
+            peak: ExpiryClock::new(&config, config.peak_window),
+            config,
+            customers,
+            users,
+            recheck: BinaryHeap::new(),
+            events: VecDeque::new(),
+        }
+    }
+
+    /// Q12, at MAIL FROM: Q13 (a blocked customer) then Q1 (the user's message
+    /// count). On success the message is reserved in `res`.
+    pub fn check_message(
+        &mut self,
+        now: SimTime,
+        tenant: TenantIx,
+        user: Option<UserId>,
+        res: &mut Reservation,
+    ) -> Result<(), Reply> {
+        debug_assert!(!res.is_open(), "release or commit the previous transaction");
+        let c = &self.customers[tenant.0 as usize];
+        // Q13 [doc, ambiguous], our reading: without the option a customer limit
+        // refuses recipients one by one at RCPT (below), so senders whose recipients
+        // fit once the window slides get through; with it, while a customer limit is
+        // hit, *every* transaction of the customer — registered user or not — is
+        // refused at MAIL FROM with the reply of the exceeded limit, until the window
+        // has room again (the `cleared` event).
+        if c.block_all {
+            if c.day_hit.hit {
+                return Err(Reply::DailyCustomerLimit);
+            }
+            if c.peak_hit.hit {
+                return Err(Reply::PeakCustomerLimit);
+            }
+        }
+        if let Some(u) = user {
+            self.clear_if_room(now, user_keys(u)[0]);
+            let limit = self.user_limits(u).user_messages;
+            let window = &mut self.users[u.0 as usize].messages;
+            window.expire(now);
+            if !window.fits(1, limit) {
+                let used = window.used();
+                self.hit(now, LimitKind::UserMessages, Subject::User(u), used, limit);
+                return Err(Reply::DailyUserLimit);
+            }
+            window.reserved += 1;
+        }
+        res.tenant = Some(tenant);
+        res.user = user;
+        res.recipients.clear();
+        res.new_unique = 0;
+        Ok(())
+    }
+
+    /// Q12, at each RCPT TO: Q2 (a new unique recipient of the user), Q4, Q5. On
+    /// success the recipient is reserved in `res`.
+    pub fn check_recipient(
+        &mut self,
+        now: SimTime,
+        rcpt: RecipientId,
+        res: &mut Reservation,
+    ) -> Result<(), Reply> {
+        let tenant = res.tenant.expect("check_recipient inside a transaction");
+        let mut new_unique = false;
+        for key in customer_keys(tenant) {
+            self.clear_if_room(now, key);
+        }
+        if let Some(u) = res.user {
+            self.clear_if_room(now, user_keys(u)[1]);
+            let limit = self.user_limits(u).user_unique_recipients;
+            let window = &mut self.users[u.0 as usize].unique;
+            window.expire(now);
+            new_unique = !window.contains(rcpt) && !res.recipients.contains(&rcpt);
+            if new_unique && window.used() + 1 > limit {
+                let used = window.used();
+                self.hit(
+                    now,
+                    LimitKind::UserUniqueRecipients,
+                    Subject::User(u),
+                    used,
+                    limit,
+                );
+                return Err(Reply::DailyUserLimit);
+            }
+        }
+        let c = &mut self.customers[tenant.0 as usize];
+        let (day_limit, peak_limit) = (c.limits.customer_day, c.limits.customer_peak);
+        c.day.expire(now);
+        c.peak.expire(now);
+        let subject = Subject::Customer(tenant);
+        if !c.day.fits(1, day_limit) {
+            let used = c.day.used();
+            self.hit(now, LimitKind::CustomerDay, subject, used, day_limit);
+            return Err(Reply::DailyCustomerLimit);
+        }
+        if !c.peak.fits(1, peak_limit) {
+            let used = c.peak.used();
+            self.hit(now, LimitKind::CustomerPeak, subject, used, peak_limit);
+            return Err(Reply::PeakCustomerLimit);
+        }
+        c.day.reserved += 1;
+        c.peak.reserved += 1;
+        if new_unique {
+            let u = res.user.expect("new_unique implies a user");
+            self.users[u.0 as usize].unique.reserved += 1;
+            res.new_unique += 1;
+        }
+        res.recipients.push(rcpt);
+        Ok(())
+    }
+
+    /// Q12: the message was accepted after DATA: commits the message (Q1) and its
+    /// accepted recipients (Q2, Q4, Q5) at `now`, and ends the reservation.
+    pub fn commit(&mut self, now: SimTime, res: &mut Reservation) {
+        let Some(tenant) = res.tenant else { return };
+        let n = res.recipients.len() as u64;
+        let day_expiry = self.day.expiry(now);
+        let c = &mut self.customers[tenant.0 as usize];
+        c.day.commit(day_expiry, n);
+        c.peak.commit(self.peak.expiry(now), n);
+        if let Some(u) = res.user {
+            let uq = &mut self.users[u.0 as usize];
+            uq.messages.commit(day_expiry, 1);
+            for &r in &res.recipients {
+                uq.unique.commit(r, day_expiry);
+            }
+        }
+        self.release(now, res);
+    }
+
+    /// Ends a transaction without committing (RSET, QUIT, a refused MAIL/DATA, a
+    /// closed connection): its reservations are given back.
+    pub fn release(&mut self, now: SimTime, res: &mut Reservation) {
+        let Some(tenant) = res.tenant.take() else {
+            return;
+        };
+        let n = res.recipients.len() as u64;
+        let c = &mut self.customers[tenant.0 as usize];
+        c.day.reserved -= n;
+        c.peak.reserved -= n;
+        let user = res.user.take();
+        if let Some(u) = user {
+            let uq = &mut self.users[u.0 as usize];
+            uq.messages.reserved -= 1;
+            uq.unique.reserved -= res.new_unique;
+        }
+        res.recipients.clear();
+        res.new_unique = 0;
+        let user_keys = user.map(user_keys).into_iter().flatten();
+        for key in customer_keys(tenant).into_iter().chain(user_keys) {
+            self.reevaluate(now, key);
+        }
+    }
+
+    /// Q4, Q5, Q6: the customer's licence count changes at `now`.
+    pub fn set_licences(
+        &mut self,
+        now: SimTime,
+        tenant: TenantIx,
+        licences: u32,
+        directory: &Directory,
+    ) {
+        self.customers[tenant.0 as usize].licences = licences;
+        self.refresh_limits(now, tenant, directory);
+    }
+
+    /// Q6: the customer pays its first invoice at `now`; the trial limits lift.
+    pub fn invoice_paid(&mut self, now: SimTime, tenant: TenantIx, directory: &Directory) {
+        self.customers[tenant.0 as usize].billing = Billing::Paid;
+        self.refresh_limits(now, tenant, directory);
+    }
+
+    fn refresh_limits(&mut self, now: SimTime, tenant: TenantIx, directory: &Directory) {
+        let c = &mut self.customers[tenant.0 as usize];
+        c.limits = EffectiveLimits::for_tenant(&self.config, c.licences, c.billing);
+        for key in customer_keys(tenant) {
+            self.reevaluate(now, key);
+        }
+        for &u in directory.users_of(tenant) {
+            for key in user_keys(u) {
+                self.reevaluate(now, key);
+            }
+        }
+    }
+
+    /// When `handle_timeout` next has something to do.
+    pub fn poll_timeout(&self) -> Option<SimTime> {
+        self.recheck.peek().map(|Reverse((t, _))| *t)
+    }
+
+    /// Clears the hit limits whose windows have room again by `now`.
+    pub fn handle_timeout(&mut self, now: SimTime) {
+        while let Some(&Reverse((t, key))) = self.recheck.peek() {
+            if t > now {
+                break;
+            }
+            self.recheck.pop();
+            let state = self.slot(key).hit;
+            if state.recheck_at == Some(t) {
+                state.recheck_at = None;
+                self.reevaluate(t, key);
+            }
+        }
+    }
+
+    /// The next limit state change, in time order.
+    pub fn poll_event(&mut self) -> Option<LimitEvent> {
+        self.events.pop_front()
+    }
+
+    /// Committed count of a limit's window at `now` (for tests and oracles).
+    pub fn committed(&mut self, now: SimTime, key: LimitKey) -> u64 {
+        let mut slot = self.slot(key);
+        slot.window.expire(now);
+        slot.window.committed()
+    }
+
+    fn user_limits(&self, u: UserId) -> &EffectiveLimits {
+        &self.customers[self.users[u.0 as usize].tenant.0 as usize].limits
+    }
+
+    fn tenant_of(&self, subject: Subject) -> TenantIx {
+        match subject {
+            Subject::Customer(t) => t,
+            Subject::User(u) => self.users[u.0 as usize].tenant,
+            Subject::SourceIp(_) | Subject::GenericHeloPool => {
+                unreachable!("the quota engine keeps no DoS limits")
+            }
+        }
+    }
+
+    /// The window, hit flag and current limit behind `key`.
+    fn slot(&mut self, key: LimitKey) -> Slot<'_> {
+        let limits = self.customers[self.tenant_of(key.subject).0 as usize].limits;
+        match key.subject {
+            Subject::Customer(t) => {
+                let c = &mut self.customers[t.0 as usize];
+                match key.limit {
+                    LimitKind::CustomerDay => Slot {
+                        window: Window::Count(&mut c.day),
+                        hit: &mut c.day_hit,
+                        limit: limits.customer_day,
+                    },
+                    _ => Slot {
+                        window: Window::Count(&mut c.peak),
+                        hit: &mut c.peak_hit,
+                        limit: limits.customer_peak,
+                    },
+                }
+            }
+            Subject::User(u) => {
+                let uq = &mut self.users[u.0 as usize];
+                match key.limit {
+                    LimitKind::UserMessages => Slot {
+                        window: Window::Count(&mut uq.messages),
+                        hit: &mut uq.messages_hit,
+                        limit: limits.user_messages,
+                    },
+                    _ => Slot {
+                        window: Window::Unique(&mut uq.unique),
+                        hit: &mut uq.unique_hit,
+                        limit: limits.user_unique_recipients,
+                    },
+                }
+            }
+            Subject::SourceIp(_) | Subject::GenericHeloPool => {
+                unreachable!("the quota engine keeps no DoS limits")
+            }
+        }
+    }
+
+    /// A hit limit whose window has room by `now` is cleared now, before a check at
+    /// the same instant can use that room (the recheck timer may come later in the
+    /// same instant).
+    fn clear_if_room(&mut self, now: SimTime, key: LimitKey) {
+        if self.slot(key).hit.hit {
+            self.reevaluate(now, key);
+        }
+    }
+
+    /// A refusal by `key`: records the hit unless it is already hit.
+    fn hit(
+        &mut self,
+        now: SimTime,
+        limit: LimitKind,
+        subject: Subject,
+        used: u64,
+        limit_value: u64,
+    ) {
+        let key = LimitKey { limit, subject };
+        let slot = self.slot(key);
+        if slot.hit.hit {
+            return;
+        }
+        slot.hit.hit = true;
+        let reserved = slot.window.reserved();
+        self.events.push_back(LimitEvent {
+            time: now,
+            tenant: Some(self.tenant_of(subject)),
+            key,
+            change: LimitChange::Hit,
+            reply: reply_of(limit),
+            used,
+            limit_value,
+        });
+        if reserved == 0 {
+            self.reevaluate(now, key);
+        }
+    }
+
+    /// Looks at a hit limit at `now`: cleared if its window has room, else looked at
+    /// again when enough committed items expire. While an open transaction holds
+    /// reservations in the window, its commit or release looks again instead.
+    fn reevaluate(&mut self, now: SimTime, key: LimitKey) {
+        let tenant = self.tenant_of(key.subject);
+        let mut slot = self.slot(key);
+        if !slot.hit.hit {
+            return;
+        }
+        slot.window.expire(now);
+        let (used, limit_value) = (slot.window.used(), slot.limit);
+        if used < limit_value {
+            *slot.hit = HitState::default();
+            self.events.push_back(LimitEvent {
+                time: now,
+                tenant: Some(tenant),
+                key,
+                change: LimitChange::Cleared,
+                reply: reply_of(key.limit),
+                used,
+                limit_value,
+            });
+        } else if slot.window.reserved() == 0
+            && let Some(t) = slot.window.frees_room_at(limit_value)
+            && slot.hit.recheck_at != Some(t)
+        {
+            slot.hit.recheck_at = Some(t);
+            self.recheck.push(Reverse((t, key)));
+        }
+    }
+}
+
+/// Whether a limit is hit, and when it is due to be looked at again (one heap entry
+/// per limit, however many refusals).
+#[derive(Clone, Copy, Debug, Default)]
+struct HitState {
+    hit: bool,
+    recheck_at: Option<SimTime>,
+}
+
+/// The window, hit state and limit of one `LimitKey`.
+struct Slot<'a> {
+    window: Window<'a>,
+    hit: &'a mut HitState,
+    limit: u64,
+}
+
+enum Window<'a> {
+    Count(&'a mut CountWindow),
+    Unique(&'a mut UniqueWindow),
+}
+
+impl Window<'_> {
+    fn expire(&mut self, now: SimTime) {
+        match self {
+            Window::Count(w) => w.expire(now),
+            Window::Unique(w) => w.expire(now),
+        }
+    }
+
+    fn committed(&self) -> u64 {
+        match self {
+            Window::Count(w) => w.committed(),
+            Window::Unique(w) => w.distinct(),
+        }
+    }
+
+    fn reserved(&self) -> u64 {
+        match self {
+            Window::Count(w) => w.reserved,
+            Window::Unique(w) => w.reserved,
+        }
+    }
+
+    fn used(&self) -> u64 {
+        self.committed() + self.reserved()
+    }
+
+    fn frees_room_at(&self, limit: u64) -> Option<SimTime> {
+        match self {
+            Window::Count(w) => w.frees_room_at(limit),
+            Window::Unique(w) => w.frees_room_at(limit),
+        }
+    }
+}
+
+/// The refusal each quota limit gives (Q1, Q2: 550 5.4.5; Q4: 550 5.7.1; Q5: 450 4.2.1).
+pub fn reply_of(limit: LimitKind) -> Reply {
+    match limit {
+        LimitKind::UserMessages | LimitKind::UserUniqueRecipients => Reply::DailyUserLimit,
+        LimitKind::CustomerDay => Reply::DailyCustomerLimit,
+        LimitKind::CustomerPeak => Reply::PeakCustomerLimit,
+        _ => Reply::TryAgainLater { at_helo: false },
+    }
+}
+
+fn customer_keys(tenant: TenantIx) -> [LimitKey; 2] {
+    let subject = Subject::Customer(tenant);
+    [
+        LimitKey {
+            limit: LimitKind::CustomerDay,
+            subject,
+        },
+        LimitKey {
+            limit: LimitKind::CustomerPeak,
+            subject,
+        },
+    ]
+}
+
+fn user_keys(user: UserId) -> [LimitKey; 2] {
+    let subject = Subject::User(user);
+    [
+        LimitKey {
+            limit: LimitKind::UserMessages,
+            subject,
+        },
+        LimitKey {
+            limit: LimitKind::UserUniqueRecipients,
+            subject,
+        },
+    ]
+}

@@ -1,0 +1,149 @@
+//! `Relay`: the state the relay service shares across connections — who owns which
+//! domain, every tenant's relay settings as each front-end sees them (P11), the quota
+//! windows (Q1–Q13) — and the set-up of a connection (P6, P11).
+//!
+//! Sans-IO in the quinn-proto manner: the driver passes the time in, asks
+//! `poll_timeout` when the relay next wants to be woken (a limit's window frees room),
+//! calls `handle_timeout` then, and drains `poll_limit_event`.
+
+use rand_chacha::ChaCha12Rng;
+
+use crate::config::{PolicyConfig, RelayConfig, RelaySetting, TenantConfig};
+use crate::directory::{Directory, TenantIx};
+use crate::dos::DosGuard;
+use crate::limit::{LimitEvent, LimitKey};
+use crate::policy::CompiledSetting;
+use crate::propagation::{SettingsChange, SettingsHistory};
+use crate::quota::QuotaEngine;
+use crate::time::{SimDuration, SimTime};
+
+/// A change to the service while it runs (a timed `[[event]]` of a scenario, or an
+/// administrator's action in a live relay).
+#[derive(Clone, Debug, PartialEq)]
+pub enum RelayCommand {
+    /// Q4, Q5: the tenant's licence count changes.
+    SetLicences { tenant: TenantIx, licences: u32 },
+    /// Q6: the tenant pays its first invoice; the unpaid limits lift.
+    InvoicePaid { tenant: TenantIx },
+    /// P11: a relay setting is added, or replaced by name; it propagates.
+    PutRelaySetting {
+        tenant: TenantIx,
+        setting: RelaySetting,
+    },
+    /// P11: the relay setting of this name is removed; the removal propagates.
+    RemoveRelaySetting { tenant: TenantIx, name: String },
+}
+
+pub struct Relay {
+    pub(crate) policy: PolicyConfig,
+    pub(crate) frontends: u32,
+    propagation: SimDuration,
+    pub(crate) directory: Directory,
+    settings: Vec<SettingsHistory>,
+    pub(crate) quota: QuotaEngine,
+    pub(crate) dos: DosGuard,
+    /// The relay's own random stream: front-end choice, propagation delays, the
+    /// background load on the generic HELO pool.
+    pub(crate) rng: ChaCha12Rng,
+}
+
+impl Relay {
+    /// The relay serving `tenants` under `config`; `rng` is its own stream.
+    pub fn new(config: &RelayConfig, tenants: &[TenantConfig], mut rng: ChaCha12Rng) -> Self {
+        let directory = Directory::new(tenants);
+        let frontends = config.frontends.get();
+        let settings = tenants
+            .iter()
+            .map(|t| {
+                let compiled = t.relay_settings.iter().map(CompiledSetting::new).collect();
+                SettingsHistory::new(compiled, frontends)
+            })
+            .collect();
+        Relay {
+            policy: config.policy.clone(),
+            frontends,
+            propagation: config.settings_propagation,
+            quota: QuotaEngine::new(&config.quota, tenants, &directory),
+            directory,
+            settings,
+            dos: DosGuard::new(&config.dos, &mut rng),
+            rng,
+        }
+    }
+
+    /// Applies a change at `now`: licences (Q4, Q5), the first paid invoice (Q6), a
+    /// relay setting added, replaced or removed (P11: propagating).
+    pub fn apply(&mut self, now: SimTime, command: &RelayCommand) {
+        match command {
+            &RelayCommand::SetLicences { tenant, licences } => {
+                self.quota
+                    .set_licences(now, tenant, licences, &self.directory);
+            }
+            &RelayCommand::InvoicePaid { tenant } => {
+                self.quota.invoice_paid(now, tenant, &self.directory);
+            }
+            RelayCommand::PutRelaySetting { tenant, setting } => {
+                let change = SettingsChange::Put(CompiledSetting::new(setting));
+                self.settings[tenant.0 as usize].change(
+                    now,
+                    change,
+                    self.propagation,
+                    &mut self.rng,
+                );
+            }
+            RelayCommand::RemoveRelaySetting { tenant, name } => {
+                let change = SettingsChange::Remove(name.clone());
+                self.settings[tenant.0 as usize].change(
+                    now,
+                    change,
+                    self.propagation,
+                    &mut self.rng,
+                );
+            }
+        }
+    }
+
+    /// P11: the relay settings of `tenant` as front-end `frontend` applies them at `now`.
+    pub(crate) fn settings_of(
+        &self,
+        tenant: TenantIx,
+        frontend: u32,
+        now: SimTime,
+    ) -> &[CompiledSetting] {
+        self.settings[tenant.0 as usize].effective(frontend, now)
+    }
+
+    /// When the last front-end has applied `tenant`'s newest settings (P11).
+    pub fn settings_fully_applied_at(&self, tenant: TenantIx) -> SimTime {
+        self.settings[tenant.0 as usize].fully_applied_at()
+    }
+
+    /// How many items the window of limit `key` holds committed at `now` (Q12:
+    /// reservations of open transactions not included).
+    pub fn committed(&mut self, now: SimTime, key: LimitKey) -> u64 {
+        self.quota.committed(now, key)
+    }
+
+    pub fn directory(&self) -> &Directory {
+        &self.directory
+    }
+
+    /// When the relay next wants `handle_timeout` (a hit limit's window frees room, a
+    /// DoS bucket refills).
+    pub fn poll_timeout(&self) -> Option<SimTime> {
+        match (self.quota.poll_timeout(), self.dos.poll_timeout()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    pub fn handle_timeout(&mut self, now: SimTime) {
+        self.quota.handle_timeout(now);
+        self.dos.handle_timeout(now, &mut self.rng);
+    }
+
+    /// The next limit hit or cleared (quota limits first, then DoS, each in time order).
+    pub fn poll_limit_event(&mut self) -> Option<LimitEvent> {
+        self.quota.poll_event().or_else(|| self.dos.poll_event())
+    }
+}

@@ -1,0 +1,346 @@
+//! One SMTP connection to the relay, command by command. Each method takes the
+//! relay's shared state and the time, and returns the exact reply; the rules are
+//! applied in the order a real session meets them:
+//!
+//! - connect (`Relay::connect`, here): P6 ports, D2 DoS per source IP;
+//! - HELO/EHLO: P12 (argument valid, generic or a customer's name), D3 (a generic
+//!   name draws on the shared DoS pool);
+//! - STARTTLS: TLS on (the client must EHLO again, RFC 3207);
+//! - AUTH: P4 (only over TLS; credentials of a registered user);
+//! - MAIL FROM: D4 (messages per connection), Q8 (the customer charged), P11 (this front-end's settings), P7/P2
+//!   (the setting that authenticates the connection), P5 (require TLS), P1/P8
+//!   (allowed senders, rewriting), Q3 (the user counted), Q13, Q1;
+//! - RCPT TO: P9 (empty sender: one recipient), P10 (recipients per transaction),
+//!   Q2, Q4, Q5 (Q12 order);
+//! - DATA: the message is accepted and counted (Q12);
+//! - RSET, QUIT: the open transaction ends, uncounted.
+//!
+//! The session's phase is a type ([`Phase`]): connected, greeted, in a transaction,
+//! closed. A 421 (D1) closes the connection: every later command is answered with
+//! that same 421. A session should end with `quit`, which releases its transaction
+//! and tells DoS protection the connection is gone (D2 concurrency, with its
+//! `cleared` event); one dropped without it still leaves the concurrency count right
+//! (the count is of live `OpenConnection` tokens).
+
+use std::net::IpAddr;
+
+use rand::RngExt;
+
+use crate::directory::{TenantIx, UserId};
+use crate::dos::OpenConnection;
+use crate::policy::{
+    self, ConnectionFacts, HeloName, PresentedSender, RelayedSender, allowed_sender,
+    charged_tenant, match_setting,
+};
+use crate::quota::Reservation;
+use crate::quota::unique::RecipientId;
+use crate::reply::{Reply, Sequence};
+use crate::service::Relay;
+use crate::time::SimTime;
+
+/// The reverse path of MAIL FROM: the empty sender `<>` or an address (lower-case).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReversePath<'a> {
+    Null,
+    Address(&'a str),
+}
+
+/// Attribution of an open transaction: who is charged, who is counted (the trace
+/// shows both).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Transaction {
+    /// Q8: the customer whose limits the transaction counts against.
+    pub tenant: TenantIx,
+    /// Q3: the registered user counted, the envelope sender as presented (`None`: no
+    /// per-user limit applies).
+    pub counted_user: Option<UserId>,
+    /// P8: the envelope sender passed on.
+    pub relayed: RelayedSender,
+    /// P9: the transaction has the empty envelope sender.
+    pub null_sender: bool,
+}
+
+/// Where a connection stands in the SMTP dialogue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// Connected (or after STARTTLS): HELO/EHLO comes next.
+    Connected,
+    /// HELO/EHLO accepted; no transaction open.
+    Greeted { helo: HeloName },
+    /// MAIL FROM accepted: recipients and DATA come next.
+    InTransaction {
+        helo: HeloName,
+        transaction: Transaction,
+    },
+    /// The relay closed the connection with this 421 (D1); every later command gets it.
+    Closed { reply: Reply },
+}
+
+/// One connection to the relay. End it with [`Session::quit`].
+#[must_use = "a session holds a connection open until `quit`"]
+#[derive(Debug)]
+pub struct Session {
+    ip: IpAddr,
+    frontend: u32,
+    tls: bool,
+    phase: Phase,
+    /// D2: counts this connection at its source IP while the session lives.
+    connection: Option<OpenConnection>,
+    /// D3 is checked at the first HELO of the connection only.
+    helo_checked: bool,
+    /// D4: messages accepted on this connection.
+    messages: u32,
+    auth_user: Option<UserId>,
+    reservation: Reservation,
+}
+
+impl Relay {
+    /// A client connects from `ip` to `port`. P6 [assumption]: a port the relay does
+    /// not listen on is refused; an implicit-TLS port (465) starts in TLS. D2: DoS
+    /// protection may answer 421 and close. P11 [assumption]: the connection lands on
+    /// a front-end drawn uniformly at random. End every session with `quit`.
+    pub fn connect(&mut self, now: SimTime, ip: IpAddr, port: u16) -> Result<Session, Reply> {
+        if !self.policy.ports.contains(&port) {
+            return Err(Reply::ConnectionRefused);
+        }
+        let connection = self.dos.connect(now, ip)?;
+        let frontend = self.rng.random_range(0..self.frontends);
+        Ok(Session {
+            ip,
+            frontend,
+            tls: self.policy.implicit_tls_ports.contains(&port),
+            phase: Phase::Connected,
+            connection: Some(connection),
+            helo_checked: false,
+            messages: 0,
+            auth_user: None,
+            reservation: Reservation::default(),
+        })
+    }
+}
+
+impl Session {
+    /// False once the relay has closed the connection (D1).
+    pub fn is_open(&self) -> bool {
+        !matches!(self.phase, Phase::Closed { .. })
+    }
+
+    pub fn phase(&self) -> Phase {
+        self.phase
+    }
+
+    /// The open transaction's attribution (after a successful MAIL FROM).
+    pub fn transaction(&self) -> Option<&Transaction> {
+        match &self.phase {
+            Phase::InTransaction { transaction, .. } => Some(transaction),
+            _ => None,
+        }
+    }
+
+    /// HELO/EHLO. P12: an empty or malformed argument gets `501 5.5.4`. Like RFC
+    /// 5321, it also ends an open transaction.
+    pub fn helo_command(&mut self, relay: &mut Relay, now: SimTime, name: &str) -> Reply {
+        if let Phase::Closed { reply } = self.phase {
+            return reply;
+        }
+        self.end_transaction(relay, now);
+        match policy::classify_helo(name, &relay.policy.generic_helo_names, &relay.directory) {
+            HeloName::Invalid => Reply::InvalidHelo,
+            class => {
+                if class == HeloName::Generic && !self.helo_checked {
+                    self.helo_checked = true;
+                    if let Err(reply) = relay.dos.generic_helo(now, &mut relay.rng) {
+                        self.close(relay, now, reply);
+                        return reply;
+                    }
+                }
+                self.helo_checked = true;
+                self.phase = Phase::Greeted { helo: class };
+                Reply::HeloOk
+            }
+        }
+    }
+
+    /// STARTTLS: TLS is on from here; the client greets again.
+    pub fn starttls(&mut self, relay: &mut Relay, now: SimTime) -> Reply {
+        match self.phase {
+            Phase::Closed { reply } => return reply,
+            _ if self.tls => return Reply::BadSequence(Sequence::TlsAlreadyActive),
+            Phase::Connected => return Reply::BadSequence(Sequence::HeloFirst),
+            Phase::Greeted { .. } | Phase::InTransaction { .. } => {}
+        }
+        self.end_transaction(relay, now);
+        self.tls = true;
+        self.phase = Phase::Connected;
+        Reply::ReadyForTls
+    }
+
+    /// AUTH. P4: only over TLS (`530 5.7.0`); the identity must be a registered user
+    /// and the credentials right, else `535 5.7.8`. The identity is never the user
+    /// counted (Q3).
+    pub fn auth(&mut self, relay: &mut Relay, username: &str, credentials_valid: bool) -> Reply {
+        match self.phase {
+            Phase::Closed { reply } => return reply,
+            Phase::Connected => return Reply::BadSequence(Sequence::HeloFirst),
+            Phase::Greeted { .. } | Phase::InTransaction { .. } => {}
+        }
+        if !self.tls {
+            return Reply::MustStartTls;
+        }
+        match relay.directory.user(username) {
+            Some(user) if credentials_valid => {
+                self.auth_user = Some(user);
+                Reply::AuthAccepted
+            }
+            _ => Reply::BadCredentials,
+        }
+    }
+
+    /// MAIL FROM: decides who is charged and counted, and whether the sender may relay.
+    pub fn mail_from(&mut self, relay: &mut Relay, now: SimTime, sender: ReversePath<'_>) -> Reply {
+        let helo = match self.phase {
+            Phase::Closed { reply } => return reply,
+            Phase::Connected => return Reply::BadSequence(Sequence::HeloFirst),
+            Phase::InTransaction { .. } => return Reply::BadSequence(Sequence::NestedMail),
+            Phase::Greeted { helo } => helo,
+        };
+        if let Err(reply) = relay.dos.message_allowed(now, self.ip, self.messages) {
+            self.close(relay, now, reply);
+            return reply;
+        }
+        let directory = &relay.directory;
+        let presented = match sender {
+            ReversePath::Null => PresentedSender::Null,
+            ReversePath::Address(a) => PresentedSender::Address {
+                domain: directory.owned_domain_of_address(a),
+                user: directory.user(a),
+            },
+        };
+        let facts = ConnectionFacts {
+            ip: self.ip,
+            tls: self.tls,
+            auth_user: self.auth_user,
+            helo,
+        };
+        // Q8: nobody to charge is the first cause of "Invalid credentials" (G3).
+        let Some(tenant) = charged_tenant(presented, &facts, directory) else {
+            return Reply::InvalidCredentials;
+        };
+        let settings = relay.settings_of(tenant, self.frontend, now);
+        let require_both = relay.policy.require_both_auth_methods;
+        let setting = match match_setting(settings, tenant, &facts, directory, require_both) {
+            Ok(s) => s,
+            Err(reply) => return reply,
+        };
+        // P5: require TLS.
+        if setting.require_tls && !self.tls {
+            return Reply::MustStartTls;
+        }
+        let relayed = match allowed_sender(setting, tenant, presented, &facts, directory) {
+            Ok(r) => r,
+            Err(reply) => return reply,
+        };
+        // Q3: the envelope sender as presented, if it is a registered user.
+        let counted_user = match presented {
+            PresentedSender::Address { user, .. } => user,
+            PresentedSender::Null => None,
+        };
+        if let Err(reply) =
+            relay
+                .quota
+                .check_message(now, tenant, counted_user, &mut self.reservation)
+        {
+            return reply;
+        }
+        self.phase = Phase::InTransaction {
+            helo,
+            transaction: Transaction {
+                tenant,
+                counted_user,
+                relayed,
+                null_sender: presented == PresentedSender::Null,
+            },
+        };
+        Reply::SenderOk
+    }
+
+    /// RCPT TO.
+    pub fn rcpt_to(&mut self, relay: &mut Relay, now: SimTime, rcpt: RecipientId) -> Reply {
+        let txn = match self.phase {
+            Phase::Closed { reply } => return reply,
+            Phase::Connected | Phase::Greeted { .. } => {
+                return Reply::BadSequence(Sequence::MailFirst);
+            }
+            Phase::InTransaction { transaction, .. } => transaction,
+        };
+        let accepted = self.reservation.recipients().len();
+        // P9 [assumption on the reply]: the empty sender takes one recipient.
+        if txn.null_sender && accepted >= 1 {
+            return Reply::TooManyRecipients;
+        }
+        // P10 [assumption]: recipients per transaction.
+        if accepted >= relay.policy.max_recipients_per_transaction.get() as usize {
+            return Reply::TooManyRecipients;
+        }
+        match relay
+            .quota
+            .check_recipient(now, rcpt, &mut self.reservation)
+        {
+            Ok(()) => Reply::RecipientOk,
+            Err(reply) => reply,
+        }
+    }
+
+    /// DATA (and the message after it): accepted and counted (Q12).
+    pub fn data(&mut self, relay: &mut Relay, now: SimTime) -> Reply {
+        let helo = match self.phase {
+            Phase::Closed { reply } => return reply,
+            Phase::Connected | Phase::Greeted { .. } => {
+                return Reply::BadSequence(Sequence::MailFirst);
+            }
+            Phase::InTransaction { helo, .. } => helo,
+        };
+        if self.reservation.recipients().is_empty() {
+            return Reply::BadSequence(Sequence::RcptFirst);
+        }
+        relay.quota.commit(now, &mut self.reservation);
+        self.phase = Phase::Greeted { helo };
+        self.messages += 1;
+        Reply::MessageAccepted
+    }
+
+    /// RSET: the open transaction ends, uncounted.
+    pub fn rset(&mut self, relay: &mut Relay, now: SimTime) -> Reply {
+        if let Phase::Closed { reply } = self.phase {
+            return reply;
+        }
+        self.end_transaction(relay, now);
+        Reply::ResetOk
+    }
+
+    /// QUIT (or a dropped connection): the open transaction ends, uncounted.
+    pub fn quit(mut self, relay: &mut Relay, now: SimTime) -> Reply {
+        if let Phase::Closed { reply } = self.phase {
+            return reply;
+        }
+        self.close(relay, now, Reply::Closing);
+        Reply::Closing
+    }
+
+    /// The connection ends with `reply`: its transaction is released, DoS protection
+    /// counts it gone.
+    fn close(&mut self, relay: &mut Relay, now: SimTime, reply: Reply) {
+        self.end_transaction(relay, now);
+        self.phase = Phase::Closed { reply };
+        if let Some(connection) = self.connection.take() {
+            relay.dos.disconnect(now, self.ip, connection);
+        }
+    }
+
+    fn end_transaction(&mut self, relay: &mut Relay, now: SimTime) {
+        if let Phase::InTransaction { helo, .. } = self.phase {
+            relay.quota.release(now, &mut self.reservation);
+            self.phase = Phase::Greeted { helo };
+        }
+    }
+}

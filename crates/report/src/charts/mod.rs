@@ -1,0 +1,104 @@
+//! Charts of a run, each as PNG and SVG: `throughput`, `limit_timeline`,
+//! `quota_utilisation`, `queue_depth`. They are drawn from the files of a results
+//! folder (`data.rs`), never from the run's memory, so `relaysim plot DIR` redraws
+//! exactly what `relaysim run` drew. plotters is built without system font libraries:
+//! the DejaVu Sans font is bundled (`crates/report/assets/fonts`, with its licence).
+
+mod capacity;
+pub mod data;
+mod draw;
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Once;
+
+use plotters::prelude::*;
+
+use super::AtomicFile;
+
+static FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
+
+fn register_font() {
+    static REGISTER: Once = Once::new();
+    REGISTER.call_once(|| {
+        for style in [FontStyle::Normal, FontStyle::Bold] {
+            plotters::style::register_font("sans-serif", style, FONT)
+                .unwrap_or_else(|_| panic!("the bundled font is a valid TrueType font"));
+        }
+    });
+}
+
+/// Chart width; 1,200 px reads well in a report.
+const WIDTH: u32 = 1200;
+
+/// Draws `name`.png and `name`.svg into `dir` with `draw`, each whole or not at all.
+macro_rules! png_and_svg {
+    ($dir:expr, $name:literal, $size:expr, $written:expr, |$root:ident| $draw:expr) => {{
+        let png = $dir.join(concat!($name, ".png"));
+        let tmp = $dir.join(concat!(".relaysim-", $name, ".partial.png"));
+        {
+            let $root = BitMapBackend::new(&tmp, $size).into_drawing_area();
+            $draw.map_err(io::Error::other)?;
+            $root
+                .present()
+                .map_err(|e| io::Error::other(format!("{e:?}")))?;
+        }
+        std::fs::rename(&tmp, &png)?;
+        $written.push(png);
+        let mut svg = String::new();
+        {
+            let $root = SVGBackend::with_string(&mut svg, $size).into_drawing_area();
+            $draw.map_err(io::Error::other)?;
+            $root
+                .present()
+                .map_err(|e| io::Error::other(format!("{e:?}")))?;
+        }
+        let path = $dir.join(concat!($name, ".svg"));
+        AtomicFile::write_all(&path, svg.as_bytes())?;
+        $written.push(path);
+    }};
+}
+
+/// Draws the `capacity` chart of a sweep folder (one with `sweep.csv`).
+pub fn draw_sweep(dir: &Path, title: &str) -> io::Result<Vec<PathBuf>> {
+    register_font();
+    let rows = capacity::read(dir)?;
+    let mut written = Vec::new();
+    png_and_svg!(dir, "capacity", (WIDTH, 900), written, |root| {
+        capacity::draw(&root, &rows, title)
+    });
+    Ok(written)
+}
+
+/// Draws every chart of the results folder `dir` into it (a sweep folder: the
+/// `capacity` chart); returns the files written.
+pub fn draw_all(dir: &Path) -> io::Result<Vec<PathBuf>> {
+    if dir.join("sweep.csv").exists() && !dir.join("summary.json").exists() {
+        let name = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        return draw_sweep(dir, &format!("{name} — outcome against licences"));
+    }
+    register_font();
+    let r = data::read(dir)?;
+    let panels = r.throughput.len().max(1) as u32;
+    let lanes = r.lanes.len() as u32;
+    let mut written = Vec::new();
+    macro_rules! chart {
+        ($name:literal, $height:expr, $draw:path) => {
+            png_and_svg!(dir, $name, (WIDTH, $height), written, |root| $draw(
+                &root, &r
+            ))
+        };
+    }
+    chart!("throughput", 120 + 380 * panels, draw::throughput);
+    chart!(
+        "limit_timeline",
+        (160 + 60 * lanes).max(360),
+        draw::limit_timeline
+    );
+    chart!("quota_utilisation", 600, draw::quota_utilisation);
+    chart!("queue_depth", 600, draw::queue_depth);
+    Ok(written)
+}

@@ -1,0 +1,675 @@
+//! Cross-checks between sections: ids are unique, references resolve, settings are
+//! coherent (P2: an authentication method; P4: AUTH needs TLS; …). Every problem is
+//! reported, each at the place a user would edit.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+
+use toml::Spanned;
+
+use super::diagnostic::{DiagnosticSink, suggest};
+use super::{
+    Check, EventKind, Metric, Model, Pattern, RawScenario, RelaySetting, Scenario, Sender,
+    Simulation, Tenant, TlsMode,
+};
+use relay::time::SimDuration;
+
+/// Turns the raw sections into a scenario if every check passes.
+pub(super) fn assemble(raw: RawScenario, sink: &mut DiagnosticSink) -> Option<Scenario> {
+    if !raw.simulation_seen {
+        sink.error_with_help(
+            0..0,
+            "missing [simulation] section",
+            "a scenario starts here",
+            "add [simulation] with name = \"…\" and duration = \"24h\"",
+        );
+    }
+    let errors_before = sink.diagnostics.len();
+    // A reference to a section that failed to parse cannot be checked: skip those
+    // checks rather than report a cascade of "no such id" errors.
+    let tenants_ok = raw.tenants.iter().all(Option::is_some);
+    let mtas_ok = raw.mtas.iter().all(Option::is_some);
+    let senders_ok = raw.senders.iter().all(Option::is_some);
+    let complete = raw.simulation.is_some()
+        && raw.tenants.iter().all(Option::is_some)
+        && raw.mtas.iter().all(Option::is_some)
+        && raw.senders.iter().all(Option::is_some)
+        && raw.events.iter().all(Option::is_some)
+        && raw.expectations.iter().all(Option::is_some);
+    let tenants: Vec<Tenant> = raw.tenants.into_iter().flatten().collect();
+    let mtas: Vec<_> = raw.mtas.into_iter().flatten().collect();
+    let senders: Vec<Sender> = raw.senders.into_iter().flatten().collect();
+    let events: Vec<_> = raw.events.into_iter().flatten().collect();
+    let expectations: Vec<_> = raw.expectations.into_iter().flatten().collect();
+
+    if let Some(sim) = &raw.simulation {
+        check_simulation(sim, sink);
+    }
+    let tenant_ids = unique_ids(tenants.iter().map(|t| &t.id), "tenant", sink);
+    let mta_ids = unique_ids(mtas.iter().map(|m| &m.id), "mta", sink);
+    let sender_ids = unique_ids(senders.iter().map(|s| &s.id), "sender", sink);
+    check_domains_are_owned_once(&tenants, sink);
+    for tenant in &tenants {
+        check_tenant(tenant, sink);
+    }
+    for mta in &mtas {
+        if tenants_ok {
+            reference(&mta.tenant, &tenant_ids, "tenant", sink);
+        }
+        if let Some(auth) = &mta.auth
+            && *mta.tls.get_ref() == TlsMode::None
+        {
+            sink.error_with_help(
+                auth.span(),
+                &format!("mta `{}` uses SMTP AUTH without TLS", mta.id.get_ref()),
+                "AUTH needs TLS",
+                "the relay offers AUTH only over TLS (P4): set tls = \"starttls\" (port 587) or tls = \"implicit\" (port 465), or remove auth",
+            );
+        }
+    }
+    let horizon = raw.simulation.as_ref().map(|s| *s.duration.get_ref());
+    let has_start = raw.simulation.as_ref().is_some_and(|s| s.start.is_some());
+    for sender in &senders {
+        if mtas_ok {
+            reference(&sender.mta, &mta_ids, "mta", sink);
+        }
+        check_sender(sender, has_start, sink);
+    }
+    for event in &events {
+        if tenants_ok {
+            reference(&event.tenant, &tenant_ids, "tenant", sink);
+        }
+        let kind = *event.kind.get_ref();
+        let span = event.kind.span();
+        let needs = |present: bool, key: &str, sink: &mut DiagnosticSink| {
+            if !present {
+                sink.error_with_help(
+                    span.clone(),
+                    &format!("event kind `{}` needs `{key}`", kind_name(kind)),
+                    "this kind",
+                    &format!("add {key} = … to this [[event]]"),
+                );
+            }
+        };
+        needs(
+            kind != EventKind::SetLicences || event.licences.is_some(),
+            "licences",
+            sink,
+        );
+        needs(
+            kind != EventKind::ChangeRelaySetting || event.relay_setting.is_some(),
+            "relay_setting",
+            sink,
+        );
+        needs(
+            kind != EventKind::RemoveRelaySetting || event.setting.is_some(),
+            "setting",
+            sink,
+        );
+        if let Some(l) = &event.licences {
+            check_licences(l, sink);
+        }
+        if let Some(rs) = &event.relay_setting {
+            check_relay_setting(rs, sink);
+        }
+        if let (Some(name), Some(tenant)) = (
+            &event.setting,
+            tenants
+                .iter()
+                .find(|t| t.id.get_ref() == event.tenant.get_ref()),
+        ) {
+            let names: Vec<&str> = tenant
+                .relay_settings
+                .iter()
+                .map(|r| r.name.get_ref().as_str())
+                .collect();
+            if !names.contains(&name.get_ref().as_str()) {
+                sink.error_with_help(
+                    name.span(),
+                    &format!(
+                        "tenant `{}` has no relay setting `{}`",
+                        tenant.id.get_ref(),
+                        name.get_ref()
+                    ),
+                    "unknown setting",
+                    &suggest(name.get_ref(), &names, "its relay settings are"),
+                );
+            }
+        }
+        if let Some(h) = horizon
+            && event.at > h
+        {
+            sink.error_with_help(
+                span.clone(),
+                &format!("event at {} is after the end of the run ({h})", event.at),
+                "never happens",
+                "move it before [simulation] duration or lengthen the run",
+            );
+        }
+    }
+    let users: Vec<(&str, &str)> = tenants
+        .iter()
+        .flat_map(|t| {
+            t.users
+                .iter()
+                .map(move |u| (t.id.get_ref().as_str(), u.get_ref().0.as_str()))
+        })
+        .collect();
+    for expectation in expectations.iter().filter(|_| tenants_ok && senders_ok) {
+        check_expectation(expectation, &tenant_ids, &sender_ids, &users, sink);
+    }
+
+    if !complete || sink.diagnostics.len() > errors_before {
+        return None;
+    }
+    Some(Scenario {
+        simulation: raw.simulation?,
+        relay: raw.relay.unwrap_or_default(),
+        tenants,
+        mtas,
+        senders,
+        events,
+        expectations,
+    })
+}
+
+/// Every recipient must have a 32-bit number: the pools' addresses (shared per
+/// domain) and the envelope and replay addresses together.
+pub(super) fn address_space(scenario: &Scenario, model: &Model, sink: &mut DiagnosticSink) {
+    let addresses: u64 = crate::model::recipient_domains(&model.senders)
+        .values()
+        .map(|&n| u64::from(n))
+        .sum::<u64>()
+        + crate::model::envelope_addresses(&model.senders).len() as u64;
+    if let (true, Some(first)) = (addresses > u64::from(u32::MAX), scenario.senders.first()) {
+        sink.error_with_help(
+            first.recipient_pool.size.span(),
+            &format!(
+                "the recipient pools hold {addresses} addresses in all, more than 4,294,967,295"
+            ),
+            "too many addresses",
+            "use smaller recipient_pool sizes (pools of the same domain share addresses)",
+        );
+    }
+}
+
+fn kind_name(kind: EventKind) -> &'static str {
+    match kind {
+        EventKind::SetLicences => "set_licences",
+        EventKind::InvoicePaid => "invoice_paid",
+        EventKind::ChangeRelaySetting => "change_relay_setting",
+        EventKind::RemoveRelaySetting => "remove_relay_setting",
+    }
+}
+
+fn check_simulation(sim: &Simulation, sink: &mut DiagnosticSink) {
+    let name = sim.name.get_ref();
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        || name.starts_with('.')
+    {
+        sink.error_with_help(
+            sim.name.span(),
+            &format!("scenario name `{name}` cannot name a folder"),
+            "used as results/<name>/",
+            "use letters, digits, `-`, `_` and `.`, e.g. \"helpdesk-burst\"",
+        );
+    }
+    if sim.duration.get_ref().get() == SimDuration::ZERO {
+        sink.error_with_help(
+            sim.duration.span(),
+            "the run has zero duration",
+            "nothing would happen",
+            "set a horizon such as duration = \"24h\"",
+        );
+    }
+    if sim.bucket.get_ref().get() == SimDuration::ZERO {
+        sink.error_with_help(
+            sim.bucket.span(),
+            "throughput bucket of zero length",
+            "must be positive",
+            "use e.g. bucket = \"60s\"",
+        );
+    }
+}
+
+/// Ids must be unique within their kind; returns them for reference checks.
+fn unique_ids<'a>(
+    ids: impl Iterator<Item = &'a Spanned<String>>,
+    kind: &str,
+    sink: &mut DiagnosticSink,
+) -> Vec<String> {
+    let mut seen: BTreeMap<&str, Range<usize>> = BTreeMap::new();
+    for id in ids {
+        if id.get_ref().is_empty() {
+            sink.error_with_help(
+                id.span(),
+                &format!("empty {kind} id"),
+                "empty",
+                "give it a short name",
+            );
+        }
+        if let Some(first) = seen.get(id.get_ref().as_str()) {
+            sink.error_with_help(
+                id.span(),
+                &format!("duplicate {kind} id `{}`", id.get_ref()),
+                "defined twice",
+                &format!(
+                    "the first is on line {}; give each {kind} its own id",
+                    sink.line_of(first.start)
+                ),
+            );
+        } else {
+            seen.insert(id.get_ref(), id.span());
+        }
+    }
+    seen.into_keys().map(str::to_string).collect()
+}
+
+fn reference(id: &Spanned<String>, known: &[String], kind: &str, sink: &mut DiagnosticSink) {
+    if !known.iter().any(|k| k == id.get_ref()) {
+        let known: Vec<&str> = known.iter().map(String::as_str).collect();
+        let help = if known.is_empty() {
+            format!("define a [[{kind}]] with id = \"{}\"", id.get_ref())
+        } else {
+            suggest(id.get_ref(), &known, &format!("the {kind}s are"))
+        };
+        sink.error_with_help(
+            id.span(),
+            &format!("no {kind} with id `{}`", id.get_ref()),
+            &format!("unknown {kind}"),
+            &help,
+        );
+    }
+}
+
+fn check_licences(licences: &Spanned<u32>, sink: &mut DiagnosticSink) {
+    if *licences.get_ref() == 0 {
+        sink.error_with_help(
+            licences.span(),
+            "a tenant needs at least 1 licence",
+            "zero licences",
+            "set licences = 1 or more (Q4 and Q5 scale with it)",
+        );
+    }
+}
+
+fn check_tenant(tenant: &Tenant, sink: &mut DiagnosticSink) {
+    check_licences(&tenant.licences, sink);
+    let mut names: BTreeMap<&str, ()> = BTreeMap::new();
+    for setting in &tenant.relay_settings {
+        check_relay_setting(setting, sink);
+        if names.insert(setting.name.get_ref(), ()).is_some() {
+            sink.error_with_help(
+                setting.name.span(),
+                &format!(
+                    "duplicate relay setting `{}` in tenant `{}`",
+                    setting.name.get_ref(),
+                    tenant.id.get_ref()
+                ),
+                "defined twice",
+                "give each relay setting its own name",
+            );
+        }
+    }
+    for user in &tenant.users {
+        let domain: super::values::DomainName = match user.get_ref().domain().parse() {
+            Ok(d) => d,
+            Err(_) => continue,
+        };
+        if !tenant.domains().any(|d| domain.is_within(d)) {
+            let domains: Vec<String> = tenant.domains().map(ToString::to_string).collect();
+            sink.error_with_help(
+                user.span(),
+                &format!(
+                    "user `{}` is not in a domain of tenant `{}`",
+                    user.get_ref(),
+                    tenant.id.get_ref()
+                ),
+                "foreign domain",
+                &format!(
+                    "registered users belong to the tenant's domains: {}",
+                    domains.join(", ")
+                ),
+            );
+        }
+    }
+}
+
+/// P2: at least one authentication method; P3 ranges were checked when parsed.
+fn check_relay_setting(setting: &RelaySetting, sink: &mut DiagnosticSink) {
+    if !setting.only_listed_ips && !setting.smtp_auth {
+        sink.error_with_help(
+            setting.name.span(),
+            &format!(
+                "relay setting `{}` has no authentication method",
+                setting.name.get_ref()
+            ),
+            "no authentication",
+            "P2: set only_listed_ips = true (with ip_ranges) and/or smtp_auth = true",
+        );
+    }
+    if setting.only_listed_ips && setting.ip_ranges.is_empty() {
+        sink.error_with_help(
+            setting.name.span(),
+            &format!(
+                "relay setting `{}` allows only listed IPs but lists none",
+                setting.name.get_ref()
+            ),
+            "no ip_ranges",
+            "add ip_ranges = [{ cidr = \"203.0.113.0/24\" }]",
+        );
+    }
+}
+
+/// A domain owned by two tenants would make attribution (Q8) ambiguous.
+fn check_domains_are_owned_once(tenants: &[Tenant], sink: &mut DiagnosticSink) {
+    let mut owner: BTreeMap<&str, &str> = BTreeMap::new();
+    for tenant in tenants {
+        for domain in tenant.domains() {
+            if let Some(first) = owner.insert(&domain.0, tenant.id.get_ref())
+                && first != tenant.id.get_ref()
+            {
+                sink.error_with_help(
+                    tenant.id.span(),
+                    &format!("domain `{domain}` belongs to tenants `{first}` and `{}`", tenant.id.get_ref()),
+                    "shared domain",
+                    "a domain is verified by one Workspace customer only: remove it from one tenant",
+                );
+            }
+        }
+    }
+}
+
+fn check_sender(sender: &Sender, has_start: bool, sink: &mut DiagnosticSink) {
+    let id = sender.id.get_ref();
+    let pattern = *sender.pattern.get_ref();
+    let pattern_span = sender.pattern.span();
+    let replay = pattern == Pattern::Replay;
+    if !replay && sender.envelope_from.get_ref().is_empty() {
+        let span = if sender.envelope_from.span().is_empty() {
+            sender.id.span()
+        } else {
+            sender.envelope_from.span()
+        };
+        sink.error_with_help(
+            span,
+            &format!("sender `{id}` has no envelope sender"),
+            "needs envelope_from",
+            "add envelope_from = [\"app@example.com\"] (\"<>\" is the empty sender)",
+        );
+    }
+    if replay && !sender.envelope_from.get_ref().is_empty() {
+        sink.error_with_help(
+            sender.envelope_from.span(),
+            &format!("sender `{id}` replays a file, which gives the envelope senders"),
+            "not with replay",
+            "remove envelope_from: the replay file has an envelope_from column",
+        );
+    }
+    match (&sender.replay, replay) {
+        (None, true) => sink.error_with_help(
+            pattern_span.clone(),
+            &format!("sender `{id}` has pattern \"replay\" but no replay file"),
+            "needs replay = …",
+            "add replay = \"traffic.csv\" (columns time,envelope_from,recipients[,size])",
+        ),
+        (Some(file), false) => sink.error_with_help(
+            file.span(),
+            &format!("sender `{id}` names a replay file but its pattern is not \"replay\""),
+            "ignored",
+            "add pattern = \"replay\", or remove replay",
+        ),
+        _ => {}
+    }
+    match pattern {
+        Pattern::Constant | Pattern::Poisson | Pattern::Diurnal => {
+            if sender.rate.is_none() {
+                sink.error_with_help(
+                    sender.id.span(),
+                    &format!("sender `{id}` has no rate"),
+                    "needs rate = …",
+                    "add e.g. rate = \"2000/h\", or use pattern = \"bursts\" with [[sender.burst]]",
+                );
+            }
+        }
+        Pattern::Replay => {}
+        Pattern::Bursts => {
+            if sender.bursts.is_empty() {
+                sink.error_with_help(
+                    pattern_span.clone(),
+                    &format!("sender `{id}` has pattern \"bursts\" but no [[sender.burst]]"),
+                    "no bursts",
+                    "add [[sender.burst]] with at = \"9h\" and messages = 3000",
+                );
+            }
+        }
+    }
+    if pattern == Pattern::Diurnal {
+        if !has_start {
+            sink.error_with_help(
+                pattern_span.clone(),
+                &format!("sender `{id}` is diurnal but the scenario has no start time"),
+                "needs [simulation] start",
+                "add start = 2026-03-02T00:00:00 to [simulation] so hours of the day are known",
+            );
+        }
+        match &sender.weights {
+            None => sink.error_with_help(
+                pattern_span.clone(),
+                &format!("sender `{id}` is diurnal but has no weights"),
+                "needs weights",
+                "add weights = [24 numbers], one per hour of the local day",
+            ),
+            Some(w) => {
+                let values = w.get_ref();
+                if values.len() != 24
+                    || values.iter().any(|x| !x.is_finite() || *x < 0.0)
+                    || values.iter().sum::<f64>() <= 0.0
+                {
+                    sink.error_with_help(
+                        w.span(),
+                        &format!(
+                            "sender `{id}` needs 24 non-negative weights, not all zero (got {})",
+                            values.len()
+                        ),
+                        "hourly weights",
+                        "one weight per hour 0–23 of the local day, e.g. 0 at night and 5 at 09:00",
+                    );
+                }
+            }
+        }
+    } else if let Some(w) = &sender.weights {
+        sink.error_with_help(
+            w.span(),
+            &format!("weights are only used with pattern = \"diurnal\" (sender `{id}`)"),
+            "unused",
+            "remove weights, or set pattern = \"diurnal\"",
+        );
+    }
+    if let Some(stop) = sender.stop
+        && stop <= sender.start
+    {
+        sink.error_with_help(
+            sender.id.span(),
+            &format!(
+                "sender `{id}` stops ({stop}) before it starts ({})",
+                sender.start
+            ),
+            "empty interval",
+            "make stop later than start",
+        );
+    }
+    let pool = &sender.recipient_pool;
+    if *pool.size.get_ref() == 0 {
+        sink.error_with_help(
+            pool.size.span(),
+            "recipient pool of size 0",
+            "empty pool",
+            "use size = 1 or more",
+        );
+    }
+    let zipf = *pool.zipf_exponent.get_ref();
+    if !(zipf.is_finite() && zipf >= 0.0) {
+        sink.error_with_help(
+            pool.zipf_exponent.span(),
+            "Zipf exponent must be 0 or more",
+            "invalid",
+            "0 is uniform popularity; about 1 is typical of mail",
+        );
+    }
+    let share = *pool.internal_share.get_ref();
+    if !(0.0..=1.0).contains(&share) {
+        sink.error_with_help(
+            pool.internal_share.span(),
+            &format!("internal share {share} is not between 0 and 1"),
+            "a share",
+            "write e.g. internal_share = 0.2 for 20%",
+        );
+    } else if share > 0.0 && pool.internal_domain.is_none() {
+        sink.error_with_help(
+            pool.internal_share.span(),
+            "internal recipients need an internal_domain",
+            "which domain?",
+            "add internal_domain = \"corp.example\" to the recipient_pool",
+        );
+    }
+}
+
+fn check_expectation(
+    e: &super::Expectation,
+    tenant_ids: &[String],
+    sender_ids: &[String],
+    users: &[(&str, &str)],
+    sink: &mut DiagnosticSink,
+) {
+    let check = *e.check.get_ref();
+    let span = e.check.span();
+    if let Some(t) = &e.tenant {
+        reference(t, tenant_ids, "tenant", sink);
+    }
+    if let Some(s) = &e.sender {
+        reference(s, sender_ids, "sender", sink);
+    }
+    if let Some(u) = &e.user {
+        let addr = u.get_ref().to_ascii_lowercase();
+        let tenant = e.tenant.as_ref().map(|t| t.get_ref().as_str());
+        if !users
+            .iter()
+            .any(|(t, a)| *a == addr && tenant.is_none_or(|x| x == *t))
+        {
+            let known: Vec<&str> = users.iter().map(|(_, a)| *a).collect();
+            sink.error_with_help(
+                u.span(),
+                &format!(
+                    "no registered user `{}`{}",
+                    u.get_ref(),
+                    tenant
+                        .map(|t| format!(" in tenant `{t}`"))
+                        .unwrap_or_default()
+                ),
+                "unknown user",
+                &suggest(&addr, &known, "the registered users are"),
+            );
+        }
+    }
+    let needs = |ok: bool, what: &str, help: &str, sink: &mut DiagnosticSink| {
+        if !ok {
+            sink.error_with_help(
+                span.clone(),
+                &format!("this expectation needs {what}"),
+                "incomplete",
+                help,
+            );
+        }
+    };
+    match check {
+        Check::Count => {
+            needs(
+                e.metric.is_some(),
+                "`metric`",
+                "add metric = \"messages_bounced\" (see `relaysim schema`)",
+                sink,
+            );
+            needs(
+                e.equals.is_some() || e.at_least.is_some() || e.at_most.is_some(),
+                "a bound",
+                "add equals = N, at_least = N and/or at_most = N",
+                sink,
+            );
+            if let Some(m) = &e.metric
+                && *m.get_ref() == Metric::Replies
+                && e.reply.is_none()
+            {
+                sink.error_with_help(
+                    m.span(),
+                    "metric \"replies\" needs `reply`",
+                    "which reply?",
+                    "add reply = \"550 5.7.1\"",
+                );
+            }
+        }
+        Check::FirstHit | Check::FirstCleared | Check::NeverHit => {
+            needs(
+                e.limit.is_some(),
+                "`limit`",
+                "add limit = \"customer_peak\" (see `relaysim schema`)",
+                sink,
+            );
+            if check != Check::NeverHit {
+                needs(
+                    e.between.is_some(),
+                    "`between`",
+                    "add between = [\"9h\", \"9h30m\"]",
+                    sink,
+                );
+            }
+        }
+    }
+    // Keys the check does not read would be silently ignored: refuse them.
+    let unused = |present: bool, key: &str, sink: &mut DiagnosticSink| {
+        if present {
+            sink.error_with_help(
+                span.clone(),
+                &format!("`{key}` has no meaning for this check"),
+                "this check",
+                &format!("remove `{key}`, or use the check that reads it (see `relaysim schema`)"),
+            );
+        }
+    };
+    let counting = check == Check::Count;
+    unused(!counting && e.metric.is_some(), "metric", sink);
+    unused(
+        !counting && (e.equals.is_some() || e.at_least.is_some() || e.at_most.is_some()),
+        "equals/at_least/at_most",
+        sink,
+    );
+    unused(counting && e.limit.is_some(), "limit", sink);
+    unused(counting && e.source_ip.is_some(), "source_ip", sink);
+    unused(
+        !matches!(check, Check::FirstHit | Check::FirstCleared) && e.between.is_some(),
+        "between",
+        sink,
+    );
+    unused(
+        e.reply.is_some()
+            && e.metric
+                .as_ref()
+                .is_none_or(|m| *m.get_ref() != Metric::Replies),
+        "reply",
+        sink,
+    );
+    if let Some(b) = &e.between {
+        let [from, to] = *b.get_ref();
+        if from > to {
+            sink.error_with_help(
+                b.span(),
+                &format!("`between` runs backwards ({from} > {to})"),
+                "reversed",
+                "write [earliest, latest]",
+            );
+        }
+    }
+}

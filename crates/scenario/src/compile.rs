@@ -1,0 +1,291 @@
+//! Compiling a checked scenario into the [`Model`]: names become indices, tagged
+//! blocks become enum variants, file-format values become the clock's and the
+//! relay's types. `check.rs` has reported every problem a user can make; this pass
+//! only changes representation, so it returns `None` (never panics) should a check
+//! have missed something, and the caller reports that as an internal error.
+
+use std::collections::BTreeMap;
+
+use relay::time::SimDuration;
+use relay::{RelayCommand, TenantIx, UserId};
+
+use crate::model::{
+    self, Bounds, CountMetric, LimitFilter, Model, MtaIx, Scope, SenderIx, TimedCommand, Traffic,
+};
+use crate::{Check, EventKind, Metric, Pattern, Scenario};
+
+/// Names to indices, built once.
+struct Names<'a> {
+    tenants: BTreeMap<&'a str, u32>,
+    mtas: BTreeMap<&'a str, u32>,
+    senders: BTreeMap<&'a str, u32>,
+    /// Registered users in directory order: (tenant, address).
+    users: Vec<(u32, String)>,
+}
+
+impl<'a> Names<'a> {
+    fn new(s: &'a Scenario) -> Self {
+        let index = |ids: Vec<&'a str>| {
+            ids.into_iter()
+                .enumerate()
+                .map(|(i, id)| (id, i as u32))
+                .collect::<BTreeMap<_, _>>()
+        };
+        Names {
+            tenants: index(s.tenants.iter().map(|t| t.id.get_ref().as_str()).collect()),
+            mtas: index(s.mtas.iter().map(|m| m.id.get_ref().as_str()).collect()),
+            senders: index(s.senders.iter().map(|x| x.id.get_ref().as_str()).collect()),
+            users: s
+                .tenants
+                .iter()
+                .enumerate()
+                .flat_map(|(t, tenant)| {
+                    tenant
+                        .users
+                        .iter()
+                        .map(move |u| (t as u32, u.get_ref().0.clone()))
+                })
+                .collect(),
+        }
+    }
+
+    fn tenant(&self, id: &str) -> Option<TenantIx> {
+        self.tenants.get(id).map(|&i| TenantIx(i))
+    }
+
+    /// A registered user by address (case-insensitive), within `tenant` when given.
+    fn user(&self, address: &str, tenant: Option<TenantIx>) -> Option<UserId> {
+        let address = address.to_ascii_lowercase();
+        self.users
+            .iter()
+            .position(|(t, a)| *a == address && tenant.is_none_or(|x| x.0 == *t))
+            .map(|i| UserId(i as u32))
+    }
+}
+
+/// The model of a scenario that passed every check.
+pub(crate) fn compile(s: &Scenario) -> Option<Model> {
+    let names = Names::new(s);
+    let tenants: Vec<_> = s.tenants.iter().map(crate::Tenant::to_core).collect();
+    let mtas = s
+        .mtas
+        .iter()
+        .map(|m| mta(m, &names))
+        .collect::<Option<Vec<_>>>()?;
+    let duration = s.duration();
+    let senders = s
+        .senders
+        .iter()
+        .map(|x| sender(x, s, &names, &mtas))
+        .collect::<Option<Vec<_>>>()?;
+    let events = s
+        .events
+        .iter()
+        .map(|e| event(e, &names))
+        .collect::<Option<Vec<_>>>()?;
+    let expectations = s
+        .expectations
+        .iter()
+        .enumerate()
+        .map(|(i, e)| expectation(i, e, &names))
+        .collect::<Option<Vec<_>>>()?;
+    Some(Model {
+        name: s.name().to_string(),
+        description: s.simulation.description.clone(),
+        seed: s.simulation.seed,
+        duration,
+        bucket: s.simulation.bucket.get_ref().get(),
+        start: s.simulation.start,
+        relay: s.relay.to_core(),
+        relay_as_written: s.relay.clone(),
+        tenants,
+        mtas,
+        senders,
+        events,
+        expectations,
+    })
+}
+
+fn mta(m: &crate::Mta, names: &Names) -> Option<model::Mta> {
+    let o = &m.overrides;
+    let get = |d: Option<crate::values::Duration>| d.map(|d| d.get());
+    Some(model::Mta {
+        id: m.id.get_ref().clone(),
+        tenant: names.tenant(m.tenant.get_ref())?,
+        profile: m.profile,
+        source_ip: *m.source_ip.get_ref(),
+        helo: m.helo.clone(),
+        port: m.port,
+        tls: *m.tls.get_ref(),
+        auth: m.auth.as_ref().map(|a| model::SmtpAuth {
+            username: a.get_ref().username.clone(),
+            valid: a.get_ref().valid,
+        }),
+        internal_domains: m.internal_domains.clone(),
+        round_trip: m.round_trip.get(),
+        bandwidth: m.bandwidth.0,
+        overrides: model::MtaOverrides {
+            queue_run_interval: get(o.queue_run_interval),
+            min_backoff: get(o.min_backoff),
+            max_backoff: get(o.max_backoff),
+            queue_lifetime: get(o.queue_lifetime),
+            retry_rule: o.retry_rule.clone(),
+            retry_intervals: o
+                .retry_intervals
+                .as_ref()
+                .map(|v| v.iter().map(|d| d.get()).collect()),
+            recipients_per_transaction: o.recipients_per_transaction,
+            initial_concurrency: o.initial_concurrency,
+            max_concurrency: o.max_concurrency,
+            connection_cache: o.connection_cache,
+            connection_reuse_time: get(o.connection_reuse_time),
+            connection_reuse_count: o.connection_reuse_count,
+            connection_idle_time: get(o.connection_idle_time),
+        },
+    })
+}
+
+fn sender(
+    x: &crate::Sender,
+    s: &Scenario,
+    names: &Names,
+    mtas: &[model::Mta],
+) -> Option<model::Sender> {
+    let mta = *names.mtas.get(x.mta.get_ref().as_str())?;
+    let rate = || x.rate;
+    let traffic = match *x.pattern.get_ref() {
+        Pattern::Constant => Traffic::Constant { rate: rate()? },
+        Pattern::Poisson => Traffic::Poisson { rate: rate()? },
+        Pattern::Diurnal => Traffic::Diurnal {
+            rate: rate()?,
+            weights: x.weights.as_ref()?.get_ref().as_slice().try_into().ok()?,
+            start: s.simulation.start?,
+        },
+        Pattern::Bursts => Traffic::Bursts,
+        Pattern::Replay => Traffic::Replay {
+            rows: x.replay_rows.clone(),
+        },
+    };
+    let pool = &x.recipient_pool;
+    Some(model::Sender {
+        id: x.id.get_ref().clone(),
+        mta: MtaIx(mta),
+        tenant: mtas.get(mta as usize)?.tenant,
+        traffic,
+        envelope_from: x.envelope_from.get_ref().clone(),
+        bursts: x
+            .bursts
+            .iter()
+            .map(|b| model::Burst {
+                at: b.at.get(),
+                messages: b.messages,
+                over: b.over.get(),
+            })
+            .collect(),
+        start: x.start.get(),
+        stop: x.stop.map_or(s.duration(), |d| d.get()),
+        recipients: x.recipients,
+        recipient_pool: model::RecipientPool {
+            size: *pool.size.get_ref(),
+            zipf_exponent: *pool.zipf_exponent.get_ref(),
+            domain: pool.domain.clone(),
+            internal_share: *pool.internal_share.get_ref(),
+            internal_domain: pool.internal_domain.clone(),
+        },
+        message_size: x.message_size.0,
+    })
+}
+
+fn event(e: &crate::Event, names: &Names) -> Option<TimedCommand> {
+    let tenant = names.tenant(e.tenant.get_ref())?;
+    let command = match *e.kind.get_ref() {
+        EventKind::SetLicences => RelayCommand::SetLicences {
+            tenant,
+            licences: *e.licences.as_ref()?.get_ref(),
+        },
+        EventKind::InvoicePaid => RelayCommand::InvoicePaid { tenant },
+        EventKind::ChangeRelaySetting => RelayCommand::PutRelaySetting {
+            tenant,
+            setting: e.relay_setting.as_ref()?.to_core(),
+        },
+        EventKind::RemoveRelaySetting => RelayCommand::RemoveRelaySetting {
+            tenant,
+            name: e.setting.as_ref()?.get_ref().clone(),
+        },
+    };
+    Some(TimedCommand {
+        at: e.at.get(),
+        command,
+    })
+}
+
+fn expectation(i: usize, e: &crate::Expectation, names: &Names) -> Option<model::Expectation> {
+    let tenant = match &e.tenant {
+        Some(t) => Some(names.tenant(t.get_ref())?),
+        None => None,
+    };
+    let limit_filter = || -> Option<LimitFilter> {
+        Some(LimitFilter {
+            limit: e.limit.as_ref()?.get_ref().to_core(),
+            tenant,
+            user: match &e.user {
+                Some(u) => Some(names.user(u.get_ref(), tenant)?),
+                None => None,
+            },
+            source_ip: e.source_ip.as_ref().map(|ip| *ip.get_ref()),
+        })
+    };
+    let between = || -> Option<(SimDuration, SimDuration)> {
+        let [from, to] = *e.between.as_ref()?.get_ref();
+        Some((from.get(), to.get()))
+    };
+    let check = match *e.check.get_ref() {
+        Check::Count => {
+            let metric = match *e.metric.as_ref()?.get_ref() {
+                Metric::Replies => CountMetric::Replies(e.reply.clone()?),
+                m => CountMetric::Plain(m),
+            };
+            let scope = match (&e.sender, tenant) {
+                (Some(x), _) => Scope::Sender(SenderIx(*names.senders.get(x.get_ref().as_str())?)),
+                (None, Some(t)) => Scope::Tenant(t),
+                (None, None) => Scope::Run,
+            };
+            model::Check::Count {
+                metric,
+                scope,
+                user: e.user.as_ref().map(|u| u.get_ref().clone()),
+                bounds: Bounds {
+                    equals: e.equals,
+                    at_least: e.at_least,
+                    at_most: e.at_most,
+                },
+            }
+        }
+        Check::FirstHit => {
+            let (from, to) = between()?;
+            model::Check::FirstHit {
+                limit: limit_filter()?,
+                from,
+                to,
+            }
+        }
+        Check::FirstCleared => {
+            let (from, to) = between()?;
+            model::Check::FirstCleared {
+                limit: limit_filter()?,
+                from,
+                to,
+            }
+        }
+        Check::NeverHit => model::Check::NeverHit {
+            limit: limit_filter()?,
+        },
+    };
+    Some(model::Expectation {
+        name: e
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("expectation {}", i + 1)),
+        check,
+    })
+}

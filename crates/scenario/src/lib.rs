@@ -1,0 +1,219 @@
+//! Scenario files: the TOML format (one module per section), loading with precise
+//! diagnostics, the cross-checks between sections, and the compiled [`Model`] that
+//! a run reads.
+//!
+//! Loading never panics and never stops at the first problem: syntax errors, unknown
+//! keys, bad values and broken references are all collected, each with its
+//! `file:line:col`, the offending text and a hint (see [`diagnostic`]). The file
+//! format's types (`Spanned` values, optional keys) end here: [`Model::load`] and
+//! [`Model::parse`] return the compiled model.
+
+mod check;
+mod compile;
+pub mod diagnostic;
+mod event;
+mod expect;
+mod load;
+pub mod model;
+mod mta;
+mod relay_config;
+pub mod replay;
+mod schema;
+mod sender;
+mod tenant;
+pub mod values;
+
+use std::path::Path;
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+use toml::Spanned;
+
+pub use diagnostic::{Diagnostic, render};
+pub use event::{Event, EventKind};
+pub use expect::{Check, Expectation, LimitKind, Metric};
+pub use model::Model;
+pub use mta::{Mta, MtaOverrides, MtaProfile, SmtpAuth, TlsMode};
+pub use relay_config::{DosConfig, PolicyConfig, QuotaConfig, RelayConfig, WindowModel};
+pub use schema::json_schema;
+pub use sender::{Burst, Pattern, RecipientPool, Sender};
+pub use tenant::{AllowedSenders, Billing, IpRange, RelaySetting, Tenant};
+pub use values::StartTime;
+
+use relay::time::SimDuration;
+use values::Duration;
+
+// The file format: the JSON Schema is generated from these types (their doc
+// comments are its descriptions). Runs read the compiled `Model`.
+/// A whole scenario, validated.
+#[derive(Clone, Debug, JsonSchema)]
+#[schemars(deny_unknown_fields, title = "relaysim scenario")]
+pub struct Scenario {
+    pub simulation: Simulation,
+    #[serde(default)]
+    pub relay: RelayConfig,
+    #[serde(default, rename = "tenant")]
+    pub tenants: Vec<Tenant>,
+    #[serde(default, rename = "mta")]
+    pub mtas: Vec<Mta>,
+    #[serde(default, rename = "sender")]
+    pub senders: Vec<Sender>,
+    #[serde(default, rename = "event")]
+    pub events: Vec<Event>,
+    #[serde(default, rename = "expect")]
+    pub expectations: Vec<Expectation>,
+}
+
+/// `[simulation]`: what to run and for how long.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct Simulation {
+    /// Names the default output folder `results/<name>/`: letters, digits, `-`, `_`, `.`.
+    #[schemars(with = "String")]
+    pub name: Spanned<String>,
+    /// What question the scenario answers.
+    pub description: Option<String>,
+    /// Seed of every random stream (`--seed` overrides it).
+    #[serde(default)]
+    pub seed: u64,
+    /// Horizon of the run, e.g. "48h".
+    #[schemars(with = "Duration")]
+    pub duration: Spanned<Duration>,
+    /// Bucket length of throughput.csv (default 60s).
+    #[serde(default = "default_bucket")]
+    #[schemars(with = "Duration")]
+    pub bucket: Spanned<Duration>,
+    /// Wall-clock start, for diurnal traffic and clock-time axes.
+    pub start: Option<StartTime>,
+}
+
+fn default_bucket() -> Spanned<Duration> {
+    Spanned::new(0..0, Duration(SimDuration::MINUTE))
+}
+
+/// Sections as parsed, before cross-checks; `None` marks a section that had errors.
+#[derive(Default)]
+struct RawScenario {
+    simulation: Option<Simulation>,
+    simulation_seen: bool,
+    relay: Option<RelayConfig>,
+    tenants: Vec<Option<Tenant>>,
+    mtas: Vec<Option<Mta>>,
+    senders: Vec<Option<Sender>>,
+    events: Vec<Option<Event>>,
+    expectations: Vec<Option<Expectation>>,
+}
+
+/// A scenario file that could not be loaded, with every problem found in it.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}: {} error(s) in scenario", diagnostics.len())]
+pub struct ScenarioError {
+    pub file: String,
+    pub source_text: String,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl ScenarioError {
+    /// The full report, `file:line:col: error: …` with excerpts and hints.
+    pub fn render(&self, color: bool) -> String {
+        render(&self.file, &self.source_text, &self.diagnostics, color)
+    }
+}
+
+/// Why a scenario could not be read at all.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error(
+        "cannot read scenario {path}: {source}\nhelp: check the path; `relaysim validate FILE` checks a file"
+    )]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Invalid(#[from] ScenarioError),
+}
+
+impl Model {
+    /// Reads, validates and compiles a scenario file.
+    pub fn load(path: &Path) -> Result<Model, LoadError> {
+        let text = std::fs::read_to_string(path).map_err(|source| LoadError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Ok(Model::parse(&path.display().to_string(), &text)?)
+    }
+
+    /// Validates and compiles scenario text; `file` names it in diagnostics, and
+    /// replay files are read relative to it.
+    pub fn parse(file: &str, text: &str) -> Result<Model, ScenarioError> {
+        let mut sink = diagnostic::DiagnosticSink::new(text);
+        let mut scenario =
+            load::parse_sections(text, &mut sink).and_then(|raw| check::assemble(raw, &mut sink));
+        if let Some(s) = &mut scenario {
+            let base = Path::new(file).parent().unwrap_or(Path::new(""));
+            read_replay_files(s, base, &mut sink);
+        }
+        let model = match &scenario {
+            Some(s) if sink.is_empty() => {
+                let model = compile::compile(s);
+                if let Some(m) = &model {
+                    check::address_space(s, m, &mut sink);
+                } else {
+                    sink.error_with_help(
+                        0..0,
+                        "relaysim could not compile this scenario although every check passed",
+                        "here",
+                        "this is a bug in relaysim: please report it with the scenario file",
+                    );
+                }
+                model
+            }
+            _ => None,
+        };
+        let diagnostics = sink.finish();
+        match model {
+            Some(m) if diagnostics.is_empty() => Ok(m),
+            _ => Err(ScenarioError {
+                file: file.to_string(),
+                source_text: text.to_string(),
+                diagnostics,
+            }),
+        }
+    }
+}
+
+impl Scenario {
+    /// The scenario's name.
+    pub fn name(&self) -> &str {
+        self.simulation.name.get_ref()
+    }
+
+    pub fn duration(&self) -> SimDuration {
+        self.simulation.duration.get_ref().get()
+    }
+}
+
+/// Reads the CSV of every replay sender; its problems are reported at the sender's
+/// `replay` key, each naming the CSV line.
+fn read_replay_files(scenario: &mut Scenario, base: &Path, sink: &mut diagnostic::DiagnosticSink) {
+    let start = scenario.simulation.start;
+    let horizon = scenario.duration();
+    for sender in &mut scenario.senders {
+        let Some(file) = &sender.replay else { continue };
+        let path = base.join(file.get_ref());
+        match replay::read(&path, start, horizon) {
+            Ok(rows) => sender.replay_rows = rows,
+            Err(problems) => {
+                for p in problems {
+                    sink.error_with_help(
+                        file.span(),
+                        &format!("{}: {p}", path.display()),
+                        "in this replay file",
+                        "columns: time (seconds from the start, or a date-time), envelope_from, recipients (a count or addresses separated by `;`), size",
+                    );
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,341 @@
+//! The compiled scenario: what a run reads. Loading ends here (`crate::load_model`,
+//! `crate::parse_model`): every cross-reference is an index, every `[[event]]` and
+//! `[[expect]]` an enum variant carrying exactly its data, every duration, rate and
+//! size a typed value. Nothing after loading looks anything up by name, and nothing
+//! is an `Option` because "validation guarantees it": an `Option` here means the
+//! value is optional.
+//!
+//! The relay's part is in the relay crate's own types (`relay::RelayConfig`,
+//! `relay::TenantConfig`, `relay::RelayCommand`), so the relay core never sees the
+//! file format.
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+
+use relay::time::{SimDuration, SimTime};
+use relay::{LimitKind, RelayCommand, RelayConfig, Subject, TenantConfig, TenantIx, UserId};
+
+use crate::replay::{ReplayRecipients, ReplayRow};
+use crate::values::{DomainName, EnvelopeSender, Rate, RecipientCount, RetryRules, StartTime};
+pub use crate::{Metric, MtaProfile, TlsMode};
+
+/// Index of an `[[mta]]` in file order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct MtaIx(pub u32);
+
+/// Index of a `[[sender]]` in file order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SenderIx(pub u32);
+
+/// A whole scenario, compiled.
+#[derive(Clone, Debug)]
+pub struct Model {
+    pub name: String,
+    pub description: Option<String>,
+    /// Seed of every random stream (`--seed` overrides it).
+    pub seed: u64,
+    /// The horizon.
+    pub duration: SimDuration,
+    /// Bucket length of throughput.csv.
+    pub bucket: SimDuration,
+    /// Wall-clock start, for diurnal traffic and clock-time axes.
+    pub start: Option<StartTime>,
+    /// The relay's configuration, in the relay's own types.
+    pub relay: RelayConfig,
+    /// The `[relay]` section with defaults filled in, as the file format writes it:
+    /// `summary.json` records it as the assumptions of the run.
+    pub relay_as_written: crate::RelayConfig,
+    /// Tenants in file order; `TenantIx` indexes this.
+    pub tenants: Vec<TenantConfig>,
+    pub mtas: Vec<Mta>,
+    pub senders: Vec<Sender>,
+    /// Timed changes, in file order.
+    pub events: Vec<TimedCommand>,
+    pub expectations: Vec<Expectation>,
+}
+
+impl Model {
+    pub fn horizon(&self) -> SimTime {
+        SimTime::ZERO + self.duration
+    }
+
+    /// The tenant with this id, if any (for command-line options such as `--tenant`).
+    pub fn tenant_ix(&self, id: &str) -> Option<TenantIx> {
+        self.tenants
+            .iter()
+            .position(|t| t.id == id)
+            .map(|i| TenantIx(i as u32))
+    }
+
+    pub fn tenant(&self, ix: TenantIx) -> &TenantConfig {
+        &self.tenants[ix.0 as usize]
+    }
+
+    pub fn tenant_mut(&mut self, ix: TenantIx) -> &mut TenantConfig {
+        &mut self.tenants[ix.0 as usize]
+    }
+
+    pub fn mta(&self, ix: MtaIx) -> &Mta {
+        &self.mtas[ix.0 as usize]
+    }
+
+    pub fn sender(&self, ix: SenderIx) -> &Sender {
+        &self.senders[ix.0 as usize]
+    }
+
+    /// The address of registered user `user` (users are numbered across tenants in
+    /// file order, as the relay's directory numbers them).
+    pub fn user_address(&self, user: UserId) -> &str {
+        let mut rest = user.0 as usize;
+        for t in &self.tenants {
+            if rest < t.users.len() {
+                return &t.users[rest];
+            }
+            rest -= t.users.len();
+        }
+        ""
+    }
+}
+
+impl Model {
+    /// The tenant's id, or "" for none (DoS limits belong to no tenant).
+    pub fn tenant_id(&self, tenant: Option<TenantIx>) -> &str {
+        tenant.map_or("", |t| self.tenant(t).id.as_str())
+    }
+
+    /// How outputs name a limit's subject: its scope (`user`, `customer`, `dos`) and
+    /// the user's address, the tenant's id, the source IP or `generic-helo-pool`.
+    pub fn limit_subject(&self, subject: Subject) -> (&'static str, Cow<'_, str>) {
+        match subject {
+            Subject::User(u) => ("user", Cow::Borrowed(self.user_address(u))),
+            Subject::Customer(t) => ("customer", Cow::Borrowed(self.tenant(t).id.as_str())),
+            Subject::SourceIp(ip) => ("dos", Cow::Owned(ip.to_string())),
+            Subject::GenericHeloPool => ("dos", Cow::Borrowed("generic-helo-pool")),
+        }
+    }
+}
+
+/// A `[[event]]`: a relay command at a time.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TimedCommand {
+    pub at: SimDuration,
+    pub command: RelayCommand,
+}
+
+/// A client mail server (M1–M6).
+#[derive(Clone, Debug)]
+pub struct Mta {
+    pub id: String,
+    /// The tenant whose relay it uses.
+    pub tenant: TenantIx,
+    pub profile: MtaProfile,
+    pub source_ip: IpAddr,
+    /// P12: the HELO/EHLO name it presents.
+    pub helo: String,
+    pub port: u16,
+    pub tls: TlsMode,
+    /// P4: SMTP AUTH credentials, if it authenticates.
+    pub auth: Option<SmtpAuth>,
+    /// M5: recipient domains routed elsewhere.
+    pub internal_domains: Vec<DomainName>,
+    pub round_trip: SimDuration,
+    /// Bytes per second to the relay.
+    pub bandwidth: u64,
+    pub overrides: MtaOverrides,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SmtpAuth {
+    pub username: String,
+    pub valid: bool,
+}
+
+/// Profile values overridden for one MTA (M2, M3); `None` keeps the profile's.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct MtaOverrides {
+    pub queue_run_interval: Option<SimDuration>,
+    pub min_backoff: Option<SimDuration>,
+    pub max_backoff: Option<SimDuration>,
+    pub queue_lifetime: Option<SimDuration>,
+    pub retry_rule: Option<RetryRules>,
+    pub retry_intervals: Option<Vec<SimDuration>>,
+    pub recipients_per_transaction: Option<u32>,
+    pub initial_concurrency: Option<u32>,
+    pub max_concurrency: Option<u32>,
+    pub connection_cache: Option<bool>,
+    pub connection_reuse_time: Option<SimDuration>,
+    pub connection_reuse_count: Option<u32>,
+    pub connection_idle_time: Option<SimDuration>,
+}
+
+/// An application or user population that hands mail to an MTA.
+#[derive(Clone, Debug)]
+pub struct Sender {
+    pub id: String,
+    pub mta: MtaIx,
+    /// The tenant of its MTA.
+    pub tenant: TenantIx,
+    pub traffic: Traffic,
+    /// Envelope senders, one picked uniformly per message (empty for replay).
+    pub envelope_from: Vec<EnvelopeSender>,
+    pub bursts: Vec<Burst>,
+    pub start: SimDuration,
+    /// When it stops (the horizon unless set).
+    pub stop: SimDuration,
+    pub recipients: RecipientCount,
+    pub recipient_pool: RecipientPool,
+    pub message_size: u64,
+}
+
+/// The steady part of a sender's traffic.
+#[derive(Clone, Debug)]
+pub enum Traffic {
+    /// Evenly spaced arrivals.
+    Constant { rate: Rate },
+    /// A Poisson process.
+    Poisson { rate: Rate },
+    /// Poisson shaped by 24 hourly weights of the local day.
+    Diurnal {
+        rate: Rate,
+        weights: [f64; 24],
+        start: StartTime,
+    },
+    /// Only the bursts.
+    Bursts,
+    /// The rows of a replay file, in time order.
+    Replay { rows: Vec<ReplayRow> },
+}
+
+impl Traffic {
+    pub fn replay_rows(&self) -> &[ReplayRow] {
+        match self {
+            Traffic::Replay { rows } => rows,
+            _ => &[],
+        }
+    }
+}
+
+/// A campaign: `messages` messages spread evenly over `over`, starting `at`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Burst {
+    pub at: SimDuration,
+    pub messages: u32,
+    pub over: SimDuration,
+}
+
+/// Where recipients come from (Zipf popularity over `size` addresses).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RecipientPool {
+    pub size: u32,
+    pub zipf_exponent: f64,
+    pub domain: DomainName,
+    /// Share in `internal_domain`, 0 to 1 (0 when there is none).
+    pub internal_share: f64,
+    pub internal_domain: Option<DomainName>,
+}
+
+/// An `[[expect]]` block.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Expectation {
+    /// Its `name`, or "expectation N".
+    pub name: String,
+    pub check: Check,
+}
+
+/// What an expectation asserts.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Check {
+    /// A count of the run, a tenant or a sender, within bounds.
+    Count {
+        metric: CountMetric,
+        scope: Scope,
+        /// Set when the block names a `user`: per-user counts are not reported.
+        user: Option<String>,
+        bounds: Bounds,
+    },
+    /// The first hit of a limit falls in `[from, to]`.
+    FirstHit {
+        limit: LimitFilter,
+        from: SimDuration,
+        to: SimDuration,
+    },
+    /// The first time a limit is cleared falls in `[from, to]`.
+    FirstCleared {
+        limit: LimitFilter,
+        from: SimDuration,
+        to: SimDuration,
+    },
+    /// The limit is never hit.
+    NeverHit { limit: LimitFilter },
+}
+
+/// A metric to count; replies carry the reply prefix.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CountMetric {
+    Plain(Metric),
+    /// Replies whose text starts with this prefix, e.g. "550 5.7.1".
+    Replies(String),
+}
+
+/// Whose counts: one sender, one tenant, or the whole run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    Run,
+    Tenant(TenantIx),
+    Sender(SenderIx),
+}
+
+/// At least one of the three is set.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Bounds {
+    pub equals: Option<u64>,
+    pub at_least: Option<u64>,
+    pub at_most: Option<u64>,
+}
+
+/// Which limit events an expectation looks at.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LimitFilter {
+    pub limit: LimitKind,
+    pub tenant: Option<TenantIx>,
+    pub user: Option<UserId>,
+    pub source_ip: Option<IpAddr>,
+}
+
+/// Every recipient domain of the senders' pools (`domain` and `internal_domain`) with
+/// the largest pool size drawing from it: the addresses `r0 … r(size-1)` each domain
+/// needs. Sorted by domain, so numbering them is deterministic.
+pub fn recipient_domains(senders: &[Sender]) -> BTreeMap<&str, u32> {
+    let mut sizes = BTreeMap::new();
+    for s in senders {
+        let pool = &s.recipient_pool;
+        for d in std::iter::once(&pool.domain).chain(&pool.internal_domain) {
+            let e: &mut u32 = sizes.entry(d.0.as_str()).or_default();
+            *e = (*e).max(pool.size);
+        }
+    }
+    sizes
+}
+
+/// Every address the scenario names outside the recipient pools, sorted: the
+/// envelope senders (bounces go back to them, M4) and the recipients of replay files.
+pub fn envelope_addresses(senders: &[Sender]) -> BTreeSet<&str> {
+    let mut set = BTreeSet::new();
+    for s in senders {
+        for f in &s.envelope_from {
+            if let EnvelopeSender::Address(a) = f {
+                set.insert(a.0.as_str());
+            }
+        }
+        for row in s.traffic.replay_rows() {
+            if let EnvelopeSender::Address(a) = &row.from {
+                set.insert(a.0.as_str());
+            }
+            if let ReplayRecipients::Addresses(list) = &row.recipients {
+                set.extend(list.iter().map(|a| a.0.as_str()));
+            }
+        }
+    }
+    set
+}

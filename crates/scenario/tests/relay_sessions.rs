@@ -1,0 +1,1002 @@
+//! Table-driven tests of the relay core through whole SMTP sessions, one or more per
+//! rule of `docs/rules.md`, each asserting the exact reply lines. The tenants and
+//! settings are written as scenario TOML and compiled, so these tests live beside
+//! the scenario crate; the relay crate itself knows no file format.
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha12Rng;
+
+use relay::policy::RelayedSender;
+use relay::time::SimTime;
+use relay::{
+    LimitChange, LimitEvent, LimitKey, LimitKind, RecipientId, Relay, RelayCommand, ReversePath,
+    Subject, TenantIx,
+};
+use scenario::Model;
+use scenario::values::EnvelopeSender;
+
+/// MAIL FROM's argument as the simulation's clients pass it.
+fn reverse_path(sender: &EnvelopeSender) -> ReversePath<'_> {
+    sender.reverse_path()
+}
+
+/// One client command (or a connect).
+#[derive(Clone, Copy, Debug)]
+enum Cmd<'a> {
+    Helo(&'a str),
+    StartTls,
+    Auth(&'a str, bool),
+    Mail(&'a str),
+    Rcpt(u32),
+    /// RCPT TO for recipients `a..b`.
+    Rcpts(u32, u32),
+    Data,
+    Rset,
+}
+use Cmd::*;
+
+/// DoS protection (D2) is opened wide: these tests make many connections at once
+/// from one address; `relay/dos.rs` tests D2–D4 on their own.
+const BASE: &str = r#"
+[simulation]
+name = "t"
+duration = "3d"
+[relay.dos]
+new_connections_per_ip = "1000000/s"
+new_connection_burst = 1000000
+"#;
+
+const ACME: &str = r#"
+[[tenant]]
+id = "acme"
+licences = 100
+primary_domain = "acme.example"
+secondary_domains = ["acme-mail.example"]
+users = ["alerts@acme.example", "ops@acme.example"]
+"#;
+
+fn relay(toml: &str) -> Relay {
+    let text = format!("{BASE}{toml}");
+    let model = Model::parse("test.toml", &text).unwrap_or_else(|e| panic!("{e:?}"));
+    Relay::new(&model.relay, &model.tenants, ChaCha12Rng::seed_from_u64(1))
+}
+
+/// The tenant `acme` with one relay setting given as TOML keys.
+fn acme_with(setting: &str) -> Relay {
+    relay(&format!(
+        "{ACME}\n[[tenant.relay_setting]]\nname = \"main\"\n{setting}\n"
+    ))
+}
+
+/// Runs one connection from `ip` to `port` at `now` and returns every reply line
+/// (the greeting first, or "connection refused").
+fn session(relay: &mut Relay, now: SimTime, ip: &str, port: u16, cmds: &[Cmd]) -> Vec<String> {
+    let mut session = match relay.connect(now, ip.parse().unwrap(), port) {
+        Ok(s) => s,
+        Err(reply) => return vec![reply.to_string()],
+    };
+    let mut out = vec!["220 smtp-relay.gmail.com ESMTP".to_string()];
+    for cmd in cmds {
+        let reply = match *cmd {
+            Helo(name) => session.helo_command(relay, now, name),
+            StartTls => session.starttls(relay, now),
+            Auth(user, ok) => session.auth(relay, user, ok),
+            Mail(from) => session.mail_from(relay, now, reverse_path(&from.parse().unwrap())),
+            Rcpt(r) => session.rcpt_to(relay, now, RecipientId(r)),
+            Rcpts(a, b) => {
+                let mut last = None;
+                for r in a..b {
+                    last = Some(session.rcpt_to(relay, now, RecipientId(r)));
+                }
+                last.expect("a non-empty range")
+            }
+            Data => session.data(relay, now),
+            Rset => session.rset(relay, now),
+        };
+        out.push(reply.to_string());
+    }
+    session.quit(relay, now);
+    out
+}
+
+/// The reply to the last command.
+fn last(relay: &mut Relay, now: SimTime, ip: &str, port: u16, cmds: &[Cmd]) -> String {
+    session(relay, now, ip, port, cmds).pop().unwrap()
+}
+
+fn secs(s: u64) -> SimTime {
+    SimTime(s * 1000)
+}
+
+const OFFICE_IP: &str = "192.0.2.10";
+const ELSEWHERE: &str = "198.51.100.7";
+const IP_ONLY: &str = "only_listed_ips = true\nip_ranges = [{ cidr = \"192.0.2.0/24\" }]";
+
+fn events(relay: &mut Relay) -> Vec<LimitEvent> {
+    std::iter::from_fn(|| relay.poll_limit_event()).collect()
+}
+
+// ---------------------------------------------------------------------------- P
+
+/// P1: the three allowed-sender modes, with their exact refusals.
+#[test]
+fn p01_allowed_senders_modes() {
+    let table = [
+        ("registered_users", "alerts@acme.example", "250 2.1.0 OK"),
+        (
+            "registered_users",
+            "printer@acme.example",
+            "550 5.7.0 Mail Sending denied.",
+        ),
+        ("domain_addresses", "printer@acme.example", "250 2.1.0 OK"),
+        (
+            "domain_addresses",
+            "printer@eu.acme-mail.example",
+            "250 2.1.0 OK",
+        ),
+        (
+            "domain_addresses",
+            "noreply@vendor.example",
+            "550 5.7.1 Invalid credentials for relay.",
+        ),
+        ("any_address", "noreply@vendor.example", "250 2.1.0 OK"),
+    ];
+    for (mode, from, expected) in table {
+        let mut r = acme_with(&format!("allowed_senders = \"{mode}\"\n{IP_ONLY}"));
+        let got = last(
+            &mut r,
+            secs(0),
+            OFFICE_IP,
+            25,
+            &[Helo("mx.acme.example"), Mail(from)],
+        );
+        assert_eq!(got, expected, "{mode} {from}");
+    }
+}
+
+/// P2, P3: IP authentication; an unlisted or disabled range is refused with the IP.
+#[test]
+fn p02_p03_unlisted_ip_is_mail_relay_denied() {
+    let mut r = acme_with(
+        "allowed_senders = \"domain_addresses\"\nonly_listed_ips = true\nip_ranges = [{ cidr = \"192.0.2.0/24\" }, { cidr = \"198.51.100.0/24\", enabled = false }]",
+    );
+    let cmds = [Helo("mx.acme.example"), Mail("printer@acme.example")];
+    assert_eq!(last(&mut r, secs(0), OFFICE_IP, 25, &cmds), "250 2.1.0 OK");
+    assert_eq!(
+        last(&mut r, secs(0), ELSEWHERE, 25, &cmds),
+        "550 5.7.0 Mail relay denied [198.51.100.7]."
+    );
+    assert_eq!(
+        last(&mut r, secs(0), "2001:db8::1", 25, &cmds),
+        "550 5.7.0 Mail relay denied [2001:db8::1]."
+    );
+}
+
+/// P2 [assumption]: with both methods set, both must pass.
+#[test]
+fn p02_both_methods_must_pass() {
+    let setting = format!("allowed_senders = \"registered_users\"\nsmtp_auth = true\n{IP_ONLY}");
+    let mut r = acme_with(&setting);
+    let authed = [
+        Helo("mx.acme.example"),
+        StartTls,
+        Helo("mx.acme.example"),
+        Auth("alerts@acme.example", true),
+        Mail("alerts@acme.example"),
+    ];
+    assert_eq!(
+        last(&mut r, secs(0), OFFICE_IP, 587, &authed),
+        "250 2.1.0 OK"
+    );
+    assert_eq!(
+        last(&mut r, secs(0), ELSEWHERE, 587, &authed),
+        "550 5.7.0 Mail relay denied [198.51.100.7]."
+    );
+    let unauthed = [
+        Helo("mx.acme.example"),
+        StartTls,
+        Helo("mx.acme.example"),
+        Mail("alerts@acme.example"),
+    ];
+    assert_eq!(
+        last(&mut r, secs(0), OFFICE_IP, 587, &unauthed),
+        "530 5.5.1 Authentication Required."
+    );
+    let mut either = relay(&format!(
+        "[relay.policy]\nrequire_both_auth_methods = false\n{ACME}\n[[tenant.relay_setting]]\nname = \"main\"\n{setting}\n"
+    ));
+    assert_eq!(
+        last(&mut either, secs(0), OFFICE_IP, 587, &unauthed),
+        "250 2.1.0 OK"
+    );
+    assert_eq!(
+        last(&mut either, secs(0), ELSEWHERE, 587, &authed),
+        "250 2.1.0 OK"
+    );
+}
+
+/// P4: AUTH only after TLS; wrong credentials and unknown users get 535.
+#[test]
+fn p04_auth_needs_tls_and_valid_credentials() {
+    let mut r = acme_with("allowed_senders = \"registered_users\"\nsmtp_auth = true");
+    let table: [(&[Cmd], &str); 4] = [
+        (
+            &[Helo("mx.acme.example"), Auth("alerts@acme.example", true)],
+            "530 5.7.0 Must issue a STARTTLS command first.",
+        ),
+        (
+            &[
+                Helo("mx.acme.example"),
+                StartTls,
+                Helo("mx.acme.example"),
+                Auth("alerts@acme.example", false),
+            ],
+            "535 5.7.8 Username and Password not accepted.",
+        ),
+        (
+            &[
+                Helo("mx.acme.example"),
+                StartTls,
+                Helo("mx.acme.example"),
+                Auth("ghost@acme.example", true),
+            ],
+            "535 5.7.8 Username and Password not accepted.",
+        ),
+        (
+            &[
+                Helo("mx.acme.example"),
+                StartTls,
+                Helo("mx.acme.example"),
+                Auth("alerts@acme.example", true),
+            ],
+            "235 2.7.0 Accepted",
+        ),
+    ];
+    for (cmds, expected) in table {
+        assert_eq!(last(&mut r, secs(0), ELSEWHERE, 587, cmds), expected);
+    }
+    // Without TLS only IP authentication is possible: an AUTH-only setting refuses.
+    assert_eq!(
+        last(
+            &mut r,
+            secs(0),
+            ELSEWHERE,
+            587,
+            &[Helo("mx.acme.example"), Mail("alerts@acme.example")]
+        ),
+        "530 5.7.0 Must issue a STARTTLS command first."
+    );
+}
+
+/// P5: require TLS refuses mail on a connection without TLS.
+#[test]
+fn p05_require_tls() {
+    let mut r = acme_with(&format!(
+        "allowed_senders = \"domain_addresses\"\nrequire_tls = true\n{IP_ONLY}"
+    ));
+    let plain = [Helo("mx.acme.example"), Mail("printer@acme.example")];
+    assert_eq!(
+        last(&mut r, secs(0), OFFICE_IP, 587, &plain),
+        "530 5.7.0 Must issue a STARTTLS command first."
+    );
+    let tls = [
+        Helo("mx.acme.example"),
+        StartTls,
+        Helo("mx.acme.example"),
+        Mail("printer@acme.example"),
+    ];
+    assert_eq!(last(&mut r, secs(0), OFFICE_IP, 587, &tls), "250 2.1.0 OK");
+    assert_eq!(
+        last(&mut r, secs(0), OFFICE_IP, 465, &plain),
+        "250 2.1.0 OK",
+        "465 is implicit TLS"
+    );
+}
+
+/// P6: 25, 465 and 587 are served; any other port is refused at connect.
+#[test]
+fn p06_ports() {
+    let mut r = acme_with(&format!(
+        "allowed_senders = \"domain_addresses\"\n{IP_ONLY}"
+    ));
+    for port in [25, 465, 587] {
+        assert_eq!(
+            last(&mut r, secs(0), OFFICE_IP, port, &[Helo("mx.acme.example")]),
+            "250 smtp-relay.gmail.com at your service"
+        );
+    }
+    assert_eq!(
+        session(&mut r, secs(0), OFFICE_IP, 2525, &[Helo("mx.acme.example")]),
+        ["connection refused"]
+    );
+    // 465 speaks TLS from the start: STARTTLS there is out of sequence.
+    assert_eq!(
+        last(
+            &mut r,
+            secs(0),
+            OFFICE_IP,
+            465,
+            &[Helo("x.acme.example"), StartTls]
+        ),
+        "503 5.5.1 TLS already active."
+    );
+}
+
+/// P7: settings are tried in order; the first that authenticates applies.
+#[test]
+fn p07_first_authenticated_setting_applies() {
+    let mut r = relay(&format!(
+        "{ACME}
+[[tenant.relay_setting]]
+name = \"office\"
+allowed_senders = \"registered_users\"
+{IP_ONLY}
+[[tenant.relay_setting]]
+name = \"cloud\"
+allowed_senders = \"any_address\"
+smtp_auth = true
+"
+    ));
+    let from_office = [Helo("mx.acme.example"), Mail("noreply@vendor.example")];
+    // Office IP: the first setting (registered users only) applies.
+    assert_eq!(
+        last(&mut r, secs(0), OFFICE_IP, 25, &from_office),
+        "550 5.7.0 Mail Sending denied."
+    );
+    // Elsewhere with AUTH: the second (any address, rewritten).
+    let cloud = [
+        Helo("app.cloud.example"),
+        StartTls,
+        Helo("app.cloud.example"),
+        Auth("ops@acme.example", true),
+        Mail("noreply@vendor.example"),
+    ];
+    assert_eq!(
+        last(&mut r, secs(0), ELSEWHERE, 587, &cloud),
+        "250 2.1.0 OK"
+    );
+    // Elsewhere without AUTH: no setting; the reply names what the first missed.
+    assert_eq!(
+        last(&mut r, secs(0), ELSEWHERE, 25, &from_office),
+        "550 5.7.0 Mail relay denied [198.51.100.7]."
+    );
+}
+
+/// P8: with any_address, a foreign or empty sender is rewritten to postmaster@ the
+/// domain named by AUTH or HELO; a generic HELO names none.
+#[test]
+fn p08_any_address_rewrites_to_postmaster() {
+    let mut r = acme_with(&format!("allowed_senders = \"any_address\"\n{IP_ONLY}"));
+    let cases = [
+        (
+            "mx1.acme.example",
+            "noreply@vendor.example",
+            "250 2.1.0 OK",
+            Some("acme.example"),
+        ),
+        (
+            "mx1.acme-mail.example",
+            "<>",
+            "250 2.1.0 OK",
+            Some("acme-mail.example"),
+        ),
+        (
+            "mx1.acme.example",
+            "printer@acme.example",
+            "250 2.1.0 OK",
+            None,
+        ),
+        (
+            "localhost",
+            "noreply@vendor.example",
+            "550 5.7.1 Invalid credentials for relay.",
+            None,
+        ),
+        (
+            "[192.0.2.10]",
+            "<>",
+            "550 5.7.1 Invalid credentials for relay.",
+            None,
+        ),
+    ];
+    for (helo, from, expected, rewritten) in cases {
+        let mut s = r.connect(secs(0), OFFICE_IP.parse().unwrap(), 25).unwrap();
+        s.helo_command(&mut r, secs(0), helo);
+        let reply = s.mail_from(&mut r, secs(0), reverse_path(&from.parse().unwrap()));
+        assert_eq!(reply.to_string(), expected, "{helo} {from}");
+        let got = s.transaction().and_then(|t| match t.relayed {
+            RelayedSender::Postmaster(d) => Some(r.directory().domain_name(d).to_string()),
+            RelayedSender::AsPresented => None,
+        });
+        assert_eq!(got.as_deref(), rewritten, "{helo} {from}");
+        s.quit(&mut r, secs(0));
+    }
+}
+
+/// P9: the empty envelope sender takes one recipient; the second gets 452.
+#[test]
+fn p09_null_sender_has_one_recipient() {
+    let mut r = acme_with(&format!("allowed_senders = \"any_address\"\n{IP_ONLY}"));
+    let replies = session(
+        &mut r,
+        secs(0),
+        OFFICE_IP,
+        25,
+        &[Helo("mx.acme.example"), Mail("<>"), Rcpt(1), Rcpt(2), Data],
+    );
+    assert_eq!(
+        replies[3..],
+        [
+            "250 2.1.5 OK",
+            "452 4.5.3 Your message has too many recipients.",
+            "250 2.0.0 OK"
+        ]
+    );
+}
+
+/// P10: the 101st recipient of a transaction gets 452; a new transaction takes it.
+#[test]
+fn p10_recipient_limit_per_transaction() {
+    let mut r = acme_with(&format!(
+        "allowed_senders = \"domain_addresses\"\n{IP_ONLY}"
+    ));
+    let replies = session(
+        &mut r,
+        secs(0),
+        OFFICE_IP,
+        25,
+        &[
+            Helo("mx.acme.example"),
+            Mail("a@acme.example"),
+            Rcpts(0, 100),
+            Rcpt(100),
+            Data,
+            Mail("a@acme.example"),
+            Rcpt(100),
+        ],
+    );
+    assert_eq!(replies[3], "250 2.1.5 OK");
+    assert_eq!(
+        replies[4],
+        "452 4.5.3 Your message has too many recipients."
+    );
+    assert_eq!(
+        replies[5..],
+        ["250 2.0.0 OK", "250 2.1.0 OK", "250 2.1.5 OK"]
+    );
+    let mut ten = relay(&format!(
+        "[relay.policy]\nmax_recipients_per_transaction = 10\n{ACME}\n[[tenant.relay_setting]]\nname = \"m\"\nallowed_senders = \"domain_addresses\"\n{IP_ONLY}\n"
+    ));
+    assert_eq!(
+        last(
+            &mut ten,
+            secs(0),
+            OFFICE_IP,
+            25,
+            &[
+                Helo("mx.acme.example"),
+                Mail("a@acme.example"),
+                Rcpts(0, 11)
+            ]
+        ),
+        "452 4.5.3 Your message has too many recipients."
+    );
+}
+
+/// P11: a change reaches the front-ends over 24 h; meanwhile connections see both.
+#[test]
+fn p11_settings_change_propagates_to_frontends() {
+    let text = format!(
+        "{ACME}
+[[tenant.relay_setting]]
+name = \"main\"
+allowed_senders = \"registered_users\"
+{IP_ONLY}
+[[event]]
+at = \"1h\"
+kind = \"change_relay_setting\"
+tenant = \"acme\"
+[event.relay_setting]
+name = \"main\"
+allowed_senders = \"domain_addresses\"
+{IP_ONLY}
+"
+    );
+    let scenario = Model::parse("t.toml", &format!("{BASE}{text}")).unwrap();
+    let mut r = Relay::new(
+        &scenario.relay,
+        &scenario.tenants,
+        ChaCha12Rng::seed_from_u64(3),
+    );
+    r.apply(secs(3600), &scenario.events[0].command);
+    let cmds = [Helo("mx.acme.example"), Mail("printer@acme.example")];
+    let outcomes = |r: &mut Relay, t: SimTime| {
+        (0..200)
+            .filter(|_| last(r, t, OFFICE_IP, 25, &cmds) == "250 2.1.0 OK")
+            .count()
+    };
+    assert_eq!(outcomes(&mut r, secs(3599)), 0);
+    let midway = outcomes(&mut r, secs(3600 + 12 * 3600));
+    assert!(
+        20 < midway && midway < 180,
+        "{midway} of 200 accepted at 12 h"
+    );
+    assert_eq!(outcomes(&mut r, secs(3600 + 86_400)), 200);
+    assert!(r.settings_fully_applied_at(TenantIx(0)) <= secs(3600 + 86_400));
+}
+
+/// P12: an empty or malformed HELO argument gets 501; MAIL needs HELO first.
+#[test]
+fn p12_invalid_helo() {
+    let mut r = acme_with(&format!(
+        "allowed_senders = \"domain_addresses\"\n{IP_ONLY}"
+    ));
+    for name in ["", "bad name", "[999.1.1.1]"] {
+        assert_eq!(
+            last(&mut r, secs(0), OFFICE_IP, 25, &[Helo(name)]),
+            "501 5.5.4 HELO/EHLO argument is invalid."
+        );
+    }
+    assert_eq!(
+        last(
+            &mut r,
+            secs(0),
+            OFFICE_IP,
+            25,
+            &[Helo(""), Mail("a@acme.example")]
+        ),
+        "503 5.5.1 EHLO/HELO first."
+    );
+    assert_eq!(
+        last(&mut r, secs(0), OFFICE_IP, 25, &[Helo("localhost")]),
+        "250 smtp-relay.gmail.com at your service"
+    );
+}
+
+/// P13: mail storage and Vault change no outcome.
+#[test]
+fn p13_storage_and_vault_change_nothing() {
+    let run = |extra: &str| {
+        let mut r = relay(&format!(
+            "{ACME}{extra}\n[[tenant.relay_setting]]\nname = \"m\"\nallowed_senders = \"registered_users\"\n{IP_ONLY}\n"
+        ));
+        [
+            ("alerts@acme.example", OFFICE_IP),
+            ("x@acme.example", OFFICE_IP),
+            ("alerts@acme.example", ELSEWHERE),
+        ]
+        .map(|(from, ip)| {
+            session(
+                &mut r,
+                secs(0),
+                ip,
+                25,
+                &[Helo("mx.acme.example"), Mail(from), Rcpt(1), Data],
+            )
+        })
+    };
+    assert_eq!(
+        run(""),
+        run("comprehensive_mail_storage = true\nvault = true")
+    );
+}
+
+// ---------------------------------------------------------------------------- Q
+
+fn quota_relay(quota: &str, tenant: &str) -> Relay {
+    relay(&format!(
+        "[relay.quota]\n{quota}\n{ACME}{tenant}\n[[tenant.relay_setting]]\nname = \"m\"\nallowed_senders = \"any_address\"\n{IP_ONLY}\n"
+    ))
+}
+
+fn send(r: &mut Relay, t: SimTime, from: &str, rcpts: &[u32]) -> Vec<String> {
+    let mut cmds = vec![Helo("mx.acme.example"), Mail(from)];
+    cmds.extend(rcpts.iter().map(|&x| Rcpt(x)));
+    cmds.push(Data);
+    session(r, t, OFFICE_IP, 25, &cmds)[2..].to_vec()
+}
+
+/// Q1: the user's message N+1 in 24 h is refused at MAIL FROM with 550 5.4.5; the
+/// window slides exactly 24 h after the first.
+#[test]
+fn q01_user_message_limit_is_a_rolling_day() {
+    let mut r = quota_relay("user_messages_per_day = 3", "");
+    for i in 0..3 {
+        assert_eq!(
+            send(&mut r, secs(i * 100), "alerts@acme.example", &[1])[0],
+            "250 2.1.0 OK"
+        );
+    }
+    assert_eq!(
+        send(&mut r, secs(1000), "alerts@acme.example", &[1])[0],
+        "550 5.4.5 Daily SMTP relay limit exceeded for user."
+    );
+    assert_eq!(
+        send(&mut r, secs(1000), "ops@acme.example", &[1])[0],
+        "250 2.1.0 OK",
+        "other users unaffected"
+    );
+    assert_eq!(
+        send(&mut r, SimTime(86_400_000 - 1), "alerts@acme.example", &[1])[0],
+        "550 5.4.5 Daily SMTP relay limit exceeded for user."
+    );
+    r.handle_timeout(secs(86_400));
+    assert_eq!(
+        send(&mut r, secs(86_400), "alerts@acme.example", &[1])[0],
+        "250 2.1.0 OK"
+    );
+    let ev = events(&mut r);
+    let key = LimitKey {
+        limit: LimitKind::UserMessages,
+        subject: Subject::User(r.directory().user("alerts@acme.example").unwrap()),
+    };
+    assert_eq!(
+        ev.iter()
+            .map(|e| (e.key, e.change, e.time, e.used, e.limit_value))
+            .collect::<Vec<_>>(),
+        [
+            (key, LimitChange::Hit, secs(1000), 3, 3),
+            (key, LimitChange::Cleared, secs(86_400), 2, 3)
+        ]
+    );
+}
+
+/// Q2: the 10,001st unique recipient is refused with 550 5.4.5; repeats are free.
+#[test]
+fn q02_ten_thousand_unique_recipients() {
+    let mut r = quota_relay("", "").clone_with_licences(36_000);
+    for batch in 0..100 {
+        let rcpts: Vec<u32> = (batch * 100..batch * 100 + 100).collect();
+        assert_eq!(
+            send(&mut r, secs(batch as u64), "alerts@acme.example", &rcpts)
+                .last()
+                .unwrap(),
+            "250 2.0.0 OK"
+        );
+    }
+    let replies = send(&mut r, secs(200), "alerts@acme.example", &[5, 10_000]);
+    assert_eq!(
+        replies[1..],
+        [
+            "250 2.1.5 OK",
+            "550 5.4.5 Daily SMTP relay limit exceeded for user.",
+            "250 2.0.0 OK"
+        ]
+    );
+    assert_eq!(
+        send(&mut r, secs(200), "ops@acme.example", &[10_000])[1],
+        "250 2.1.5 OK"
+    );
+}
+
+/// Q3: the counted user is the envelope sender as presented — not the AUTH identity;
+/// a non-registered sender has no per-user limit.
+#[test]
+fn q03_counted_user_is_the_envelope_sender() {
+    let mut r = quota_relay("user_messages_per_day = 1", "");
+    let mut s = r.connect(secs(0), OFFICE_IP.parse().unwrap(), 587).unwrap();
+    s.helo_command(&mut r, secs(0), "mx.acme.example");
+    s.starttls(&mut r, secs(0));
+    s.helo_command(&mut r, secs(0), "mx.acme.example");
+    s.auth(&mut r, "alerts@acme.example", true);
+    s.mail_from(
+        &mut r,
+        secs(0),
+        ReversePath::Address("printer@acme.example"),
+    );
+    assert_eq!(
+        s.transaction().unwrap().counted_user,
+        None,
+        "AUTH identity not counted"
+    );
+    s.quit(&mut r, secs(0));
+    for _ in 0..5 {
+        assert_eq!(
+            send(&mut r, secs(1), "printer@acme.example", &[1])
+                .last()
+                .unwrap(),
+            "250 2.0.0 OK"
+        );
+    }
+    assert_eq!(
+        send(&mut r, secs(1), "alerts@acme.example", &[1])
+            .last()
+            .unwrap(),
+        "250 2.0.0 OK"
+    );
+    assert_eq!(
+        send(&mut r, secs(1), "alerts@acme.example", &[1])[0],
+        "550 5.4.5 Daily SMTP relay limit exceeded for user."
+    );
+}
+
+/// Q4: the customer's recipients per day, non-unique; Q5: per 10 minutes.
+#[test]
+fn q04_q05_customer_day_and_peak_limits() {
+    // 1 licence: 130 per day, 9 per 10 minutes.
+    let mut r = quota_relay("", "").clone_with_licences(1);
+    let replies = send(
+        &mut r,
+        secs(0),
+        "printer@acme.example",
+        &[1, 1, 1, 1, 1, 1, 1, 1, 1, 1],
+    );
+    assert_eq!(replies[9], "250 2.1.5 OK");
+    assert_eq!(
+        replies[10],
+        "450 4.2.1 Peak SMTP relay limit exceeded for customer. This is a temporary error."
+    );
+    let mut t = 600;
+    for _ in 0..13 {
+        r.handle_timeout(secs(t));
+        send(&mut r, secs(t), "printer@acme.example", &[1; 9]);
+        t += 600;
+    }
+    // 9 + 13 × 9 = 126 accepted; the day allows 130.
+    let replies = send(&mut r, secs(t), "printer@acme.example", &[1; 9]);
+    assert_eq!(replies[4], "250 2.1.5 OK");
+    assert_eq!(
+        replies[5],
+        "550 5.7.1 Daily SMTP relay limit exceeded for customer."
+    );
+    let hits: Vec<_> = events(&mut r)
+        .into_iter()
+        .filter(|e| e.change == LimitChange::Hit)
+        .map(|e| e.key.limit)
+        .collect();
+    assert!(hits.contains(&LimitKind::CustomerPeak) && hits.contains(&LimitKind::CustomerDay));
+}
+
+/// The same relay with `acme` at `licences` from time zero.
+trait WithLicences {
+    fn clone_with_licences(self, licences: u32) -> Relay;
+}
+
+impl WithLicences for Relay {
+    fn clone_with_licences(mut self, licences: u32) -> Relay {
+        let tenant = TenantIx(0);
+        self.apply(
+            SimTime::ZERO,
+            &RelayCommand::SetLicences { tenant, licences },
+        );
+        self
+    }
+}
+
+/// Q6: an unpaid tenant is refused at recipient 101 of the day and 51 of 10
+/// minutes; paying the first invoice lifts both at once.
+#[test]
+fn q06_unpaid_tenant_limits_lift_when_paid() {
+    let text = format!(
+        "[relay.quota]\n{ACME}billing = \"unpaid\"\n[[tenant.relay_setting]]\nname = \"m\"\nallowed_senders = \"any_address\"\n{IP_ONLY}\n[[event]]\nat = \"2h\"\nkind = \"invoice_paid\"\ntenant = \"acme\"\n"
+    );
+    let scenario = Model::parse("t.toml", &format!("{BASE}{text}")).unwrap();
+    let mut r = Relay::new(
+        &scenario.relay,
+        &scenario.tenants,
+        ChaCha12Rng::seed_from_u64(1),
+    );
+    let fifty: Vec<u32> = (0..50).collect();
+    assert_eq!(
+        send(&mut r, secs(0), "printer@acme.example", &fifty)
+            .last()
+            .unwrap(),
+        "250 2.0.0 OK"
+    );
+    assert_eq!(
+        send(&mut r, secs(1), "printer@acme.example", &[1])[1],
+        "450 4.2.1 Peak SMTP relay limit exceeded for customer. This is a temporary error."
+    );
+    r.handle_timeout(secs(600));
+    assert_eq!(
+        send(&mut r, secs(600), "printer@acme.example", &fifty)
+            .last()
+            .unwrap(),
+        "250 2.0.0 OK"
+    );
+    r.handle_timeout(secs(1200));
+    assert_eq!(
+        send(&mut r, secs(1200), "printer@acme.example", &[1])[1],
+        "550 5.7.1 Daily SMTP relay limit exceeded for customer."
+    );
+    r.apply(secs(7200), &scenario.events[0].command);
+    assert_eq!(
+        send(&mut r, secs(7200), "printer@acme.example", &[1])
+            .last()
+            .unwrap(),
+        "250 2.0.0 OK"
+    );
+    let day: Vec<_> = events(&mut r)
+        .into_iter()
+        .filter(|e| e.key.limit == LimitKind::CustomerDay)
+        .map(|e| (e.change, e.time, e.limit_value))
+        .collect();
+    assert_eq!(
+        day,
+        [
+            (LimitChange::Hit, secs(1200), 100),
+            (LimitChange::Cleared, secs(7200), 13_000)
+        ]
+    );
+}
+
+/// Q7: 1,000 messages to A and 1,000 to B: the user counts 2 unique recipients and
+/// 2,000 messages, the customer 2,000 recipients.
+#[test]
+fn q07_worked_example() {
+    let mut r = quota_relay("", "").clone_with_licences(1000);
+    for i in 0..2000u64 {
+        let reply = send(
+            &mut r,
+            SimTime(i * 10),
+            "alerts@acme.example",
+            &[(i % 2) as u32],
+        );
+        assert_eq!(reply.last().unwrap(), "250 2.0.0 OK");
+    }
+    let user = Subject::User(r.directory().user("alerts@acme.example").unwrap());
+    let now = secs(60);
+    assert_eq!(
+        r.committed(
+            now,
+            LimitKey {
+                limit: LimitKind::UserUniqueRecipients,
+                subject: user
+            }
+        ),
+        2
+    );
+    assert_eq!(
+        r.committed(
+            now,
+            LimitKey {
+                limit: LimitKind::UserMessages,
+                subject: user
+            }
+        ),
+        2000
+    );
+    assert_eq!(
+        r.committed(
+            now,
+            LimitKey {
+                limit: LimitKind::CustomerDay,
+                subject: Subject::Customer(TenantIx(0))
+            }
+        ),
+        2000
+    );
+}
+
+/// Q8: an external sender relayed with the customer's domain in HELO counts against
+/// that customer; user and customer counts are independent.
+#[test]
+fn q08_external_sender_with_customer_helo_is_charged_to_the_customer() {
+    let mut r = quota_relay("", "").clone_with_licences(1);
+    let replies = send(&mut r, secs(0), "noreply@vendor.example", &[1; 10]);
+    assert_eq!(
+        replies[10],
+        "450 4.2.1 Peak SMTP relay limit exceeded for customer. This is a temporary error."
+    );
+    let user = Subject::User(r.directory().user("alerts@acme.example").unwrap());
+    assert_eq!(
+        r.committed(
+            secs(0),
+            LimitKey {
+                limit: LimitKind::UserMessages,
+                subject: user
+            }
+        ),
+        0
+    );
+}
+
+/// Q11: with fixed windows the day resets at the reset time for everyone at once.
+#[test]
+fn q11_fixed_window_resets_at_the_boundary() {
+    let mut r = quota_relay(
+        "window = \"fixed\"\nfixed_reset_at = \"1h\"\nuser_messages_per_day = 1",
+        "",
+    );
+    assert_eq!(
+        send(&mut r, secs(3000), "alerts@acme.example", &[1])
+            .last()
+            .unwrap(),
+        "250 2.0.0 OK"
+    );
+    assert_eq!(
+        send(&mut r, secs(3599), "alerts@acme.example", &[1])[0],
+        "550 5.4.5 Daily SMTP relay limit exceeded for user."
+    );
+    assert_eq!(
+        send(&mut r, secs(3600), "alerts@acme.example", &[1])
+            .last()
+            .unwrap(),
+        "250 2.0.0 OK"
+    );
+}
+
+/// Q12: a recipient refused at RCPT, and an aborted transaction, count nothing.
+#[test]
+fn q12_refused_and_aborted_recipients_are_not_counted() {
+    let mut r = quota_relay("", "").clone_with_licences(1);
+    session(
+        &mut r,
+        secs(0),
+        OFFICE_IP,
+        25,
+        &[
+            Helo("mx.acme.example"),
+            Mail("x@acme.example"),
+            Rcpts(0, 9),
+            Rset,
+        ],
+    );
+    let customer = LimitKey {
+        limit: LimitKind::CustomerPeak,
+        subject: Subject::Customer(TenantIx(0)),
+    };
+    assert_eq!(r.committed(secs(0), customer), 0);
+    let replies = send(
+        &mut r,
+        secs(0),
+        "x@acme.example",
+        &(0..12).collect::<Vec<_>>(),
+    );
+    assert_eq!(replies.last().unwrap(), "250 2.0.0 OK");
+    assert_eq!(r.committed(secs(0), customer), 9);
+}
+
+/// Q13: with block-all, a hit customer limit refuses every sender at MAIL FROM.
+#[test]
+fn q13_block_all_senders_refuses_at_mail_from() {
+    for (block, expected) in [
+        (false, "250 2.1.0 OK"),
+        (
+            true,
+            "450 4.2.1 Peak SMTP relay limit exceeded for customer. This is a temporary error.",
+        ),
+    ] {
+        let mut r = quota_relay(
+            "",
+            &format!("block_all_senders_at_customer_limit = {block}"),
+        )
+        .clone_with_licences(1);
+        send(&mut r, secs(0), "x@acme.example", &[1; 10]);
+        assert_eq!(
+            send(&mut r, secs(1), "alerts@acme.example", &[1])[0],
+            expected,
+            "block_all = {block}"
+        );
+        r.handle_timeout(secs(600));
+        assert_eq!(
+            send(&mut r, secs(600), "alerts@acme.example", &[1])[0],
+            "250 2.1.0 OK"
+        );
+    }
+}
+
+/// Hit and cleared pair up, cleared exactly when the window frees room.
+#[test]
+fn q05_peak_hit_clears_when_the_window_slides() {
+    let mut r = quota_relay("", "").clone_with_licences(1);
+    send(&mut r, secs(5), "x@acme.example", &[1; 5]);
+    send(&mut r, secs(100), "x@acme.example", &[1; 5]);
+    assert_eq!(
+        r.poll_timeout(),
+        Some(secs(605)),
+        "4 of 9 expire at 605 s → room"
+    );
+    r.handle_timeout(secs(605));
+    let ev: Vec<_> = events(&mut r)
+        .iter()
+        .map(|e| (e.change, e.time, e.used))
+        .collect();
+    assert_eq!(
+        ev,
+        [
+            (LimitChange::Hit, secs(100), 9),
+            (LimitChange::Cleared, secs(605), 4)
+        ]
+    );
+}

@@ -1,0 +1,465 @@
+//! The simulation driver: builds the world and the relay from a scenario, runs the
+//! kernel's event queue to the horizon, and reports to recorders. The relay is a
+//! sans-IO core; the MTAs (`world::mta`) drive it through SMTP sessions; this module
+//! only routes events between them. A run is a pure function of (scenario, seed,
+//! relaysim version).
+
+use rand_chacha::ChaCha12Rng;
+
+use crate::kernel::{EntityKind, EventQueue, Fnv1a, RandomStreams};
+use crate::world::client::{MtaClient, TransactionTrace};
+use crate::world::mta::{Envelopes, MessageTag, MtaEvent, MtaRuntime, MtaSink, NewMessage};
+use crate::world::profile::MtaParams;
+use crate::world::recipients::{RecipientSampler, RecipientSpace, TooManyRecipients};
+use crate::world::traffic::{ArrivalProcess, burst_time, draw_index, draw_recipients};
+use relay::time::{SimDuration, SimTime};
+use relay::{RecipientId, Relay, Reply};
+use scenario::Model;
+use scenario::replay::ReplayRecipients;
+use scenario::values::EnvelopeSender;
+
+use crate::{AttemptCounts, RecipientFates, Recorder, RunReport};
+
+/// Everything the kernel schedules. Plain data: a few integers, no allocation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Event {
+    /// A timed `[[event]]` of the scenario (index into `model.events`).
+    Scenario { index: u32 },
+    /// The next message of a sender's steady traffic.
+    Arrival { sender: u32 },
+    /// Message `k` of burst `burst` of a sender.
+    BurstMessage { sender: u32, burst: u32, k: u32 },
+    /// The relay asked to be woken (a hit limit's window frees room).
+    RelayTimer,
+    /// An MTA's own event (a retry, a connection finishing, …).
+    Mta { mta: u32, event: MtaEvent },
+    /// Row `row` of a replay sender's file.
+    Replay { sender: u32, row: u32 },
+}
+
+struct SenderState {
+    process: ArrivalProcess,
+    rng: ChaCha12Rng,
+    recipients: RecipientSampler,
+    mta: usize,
+    tenant: usize,
+    stop: SimTime,
+    /// Per envelope sender of the list: its number and where a bounce goes (M4).
+    from: Vec<(u32, Option<(relay::RecipientId, bool)>)>,
+    size: u64,
+    /// Replay senders: per row, its envelope sender (as in `from`) and its listed
+    /// recipients, if it lists them.
+    replay: Vec<ReplayMessage>,
+}
+
+impl SenderState {
+    /// Draws `n` recipients from the pool: relay-bound ones into `to_relay`; returns
+    /// how many the MTA routes elsewhere (M5).
+    fn draw_recipients(&mut self, n: u32, to_relay: &mut Vec<RecipientId>) -> u32 {
+        let mut routed_elsewhere = 0;
+        for _ in 0..n {
+            let r = self.recipients.draw(&mut self.rng);
+            if r.routed_elsewhere {
+                routed_elsewhere += 1;
+            } else {
+                to_relay.push(r.id);
+            }
+        }
+        routed_elsewhere
+    }
+
+    /// A message of this sender for its MTA.
+    fn message<'b>(
+        &self,
+        sender: u32,
+        (from, bounce_to): (u32, Option<(RecipientId, bool)>),
+        size: u64,
+        recipients: &'b [RecipientId],
+        routed_elsewhere: u32,
+    ) -> NewMessage<'b> {
+        NewMessage {
+            tag: MessageTag {
+                sender,
+                tenant: self.tenant as u32,
+                notification: false,
+            },
+            from,
+            bounce_to,
+            size,
+            recipients,
+            routed_elsewhere,
+        }
+    }
+}
+
+struct ReplayMessage {
+    from: (u32, Option<(RecipientId, bool)>),
+    /// The listed recipients, each with whether the MTA routes it elsewhere (M5).
+    recipients: Vec<(RecipientId, bool)>,
+}
+
+/// Runs `scenario` with `seed` to its horizon.
+///
+/// The run checks itself: "nothing lost" (every generated message ends delivered,
+/// bounced or queued at the horizon) is checked at the end of every run, and the
+/// relay's and MTAs' invariants after every event in debug builds (once at the end
+/// in release builds); a violation is a [`RunError`], never a wrong report.
+pub fn run(model: &Model, seed: u64, recorder: &mut impl Recorder) -> Result<RunReport, RunError> {
+    let streams = RandomStreams::new(seed);
+    let horizon = model.horizon();
+    let mut report = RunReport::new(model, seed, horizon);
+    let mut queue: EventQueue<Event> =
+        EventQueue::with_capacity(model.senders.len() * 2 + model.mtas.len() * 32 + 8);
+    let mut relay = Relay::new(
+        &model.relay,
+        &model.tenants,
+        streams.stream(EntityKind::Relay, "relay"),
+    );
+    let space = RecipientSpace::new(&model.senders)?;
+    let mut mtas: Vec<MtaRuntime> = model
+        .mtas
+        .iter()
+        .map(|m| {
+            let params = MtaParams::for_mta(m);
+            MtaRuntime::new(MtaClient::new(m, &params), params)
+        })
+        .collect();
+    let mut envelopes = Envelopes::default();
+    let mut zipf_tables = std::collections::BTreeMap::new();
+
+    for (index, event) in model.events.iter().enumerate() {
+        queue.schedule(
+            SimTime::ZERO + event.at,
+            Event::Scenario {
+                index: index as u32,
+            },
+        );
+    }
+    let mut senders: Vec<SenderState> = Vec::with_capacity(model.senders.len());
+    for (index, sender) in model.senders.iter().enumerate() {
+        let mta = sender.mta.0 as usize;
+        let client = &mtas[mta].client;
+        let mut envelope = |f: &EnvelopeSender| {
+            let bounce_to = match f {
+                EnvelopeSender::Null => None,
+                EnvelopeSender::Address(a) => space.of_envelope_address(&a.0).map(|id| {
+                    let domain = scenario::values::DomainName(a.domain().to_string());
+                    (id, client.routes_elsewhere(&domain))
+                }),
+            };
+            (envelopes.intern(f), bounce_to)
+        };
+        let from = sender.envelope_from.iter().map(&mut envelope).collect();
+        let replay_rows = sender.traffic.replay_rows();
+        let replay = replay_rows
+            .iter()
+            .map(|row| ReplayMessage {
+                from: envelope(&row.from),
+                recipients: match &row.recipients {
+                    ReplayRecipients::Count(_) => Vec::new(),
+                    ReplayRecipients::Addresses(list) => list
+                        .iter()
+                        .map(|a| {
+                            let id = space
+                                .of_envelope_address(&a.0)
+                                .expect("replay addresses are numbered");
+                            let domain = scenario::values::DomainName(a.domain().to_string());
+                            (id, client.routes_elsewhere(&domain))
+                        })
+                        .collect(),
+                },
+            })
+            .collect();
+        let mut state = SenderState {
+            process: ArrivalProcess::for_sender(sender),
+            rng: streams.stream(EntityKind::Sender, &sender.id),
+            recipients: RecipientSampler::new(
+                sender,
+                &space,
+                |d| client.routes_elsewhere(d),
+                &mut zipf_tables,
+            ),
+            mta,
+            tenant: sender.tenant.0 as usize,
+            stop: SimTime::ZERO + sender.stop,
+            from,
+            size: sender.message_size,
+            replay,
+        };
+        let id = index as u32;
+        if let Some(first) = replay_rows.first() {
+            queue.schedule(
+                SimTime::ZERO + first.at,
+                Event::Replay { sender: id, row: 0 },
+            );
+        }
+        if let Some(t) = state.process.next(&mut state.rng) {
+            queue.schedule(t, Event::Arrival { sender: id });
+        }
+        for (b, burst) in sender.bursts.iter().enumerate() {
+            if burst.messages > 0 {
+                queue.schedule(
+                    burst_time(burst, 0),
+                    Event::BurstMessage {
+                        sender: id,
+                        burst: b as u32,
+                        k: 0,
+                    },
+                );
+            }
+        }
+        senders.push(state);
+    }
+
+    let mut fingerprint = Fnv1a::default();
+    let mut to_relay = Vec::new();
+    let mut connections: u64 = 0;
+    let mut timer_at: Option<SimTime> = None;
+    let last_instant = SimTime(horizon.as_millis().saturating_sub(1));
+    while let Some((now, event)) = queue.pop_until(last_instant) {
+        report.events_processed += 1;
+        let mut sink = Sink {
+            time: now,
+            ..Sink::new(
+                &mut report,
+                recorder,
+                &mut fingerprint,
+                &mut queue,
+                &mut connections,
+            )
+        };
+        let offered = match event {
+            Event::Scenario { index } => {
+                relay.apply(now, &model.events[index as usize].command);
+                None
+            }
+            Event::RelayTimer => {
+                if timer_at == Some(now) {
+                    timer_at = None;
+                }
+                relay.handle_timeout(now);
+                None
+            }
+            Event::Mta { mta, event } => {
+                sink.mta = mta;
+                mtas[mta as usize].handle(&mut relay, now, event, &envelopes, &mut sink);
+                None
+            }
+            Event::Replay { sender, row } => {
+                let spec = &model.senders[sender as usize];
+                let state = &mut senders[sender as usize];
+                let rows = spec.traffic.replay_rows();
+                if let Some(next) = rows.get(row as usize + 1) {
+                    let e = Event::Replay {
+                        sender,
+                        row: row + 1,
+                    };
+                    sink.queue.schedule(SimTime::ZERO + next.at, e);
+                }
+                let r = &rows[row as usize];
+                let from = state.replay[row as usize].from;
+                to_relay.clear();
+                let routed_elsewhere = match &r.recipients {
+                    ReplayRecipients::Count(n) => state.draw_recipients(*n, &mut to_relay),
+                    ReplayRecipients::Addresses(_) => {
+                        let mut routed = 0;
+                        for &(id, elsewhere) in &state.replay[row as usize].recipients {
+                            if elsewhere {
+                                routed += 1; // M5
+                            } else {
+                                to_relay.push(id);
+                            }
+                        }
+                        routed
+                    }
+                };
+                let size = r.size.map_or(state.size, |s| s.0);
+                Some((sender, from, size, routed_elsewhere))
+            }
+            Event::Arrival { sender } | Event::BurstMessage { sender, .. } => {
+                let spec = &model.senders[sender as usize];
+                let state = &mut senders[sender as usize];
+                match event {
+                    Event::Arrival { .. } => {
+                        if now >= state.stop {
+                            continue;
+                        }
+                        if let Some(t) = state.process.next(&mut state.rng) {
+                            sink.queue.schedule(t, Event::Arrival { sender });
+                        }
+                    }
+                    Event::BurstMessage { burst, k, .. } => {
+                        let b = &spec.bursts[burst as usize];
+                        if k + 1 < b.messages {
+                            let next = Event::BurstMessage {
+                                sender,
+                                burst,
+                                k: k + 1,
+                            };
+                            sink.queue.schedule(burst_time(b, k + 1), next);
+                        }
+                    }
+                    _ => {}
+                }
+                let from = state.from[draw_index(state.from.len(), &mut state.rng)];
+                let count = draw_recipients(&spec.recipients, &mut state.rng);
+                to_relay.clear();
+                let routed_elsewhere = state.draw_recipients(count, &mut to_relay);
+                Some((sender, from, state.size, routed_elsewhere))
+            }
+        };
+        // A sender handed a message to its MTA: `to_relay` holds its relay-bound
+        // recipients.
+        if let Some((sender, from, size, routed_elsewhere)) = offered {
+            let state = &senders[sender as usize];
+            let message = state.message(sender, from, size, &to_relay, routed_elsewhere);
+            sink.recorder
+                .message_offered(now, state.tenant, to_relay.len() as u32);
+            sink.mta = state.mta as u32;
+            mtas[state.mta].submit(&mut relay, now, message, &envelopes, &mut sink);
+        }
+        while let Some(e) = relay.poll_limit_event() {
+            fingerprint.write_u64(e.time.as_millis());
+            fingerprint.write_u64(e.limit_value);
+            recorder.limit_event(&e);
+            report.limit_change(e);
+        }
+        if let Some(t) = relay.poll_timeout()
+            && timer_at.is_none_or(|scheduled| t < scheduled)
+        {
+            queue.schedule(t.max(now), Event::RelayTimer);
+            timer_at = Some(t.max(now));
+        }
+    }
+    let mut sink = Sink {
+        time: horizon,
+        ..Sink::new(
+            &mut report,
+            recorder,
+            &mut fingerprint,
+            &mut queue,
+            &mut connections,
+        )
+    };
+    for mta in &mut mtas {
+        mta.settle_at_horizon(&mut sink);
+    }
+    report.fingerprint = fingerprint.finish();
+    report.check_conservation().map_err(RunError::NothingLost)?;
+    Ok(report)
+}
+
+/// Why a run could not produce a report.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    TooManyRecipients(#[from] TooManyRecipients),
+    /// A bug in relaysim: generated ≠ delivered + bounced + queued somewhere.
+    #[error("the run lost track of mail (a bug in relaysim, please report it): {0}")]
+    NothingLost(String),
+    /// A bug in relaysim: an invariant of the relay or an MTA does not hold.
+    #[error("an invariant does not hold at {time} s (a bug in relaysim, please report it): {what}")]
+    Invariant { time: SimTime, what: String },
+}
+
+/// Where the MTAs report: counts, recorders, the fingerprint, and the kernel queue
+/// for their timed events.
+struct Sink<'a, R: Recorder> {
+    report: &'a mut RunReport,
+    recorder: &'a mut R,
+    fingerprint: &'a mut Fnv1a,
+    queue: &'a mut EventQueue<Event>,
+    connections: &'a mut u64,
+    time: SimTime,
+    /// The MTA being driven.
+    mta: u32,
+}
+
+impl<'a, R: Recorder> Sink<'a, R> {
+    fn new(
+        report: &'a mut RunReport,
+        recorder: &'a mut R,
+        fingerprint: &'a mut Fnv1a,
+        queue: &'a mut EventQueue<Event>,
+        connections: &'a mut u64,
+    ) -> Self {
+        Sink {
+            report,
+            recorder,
+            fingerprint,
+            queue,
+            connections,
+            time: SimTime::ZERO,
+            mta: 0,
+        }
+    }
+}
+
+impl<R: Recorder> MtaSink for Sink<'_, R> {
+    fn schedule(&mut self, at: SimTime, event: MtaEvent) {
+        self.queue.schedule(
+            at,
+            Event::Mta {
+                mta: self.mta,
+                event,
+            },
+        );
+    }
+
+    fn generated(&mut self, tag: MessageTag, recipients: u32) {
+        self.report.message_generated(tag, recipients);
+    }
+
+    fn settled(&mut self, tag: MessageTag, fates: RecipientFates, delay: Option<SimDuration>) {
+        if let (Some(d), false) = (delay, tag.notification) {
+            self.report.delivery_delay(tag, d);
+        }
+        self.fingerprint.write_u64(self.time.as_millis());
+        self.fingerprint.write_u64(u64::from(tag.sender));
+        self.fingerprint.write_u64(fates.delivered);
+        self.fingerprint.write_u64(fates.bounced);
+        self.fingerprint.write_u64(fates.queued);
+        self.report.message_settled(tag, fates);
+    }
+
+    fn attempt(&mut self, tag: MessageTag, counts: &AttemptCounts) {
+        self.report.deferrals(tag, counts.deferred_rcpts);
+        self.recorder
+            .attempt(self.time, tag.tenant as usize, counts);
+    }
+
+    fn reply(&mut self, tag: MessageTag, reply: Reply) {
+        self.fingerprint.write_u64(u64::from(reply.code()));
+        self.report.reply(tag, reply);
+    }
+
+    fn connection(&mut self, tag: MessageTag, opened: bool) {
+        self.report.connection(tag, opened);
+        self.recorder
+            .connection(self.time, tag.tenant as usize, opened);
+    }
+
+    fn transaction(&mut self, tag: MessageTag, connection: u64, trace: &TransactionTrace<'_>) {
+        if trace.reply == Reply::MessageAccepted && trace.postmaster_domain.is_some() {
+            self.report.rewritten(tag);
+        }
+        let tenant = trace.charged_tenant.unwrap_or(tag.tenant as usize);
+        self.recorder
+            .transaction(tenant, self.mta as usize, connection, trace);
+    }
+
+    fn queue_depth(&mut self, depth: usize) {
+        self.recorder
+            .queue_depth(self.time, self.mta as usize, depth);
+    }
+
+    fn next_connection(&mut self) -> u64 {
+        *self.connections += 1;
+        *self.connections
+    }
+}
+
+/// Number of throughput buckets of a run.
+pub fn bucket_count(horizon: SimDuration, bucket: SimDuration) -> u64 {
+    horizon.as_millis().div_ceil(bucket.as_millis().max(1))
+}

@@ -1,0 +1,17 @@
+//! The simulation around the relay core: the kernel (virtual clock, event queue,
+//! random streams), the world (senders, recipients, client MTAs), the driver that
+//! runs them against a `relay::Relay` to the horizon, the run report, expectations
+//! and capacity sweeps.
+
+mod driver;
+pub mod expectations;
+pub mod kernel;
+mod recorder;
+mod report;
+pub mod sweep;
+pub mod world;
+
+pub use driver::{RunError, bucket_count, run};
+pub use recorder::Recorder;
+pub use report::{Connections, Counts, Delays, EntityReport, Outcomes, ReplyCounts, RunReport};
+pub use world::mta::{AttemptCounts, RecipientFates};

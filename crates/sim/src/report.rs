@@ -1,0 +1,298 @@
+//! What a run counted, per tenant, per sender and overall, and the conservation check
+//! ("nothing lost": generated = delivered + bounced + queued at the end).
+
+use std::collections::BTreeMap;
+
+use crate::world::mta::{MessageTag, RecipientFates};
+use relay::time::SimTime;
+use relay::{LimitChange, LimitEvent, LimitKey, Reply};
+use scenario::Model;
+
+/// How often the relay gave each reply: an array for the replies without data (a
+/// reply is counted on the hot path, so no map lookup), a map for `Mail relay denied
+/// [IP]` by IP.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReplyCounts {
+    dense: [u64; Reply::WITHOUT_DATA.len()],
+    denied: BTreeMap<std::net::IpAddr, u64>,
+}
+
+impl ReplyCounts {
+    pub fn add(&mut self, reply: Reply) {
+        match (reply.dense_index(), reply) {
+            (Some(i), _) => self.dense[i] += 1,
+            (None, Reply::MailRelayDenied(ip)) => *self.denied.entry(ip).or_default() += 1,
+            (None, _) => unreachable!("only MailRelayDenied has no dense index"),
+        }
+    }
+
+    /// The replies given at least once, with their counts, in a fixed order.
+    pub fn iter(&self) -> impl Iterator<Item = (Reply, u64)> + '_ {
+        Reply::WITHOUT_DATA
+            .iter()
+            .zip(&self.dense)
+            .filter(|(_, n)| **n > 0)
+            .map(|(r, n)| (*r, *n))
+            .chain(
+                self.denied
+                    .iter()
+                    .map(|(ip, n)| (Reply::MailRelayDenied(*ip), *n)),
+            )
+    }
+}
+
+/// Connections to the relay.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Connections {
+    pub opened: u64,
+    pub refused: u64,
+}
+
+/// Fates of messages (or of recipients).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Outcomes {
+    pub generated: u64,
+    pub delivered: u64,
+    pub bounced: u64,
+    pub queued_at_end: u64,
+}
+
+impl Outcomes {
+    /// Nothing lost: every generated item ended delivered, bounced or queued.
+    pub fn is_conserved(&self) -> bool {
+        self.generated == self.delivered + self.bounced + self.queued_at_end
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Counts {
+    pub messages: Outcomes,
+    pub recipients: Outcomes,
+    /// M4: non-delivery reports the MTAs generated (one recipient each); "bounced"
+    /// here means the report itself could not be delivered and was dropped.
+    pub notifications: Outcomes,
+}
+
+impl Counts {
+    fn add_generated(&mut self, notification: bool, recipients: u32) {
+        if notification {
+            self.notifications.generated += 1;
+            return;
+        }
+        self.messages.generated += 1;
+        self.recipients.generated += u64::from(recipients);
+    }
+
+    /// A message is queued while any recipient is; else delivered if any recipient
+    /// was delivered; else bounced.
+    fn add_settled(&mut self, notification: bool, fates: RecipientFates) {
+        if notification {
+            let n = &mut self.notifications;
+            if fates.queued > 0 {
+                n.queued_at_end += 1;
+            } else if fates.delivered > 0 {
+                n.delivered += 1;
+            } else {
+                n.bounced += 1;
+            }
+            return;
+        }
+        self.recipients.delivered += fates.delivered;
+        self.recipients.bounced += fates.bounced;
+        self.recipients.queued_at_end += fates.queued;
+        if fates.queued > 0 {
+            self.messages.queued_at_end += 1;
+        } else if fates.delivered > 0 || fates.bounced == 0 {
+            self.messages.delivered += 1;
+        } else {
+            self.messages.bounced += 1;
+        }
+    }
+}
+
+/// Delivery delays (arrival to last delivery) in milliseconds, 3 significant digits.
+pub type Delays = hdrhistogram::Histogram<u64>;
+
+/// Delays up to a year are kept exactly (to 3 digits); longer ones are clamped.
+fn new_delays() -> Delays {
+    Delays::new_with_bounds(1, 365 * 86_400_000, 3).expect("valid histogram bounds")
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct EntityReport {
+    pub id: String,
+    pub counts: Counts,
+    pub replies: ReplyCounts,
+    pub connections: Connections,
+    /// Delivery delays of the messages (tenants only; empty for senders).
+    pub delays: Delays,
+    /// Recipient deferrals over all attempts (4xx, refused connections).
+    pub deferrals: u64,
+    /// P8: messages accepted with the envelope sender rewritten to postmaster@.
+    pub rewritten: u64,
+}
+
+/// The result of one run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunReport {
+    pub scenario: String,
+    pub seed: u64,
+    pub horizon: SimTime,
+    pub events_processed: u64,
+    /// FNV-1a-64 of the event trace: equal fingerprints, equal runs.
+    pub fingerprint: u64,
+    pub total: Counts,
+    pub replies: ReplyCounts,
+    pub connections: Connections,
+    pub rewritten: u64,
+    /// Delivery delays of all messages.
+    pub delays: Delays,
+    pub tenants: Vec<EntityReport>,
+    pub senders: Vec<EntityReport>,
+    /// The first hit and the first clear of each limit of each subject, in time order
+    /// (what expectations and sweeps ask about). The whole timeline goes to
+    /// recorders (`limit_hits.csv`) as it happens, so memory does not grow with it.
+    pub limit_events: Vec<LimitEvent>,
+    /// Every hit, counted.
+    pub limit_hits: u64,
+    /// Which (limit of a subject, change) already has its first event.
+    first_changes: std::collections::BTreeSet<(LimitKey, LimitChange)>,
+}
+
+impl RunReport {
+    pub(super) fn new(model: &Model, seed: u64, horizon: SimTime) -> Self {
+        let entities = |ids: Vec<&String>| {
+            ids.into_iter()
+                .map(|id| EntityReport {
+                    id: id.clone(),
+                    counts: Counts::default(),
+                    replies: ReplyCounts::default(),
+                    connections: Connections::default(),
+                    delays: new_delays(),
+                    deferrals: 0,
+                    rewritten: 0,
+                })
+                .collect()
+        };
+        RunReport {
+            scenario: model.name.clone(),
+            seed,
+            horizon,
+            events_processed: 0,
+            fingerprint: 0,
+            total: Counts::default(),
+            replies: ReplyCounts::default(),
+            connections: Connections::default(),
+            rewritten: 0,
+            delays: new_delays(),
+            limit_events: Vec::new(),
+            limit_hits: 0,
+            first_changes: Default::default(),
+            tenants: entities(model.tenants.iter().map(|t| &t.id).collect()),
+            senders: entities(model.senders.iter().map(|s| &s.id).collect()),
+        }
+    }
+
+    /// Applies `f` to the counts of the run, of the message's tenant and its sender.
+    fn count(&mut self, tag: MessageTag, f: impl Fn(&mut Counts)) {
+        f(&mut self.total);
+        f(&mut self.tenants[tag.tenant as usize].counts);
+        f(&mut self.senders[tag.sender as usize].counts);
+    }
+
+    pub(super) fn message_generated(&mut self, tag: MessageTag, recipients: u32) {
+        self.count(tag, |c| c.add_generated(tag.notification, recipients));
+    }
+
+    pub(super) fn message_settled(&mut self, tag: MessageTag, fates: RecipientFates) {
+        self.count(tag, |c| c.add_settled(tag.notification, fates));
+    }
+
+    /// Counts a limit change and keeps it if it is the first of its kind.
+    pub(super) fn limit_change(&mut self, event: LimitEvent) {
+        if event.change == LimitChange::Hit {
+            self.limit_hits += 1;
+        }
+        if self.first_changes.insert((event.key, event.change)) {
+            self.limit_events.push(event);
+        }
+    }
+
+    pub(super) fn deferrals(&mut self, tag: MessageTag, n: u64) {
+        self.tenants[tag.tenant as usize].deferrals += n;
+        if !tag.notification {
+            self.senders[tag.sender as usize].deferrals += n;
+        }
+    }
+
+    pub(super) fn delivery_delay(&mut self, tag: MessageTag, delay: relay::time::SimDuration) {
+        let ms = delay.as_millis();
+        self.delays.saturating_record(ms);
+        self.tenants[tag.tenant as usize]
+            .delays
+            .saturating_record(ms);
+    }
+
+    /// Counts a reply for the run, the tenant and — unless it answered a
+    /// non-delivery report — the sender: a sender's counts are its own messages'.
+    pub(super) fn reply(&mut self, tag: MessageTag, reply: Reply) {
+        self.replies.add(reply);
+        self.tenants[tag.tenant as usize].replies.add(reply);
+        if !tag.notification {
+            self.senders[tag.sender as usize].replies.add(reply);
+        }
+    }
+
+    pub(super) fn rewritten(&mut self, tag: MessageTag) {
+        self.rewritten += 1;
+        self.tenants[tag.tenant as usize].rewritten += 1;
+        if !tag.notification {
+            self.senders[tag.sender as usize].rewritten += 1;
+        }
+    }
+
+    pub(super) fn connection(&mut self, tag: MessageTag, opened: bool) {
+        let count = |c: &mut Connections| {
+            if opened {
+                c.opened += 1;
+            } else {
+                c.refused += 1;
+            }
+        };
+        count(&mut self.connections);
+        count(&mut self.tenants[tag.tenant as usize].connections);
+        if !tag.notification {
+            count(&mut self.senders[tag.sender as usize].connections);
+        }
+    }
+
+    /// Checks "nothing lost" for every entity; the error names the first violation.
+    /// `sim::run` calls it at the end of every run.
+    pub fn check_conservation(&self) -> Result<(), String> {
+        let all = std::iter::once(("total", &self.total)).chain(
+            self.tenants
+                .iter()
+                .chain(&self.senders)
+                .map(|e| (e.id.as_str(), &e.counts)),
+        );
+        for (id, counts) in all {
+            for (what, o) in [
+                ("messages", counts.messages),
+                ("recipients", counts.recipients),
+                ("notifications", counts.notifications),
+            ] {
+                if !o.is_conserved() {
+                    return Err(format!(
+                        "{id}: {what} generated {} ≠ delivered {} + bounced {} + queued {}",
+                        o.generated, o.delivered, o.bounced, o.queued_at_end
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub fn fingerprint_hex(&self) -> String {
+        format!("{:016x}", self.fingerprint)
+    }
+}

@@ -1,0 +1,489 @@
+//! The client side of SMTP: how a sending mail server talks to the relay and what it
+//! makes of the replies (RULEBOOK M1, M3, M6).
+//!
+//! A connection: connect, EHLO, STARTTLS and EHLO again when the MTA uses it, AUTH
+//! when it has credentials (`open`); then per message as many transactions as its
+//! recipients need (`deliver_on`); QUIT (`close`). Per M1, a 4xx defers (the
+//! recipient, or every remaining recipient when given to MAIL/DATA or at
+//! connect/HELO), a 5xx bounces. Per M6, recipients refused with `452 4.5.3` (too many recipients) go in
+//! the next transaction on the same connection. Per M3, the MTA puts at most its
+//! recipients-per-transaction limit in one transaction.
+
+use std::net::IpAddr;
+
+use relay::policy::RelayedSender;
+use relay::time::{SimDuration, SimTime};
+use relay::{RecipientId, Relay, Reply, Session};
+use scenario::model::{Mta, TlsMode};
+use scenario::values::{DomainName, EnvelopeSender};
+
+/// A sending mail server's identity and SMTP behaviour towards the relay.
+#[derive(Clone, Debug)]
+pub struct MtaClient {
+    pub source_ip: IpAddr,
+    pub helo: String,
+    pub port: u16,
+    pub tls: TlsMode,
+    /// P4: `(username, whether the relay accepts the credentials)`.
+    pub auth: Option<(String, bool)>,
+    /// M3: most recipients per transaction (`u32::MAX`: no limit of its own).
+    pub recipients_per_transaction: u32,
+    /// Network round trip to the relay.
+    pub round_trip: SimDuration,
+    /// Bandwidth to the relay, bytes per millisecond.
+    pub bytes_per_milli: f64,
+    internal_domains: Vec<DomainName>,
+}
+
+impl MtaClient {
+    pub fn new(mta: &Mta, params: &super::profile::MtaParams) -> Self {
+        MtaClient {
+            source_ip: mta.source_ip,
+            helo: mta.helo.clone(),
+            port: mta.port,
+            tls: mta.tls,
+            auth: mta.auth.as_ref().map(|a| (a.username.clone(), a.valid)),
+            recipients_per_transaction: params.recipients_per_transaction,
+            round_trip: mta.round_trip,
+            bytes_per_milli: (mta.bandwidth as f64 / 1000.0).max(1e-9),
+            internal_domains: mta.internal_domains.clone(),
+        }
+    }
+
+    /// How long opening a connection takes: TCP and greeting, EHLO, with STARTTLS a
+    /// round trip and a TLS handshake (2) and EHLO again, AUTH.
+    pub fn setup_time(&self) -> SimDuration {
+        let mut trips = 2;
+        if self.tls == TlsMode::Starttls {
+            trips += 4;
+        } else if self.tls == TlsMode::Implicit {
+            trips += 2;
+        }
+        if self.auth.is_some() {
+            trips += 1;
+        }
+        SimDuration::from_millis(self.round_trip.as_millis() * trips)
+    }
+
+    /// How long delivering a message of `size` bytes in `transactions` transactions
+    /// takes (PIPELINING: MAIL and RCPTs in one round trip, DATA one, the content and
+    /// the final dot one).
+    pub fn delivery_time(&self, size: u64, transactions: u32) -> SimDuration {
+        let trips = 3 * u64::from(transactions.max(1));
+        let transfer =
+            (size as f64 / self.bytes_per_milli).ceil() as u64 * u64::from(transactions.max(1));
+        SimDuration::from_millis(self.round_trip.as_millis() * trips + transfer)
+    }
+
+    /// M5: whether the MTA routes `domain` (or its parent) to another server.
+    pub fn routes_elsewhere(&self, domain: &DomainName) -> bool {
+        self.internal_domains.iter().any(|d| domain.is_within(d))
+    }
+}
+
+/// What happened to one recipient in one attempt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fate {
+    Delivered,
+    Deferred,
+    Bounced,
+}
+
+impl Fate {
+    /// M1: what a refusal means for what it refused.
+    pub fn of_refusal(reply: Reply) -> Fate {
+        if reply.is_permanent() {
+            Fate::Bounced
+        } else {
+            Fate::Deferred
+        }
+    }
+}
+
+/// One SMTP transaction, as the trace (`transactions.csv`) shows it.
+#[derive(Clone, Copy, Debug)]
+pub struct TransactionTrace<'a> {
+    pub time: SimTime,
+    /// Q8: the customer charged, when the relay attributed the transaction.
+    pub charged_tenant: Option<usize>,
+    /// Q3: the registered user counted.
+    pub counted_user: Option<&'a str>,
+    /// P8: the domain of `postmaster@<domain>` the envelope sender was rewritten to.
+    pub postmaster_domain: Option<&'a str>,
+    pub source_ip: IpAddr,
+    pub helo: &'a str,
+    pub envelope_from: &'a EnvelopeSender,
+    pub recipients: &'a [RecipientId],
+    pub rcpt_replies: &'a [Reply],
+    /// The transaction's final reply: DATA's, or the refusal that ended it.
+    pub reply: Reply,
+}
+
+/// Watches a delivery attempt (the driver counts and records from it).
+pub trait SessionObserver {
+    /// Every reply the relay gave.
+    fn reply(&mut self, reply: Reply);
+    /// The connection was opened (`true`) or refused.
+    fn connection(&mut self, opened: bool);
+    /// A transaction ended (accepted or not).
+    fn transaction(&mut self, trace: &TransactionTrace<'_>);
+}
+
+/// Buffers reused across attempts, so an attempt does not allocate.
+#[derive(Debug, Default)]
+pub struct Scratch {
+    remaining: Vec<usize>,
+    next: Vec<usize>,
+    chunk: Vec<RecipientId>,
+    pending: Vec<usize>,
+    rcpt_replies: Vec<Reply>,
+}
+
+/// How a connection attempt ended when it did not give a usable session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConnectFailure {
+    /// P6: nothing listens on the port.
+    Refused,
+    /// D1: 421 at connect or HELO. M1: a site failure — Postfix defers the whole
+    /// delivery and skips the destination until its next queue run.
+    SiteFailure,
+    /// Any other refusal before MAIL (501 at HELO, 535 at AUTH, …): the delivery gets
+    /// this fate.
+    Refusal(Fate),
+}
+
+/// Opens a connection: connect, EHLO, STARTTLS and EHLO again, AUTH, as the client
+/// is configured.
+pub fn open(
+    relay: &mut Relay,
+    now: SimTime,
+    client: &MtaClient,
+    observer: &mut impl SessionObserver,
+) -> Result<Session, ConnectFailure> {
+    let mut session = match relay.connect(now, client.source_ip, client.port) {
+        Ok(s) => s,
+        Err(reply) => {
+            observer.connection(false);
+            if reply == Reply::ConnectionRefused {
+                return Err(ConnectFailure::Refused);
+            }
+            observer.reply(reply);
+            return Err(ConnectFailure::SiteFailure);
+        }
+    };
+    observer.connection(true);
+    observer.reply(Reply::Greeting);
+    match greet(relay, now, client, &mut session, observer) {
+        Ok(()) => Ok(session),
+        Err(reply) => {
+            if session.is_open() {
+                observer.reply(session.quit(relay, now));
+            }
+            if matches!(reply, Reply::TryAgainLater { .. }) {
+                Err(ConnectFailure::SiteFailure)
+            } else {
+                Err(ConnectFailure::Refusal(Fate::of_refusal(reply)))
+            }
+        }
+    }
+}
+
+/// Ends a connection with QUIT (unless the relay already closed it).
+pub fn close(
+    relay: &mut Relay,
+    now: SimTime,
+    session: Session,
+    observer: &mut impl SessionObserver,
+) {
+    if session.is_open() {
+        observer.reply(session.quit(relay, now));
+    }
+}
+
+/// What one delivery on a connection took.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DeliveryStats {
+    /// SMTP transactions used (M6: more than one when the relay said 452).
+    pub transactions: u32,
+    /// Transactions accepted after DATA.
+    pub accepted: u32,
+    /// Recipients sent with RCPT TO.
+    pub rcpts_sent: u32,
+}
+
+/// Delivers one message from `from` to `recipients` on an open session at `now`. On
+/// return `fates[i]` is the fate of `recipients[i]`. If the relay closes the
+/// connection (421), the remaining recipients are deferred and `session.is_open()`
+/// is false.
+#[allow(clippy::too_many_arguments)]
+pub fn deliver_on(
+    relay: &mut Relay,
+    now: SimTime,
+    session: &mut Session,
+    client: &MtaClient,
+    from: &EnvelopeSender,
+    recipients: &[RecipientId],
+    fates: &mut Vec<Fate>,
+    scratch: &mut Scratch,
+    observer: &mut impl SessionObserver,
+) -> DeliveryStats {
+    fates.clear();
+    fates.resize(recipients.len(), Fate::Deferred);
+    let mut stats = DeliveryStats::default();
+    let Scratch {
+        remaining,
+        next,
+        chunk,
+        pending,
+        rcpt_replies,
+    } = scratch;
+    remaining.clear();
+    remaining.extend(0..recipients.len());
+    while !remaining.is_empty() && session.is_open() {
+        let take = remaining
+            .len()
+            .min(client.recipients_per_transaction as usize);
+        stats.transactions += 1;
+        let mail = session.mail_from(relay, now, from.reverse_path());
+        observer.reply(mail);
+        if !mail.is_positive() {
+            // M1: a refusal at MAIL applies to every remaining recipient.
+            for &i in remaining.iter() {
+                fates[i] = Fate::of_refusal(mail);
+            }
+            trace_with(relay, now, client, from, None, &[], &[], mail, observer);
+            break;
+        }
+        let attribution = session.transaction().copied();
+        chunk.clear();
+        pending.clear();
+        rcpt_replies.clear();
+        next.clear();
+        for &i in &remaining[..take] {
+            let reply = session.rcpt_to(relay, now, recipients[i]);
+            observer.reply(reply);
+            stats.rcpts_sent += 1;
+            chunk.push(recipients[i]);
+            rcpt_replies.push(reply);
+            if reply.is_positive() {
+                pending.push(i);
+            } else if reply == Reply::TooManyRecipients {
+                next.push(i); // M6: the next transaction takes it.
+            } else {
+                fates[i] = Fate::of_refusal(reply);
+            }
+        }
+        let carried = next.len();
+        next.extend_from_slice(&remaining[take..]);
+        let final_reply = if pending.is_empty() {
+            let reset = session.rset(relay, now);
+            observer.reply(reset);
+            *rcpt_replies.last().expect("a transaction has a recipient")
+        } else {
+            let data = session.data(relay, now);
+            observer.reply(data);
+            let fate = if data.is_positive() {
+                stats.accepted += 1;
+                Fate::Delivered
+            } else {
+                Fate::of_refusal(data)
+            };
+            pending.iter().for_each(|&i| fates[i] = fate);
+            data
+        };
+        trace_with(
+            relay,
+            now,
+            client,
+            from,
+            attribution,
+            chunk,
+            rcpt_replies,
+            final_reply,
+            observer,
+        );
+        if pending.is_empty() && carried == take {
+            // M6 made no progress (every recipient 452): defer them rather than loop.
+            next.drain(..carried)
+                .for_each(|i| fates[i] = Fate::Deferred);
+        }
+        std::mem::swap(remaining, next);
+    }
+    stats
+}
+
+/// EHLO, STARTTLS + EHLO, AUTH as the client is configured. `Err` carries the reply
+/// that failed the session before MAIL (M1).
+/// EHLO, STARTTLS + EHLO, AUTH as the client is configured. `Err` carries the fate
+/// of every recipient when the session fails before MAIL (M1).
+fn greet(
+    relay: &mut Relay,
+    now: SimTime,
+    client: &MtaClient,
+    session: &mut Session,
+    observer: &mut impl SessionObserver,
+) -> Result<(), Reply> {
+    let mut step = |reply: Reply| {
+        observer.reply(reply);
+        if reply.is_positive() {
+            Ok(())
+        } else {
+            Err(reply)
+        }
+    };
+    step(session.helo_command(relay, now, &client.helo))?;
+    if client.tls == TlsMode::Starttls {
+        step(session.starttls(relay, now))?;
+        step(session.helo_command(relay, now, &client.helo))?;
+    }
+    if let Some((username, valid)) = &client.auth {
+        step(session.auth(relay, username, *valid))?;
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn trace_with(
+    relay: &Relay,
+    now: SimTime,
+    client: &MtaClient,
+    from: &EnvelopeSender,
+    attribution: Option<relay::Transaction>,
+    recipients: &[RecipientId],
+    rcpt_replies: &[Reply],
+    reply: Reply,
+    observer: &mut impl SessionObserver,
+) {
+    let directory = relay.directory();
+    observer.transaction(&TransactionTrace {
+        time: now,
+        charged_tenant: attribution.map(|a| a.tenant.0 as usize),
+        counted_user: attribution
+            .and_then(|a| a.counted_user)
+            .map(|u| directory.user_address(u)),
+        postmaster_domain: attribution.and_then(|a| match a.relayed {
+            RelayedSender::Postmaster(d) => Some(directory.domain_name(d)),
+            RelayedSender::AsPresented => None,
+        }),
+        source_ip: client.source_ip,
+        helo: &client.helo,
+        envelope_from: from,
+        recipients,
+        rcpt_replies,
+        reply,
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha12Rng;
+
+    use super::*;
+    use scenario::Model;
+
+    struct Silent;
+    impl SessionObserver for Silent {
+        fn reply(&mut self, _: Reply) {}
+        fn connection(&mut self, _: bool) {}
+        fn transaction(&mut self, _: &TransactionTrace<'_>) {}
+    }
+
+    fn scenario(extra: &str) -> Model {
+        Model::parse(
+            "t.toml",
+            &format!(
+                r#"
+[simulation]
+name = "t"
+duration = "1h"
+[relay.policy]
+max_recipients_per_transaction = 2
+[[tenant]]
+id = "acme"
+licences = 1000
+primary_domain = "acme.example"
+[[tenant.relay_setting]]
+name = "office"
+allowed_senders = "domain_addresses"
+only_listed_ips = true
+ip_ranges = [{{ cidr = "192.0.2.0/24" }}]
+[[mta]]
+id = "m"
+tenant = "acme"
+profile = "qmail"
+source_ip = "192.0.2.1"
+helo = "mx.acme.example"
+{extra}
+"#
+            ),
+        )
+        .unwrap()
+    }
+
+    fn client_of(s: &Model) -> MtaClient {
+        MtaClient::new(
+            &s.mtas[0],
+            &crate::world::profile::MtaParams::for_mta(&s.mtas[0]),
+        )
+    }
+
+    /// M6: recipients refused with 452 go in the next transaction on the connection.
+    #[test]
+    fn m06_too_many_recipients_continue_in_another_transaction() {
+        let s = scenario("");
+        let mut relay = Relay::new(&s.relay, &s.tenants, ChaCha12Rng::seed_from_u64(1));
+        let client = client_of(&s);
+        let now = SimTime::ZERO;
+        let mut session = open(&mut relay, now, &client, &mut Silent).unwrap();
+        let from: EnvelopeSender = "app@acme.example".parse().unwrap();
+        let rcpts: Vec<RecipientId> = (0..5).map(RecipientId).collect();
+        let (mut fates, mut scratch) = (Vec::new(), Scratch::default());
+        let stats = deliver_on(
+            &mut relay,
+            now,
+            &mut session,
+            &client,
+            &from,
+            &rcpts,
+            &mut fates,
+            &mut scratch,
+            &mut Silent,
+        );
+        assert_eq!((stats.transactions, stats.accepted), (3, 3));
+        assert!(fates.iter().all(|f| *f == Fate::Delivered));
+        // qmail sends every recipient each time: 5 + 3 + 1 RCPT commands.
+        assert_eq!(stats.rcpts_sent, 9);
+        close(&mut relay, now, session, &mut Silent);
+    }
+
+    /// M5: an MTA routes its internal domains (and their subdomains) elsewhere.
+    #[test]
+    fn m05_internal_domains_are_routed_elsewhere() {
+        let s = scenario("internal_domains = [\"corp.example\"]");
+        let client = client_of(&s);
+        let d = |name: &str| scenario::values::DomainName(name.into());
+        assert!(client.routes_elsewhere(&d("corp.example")));
+        assert!(client.routes_elsewhere(&d("eu.corp.example")));
+        assert!(!client.routes_elsewhere(&d("notcorp.example")));
+        assert!(!client.routes_elsewhere(&d("partners.example")));
+    }
+
+    /// M1: a 5xx before MAIL bounces, a 421 is a site failure.
+    #[test]
+    fn m01_refusals_before_mail() {
+        let s = scenario("");
+        let mut relay = Relay::new(&s.relay, &s.tenants, ChaCha12Rng::seed_from_u64(1));
+        let mut client = client_of(&s);
+        client.helo = "bad name".into();
+        assert!(matches!(
+            open(&mut relay, SimTime::ZERO, &client, &mut Silent),
+            Err(ConnectFailure::Refusal(Fate::Bounced))
+        ));
+        client.port = 2525;
+        assert!(matches!(
+            open(&mut relay, SimTime::ZERO, &client, &mut Silent),
+            Err(ConnectFailure::Refused)
+        ));
+    }
+}

@@ -1,0 +1,911 @@
+//! A client MTA at work (RULEBOOK M1–M6): its queue, its connections to the relay,
+//! retries and bounces. Driven by the simulation through `submit` (a new message) and
+//! `handle` (its own timed events); it reports through an `MtaSink`.
+//!
+//! - A message is tried when it arrives and when its retry time comes (M2); it waits
+//!   in the ready queue for a connection. At most `concurrency` connections are open;
+//!   it starts at the profile's initial value and grows by one after as many
+//!   successful deliveries as it has connections (Postfix slow start, M3).
+//! - A connection is opened (connect, EHLO, STARTTLS, AUTH) and carries one message
+//!   at a time; with connection caching it then takes the next ready message, until
+//!   its reuse time or count runs out, or it is closed after an idle time (M3).
+//! - The relay's decisions are taken at the instant a delivery starts; the connection
+//!   is then busy for the round trips and transfer time of that delivery.
+//! - M1: a 4xx defers, a 5xx bounces. A 421 at connect or HELO (D1), or a refused
+//!   connection, is a site failure: the delivery is deferred, the concurrency falls
+//!   back to its initial value and, for profiles with queue runs (Postfix, Sendmail),
+//!   the destination is skipped until the next queue run; meanwhile due messages are
+//!   deferred without a connection.
+//! - M4: a message still undelivered at its queue lifetime (or past an Exim rule's last
+//!   cutoff) bounces. Each bounce produces a non-delivery report to the original
+//!   envelope sender, with an empty envelope sender; it goes through the relay unless
+//!   the sender's domain is one the MTA routes elsewhere (M5). A report that bounces is
+//!   dropped (it is not reported again).
+
+use std::collections::VecDeque;
+
+use super::client::{
+    self, ConnectFailure, Fate, MtaClient, Scratch, SessionObserver, TransactionTrace,
+};
+use super::profile::{MtaParams, RetryState};
+use relay::time::{SimDuration, SimTime};
+use relay::{RecipientId, Relay, Reply, Session};
+use scenario::values::EnvelopeSender;
+
+/// Whose message it is, for counting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MessageTag {
+    pub sender: u32,
+    pub tenant: u32,
+    /// A non-delivery report (M4) caused by a message of `sender`.
+    pub notification: bool,
+}
+
+/// The recipients of one delivery attempt, by what the relay did with them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AttemptCounts {
+    /// Accepted by the relay (250 after DATA).
+    pub accepted_rcpts: u64,
+    /// Refused with a 4xx, or not tried (connection refused, destination down).
+    pub deferred_rcpts: u64,
+    /// Refused with a 5xx, or given up at the queue lifetime.
+    pub rejected_rcpts: u64,
+    /// Messages (transactions) accepted after DATA.
+    pub accepted_msgs: u64,
+}
+
+/// The fates of one message's recipients when it leaves the queue (or at the horizon).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RecipientFates {
+    pub delivered: u64,
+    pub bounced: u64,
+    pub queued: u64,
+}
+
+/// The MTA's own timed events.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MtaEvent {
+    /// A deferred message's retry time.
+    Due { msg: u32 },
+    /// A connection finished its delivery.
+    ConnectionDone { conn: u32, generation: u32 },
+    /// An idle cached connection times out.
+    IdleEnd { conn: u32, generation: u32 },
+    /// The destination is tried again after a site failure (M1).
+    SiteUp,
+}
+
+/// What the MTA tells the simulation.
+pub trait MtaSink {
+    fn schedule(&mut self, at: SimTime, event: MtaEvent);
+    /// A message entered the queue (`recipients` in all, including routed elsewhere).
+    fn generated(&mut self, tag: MessageTag, recipients: u32);
+    /// A message left the queue, or is still in it at the horizon. `delay`: from its
+    /// arrival to its (last) delivery, when it was delivered.
+    fn settled(&mut self, tag: MessageTag, fates: RecipientFates, delay: Option<SimDuration>);
+    /// The number of messages in the MTA's queue changed.
+    fn queue_depth(&mut self, _depth: usize) {}
+    fn attempt(&mut self, tag: MessageTag, counts: &AttemptCounts);
+    fn reply(&mut self, tag: MessageTag, reply: Reply);
+    fn connection(&mut self, tag: MessageTag, opened: bool);
+    fn transaction(&mut self, tag: MessageTag, connection: u64, trace: &TransactionTrace<'_>);
+    /// A fresh connection number (for the trace).
+    fn next_connection(&mut self) -> u64;
+}
+
+/// The envelope senders of the scenario, by number (0 is the empty sender).
+#[derive(Clone, Debug)]
+pub struct Envelopes {
+    list: Vec<EnvelopeSender>,
+    index: rustc_hash::FxHashMap<EnvelopeSender, u32>,
+}
+
+impl Default for Envelopes {
+    fn default() -> Self {
+        let mut e = Envelopes {
+            list: Vec::new(),
+            index: Default::default(),
+        };
+        e.intern(&EnvelopeSender::Null);
+        e
+    }
+}
+
+impl Envelopes {
+    pub const NULL: u32 = 0;
+
+    pub fn intern(&mut self, sender: &EnvelopeSender) -> u32 {
+        if let Some(&i) = self.index.get(sender) {
+            return i;
+        }
+        let i = self.list.len() as u32;
+        self.list.push(sender.clone());
+        self.index.insert(sender.clone(), i);
+        i
+    }
+
+    pub fn get(&self, id: u32) -> &EnvelopeSender {
+        &self.list[id as usize]
+    }
+}
+
+/// A message handed to the MTA.
+#[derive(Clone, Copy, Debug)]
+pub struct NewMessage<'a> {
+    pub tag: MessageTag,
+    pub from: u32,
+    /// Where a non-delivery report goes (`None`: the empty sender, no report), and
+    /// whether the MTA delivers it itself (the sender's domain is routed elsewhere).
+    pub bounce_to: Option<(RecipientId, bool)>,
+    pub size: u64,
+    /// Recipients bound for the relay.
+    pub recipients: &'a [RecipientId],
+    /// Recipients the MTA routes elsewhere (M5): delivered without the relay.
+    pub routed_elsewhere: u32,
+}
+
+#[derive(Clone, Debug)]
+struct Queued {
+    live: bool,
+    tag: MessageTag,
+    from: u32,
+    bounce_to: Option<(RecipientId, bool)>,
+    size: u64,
+    pending: Vec<RecipientId>,
+    retry: RetryState,
+    delivered: u64,
+    bounced: u64,
+}
+
+struct Conn {
+    id: u64,
+    session: Session,
+    opened: SimTime,
+    messages: u32,
+    busy: bool,
+    generation: u32,
+}
+
+/// Counts what the relay says during one attempt, for one message.
+struct Tagged<'a, S: MtaSink> {
+    sink: &'a mut S,
+    tag: MessageTag,
+    connection: u64,
+}
+
+impl<S: MtaSink> SessionObserver for Tagged<'_, S> {
+    fn reply(&mut self, reply: Reply) {
+        self.sink.reply(self.tag, reply);
+    }
+    fn connection(&mut self, opened: bool) {
+        self.sink.connection(self.tag, opened);
+    }
+    fn transaction(&mut self, trace: &TransactionTrace<'_>) {
+        self.sink.transaction(self.tag, self.connection, trace);
+    }
+}
+
+pub struct MtaRuntime {
+    pub client: MtaClient,
+    pub params: MtaParams,
+    slots: Vec<Queued>,
+    free_slots: Vec<u32>,
+    ready: VecDeque<u32>,
+    conns: Vec<Option<Conn>>,
+    open_conns: u32,
+    concurrency: u32,
+    successes: u32,
+    down_until: SimTime,
+    fates: Vec<Fate>,
+    scratch: Scratch,
+}
+
+impl MtaRuntime {
+    pub fn new(client: MtaClient, params: MtaParams) -> Self {
+        MtaRuntime {
+            concurrency: params.initial_concurrency,
+            client,
+            params,
+            slots: Vec::new(),
+            free_slots: Vec::new(),
+            ready: VecDeque::new(),
+            conns: Vec::new(),
+            open_conns: 0,
+            successes: 0,
+            down_until: SimTime::ZERO,
+            fates: Vec::new(),
+            scratch: Scratch::default(),
+        }
+    }
+
+    /// Messages in the queue.
+    pub fn queued(&self) -> usize {
+        self.slots.len() - self.free_slots.len()
+    }
+
+    /// Connections open now (M3).
+    pub fn open_connections(&self) -> u32 {
+        self.open_conns
+    }
+
+    /// A new message arrives at `now`.
+    pub fn submit(
+        &mut self,
+        relay: &mut Relay,
+        now: SimTime,
+        message: NewMessage<'_>,
+        envelopes: &Envelopes,
+        sink: &mut impl MtaSink,
+    ) {
+        let total = message.recipients.len() as u32 + message.routed_elsewhere;
+        sink.generated(message.tag, total);
+        if message.recipients.is_empty() {
+            let fates = RecipientFates {
+                delivered: u64::from(message.routed_elsewhere),
+                ..RecipientFates::default()
+            };
+            sink.settled(message.tag, fates, Some(SimDuration::ZERO));
+            return;
+        }
+        let slot = self.allocate();
+        let q = &mut self.slots[slot as usize];
+        q.live = true;
+        q.tag = message.tag;
+        q.from = message.from;
+        q.bounce_to = message.bounce_to;
+        q.size = message.size;
+        q.pending.clear();
+        q.pending.extend_from_slice(message.recipients);
+        q.retry = RetryState::new(now);
+        q.delivered = u64::from(message.routed_elsewhere);
+        q.bounced = 0;
+        self.ready.push_back(slot);
+        sink.queue_depth(self.queued());
+        self.dispatch(relay, now, envelopes, sink);
+    }
+
+    pub fn handle(
+        &mut self,
+        relay: &mut Relay,
+        now: SimTime,
+        event: MtaEvent,
+        envelopes: &Envelopes,
+        sink: &mut impl MtaSink,
+    ) {
+        match event {
+            MtaEvent::Due { msg } => {
+                if self.slots.get(msg as usize).is_some_and(|q| q.live) {
+                    self.ready.push_back(msg);
+                }
+                self.dispatch(relay, now, envelopes, sink);
+            }
+            MtaEvent::ConnectionDone { conn, generation } => {
+                let Some(c) = self.conn_mut(conn, generation) else {
+                    return;
+                };
+                c.busy = false;
+                if !(self.params.connection_cache && self.reusable(conn, now)) {
+                    self.close(relay, now, conn);
+                }
+                self.dispatch(relay, now, envelopes, sink);
+                // Still idle: it waits for its idle time, then closes (M3).
+                if let Some(c) = self.conns[conn as usize].as_mut()
+                    && !c.busy
+                {
+                    c.generation += 1;
+                    let generation = c.generation;
+                    sink.schedule(
+                        now + self.params.connection_idle_time,
+                        MtaEvent::IdleEnd { conn, generation },
+                    );
+                }
+            }
+            MtaEvent::IdleEnd { conn, generation } => {
+                if self.conn_mut(conn, generation).is_some_and(|c| !c.busy) {
+                    self.close(relay, now, conn);
+                    self.dispatch(relay, now, envelopes, sink);
+                }
+            }
+            MtaEvent::SiteUp => self.dispatch(relay, now, envelopes, sink),
+        }
+    }
+
+    /// At the horizon: every message still queued is reported as such.
+    pub fn settle_at_horizon(&mut self, sink: &mut impl MtaSink) {
+        for q in self.slots.iter().filter(|q| q.live) {
+            sink.settled(
+                q.tag,
+                RecipientFates {
+                    delivered: q.delivered,
+                    bounced: q.bounced,
+                    queued: q.pending.len() as u64,
+                },
+                None,
+            );
+        }
+    }
+
+    fn allocate(&mut self) -> u32 {
+        if let Some(slot) = self.free_slots.pop() {
+            return slot;
+        }
+        self.slots.push(Queued {
+            live: false,
+            tag: MessageTag {
+                sender: 0,
+                tenant: 0,
+                notification: false,
+            },
+            from: 0,
+            bounce_to: None,
+            size: 0,
+            pending: Vec::new(),
+            retry: RetryState::new(SimTime::ZERO),
+            delivered: 0,
+            bounced: 0,
+        });
+        (self.slots.len() - 1) as u32
+    }
+
+    fn conn_mut(&mut self, conn: u32, generation: u32) -> Option<&mut Conn> {
+        self.conns
+            .get_mut(conn as usize)
+            .and_then(Option::as_mut)
+            .filter(|c| c.generation == generation)
+    }
+
+    /// M3: an open connection may take another message.
+    fn reusable(&self, conn: u32, now: SimTime) -> bool {
+        let Some(c) = self.conns[conn as usize].as_ref() else {
+            return false;
+        };
+        c.session.is_open()
+            && now.saturating_since(c.opened) < self.params.connection_reuse_time
+            && (self.params.connection_reuse_count == 0
+                || c.messages < self.params.connection_reuse_count)
+    }
+
+    fn close(&mut self, relay: &mut Relay, now: SimTime, conn: u32) {
+        if let Some(c) = self.conns[conn as usize].take() {
+            self.open_conns -= 1;
+            // The QUIT's reply is not attributed to a message.
+            client::close(relay, now, c.session, &mut Quiet);
+        }
+    }
+
+    /// Starts deliveries while messages are ready and connections allow.
+    fn dispatch(
+        &mut self,
+        relay: &mut Relay,
+        now: SimTime,
+        envelopes: &Envelopes,
+        sink: &mut impl MtaSink,
+    ) {
+        while let Some(&msg) = self.ready.front() {
+            if now < self.down_until {
+                // M1: the destination is down until the next queue run.
+                self.ready.pop_front();
+                let n = self.slots[msg as usize].pending.len();
+                self.fates.clear();
+                self.fates.resize(n, Fate::Deferred);
+                self.after_attempt(relay, now, msg, envelopes, sink);
+                continue;
+            }
+            let idle = (0..self.conns.len() as u32).find(|&c| {
+                self.conns[c as usize].as_ref().is_some_and(|x| !x.busy)
+                    && self.params.connection_cache
+                    && self.reusable(c, now)
+            });
+            if let Some(conn) = idle {
+                self.ready.pop_front();
+                self.deliver(relay, now, conn, msg, SimDuration::ZERO, envelopes, sink);
+                continue;
+            }
+            if self.open_conns >= self.concurrency {
+                // Make room by closing an idle connection that cannot be reused.
+                let stale = (0..self.conns.len() as u32)
+                    .find(|&c| self.conns[c as usize].as_ref().is_some_and(|x| !x.busy));
+                match stale {
+                    Some(c) => self.close(relay, now, c),
+                    None => break,
+                }
+                continue;
+            }
+            self.ready.pop_front();
+            let tag = self.slots[msg as usize].tag;
+            let id = sink.next_connection();
+            let opened = {
+                let mut observer = Tagged {
+                    sink: &mut *sink,
+                    tag,
+                    connection: id,
+                };
+                client::open(relay, now, &self.client, &mut observer)
+            };
+            match opened {
+                Ok(session) => {
+                    let conn = self
+                        .conns
+                        .iter()
+                        .position(Option::is_none)
+                        .unwrap_or_else(|| {
+                            self.conns.push(None);
+                            self.conns.len() - 1
+                        }) as u32;
+                    self.conns[conn as usize] = Some(Conn {
+                        id,
+                        session,
+                        opened: now,
+                        messages: 0,
+                        busy: false,
+                        generation: 0,
+                    });
+                    self.open_conns += 1;
+                    let setup = self.client.setup_time();
+                    self.deliver(relay, now, conn, msg, setup, envelopes, sink);
+                }
+                Err(failure) => {
+                    let n = self.slots[msg as usize].pending.len();
+                    let fate = match failure {
+                        ConnectFailure::Refusal(fate) => fate,
+                        ConnectFailure::Refused | ConnectFailure::SiteFailure => Fate::Deferred,
+                    };
+                    self.fates.clear();
+                    self.fates.resize(n, fate);
+                    if fate == Fate::Deferred {
+                        self.site_failure(now, sink);
+                    }
+                    self.after_attempt(relay, now, msg, envelopes, sink);
+                }
+            }
+        }
+    }
+
+    /// M1: the destination failed as a whole.
+    fn site_failure(&mut self, now: SimTime, sink: &mut impl MtaSink) {
+        self.concurrency = self.params.initial_concurrency;
+        self.successes = 0;
+        if let Some(q) = self.params.retry.queue_run() {
+            let q = q.as_millis().max(1);
+            let next_run = SimTime((now.as_millis() / q + 1) * q);
+            if next_run > self.down_until {
+                self.down_until = next_run;
+                sink.schedule(next_run, MtaEvent::SiteUp);
+            }
+        }
+    }
+
+    /// One message over connection `conn`, which becomes busy for `extra` (its set-up)
+    /// plus the delivery's own time.
+    #[allow(clippy::too_many_arguments)]
+    fn deliver(
+        &mut self,
+        relay: &mut Relay,
+        now: SimTime,
+        conn: u32,
+        msg: u32,
+        extra: SimDuration,
+        envelopes: &Envelopes,
+        sink: &mut impl MtaSink,
+    ) {
+        let c = self.conns[conn as usize]
+            .as_mut()
+            .expect("a live connection");
+        let q = &self.slots[msg as usize];
+        let tag = q.tag;
+        let stats = {
+            let mut observer = Tagged {
+                sink: &mut *sink,
+                tag,
+                connection: c.id,
+            };
+            client::deliver_on(
+                relay,
+                now,
+                &mut c.session,
+                &self.client,
+                envelopes.get(q.from),
+                &q.pending,
+                &mut self.fates,
+                &mut self.scratch,
+                &mut observer,
+            )
+        };
+        c.busy = true;
+        c.messages += 1;
+        c.generation += 1;
+        let done = now + extra + self.client.delivery_time(q.size, stats.transactions);
+        sink.schedule(
+            done,
+            MtaEvent::ConnectionDone {
+                conn,
+                generation: c.generation,
+            },
+        );
+        if stats.accepted > 0 {
+            // M3: slow start, one more connection per `concurrency` successes.
+            self.successes += 1;
+            if self.successes >= self.concurrency {
+                self.successes = 0;
+                self.concurrency = (self.concurrency + 1).min(self.params.max_concurrency);
+            }
+        }
+        self.after_attempt(relay, now, msg, envelopes, sink);
+    }
+
+    /// Applies `self.fates` to message `msg`: counts, bounces, retry or done.
+    fn after_attempt(
+        &mut self,
+        relay: &mut Relay,
+        now: SimTime,
+        msg: u32,
+        envelopes: &Envelopes,
+        sink: &mut impl MtaSink,
+    ) {
+        let lifetime = self.params.queue_lifetime;
+        let q = &mut self.slots[msg as usize];
+        let mut counts = AttemptCounts::default();
+        let mut bounced_now = 0u64;
+        let mut i = 0;
+        q.pending.retain(|_| {
+            let fate = self.fates[i];
+            i += 1;
+            match fate {
+                Fate::Delivered => counts.accepted_rcpts += 1,
+                Fate::Bounced => counts.rejected_rcpts += 1,
+                Fate::Deferred => counts.deferred_rcpts += 1,
+            }
+            fate == Fate::Deferred
+        });
+        counts.accepted_msgs = u64::from(counts.accepted_rcpts > 0);
+        q.delivered += counts.accepted_rcpts;
+        q.bounced += counts.rejected_rcpts;
+        bounced_now += counts.rejected_rcpts;
+        sink.attempt(q.tag, &counts);
+        let mut done = q.pending.is_empty();
+        if !done {
+            // M4: at the queue lifetime (or past an Exim rule), the rest bounce.
+            let next = if now.saturating_since(q.retry.birth) >= lifetime {
+                None
+            } else {
+                self.params.retry.after_failure(&mut q.retry, now)
+            };
+            match next {
+                Some(t) => sink.schedule(t, MtaEvent::Due { msg }),
+                None => {
+                    let n = q.pending.len() as u64;
+                    q.bounced += n;
+                    bounced_now += n;
+                    q.pending.clear();
+                    done = true;
+                }
+            }
+        }
+        let (tag, bounce_to, fates) = (
+            q.tag,
+            q.bounce_to,
+            RecipientFates {
+                delivered: q.delivered,
+                bounced: q.bounced,
+                queued: q.pending.len() as u64,
+            },
+        );
+        if done {
+            let delay = (fates.delivered > 0).then(|| now.saturating_since(q.retry.birth));
+            q.live = false;
+            self.free_slots.push(msg);
+            sink.settled(tag, fates, delay);
+            sink.queue_depth(self.queued());
+        }
+        if bounced_now > 0
+            && !tag.notification
+            && let Some((to, local)) = bounce_to
+        {
+            self.notify(relay, now, tag, to, local, envelopes, sink);
+        }
+    }
+
+    /// M4: a non-delivery report to the original sender.
+    #[allow(clippy::too_many_arguments)]
+    fn notify(
+        &mut self,
+        relay: &mut Relay,
+        now: SimTime,
+        cause: MessageTag,
+        to: RecipientId,
+        local: bool,
+        envelopes: &Envelopes,
+        sink: &mut impl MtaSink,
+    ) {
+        let tag = MessageTag {
+            notification: true,
+            ..cause
+        };
+        let report = NewMessage {
+            tag,
+            from: Envelopes::NULL,
+            bounce_to: None,
+            size: NOTIFICATION_SIZE,
+            recipients: if local {
+                &[]
+            } else {
+                std::slice::from_ref(&to)
+            },
+            routed_elsewhere: u32::from(local),
+        };
+        self.submit(relay, now, report, envelopes, sink);
+    }
+}
+
+/// The size of a non-delivery report.
+const NOTIFICATION_SIZE: u64 = 5_000;
+
+/// An observer for replies no message is charged with (the QUIT of a cached connection).
+struct Quiet;
+
+impl SessionObserver for Quiet {
+    fn reply(&mut self, _: Reply) {}
+    fn connection(&mut self, _: bool) {}
+    fn transaction(&mut self, _: &TransactionTrace<'_>) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cmp::Reverse;
+    use std::collections::BinaryHeap;
+
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha12Rng;
+
+    use super::*;
+    use scenario::Model;
+
+    /// Records what the MTA reports and runs its timed events in time order.
+    #[derive(Default)]
+    struct Recording {
+        events: BinaryHeap<Reverse<(SimTime, u64, EventKey)>>,
+        seq: u64,
+        generated: u32,
+        settled: Vec<(MessageTag, RecipientFates)>,
+        connections: (u32, u32),
+        replies: Vec<Reply>,
+        next_connection: u64,
+    }
+
+    #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+    struct EventKey(u8, u32, u32);
+
+    fn key(e: MtaEvent) -> EventKey {
+        match e {
+            MtaEvent::Due { msg } => EventKey(0, msg, 0),
+            MtaEvent::ConnectionDone { conn, generation } => EventKey(1, conn, generation),
+            MtaEvent::IdleEnd { conn, generation } => EventKey(2, conn, generation),
+            MtaEvent::SiteUp => EventKey(3, 0, 0),
+        }
+    }
+
+    fn event(k: EventKey) -> MtaEvent {
+        match k.0 {
+            0 => MtaEvent::Due { msg: k.1 },
+            1 => MtaEvent::ConnectionDone {
+                conn: k.1,
+                generation: k.2,
+            },
+            2 => MtaEvent::IdleEnd {
+                conn: k.1,
+                generation: k.2,
+            },
+            _ => MtaEvent::SiteUp,
+        }
+    }
+
+    impl MtaSink for Recording {
+        fn schedule(&mut self, at: SimTime, event: MtaEvent) {
+            self.seq += 1;
+            self.events.push(Reverse((at, self.seq, key(event))));
+        }
+        fn generated(&mut self, _: MessageTag, _: u32) {
+            self.generated += 1;
+        }
+        fn settled(&mut self, tag: MessageTag, fates: RecipientFates, _: Option<SimDuration>) {
+            self.settled.push((tag, fates));
+        }
+        fn attempt(&mut self, _: MessageTag, _: &AttemptCounts) {}
+        fn reply(&mut self, _: MessageTag, reply: Reply) {
+            self.replies.push(reply);
+        }
+        fn connection(&mut self, _: MessageTag, opened: bool) {
+            if opened {
+                self.connections.0 += 1;
+            } else {
+                self.connections.1 += 1;
+            }
+        }
+        fn transaction(&mut self, _: MessageTag, _: u64, _: &TransactionTrace<'_>) {}
+        fn next_connection(&mut self) -> u64 {
+            self.next_connection += 1;
+            self.next_connection
+        }
+    }
+
+    struct World {
+        relay: Relay,
+        mta: MtaRuntime,
+        envelopes: Envelopes,
+        from: u32,
+        sink: Recording,
+    }
+
+    fn world(mta_keys: &str) -> World {
+        let text = format!(
+            r#"
+[simulation]
+name = "t"
+duration = "30d"
+[[tenant]]
+id = "acme"
+licences = 1000
+primary_domain = "acme.example"
+[[tenant.relay_setting]]
+name = "office"
+allowed_senders = "domain_addresses"
+only_listed_ips = true
+ip_ranges = [{{ cidr = "192.0.2.0/24" }}]
+[[mta]]
+id = "m"
+tenant = "acme"
+profile = "postfix"
+source_ip = "192.0.2.1"
+helo = "mx.acme.example"
+{mta_keys}
+"#
+        );
+        let s = Model::parse("t.toml", &text).unwrap();
+        let mut envelopes = Envelopes::default();
+        let from = envelopes.intern(&"app@acme.example".parse().unwrap());
+        World {
+            relay: Relay::new(&s.relay, &s.tenants, ChaCha12Rng::seed_from_u64(1)),
+            mta: {
+                let params = MtaParams::for_mta(&s.mtas[0]);
+                MtaRuntime::new(MtaClient::new(&s.mtas[0], &params), params)
+            },
+            envelopes,
+            from,
+            sink: Recording::default(),
+        }
+    }
+
+    impl World {
+        fn submit(&mut self, at: SimTime, bounce_to: Option<(RecipientId, bool)>) {
+            self.run_until(at);
+            let recipients = [RecipientId(7)];
+            let message = NewMessage {
+                tag: MessageTag {
+                    sender: 0,
+                    tenant: 0,
+                    notification: false,
+                },
+                from: self.from,
+                bounce_to,
+                size: 10_000,
+                recipients: &recipients,
+                routed_elsewhere: 0,
+            };
+            self.mta.submit(
+                &mut self.relay,
+                at,
+                message,
+                &self.envelopes,
+                &mut self.sink,
+            );
+        }
+
+        fn run_until(&mut self, until: SimTime) {
+            while let Some(&Reverse((t, _, k))) = self.sink.events.peek() {
+                if t > until {
+                    break;
+                }
+                self.sink.events.pop();
+                self.mta.handle(
+                    &mut self.relay,
+                    t,
+                    event(k),
+                    &self.envelopes,
+                    &mut self.sink,
+                );
+            }
+        }
+    }
+
+    /// M3: a cached connection carries the next messages.
+    #[test]
+    fn m03_cached_connection_carries_the_next_messages() {
+        let mut w = world("");
+        for ms in [0, 500, 1000] {
+            w.submit(SimTime(ms), None);
+        }
+        w.run_until(SimTime(60_000));
+        assert_eq!(w.sink.connections, (1, 0));
+        assert_eq!(w.sink.settled.len(), 3);
+        assert_eq!(w.mta.open_connections(), 0, "closed after the idle time");
+        assert_eq!(
+            w.sink
+                .replies
+                .iter()
+                .filter(|r| **r == Reply::Closing)
+                .count(),
+            0,
+            "QUIT is not charged to a message"
+        );
+    }
+
+    /// M3: without caching, one connection per message.
+    #[test]
+    fn m03_without_caching_a_connection_per_message() {
+        let mut w = world("overrides = { connection_cache = false }");
+        for ms in [0, 500, 1000] {
+            w.submit(SimTime(ms), None);
+        }
+        w.run_until(SimTime(60_000));
+        assert_eq!(w.sink.connections, (3, 0));
+    }
+
+    /// M1: a refused connection is a site failure; until the next queue run (300 s)
+    /// new mail is deferred without a connection attempt.
+    #[test]
+    fn m01_site_failure_skips_the_destination_until_the_next_queue_run() {
+        let mut w = world("port = 2525");
+        w.submit(SimTime(0), None);
+        w.submit(SimTime(100_000), None);
+        assert_eq!(
+            w.sink.connections,
+            (0, 1),
+            "the second message is not tried"
+        );
+        w.run_until(SimTime(300_000));
+        assert_eq!(
+            w.sink.connections,
+            (0, 2),
+            "at the queue run the first is retried"
+        );
+        assert_eq!(w.mta.queued(), 2);
+    }
+
+    /// M4: at the queue lifetime the message bounces, and a report goes to the sender.
+    #[test]
+    fn m04_lifetime_bounce_sends_a_report() {
+        let mut w = world(
+            "port = 2525\ninternal_domains = [\"acme.example\"]\noverrides = { queue_lifetime = \"1h\" }",
+        );
+        w.submit(SimTime(0), Some((RecipientId(99), true)));
+        w.run_until(SimTime(3 * 3_600_000));
+        let original = w
+            .sink
+            .settled
+            .iter()
+            .find(|(t, _)| !t.notification)
+            .unwrap()
+            .1;
+        assert_eq!(
+            original,
+            RecipientFates {
+                delivered: 0,
+                bounced: 1,
+                queued: 0
+            }
+        );
+        let report = w
+            .sink
+            .settled
+            .iter()
+            .find(|(t, _)| t.notification)
+            .unwrap()
+            .1;
+        assert_eq!(
+            report.delivered, 1,
+            "delivered by the MTA itself (internal domain)"
+        );
+        assert_eq!(w.sink.generated, 2);
+        assert_eq!(w.mta.queued(), 0);
+    }
+}

@@ -1,0 +1,222 @@
+//! Recipient addresses as numbers. Every recipient domain of a scenario (each
+//! sender's `recipient_pool.domain` and `internal_domain`) gets a block of
+//! `RecipientId`s as large as the largest pool drawing from it; address `k` of a
+//! domain is `r<k>@<domain>`. The senders' own envelope addresses follow, since
+//! bounces are addressed to them (M4). Senders with the same pool domain therefore share
+//! addresses, which is what the relay's unique-recipient count (Q2) sees. No string
+//! is built per message; the trace renders an address from its number.
+
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use rand::RngExt;
+use rand_chacha::ChaCha12Rng;
+
+use super::zipf::{AliasTable, Popularity};
+
+use relay::RecipientId;
+use scenario::model::{self, Sender};
+use scenario::values::DomainName;
+
+/// One recipient of a generated message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Recipient {
+    pub id: RecipientId,
+    /// M5: its domain is one the sender's MTA routes elsewhere; it never reaches
+    /// the relay.
+    pub routed_elsewhere: bool,
+}
+
+/// The numbering of every recipient domain of a scenario.
+#[derive(Clone, Debug, Default)]
+pub struct RecipientSpace {
+    /// `(first id, size, domain)`, sorted by first id.
+    blocks: Vec<(u32, u32, String)>,
+    /// The first id of the envelope addresses.
+    senders_base: u32,
+    /// The envelope addresses, sorted.
+    senders: Vec<String>,
+}
+
+/// The error when the pools of a scenario need more than 2³² addresses.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the recipient pools of this scenario hold more than 4,294,967,295 addresses; use smaller recipient_pool sizes"
+)]
+pub struct TooManyRecipients;
+
+impl RecipientSpace {
+    pub fn new(senders: &[Sender]) -> Result<Self, TooManyRecipients> {
+        let sizes = model::recipient_domains(senders);
+        let mut blocks = Vec::with_capacity(sizes.len());
+        let mut next: u64 = 0;
+        for (domain, size) in sizes {
+            blocks.push((next as u32, size, domain.to_string()));
+            next += u64::from(size);
+        }
+        let senders: Vec<String> = model::envelope_addresses(senders)
+            .into_iter()
+            .map(str::to_string)
+            .collect();
+        if next + senders.len() as u64 > u64::from(u32::MAX) {
+            return Err(TooManyRecipients);
+        }
+        Ok(RecipientSpace {
+            blocks,
+            senders_base: next as u32,
+            senders,
+        })
+    }
+
+    /// The id of an envelope sender address (as a bounce's recipient, M4).
+    pub fn of_envelope_address(&self, address: &str) -> Option<RecipientId> {
+        self.senders
+            .binary_search_by(|a| a.as_str().cmp(address))
+            .ok()
+            .map(|i| RecipientId(self.senders_base + i as u32))
+    }
+
+    /// The first id of `domain`'s block.
+    fn base(&self, domain: &DomainName) -> u32 {
+        self.blocks
+            .iter()
+            .find(|(_, _, d)| *d == domain.0)
+            .map(|b| b.0)
+            .expect("every pool domain has a block")
+    }
+
+    /// The address of `id`, e.g. `r17@customers.example`.
+    pub fn address(&self, id: RecipientId) -> String {
+        if id.0 >= self.senders_base {
+            return self.senders[(id.0 - self.senders_base) as usize].clone();
+        }
+        let i = self.blocks.partition_point(|b| b.0 <= id.0) - 1;
+        let (first, _, domain) = &self.blocks[i];
+        format!("r{}@{}", id.0 - first, domain)
+    }
+}
+
+/// Draws the recipients of one sender: index by Zipf popularity (exponent 0 is
+/// uniform), internal with probability `internal_share`.
+#[derive(Clone, Debug)]
+pub struct RecipientSampler {
+    popularity: Popularity,
+    external_base: u32,
+    internal_base: Option<u32>,
+    internal_share: f64,
+    /// M5: whether the MTA routes the pool's domain / internal domain elsewhere.
+    external_routed_elsewhere: bool,
+    internal_routed_elsewhere: bool,
+}
+
+impl RecipientSampler {
+    /// The sampler of `sender`, whose MTA routes the domains for which
+    /// `routed_elsewhere` is true to another server (M5).
+    /// `tables` shares Zipf tables between senders with pools of the same shape.
+    pub fn new(
+        sender: &Sender,
+        space: &RecipientSpace,
+        routed_elsewhere: impl Fn(&DomainName) -> bool,
+        tables: &mut BTreeMap<(u32, u64), Rc<AliasTable>>,
+    ) -> Self {
+        let pool = &sender.recipient_pool;
+        RecipientSampler {
+            popularity: Popularity::new(pool.size, pool.zipf_exponent, tables),
+            external_base: space.base(&pool.domain),
+            internal_base: pool.internal_domain.as_ref().map(|d| space.base(d)),
+            internal_share: pool.internal_share,
+            external_routed_elsewhere: routed_elsewhere(&pool.domain),
+            internal_routed_elsewhere: pool.internal_domain.as_ref().is_some_and(&routed_elsewhere),
+        }
+    }
+
+    pub fn draw(&self, rng: &mut ChaCha12Rng) -> Recipient {
+        let index = self.popularity.sample(rng);
+        let internal = self.internal_base.is_some()
+            && self.internal_share > 0.0
+            && rng.random::<f64>() < self.internal_share;
+        let (base, routed_elsewhere) = match (internal, self.internal_base) {
+            (true, Some(b)) => (b, self.internal_routed_elsewhere),
+            _ => (self.external_base, self.external_routed_elsewhere),
+        };
+        Recipient {
+            id: RecipientId(base + index),
+            routed_elsewhere,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernel::{EntityKind, RandomStreams};
+    use scenario::Model;
+
+    fn scenario() -> Model {
+        Model::parse(
+            "t.toml",
+            r#"
+[simulation]
+name = "t"
+duration = "1h"
+[[tenant]]
+id = "t"
+licences = 1
+primary_domain = "t.example"
+[[mta]]
+id = "m"
+tenant = "t"
+profile = "postfix"
+source_ip = "192.0.2.1"
+helo = "mx.t.example"
+[[sender]]
+id = "a"
+mta = "m"
+envelope_from = ["x@t.example"]
+rate = "1/min"
+recipient_pool = { size = 10, domain = "shared.example", zipf_exponent = 1.2 }
+[[sender]]
+id = "b"
+mta = "m"
+envelope_from = ["x@t.example"]
+rate = "1/min"
+recipient_pool = { size = 50, domain = "shared.example", internal_share = 0.5, internal_domain = "t.example" }
+"#,
+        )
+        .unwrap()
+    }
+
+    /// Senders drawing from one domain share its addresses; ids render back.
+    #[test]
+    fn pools_of_one_domain_share_addresses() {
+        let s = scenario();
+        let space = RecipientSpace::new(&s.senders).unwrap();
+        let routes = |d: &DomainName| d.0 == "t.example";
+        let mut tables = BTreeMap::new();
+        let a = RecipientSampler::new(&s.senders[0], &space, routes, &mut tables);
+        let b = RecipientSampler::new(&s.senders[1], &space, routes, &mut tables);
+        assert_eq!(a.external_base, b.external_base);
+        let mut rng = RandomStreams::new(1).stream(EntityKind::Sender, "a");
+        let mut counts = [0u32; 10];
+        for _ in 0..10_000 {
+            let r = a.draw(&mut rng);
+            assert!(!r.routed_elsewhere);
+            counts[(r.id.0 - a.external_base) as usize] += 1;
+        }
+        // Zipf: the most popular address is drawn most often.
+        assert!(counts[0] > counts[1] && counts[1] > counts[9], "{counts:?}");
+        let internal = (0..10_000)
+            .filter(|_| b.draw(&mut rng).routed_elsewhere)
+            .count();
+        assert!((4_700..5_300).contains(&internal), "{internal}");
+        let id = RecipientId(b.internal_base.unwrap() + 3);
+        assert_eq!(space.address(id), "r3@t.example");
+        assert_eq!(
+            space.address(RecipientId(a.external_base)),
+            "r0@shared.example"
+        );
+        let x = space.of_envelope_address("x@t.example").unwrap();
+        assert_eq!(space.address(x), "x@t.example");
+        assert_eq!(space.of_envelope_address("nobody@t.example"), None);
+    }
+}
