@@ -121,6 +121,18 @@ fn scaled(per_licence: u64, licences: u32, cap: u64) -> (u64, LimitSource) {
 mod tests {
     use super::*;
 
+    /// Q9: the per-user limits are settings, not constants.
+    #[test]
+    fn q09_user_limits_are_settings() {
+        let quota = QuotaConfig {
+            user_messages_per_day: 2_000,
+            user_unique_recipients_per_day: 500,
+            ..QuotaConfig::default()
+        };
+        let l = EffectiveLimits::for_tenant(&quota, 10, Billing::Paid);
+        assert_eq!((l.user_messages, l.user_unique_recipients), (2_000, 500));
+    }
+
     fn limits(licences: u32, billing: Billing) -> EffectiveLimits {
         EffectiveLimits::for_tenant(&QuotaConfig::default(), licences, billing)
     }

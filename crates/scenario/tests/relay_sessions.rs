@@ -7,7 +7,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha12Rng;
 
 use relay::policy::RelayedSender;
-use relay::time::SimTime;
+use relay::time::{SimDuration, SimTime};
 use relay::{
     LimitChange, LimitEvent, LimitKey, LimitKind, RecipientId, Relay, RelayCommand, ReversePath,
     Subject, TenantIx,
@@ -998,5 +998,58 @@ fn q05_peak_hit_clears_when_the_window_slides() {
             (LimitChange::Hit, secs(100), 9),
             (LimitChange::Cleared, secs(605), 4)
         ]
+    );
+}
+
+/// D1: a DoS refusal at HELO (here the shared pool of generic names, D3, with one
+/// token) answers the 421 with ` (EHLO)` and closes the connection: every later
+/// command, QUIT included, gets that same 421.
+#[test]
+fn d01_dos_refusal_closes_the_connection() {
+    let mut model = Model::parse("t.toml", &format!("{BASE}{ACME}")).unwrap();
+    model.relay.dos.generic_helo_pool = relay::Rate {
+        count: 1.0,
+        per: SimDuration::HOUR,
+    };
+    let mut r = Relay::new(&model.relay, &model.tenants, ChaCha12Rng::seed_from_u64(1));
+    let now = secs(0);
+    let first = session(&mut r, now, "192.0.2.1", 25, &[Helo("localhost")]);
+    assert_eq!(first[1], "250 smtp-relay.gmail.com at your service");
+    let mut s = r.connect(now, "192.0.2.1".parse().unwrap(), 25).unwrap();
+    let closed = "421 4.7.0 Try again later, closing connection. (EHLO)";
+    assert_eq!(s.helo_command(&mut r, now, "localhost").to_string(), closed);
+    assert!(!s.is_open());
+    let later = [
+        s.helo_command(&mut r, now, "mx.acme.example"),
+        s.mail_from(&mut r, now, ReversePath::Address("alerts@acme.example")),
+        s.rcpt_to(&mut r, now, RecipientId(1)),
+        s.data(&mut r, now),
+        s.rset(&mut r, now),
+        s.starttls(&mut r, now),
+        s.auth(&mut r, "alerts@acme.example", true),
+    ];
+    for reply in later {
+        assert_eq!(reply.to_string(), closed);
+    }
+    assert_eq!(s.quit(&mut r, now).to_string(), closed);
+}
+
+/// D2: the concurrency count is of sessions alive, so a session dropped without
+/// QUIT frees its place at once.
+#[test]
+fn d02_dropped_session_releases_its_connection() {
+    let mut model = Model::parse("t.toml", &format!("{BASE}{ACME}")).unwrap();
+    model.relay.dos.max_concurrent_per_ip = 1;
+    let mut r = Relay::new(&model.relay, &model.tenants, ChaCha12Rng::seed_from_u64(1));
+    let ip = "192.0.2.1".parse().unwrap();
+    let first = r.connect(secs(0), ip, 25).unwrap();
+    assert!(r.connect(secs(0), ip, 25).is_err(), "one at a time");
+    drop(first);
+    let again = r
+        .connect(secs(1), ip, 25)
+        .expect("the dropped session's place is free");
+    assert_eq!(
+        again.quit(&mut r, secs(1)).to_string(),
+        "221 2.0.0 closing connection"
     );
 }

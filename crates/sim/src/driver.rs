@@ -463,3 +463,30 @@ impl<R: Recorder> MtaSink for Sink<'_, R> {
 pub fn bucket_count(horizon: SimDuration, bucket: SimDuration) -> u64 {
     horizon.as_millis().div_ceil(bucket.as_millis().max(1))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Q10 (with M5): mail that reaches its recipients another way never reaches the
+    /// relay's windows. With a peak limit of 9, 40 internally routed and 9 relayed
+    /// recipients in one minute hit nothing, and the relay accepts exactly 9 RCPTs.
+    #[test]
+    fn q10_mail_routed_elsewhere_consumes_no_relay_quota() {
+        let model = Model::parse(
+            "q10.toml",
+            include_str!("../../../scenarios/regression/q10-other-routes-not-counted.toml"),
+        )
+        .unwrap();
+        let report = run(&model, model.seed, &mut ()).unwrap();
+        assert_eq!(report.limit_hits, 0);
+        assert_eq!(report.total.recipients.delivered, 49);
+        let accepted: u64 = report
+            .replies
+            .iter()
+            .filter(|(r, _)| *r == Reply::RecipientOk)
+            .map(|(_, n)| n)
+            .sum();
+        assert_eq!(accepted, 9);
+    }
+}
