@@ -66,6 +66,16 @@ impl TokenBucket {
         }
     }
 
+    fn check(&self) -> Result<(), String> {
+        if !(self.tokens >= 0.0 && self.tokens <= self.burst.max(0.0)) {
+            return Err(format!(
+                "{} tokens in a bucket of {}",
+                self.tokens, self.burst
+            ));
+        }
+        Ok(())
+    }
+
     /// When the bucket next holds a whole token (`None`: it never refills).
     fn token_at(&self) -> Option<SimTime> {
         if self.tokens >= 1.0 {
@@ -203,6 +213,31 @@ impl DosGuard {
                 u64::from(max),
             );
         }
+    }
+
+    /// Connections open from `ip` now (D2).
+    pub fn open_connections(&self, ip: IpAddr) -> u32 {
+        self.ips
+            .get(&ip)
+            .map_or(0, |s| s.open.load(Ordering::Relaxed))
+    }
+
+    /// What must hold between two events: each source IP's open count is the number
+    /// of live connection tokens; buckets hold between 0 and their burst.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        for (ip, s) in &self.ips {
+            let open = s.open.load(Ordering::Relaxed) as usize;
+            let tokens = Arc::strong_count(&s.open) - 1;
+            if open != tokens {
+                return Err(format!(
+                    "{ip}: {open} connections counted open, {tokens} alive"
+                ));
+            }
+            s.bucket.check().map_err(|e| format!("{ip}: {e}"))?;
+        }
+        self.pool
+            .check()
+            .map_err(|e| format!("generic HELO pool: {e}"))
     }
 
     /// D3 at HELO with a generic name: one connection from the shared pool.

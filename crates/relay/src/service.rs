@@ -124,6 +124,19 @@ impl Relay {
         self.quota.committed(now, key)
     }
 
+    /// Checks the relay's invariants at `now` (see `QuotaEngine::check_invariants`
+    /// and `DosGuard::check_invariants`); `full` also walks every window's entries.
+    /// A driver calls it between events; an error is a bug in the relay.
+    pub fn check_invariants(&self, now: SimTime, full: bool) -> Result<(), String> {
+        self.quota.check_invariants(now, full)?;
+        self.dos.check_invariants()
+    }
+
+    /// Connections open from `ip` now, as DoS protection counts them (D2).
+    pub fn open_connections(&self, ip: std::net::IpAddr) -> u32 {
+        self.dos.open_connections(ip)
+    }
+
     pub fn directory(&self) -> &Directory {
         &self.directory
     }

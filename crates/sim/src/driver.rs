@@ -211,6 +211,13 @@ pub fn run(model: &Model, seed: u64, recorder: &mut impl Recorder) -> Result<Run
         senders.push(state);
     }
 
+    // Source IPs and the MTAs sending from each, to check that DoS protection counts
+    // exactly the sessions the MTAs hold open (D2).
+    let mut by_ip: std::collections::BTreeMap<std::net::IpAddr, Vec<usize>> = Default::default();
+    for (i, m) in model.mtas.iter().enumerate() {
+        by_ip.entry(m.source_ip).or_default().push(i);
+    }
+    let by_ip: Vec<(std::net::IpAddr, Vec<usize>)> = by_ip.into_iter().collect();
     let mut fingerprint = Fnv1a::default();
     let mut to_relay = Vec::new();
     let mut connections: u64 = 0;
@@ -330,7 +337,11 @@ pub fn run(model: &Model, seed: u64, recorder: &mut impl Recorder) -> Result<Run
             queue.schedule(t.max(now), Event::RelayTimer);
             timer_at = Some(t.max(now));
         }
+        if cfg!(debug_assertions) {
+            check_invariants(&relay, &mtas, &by_ip, now, false)?;
+        }
     }
+    check_invariants(&relay, &mtas, &by_ip, horizon, true)?;
     let mut sink = Sink {
         time: horizon,
         ..Sink::new(
@@ -347,6 +358,33 @@ pub fn run(model: &Model, seed: u64, recorder: &mut impl Recorder) -> Result<Run
     report.fingerprint = fingerprint.finish();
     report.check_conservation().map_err(RunError::NothingLost)?;
     Ok(report)
+}
+
+/// The relay's and the MTAs' invariants, and that DoS protection counts exactly the
+/// sessions the MTAs hold open; `full` also walks windows and queues.
+fn check_invariants(
+    relay: &Relay,
+    mtas: &[MtaRuntime],
+    by_ip: &[(std::net::IpAddr, Vec<usize>)],
+    now: SimTime,
+    full: bool,
+) -> Result<(), RunError> {
+    let fail = |what: String| RunError::Invariant { time: now, what };
+    relay.check_invariants(now, full).map_err(fail)?;
+    for (i, mta) in mtas.iter().enumerate() {
+        mta.check_invariants(full)
+            .map_err(|e| fail(format!("MTA {i}: {e}")))?;
+    }
+    for (ip, senders) in by_ip {
+        let held: u32 = senders.iter().map(|&i| mtas[i].live_sessions()).sum();
+        let counted = relay.open_connections(*ip);
+        if held != counted {
+            return Err(fail(format!(
+                "{ip}: the MTAs hold {held} sessions open, DoS protection counts {counted}"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Why a run could not produce a report.

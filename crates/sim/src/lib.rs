@@ -8,6 +8,7 @@ pub mod expectations;
 pub mod kernel;
 mod recorder;
 mod report;
+pub mod swarm;
 pub mod sweep;
 pub mod world;
 

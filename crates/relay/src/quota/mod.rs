@@ -65,6 +65,9 @@ struct CustomerQuota {
     peak: CountWindow,
     day_hit: HitState,
     peak_hit: HitState,
+    /// When a limit of this customer last went down (fewer licences): until its
+    /// windows have turned over they may hold more than the new limit.
+    lowered_at: Option<SimTime>,
 }
 
 #[derive(Clone, Debug)]
@@ -87,6 +90,9 @@ pub struct QuotaEngine {
     /// Hit limits to look at again, by the time their window frees room.
     recheck: BinaryHeap<Reverse<(SimTime, LimitKey)>>,
     events: VecDeque<LimitEvent>,
+    /// Transactions between a successful check at MAIL FROM and their commit or
+    /// release: while none is open, no window holds a reservation.
+    open_transactions: u32,
 }
 
 impl QuotaEngine {
@@ -105,6 +111,7 @@ impl QuotaEngine {
                     peak: CountWindow::default(),
                     day_hit: HitState::default(),
                     peak_hit: HitState::default(),
+                    lowered_at: None,
                 }
             })
             .collect();
@@ -125,6 +132,7 @@ impl QuotaEngine {
             users,
             recheck: BinaryHeap::new(),
             events: VecDeque::new(),
+            open_transactions: 0,
         }
     }
 
@@ -169,6 +177,7 @@ impl QuotaEngine {
         res.user = user;
         res.recipients.clear();
         res.new_unique = 0;
+        self.open_transactions += 1;
         Ok(())
     }
 
@@ -254,6 +263,7 @@ impl QuotaEngine {
         let Some(tenant) = res.tenant.take() else {
             return;
         };
+        self.open_transactions -= 1;
         let n = res.recipients.len() as u64;
         let c = &mut self.customers[tenant.0 as usize];
         c.day.reserved -= n;
@@ -292,7 +302,16 @@ impl QuotaEngine {
 
     fn refresh_limits(&mut self, now: SimTime, tenant: TenantIx, directory: &Directory) {
         let c = &mut self.customers[tenant.0 as usize];
+        let before = c.limits;
         c.limits = EffectiveLimits::for_tenant(&self.config, c.licences, c.billing);
+        let l = c.limits;
+        if l.customer_day < before.customer_day
+            || l.customer_peak < before.customer_peak
+            || l.user_messages < before.user_messages
+            || l.user_unique_recipients < before.user_unique_recipients
+        {
+            c.lowered_at = Some(now);
+        }
         for key in customer_keys(tenant) {
             self.reevaluate(now, key);
         }
@@ -301,6 +320,136 @@ impl QuotaEngine {
                 self.reevaluate(now, key);
             }
         }
+    }
+
+    /// Checks what must hold between two events, without changing anything:
+    /// - no transaction open ⇒ no window holds a reservation (reservations balance);
+    /// - no window holds more than its limit (Q1, Q2, Q4, Q5), unless the limit went
+    ///   down within the last window length (the items were admitted under the old one);
+    /// - a limit not hit has no recheck pending; a hit limit is waiting for a commit or
+    ///   release (reservations), for a recheck, or can never free room;
+    /// - with `full`, every window's own bookkeeping (counts match entries, expiries
+    ///   in order): O(live entries).
+    pub fn check_invariants(&self, now: SimTime, full: bool) -> Result<(), String> {
+        let turnover = self
+            .config
+            .day_window
+            .as_millis()
+            .max(self.config.peak_window.as_millis())
+            + self.config.bucket.as_millis();
+        for (t, c) in self.customers.iter().enumerate() {
+            let lowered = c
+                .lowered_at
+                .is_some_and(|at| now.as_millis() < at.as_millis() + turnover);
+            let tenant = TenantIx(t as u32);
+            let windows = [
+                (
+                    LimitKind::CustomerDay,
+                    WindowRef::Count(&c.day),
+                    c.day_hit,
+                    c.limits.customer_day,
+                ),
+                (
+                    LimitKind::CustomerPeak,
+                    WindowRef::Count(&c.peak),
+                    c.peak_hit,
+                    c.limits.customer_peak,
+                ),
+            ];
+            for (limit, window, hit, value) in windows {
+                let key = LimitKey {
+                    limit,
+                    subject: Subject::Customer(tenant),
+                };
+                self.check_window(key, window, hit, value, lowered, full)?;
+            }
+        }
+        for (u, uq) in self.users.iter().enumerate() {
+            let c = &self.customers[uq.tenant.0 as usize];
+            let lowered = c
+                .lowered_at
+                .is_some_and(|at| now.as_millis() < at.as_millis() + turnover);
+            let subject = Subject::User(UserId(u as u32));
+            let windows = [
+                (
+                    LimitKind::UserMessages,
+                    WindowRef::Count(&uq.messages),
+                    uq.messages_hit,
+                    c.limits.user_messages,
+                ),
+                (
+                    LimitKind::UserUniqueRecipients,
+                    WindowRef::Unique(&uq.unique),
+                    uq.unique_hit,
+                    c.limits.user_unique_recipients,
+                ),
+            ];
+            for (limit, window, hit, value) in windows {
+                self.check_window(
+                    LimitKey { limit, subject },
+                    window,
+                    hit,
+                    value,
+                    lowered,
+                    full,
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    fn check_window(
+        &self,
+        key: LimitKey,
+        window: WindowRef<'_>,
+        hit: HitState,
+        limit: u64,
+        lowered: bool,
+        full: bool,
+    ) -> Result<(), String> {
+        let name = key.limit.name();
+        let (committed, reserved) = match window {
+            WindowRef::Count(w) => (w.committed(), w.reserved),
+            WindowRef::Unique(w) => (w.distinct(), w.reserved),
+        };
+        if self.open_transactions == 0 && reserved != 0 {
+            return Err(format!(
+                "{name} of {:?}: {reserved} reserved with no transaction open",
+                key.subject
+            ));
+        }
+        if !lowered && committed + reserved > limit {
+            return Err(format!(
+                "{name} of {:?}: {committed} committed + {reserved} reserved > limit {limit}",
+                key.subject
+            ));
+        }
+        if !hit.hit && hit.recheck_at.is_some() {
+            return Err(format!(
+                "{name} of {:?}: not hit but a recheck is pending",
+                key.subject
+            ));
+        }
+        if hit.hit && reserved == 0 && hit.recheck_at.is_none() {
+            let frees = match window {
+                WindowRef::Count(w) => w.frees_room_at(limit),
+                WindowRef::Unique(w) => w.frees_room_at(limit),
+            };
+            if frees.is_some() {
+                return Err(format!(
+                    "{name} of {:?}: hit, its window frees room at {frees:?}, but no recheck is pending",
+                    key.subject
+                ));
+            }
+        }
+        if full {
+            match window {
+                WindowRef::Count(w) => w.check_structure(),
+                WindowRef::Unique(w) => w.check_structure(),
+            }
+            .map_err(|e| format!("{name} of {:?}: {e}", key.subject))?;
+        }
+        Ok(())
     }
 
     /// When `handle_timeout` next has something to do.
@@ -458,6 +607,13 @@ impl QuotaEngine {
             self.recheck.push(Reverse((t, key)));
         }
     }
+}
+
+/// A window for reading, of either kind.
+#[derive(Clone, Copy)]
+enum WindowRef<'a> {
+    Count(&'a CountWindow),
+    Unique(&'a UniqueWindow),
 }
 
 /// Whether a limit is hit, and when it is due to be looked at again (one heap entry

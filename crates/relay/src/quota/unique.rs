@@ -81,6 +81,31 @@ impl UniqueWindow {
         None
     }
 
+    /// The bookkeeping is consistent: every counted recipient has its latest expiry
+    /// in the FIFO, and the FIFO's expiries never decrease.
+    pub fn check_structure(&self) -> Result<(), String> {
+        if self
+            .order
+            .iter()
+            .zip(self.order.iter().skip(1))
+            .any(|(a, b)| a.0 > b.0)
+        {
+            return Err("expiries out of order".into());
+        }
+        let listed = self
+            .order
+            .iter()
+            .filter(|(expiry, rcpt)| self.latest.get(rcpt) == Some(expiry))
+            .count();
+        if listed != self.latest.len() {
+            return Err(format!(
+                "{} recipients counted, {listed} of them found in the expiry order",
+                self.latest.len()
+            ));
+        }
+        Ok(())
+    }
+
     /// FIFO entries held (memory accounting).
     pub fn entries(&self) -> usize {
         self.order.len()

@@ -132,6 +132,27 @@ impl CountWindow {
         None
     }
 
+    /// The bookkeeping is consistent: the count is the sum of the entries, each entry
+    /// counts something, expiries are strictly increasing (equal ones are merged).
+    pub fn check_structure(&self) -> Result<(), String> {
+        let sum: u64 = self.entries.iter().map(|&(_, n)| n).sum();
+        if sum != self.committed {
+            return Err(format!("count {} but entries sum to {sum}", self.committed));
+        }
+        if self.entries.iter().any(|&(_, n)| n == 0) {
+            return Err("an entry counts nothing".into());
+        }
+        if self
+            .entries
+            .iter()
+            .zip(self.entries.iter().skip(1))
+            .any(|(a, b)| a.0 >= b.0)
+        {
+            return Err("expiries out of order".into());
+        }
+        Ok(())
+    }
+
     /// Entries held (for memory accounting in tests and benchmarks).
     pub fn len(&self) -> usize {
         self.entries.len()

@@ -228,6 +228,73 @@ impl MtaRuntime {
         self.open_conns
     }
 
+    /// Sessions to the relay that are open (the relay has not closed them).
+    pub fn live_sessions(&self) -> u32 {
+        self.conns
+            .iter()
+            .flatten()
+            .filter(|c| c.session.is_open())
+            .count() as u32
+    }
+
+    /// Checks what must hold between two events: the open-connection count matches
+    /// the connections held, concurrency stays within its bounds; with `full`, every
+    /// message is in exactly one place (a free slot is not live, a ready message is
+    /// live and ready once, a live message still has recipients to deliver) and the
+    /// queue count matches the live messages.
+    pub fn check_invariants(&self, full: bool) -> Result<(), String> {
+        let held = self.conns.iter().flatten().count() as u32;
+        if held != self.open_conns {
+            return Err(format!(
+                "{} connections counted open, {held} held",
+                self.open_conns
+            ));
+        }
+        if !(1..=self.params.max_concurrency.max(1)).contains(&self.concurrency) {
+            return Err(format!(
+                "concurrency {} outside 1..={}",
+                self.concurrency, self.params.max_concurrency
+            ));
+        }
+        if !full {
+            return Ok(());
+        }
+        let live = self.slots.iter().filter(|q| q.live).count();
+        if live != self.queued() {
+            return Err(format!("{live} live messages, {} queued", self.queued()));
+        }
+        let mut seen = vec![false; self.slots.len()];
+        for &slot in &self.free_slots {
+            let q = self
+                .slots
+                .get(slot as usize)
+                .ok_or("a free slot out of range")?;
+            if q.live || std::mem::replace(&mut seen[slot as usize], true) {
+                return Err(format!("slot {slot} is free twice, or free and live"));
+            }
+        }
+        seen.fill(false);
+        for &msg in &self.ready {
+            let q = self
+                .slots
+                .get(msg as usize)
+                .ok_or("a ready message out of range")?;
+            if !q.live || std::mem::replace(&mut seen[msg as usize], true) {
+                return Err(format!("message {msg} is ready twice, or ready but gone"));
+            }
+        }
+        if let Some(i) = self
+            .slots
+            .iter()
+            .position(|q| q.live && q.pending.is_empty())
+        {
+            return Err(format!(
+                "message {i} is queued with nothing left to deliver"
+            ));
+        }
+        Ok(())
+    }
+
     /// A new message arrives at `now`.
     pub fn submit(
         &mut self,
