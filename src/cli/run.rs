@@ -117,8 +117,12 @@ impl Progress {
     }
 }
 
-impl sim::Recorder for Progress {
-    fn message_offered(&mut self, time: relay::time::SimTime, _: usize, _: u32) {
+/// Moves with the simulated clock (at every message a sender hands over).
+impl sim::Observer for Progress {
+    fn observe(&mut self, time: relay::time::SimTime, what: &sim::Observation<'_>) {
+        if !matches!(what, sim::Observation::Offered { .. }) {
+            return;
+        }
         let permille = time.as_millis() * 1000 / self.horizon_ms;
         if permille > self.shown {
             self.shown = permille;

@@ -36,7 +36,7 @@ pub fn run_to_folder(
     seed: u64,
     dir: &Path,
     trace: bool,
-    observer: &mut impl sim::Recorder,
+    observer: &mut impl sim::Observer,
 ) -> io::Result<RunReport> {
     std::fs::create_dir_all(dir)?;
     remove_stale_partials(dir)?;
@@ -57,9 +57,9 @@ pub fn run_to_folder(
         false => None,
     };
     let hits = LimitHitsWriter::new(AtomicFile::create(&dir.join("limit_hits.csv"))?, model)?;
-    let mut recorders = ((((throughput, queues), hits), transactions), observer);
-    let report = sim::run(model, seed, &mut recorders).map_err(io::Error::other)?;
-    let ((((throughput, queues), hits), transactions), _) = recorders;
+    let mut writers = ((((throughput, queues), hits), transactions), observer);
+    let report = sim::run(model, seed, &mut writers).map_err(io::Error::other)?;
+    let ((((throughput, queues), hits), transactions), _) = writers;
     throughput.finish(report.horizon)?.commit()?;
     queues.finish(report.horizon)?.commit()?;
     if let Some(t) = transactions {

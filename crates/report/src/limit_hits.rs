@@ -4,9 +4,10 @@
 
 use std::io::{self, Write};
 
+use relay::time::SimTime;
 use relay::{LimitChange, LimitEvent};
 use scenario::Model;
-use sim::Recorder;
+use sim::{Observation, Observer};
 
 pub const HEADER: [&str; 9] = [
     "time_s",
@@ -20,7 +21,7 @@ pub const HEADER: [&str; 9] = [
     "limit_value",
 ];
 
-/// Streams the timeline as the run records it (a `Recorder`); names come from the
+/// Streams the timeline as the run observes it (an `Observer`); names come from the
 /// model (tenant ids, user addresses).
 pub struct LimitHitsWriter<'m, W: Write> {
     out: csv::Writer<W>,
@@ -66,8 +67,16 @@ impl<'m, W: Write> LimitHitsWriter<'m, W> {
     }
 }
 
-impl<W: Write> Recorder for LimitHitsWriter<'_, W> {
-    fn limit_event(&mut self, event: &LimitEvent) {
+impl<W: Write> Observer for LimitHitsWriter<'_, W> {
+    fn observe(&mut self, _: SimTime, what: &Observation<'_>) {
+        if let Observation::Limit(event) = *what {
+            self.limit_event(event);
+        }
+    }
+}
+
+impl<W: Write> LimitHitsWriter<'_, W> {
+    pub fn limit_event(&mut self, event: &LimitEvent) {
         if self.error.is_none()
             && let Err(e) = self.write_row(event)
         {
@@ -79,7 +88,6 @@ impl<W: Write> Recorder for LimitHitsWriter<'_, W> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use relay::time::SimTime;
     use relay::{LimitKey, LimitKind, Reply, Subject, TenantIx};
 
     #[test]

@@ -6,7 +6,7 @@ use std::io::{self, Write};
 
 use super::bucketed::{BucketRow, BucketedCsv};
 use relay::time::{SimDuration, SimTime};
-use sim::Recorder;
+use sim::{Observation, Observer};
 
 pub const HEADER: [&str; 3] = ["bucket_start_s", "mta", "queued_messages_max"];
 
@@ -38,11 +38,20 @@ impl<W: Write> QueueDepthWriter<W> {
     }
 }
 
-impl<W: Write> Recorder for QueueDepthWriter<W> {
-    fn queue_depth(&mut self, time: SimTime, mta: usize, depth: usize) {
+impl<W: Write> QueueDepthWriter<W> {
+    /// MTA `mta` holds `depth` messages from `time` on.
+    pub fn depth(&mut self, time: SimTime, mta: usize, depth: usize) {
         let d = self.0.row(time, mta);
         d.now = depth;
         d.most = d.most.max(depth);
+    }
+}
+
+impl<W: Write> Observer for QueueDepthWriter<W> {
+    fn observe(&mut self, time: SimTime, what: &Observation<'_>) {
+        if let Observation::QueueDepth { mta, depth } = *what {
+            self.depth(time, mta as usize, depth);
+        }
     }
 }
 
@@ -54,9 +63,9 @@ mod tests {
     fn the_most_per_bucket_carries_over_to_quiet_buckets() {
         let mut w =
             QueueDepthWriter::new(Vec::new(), vec!["m".into()], SimDuration::MINUTE).unwrap();
-        w.queue_depth(SimTime(1_000), 0, 3);
-        w.queue_depth(SimTime(2_000), 0, 1);
-        w.queue_depth(SimTime(130_000), 0, 0);
+        w.depth(SimTime(1_000), 0, 3);
+        w.depth(SimTime(2_000), 0, 1);
+        w.depth(SimTime(130_000), 0, 0);
         let out = String::from_utf8(w.finish(SimTime(180_000)).unwrap()).unwrap();
         assert_eq!(
             out,

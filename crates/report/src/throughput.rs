@@ -7,7 +7,7 @@ use std::io::{self, Write};
 
 use super::bucketed::{BucketRow, BucketedCsv};
 use relay::time::{SimDuration, SimTime};
-use sim::{AttemptCounts, Recorder};
+use sim::{AttemptCounts, Observation, Observer};
 
 pub const HEADER: [&str; 9] = [
     "bucket_start_s",
@@ -59,12 +59,12 @@ impl<W: Write> ThroughputWriter<W> {
     }
 }
 
-impl<W: Write> Recorder for ThroughputWriter<W> {
-    fn message_offered(&mut self, time: SimTime, tenant: usize, recipients: u32) {
+impl<W: Write> ThroughputWriter<W> {
+    pub fn offered(&mut self, time: SimTime, tenant: usize, recipients: u32) {
         self.row(time, tenant)[OFFERED] += u64::from(recipients);
     }
 
-    fn attempt(&mut self, time: SimTime, tenant: usize, c: &AttemptCounts) {
+    pub fn attempt(&mut self, time: SimTime, tenant: usize, c: &AttemptCounts) {
         let row = self.row(time, tenant);
         row[ACCEPTED] += c.accepted_rcpts;
         row[DEFERRED] += c.deferred_rcpts;
@@ -72,8 +72,24 @@ impl<W: Write> Recorder for ThroughputWriter<W> {
         row[ACCEPTED_MSGS] += c.accepted_msgs;
     }
 
-    fn connection(&mut self, time: SimTime, tenant: usize, opened: bool) {
+    pub fn connection(&mut self, time: SimTime, tenant: usize, opened: bool) {
         self.row(time, tenant)[if opened { OPENED } else { REFUSED }] += 1;
+    }
+}
+
+/// Rows are per tenant of the sending MTA.
+impl<W: Write> Observer for ThroughputWriter<W> {
+    fn observe(&mut self, time: SimTime, what: &Observation<'_>) {
+        match *what {
+            Observation::Offered { tag, recipients } => {
+                self.offered(time, tag.tenant as usize, recipients);
+            }
+            Observation::Attempt { tag, counts } => self.attempt(time, tag.tenant as usize, counts),
+            Observation::Connection { tag, opened } => {
+                self.connection(time, tag.tenant as usize, opened);
+            }
+            _ => {}
+        }
     }
 }
 
@@ -89,7 +105,7 @@ mod tests {
             SimDuration::MINUTE,
         )
         .unwrap();
-        w.message_offered(SimTime(1_000), 0, 3);
+        w.offered(SimTime(1_000), 0, 3);
         w.connection(SimTime(1_000), 0, true);
         w.attempt(
             SimTime(1_000),
@@ -101,7 +117,7 @@ mod tests {
                 accepted_msgs: 1,
             },
         );
-        w.message_offered(SimTime(130_000), 1, 2);
+        w.offered(SimTime(130_000), 1, 2);
         w.connection(SimTime(130_000), 1, false);
         let out = String::from_utf8(w.finish(SimTime(180_000)).unwrap()).unwrap();
         let expected = "bucket_start_s,tenant,offered_rcpts,accepted_rcpts,deferred_rcpts,rejected_rcpts,accepted_msgs,connections_opened,connections_refused\n\

@@ -9,9 +9,10 @@
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
-use sim::Recorder;
+use relay::time::SimTime;
 use sim::world::client::TransactionTrace;
 use sim::world::recipients::RecipientSpace;
+use sim::{Observation, Observer};
 
 pub const HEADER: [&str; 12] = [
     "time_s",
@@ -106,16 +107,21 @@ impl<W: Write> TransactionWriter<W> {
     }
 }
 
-impl<W: Write> Recorder for TransactionWriter<W> {
-    fn transaction(
-        &mut self,
-        tenant: usize,
-        mta: usize,
-        connection: u64,
-        trace: &TransactionTrace<'_>,
-    ) {
+/// A row per transaction; `tenant` is the customer charged (Q8), or the MTA's tenant
+/// when the relay refused the transaction before attributing it.
+impl<W: Write> Observer for TransactionWriter<W> {
+    fn observe(&mut self, _: SimTime, what: &Observation<'_>) {
+        let Observation::Transaction {
+            tag,
+            connection,
+            trace,
+        } = *what
+        else {
+            return;
+        };
+        let tenant = trace.charged_tenant.unwrap_or(tag.tenant as usize);
         if self.error.is_none()
-            && let Err(e) = self.write_row(tenant, mta, connection, trace)
+            && let Err(e) = self.write_row(tenant, tag.mta as usize, connection, trace)
         {
             self.error = Some(e);
         }

@@ -1,5 +1,5 @@
 //! The simulation driver: builds the world and the relay from a scenario, runs the
-//! kernel's event queue to the horizon, and reports to recorders. The relay is a
+//! kernel's event queue to the horizon, and reports to an observer. The relay is a
 //! sans-IO core; the MTAs (`world::mta`) drive it through SMTP sessions; this module
 //! only routes events between them. A run is a pure function of (scenario, seed,
 //! relaysim version).
@@ -7,7 +7,7 @@
 use rand_chacha::ChaCha12Rng;
 
 use crate::kernel::{EntityKind, EventQueue, Fnv1a, RandomStreams};
-use crate::world::client::{MtaClient, TransactionTrace};
+use crate::world::client::MtaClient;
 use crate::world::mta::{Envelopes, MessageTag, MtaEvent, MtaRuntime, MtaSink, NewMessage};
 use crate::world::profile::MtaParams;
 use crate::world::recipients::{RecipientSampler, RecipientSpace, TooManyRecipients};
@@ -18,7 +18,7 @@ use scenario::Model;
 use scenario::replay::ReplayRecipients;
 use scenario::values::EnvelopeSender;
 
-use crate::{AttemptCounts, RecipientFates, Recorder, RunReport};
+use crate::{Observation, Observer, RunReport};
 
 /// Everything the kernel schedules. Plain data: a few integers, no allocation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -81,6 +81,7 @@ impl SenderState {
             tag: MessageTag {
                 sender,
                 tenant: self.tenant as u32,
+                mta: self.mta as u32,
                 notification: false,
             },
             from,
@@ -104,7 +105,7 @@ struct ReplayMessage {
 /// bounced or queued at the horizon) is checked at the end of every run, and the
 /// relay's and MTAs' invariants after every event in debug builds (once at the end
 /// in release builds); a violation is a [`RunError`], never a wrong report.
-pub fn run(model: &Model, seed: u64, recorder: &mut impl Recorder) -> Result<RunReport, RunError> {
+pub fn run(model: &Model, seed: u64, observer: &mut impl Observer) -> Result<RunReport, RunError> {
     let streams = RandomStreams::new(seed);
     let horizon = model.horizon();
     let mut report = RunReport::new(model, seed, horizon);
@@ -226,14 +227,12 @@ pub fn run(model: &Model, seed: u64, recorder: &mut impl Recorder) -> Result<Run
     while let Some((now, event)) = queue.pop_until(last_instant) {
         report.events_processed += 1;
         let mut sink = Sink {
-            time: now,
-            ..Sink::new(
-                &mut report,
-                recorder,
-                &mut fingerprint,
-                &mut queue,
-                &mut connections,
-            )
+            report: &mut report,
+            observer: &mut *observer,
+            fingerprint: &mut fingerprint,
+            queue: &mut queue,
+            connections: &mut connections,
+            mta: 0,
         };
         let offered = match event {
             Event::Scenario { index } => {
@@ -320,16 +319,13 @@ pub fn run(model: &Model, seed: u64, recorder: &mut impl Recorder) -> Result<Run
         if let Some((sender, from, size, routed_elsewhere)) = offered {
             let state = &senders[sender as usize];
             let message = state.message(sender, from, size, &to_relay, routed_elsewhere);
-            sink.recorder
-                .message_offered(now, state.tenant, to_relay.len() as u32);
+            let (tag, recipients) = (message.tag, to_relay.len() as u32);
+            sink.observe(now, &Observation::Offered { tag, recipients });
             sink.mta = state.mta as u32;
             mtas[state.mta].submit(&mut relay, now, message, &envelopes, &mut sink);
         }
         while let Some(e) = relay.poll_limit_event() {
-            fingerprint.write_u64(e.time.as_millis());
-            fingerprint.write_u64(e.limit_value);
-            recorder.limit_event(&e);
-            report.limit_change(e);
+            sink.observe(now, &Observation::Limit(&e));
         }
         if let Some(t) = relay.poll_timeout()
             && timer_at.is_none_or(|scheduled| t < scheduled)
@@ -343,17 +339,15 @@ pub fn run(model: &Model, seed: u64, recorder: &mut impl Recorder) -> Result<Run
     }
     check_invariants(&relay, &mtas, &by_ip, horizon, true)?;
     let mut sink = Sink {
-        time: horizon,
-        ..Sink::new(
-            &mut report,
-            recorder,
-            &mut fingerprint,
-            &mut queue,
-            &mut connections,
-        )
+        report: &mut report,
+        observer,
+        fingerprint: &mut fingerprint,
+        queue: &mut queue,
+        connections: &mut connections,
+        mta: 0,
     };
     for mta in &mut mtas {
-        mta.settle_at_horizon(&mut sink);
+        mta.settle_at_horizon(horizon, &mut sink);
     }
     report.fingerprint = fingerprint.finish();
     report.check_conservation().map_err(RunError::NothingLost)?;
@@ -400,40 +394,61 @@ pub enum RunError {
     Invariant { time: SimTime, what: String },
 }
 
-/// Where the MTAs report: counts, recorders, the fingerprint, and the kernel queue
-/// for their timed events.
-struct Sink<'a, R: Recorder> {
+/// Where everything is observed during a run: it counts each observation into the
+/// report and the fingerprint, then passes it to the run's observer; and it is the
+/// MTAs' way to schedule their timed events on the kernel's queue.
+struct Sink<'a, O: Observer> {
     report: &'a mut RunReport,
-    recorder: &'a mut R,
+    observer: &'a mut O,
     fingerprint: &'a mut Fnv1a,
     queue: &'a mut EventQueue<Event>,
     connections: &'a mut u64,
-    time: SimTime,
-    /// The MTA being driven.
+    /// The MTA being driven (whose events `schedule` schedules).
     mta: u32,
 }
 
-impl<'a, R: Recorder> Sink<'a, R> {
-    fn new(
-        report: &'a mut RunReport,
-        recorder: &'a mut R,
-        fingerprint: &'a mut Fnv1a,
-        queue: &'a mut EventQueue<Event>,
-        connections: &'a mut u64,
-    ) -> Self {
-        Sink {
-            report,
-            recorder,
-            fingerprint,
-            queue,
-            connections,
-            time: SimTime::ZERO,
-            mta: 0,
+impl<O: Observer> Observer for Sink<'_, O> {
+    fn observe(&mut self, time: SimTime, what: &Observation<'_>) {
+        match *what {
+            Observation::Generated { tag, recipients } => {
+                self.report.message_generated(tag, recipients);
+            }
+            Observation::Settled { tag, fates, delay } => {
+                if let (Some(d), false) = (delay, tag.notification) {
+                    self.report.delivery_delay(tag, d);
+                }
+                self.fingerprint.write_u64(time.as_millis());
+                self.fingerprint.write_u64(u64::from(tag.sender));
+                self.fingerprint.write_u64(fates.delivered);
+                self.fingerprint.write_u64(fates.bounced);
+                self.fingerprint.write_u64(fates.queued);
+                self.report.message_settled(tag, fates);
+            }
+            Observation::Attempt { tag, counts } => {
+                self.report.deferrals(tag, counts.deferred_rcpts);
+            }
+            Observation::Reply { tag, reply } => {
+                self.fingerprint.write_u64(u64::from(reply.code()));
+                self.report.reply(tag, reply);
+            }
+            Observation::Connection { tag, opened } => self.report.connection(tag, opened),
+            Observation::Transaction { tag, trace, .. } => {
+                if trace.reply == Reply::MessageAccepted && trace.postmaster_domain.is_some() {
+                    self.report.rewritten(tag);
+                }
+            }
+            Observation::Limit(e) => {
+                self.fingerprint.write_u64(e.time.as_millis());
+                self.fingerprint.write_u64(e.limit_value);
+                self.report.limit_change(*e);
+            }
+            Observation::Offered { .. } | Observation::QueueDepth { .. } => {}
         }
+        self.observer.observe(time, what);
     }
 }
 
-impl<R: Recorder> MtaSink for Sink<'_, R> {
+impl<O: Observer> MtaSink for Sink<'_, O> {
     fn schedule(&mut self, at: SimTime, event: MtaEvent) {
         self.queue.schedule(
             at,
@@ -442,53 +457,6 @@ impl<R: Recorder> MtaSink for Sink<'_, R> {
                 event,
             },
         );
-    }
-
-    fn generated(&mut self, tag: MessageTag, recipients: u32) {
-        self.report.message_generated(tag, recipients);
-    }
-
-    fn settled(&mut self, tag: MessageTag, fates: RecipientFates, delay: Option<SimDuration>) {
-        if let (Some(d), false) = (delay, tag.notification) {
-            self.report.delivery_delay(tag, d);
-        }
-        self.fingerprint.write_u64(self.time.as_millis());
-        self.fingerprint.write_u64(u64::from(tag.sender));
-        self.fingerprint.write_u64(fates.delivered);
-        self.fingerprint.write_u64(fates.bounced);
-        self.fingerprint.write_u64(fates.queued);
-        self.report.message_settled(tag, fates);
-    }
-
-    fn attempt(&mut self, tag: MessageTag, counts: &AttemptCounts) {
-        self.report.deferrals(tag, counts.deferred_rcpts);
-        self.recorder
-            .attempt(self.time, tag.tenant as usize, counts);
-    }
-
-    fn reply(&mut self, tag: MessageTag, reply: Reply) {
-        self.fingerprint.write_u64(u64::from(reply.code()));
-        self.report.reply(tag, reply);
-    }
-
-    fn connection(&mut self, tag: MessageTag, opened: bool) {
-        self.report.connection(tag, opened);
-        self.recorder
-            .connection(self.time, tag.tenant as usize, opened);
-    }
-
-    fn transaction(&mut self, tag: MessageTag, connection: u64, trace: &TransactionTrace<'_>) {
-        if trace.reply == Reply::MessageAccepted && trace.postmaster_domain.is_some() {
-            self.report.rewritten(tag);
-        }
-        let tenant = trace.charged_tenant.unwrap_or(tag.tenant as usize);
-        self.recorder
-            .transaction(tenant, self.mta as usize, connection, trace);
-    }
-
-    fn queue_depth(&mut self, depth: usize) {
-        self.recorder
-            .queue_depth(self.time, self.mta as usize, depth);
     }
 
     fn next_connection(&mut self) -> u64 {

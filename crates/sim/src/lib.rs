@@ -6,13 +6,13 @@
 mod driver;
 pub mod expectations;
 pub mod kernel;
-mod recorder;
+pub mod observe;
 mod report;
 pub mod swarm;
 pub mod sweep;
 pub mod world;
 
 pub use driver::{RunError, bucket_count, run};
-pub use recorder::Recorder;
+pub use observe::{Observation, Observer};
 pub use report::{Connections, Counts, Delays, EntityReport, Outcomes, ReplyCounts, RunReport};
 pub use world::mta::{AttemptCounts, RecipientFates};

@@ -151,7 +151,7 @@ pub struct RunReport {
     pub senders: Vec<EntityReport>,
     /// The first hit and the first clear of each limit of each subject, in time order
     /// (what expectations and sweeps ask about). The whole timeline goes to
-    /// recorders (`limit_hits.csv`) as it happens, so memory does not grow with it.
+    /// observers (`limit_hits.csv`) as it happens, so memory does not grow with it.
     pub limit_events: Vec<LimitEvent>,
     /// Every hit, counted.
     pub limit_hits: u64,

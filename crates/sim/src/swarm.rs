@@ -28,8 +28,7 @@ use relay::{
 };
 use scenario::Model;
 
-use crate::Recorder;
-use crate::world::client::TransactionTrace;
+use crate::{Observation, Observer};
 
 /// A seed whose scenario failed: the scenario and what went wrong.
 #[derive(Debug)]
@@ -101,14 +100,22 @@ struct Trace {
     limits: Vec<LimitEvent>,
 }
 
-impl Recorder for Trace {
-    fn transaction(
-        &mut self,
-        tenant: usize,
-        _mta: usize,
-        _connection: u64,
-        trace: &TransactionTrace<'_>,
-    ) {
+impl Observer for Trace {
+    fn observe(&mut self, _: SimTime, what: &Observation<'_>) {
+        match *what {
+            Observation::Transaction { tag, trace, .. } => {
+                // The customer charged (Q8); accepted mail is always attributed.
+                let tenant = trace.charged_tenant.unwrap_or(tag.tenant as usize);
+                self.transaction(tenant, trace);
+            }
+            Observation::Limit(e) => self.limits.push(*e),
+            _ => {}
+        }
+    }
+}
+
+impl Trace {
+    fn transaction(&mut self, tenant: usize, trace: &crate::world::client::TransactionTrace<'_>) {
         self.transactions += 1;
         if trace.reply != Reply::MessageAccepted {
             return;
@@ -126,10 +133,6 @@ impl Recorder for Trace {
             user: trace.counted_user.map(str::to_string),
             recipients,
         });
-    }
-
-    fn limit_event(&mut self, event: &LimitEvent) {
-        self.limits.push(*event);
     }
 }
 
@@ -198,16 +201,19 @@ impl<'a> Oracle<'a> {
         }
     }
 
-    /// The limits of `tenant` at `t`: its configuration with every event up to `t`.
+    /// The limits of `tenant` at `t`: its configuration with every event up to `t`
+    /// applied in time order (events at the same instant in file order).
     fn limits_at(&self, tenant: usize, t: SimTime) -> EffectiveLimits {
         let mut licences = self.model.tenants[tenant].licences;
         let mut billing = self.model.tenants[tenant].billing;
-        for e in self
+        let mut events: Vec<_> = self
             .model
             .events
             .iter()
             .filter(|e| SimTime::ZERO + e.at <= t)
-        {
+            .collect();
+        events.sort_by_key(|e| e.at);
+        for e in events {
             match e.command {
                 RelayCommand::SetLicences {
                     tenant: x,

@@ -14,6 +14,9 @@ use std::net::IpAddr;
 use relay::policy::RelayedSender;
 use relay::time::{SimDuration, SimTime};
 use relay::{RecipientId, Relay, Reply, Session};
+
+use super::mta::MessageTag;
+use crate::{Observation, Observer};
 use scenario::model::{Mta, TlsMode};
 use scenario::values::{DomainName, EnvelopeSender};
 
@@ -119,14 +122,37 @@ pub struct TransactionTrace<'a> {
     pub reply: Reply,
 }
 
-/// Watches a delivery attempt (the driver counts and records from it).
-pub trait SessionObserver {
-    /// Every reply the relay gave.
-    fn reply(&mut self, reply: Reply);
-    /// The connection was opened (`true`) or refused.
-    fn connection(&mut self, opened: bool);
-    /// A transaction ended (accepted or not).
-    fn transaction(&mut self, trace: &TransactionTrace<'_>);
+/// Where a connection reports what the relay did: the run's observer, and the
+/// message (`tag`) and connection number the observations count under.
+pub struct Reporting<'o, O: Observer> {
+    pub out: &'o mut O,
+    pub tag: MessageTag,
+    pub connection: u64,
+}
+
+impl<O: Observer> Reporting<'_, O> {
+    fn reply(&mut self, now: SimTime, reply: Reply) {
+        let tag = self.tag;
+        self.out.observe(now, &Observation::Reply { tag, reply });
+    }
+
+    fn connection(&mut self, now: SimTime, opened: bool) {
+        let tag = self.tag;
+        self.out
+            .observe(now, &Observation::Connection { tag, opened });
+    }
+
+    fn transaction(&mut self, now: SimTime, trace: &TransactionTrace<'_>) {
+        let (tag, connection) = (self.tag, self.connection);
+        self.out.observe(
+            now,
+            &Observation::Transaction {
+                tag,
+                connection,
+                trace,
+            },
+        );
+    }
 }
 
 /// Buffers reused across attempts, so an attempt does not allocate.
@@ -158,26 +184,26 @@ pub fn open(
     relay: &mut Relay,
     now: SimTime,
     client: &MtaClient,
-    observer: &mut impl SessionObserver,
+    report: &mut Reporting<'_, impl Observer>,
 ) -> Result<Session, ConnectFailure> {
     let mut session = match relay.connect(now, client.source_ip, client.port) {
         Ok(s) => s,
         Err(reply) => {
-            observer.connection(false);
+            report.connection(now, false);
             if reply == Reply::ConnectionRefused {
                 return Err(ConnectFailure::Refused);
             }
-            observer.reply(reply);
+            report.reply(now, reply);
             return Err(ConnectFailure::SiteFailure);
         }
     };
-    observer.connection(true);
-    observer.reply(Reply::Greeting);
-    match greet(relay, now, client, &mut session, observer) {
+    report.connection(now, true);
+    report.reply(now, Reply::Greeting);
+    match greet(relay, now, client, &mut session, report) {
         Ok(()) => Ok(session),
         Err(reply) => {
             if session.is_open() {
-                observer.reply(session.quit(relay, now));
+                report.reply(now, session.quit(relay, now));
             }
             if matches!(reply, Reply::TryAgainLater { .. }) {
                 Err(ConnectFailure::SiteFailure)
@@ -188,15 +214,11 @@ pub fn open(
     }
 }
 
-/// Ends a connection with QUIT (unless the relay already closed it).
-pub fn close(
-    relay: &mut Relay,
-    now: SimTime,
-    session: Session,
-    observer: &mut impl SessionObserver,
-) {
+/// Ends a connection with QUIT (unless the relay already closed it). The reply is
+/// counted under no message: the connection may have carried many.
+pub fn close(relay: &mut Relay, now: SimTime, session: Session) {
     if session.is_open() {
-        observer.reply(session.quit(relay, now));
+        let _closing = session.quit(relay, now);
     }
 }
 
@@ -225,7 +247,7 @@ pub fn deliver_on(
     recipients: &[RecipientId],
     fates: &mut Vec<Fate>,
     scratch: &mut Scratch,
-    observer: &mut impl SessionObserver,
+    report: &mut Reporting<'_, impl Observer>,
 ) -> DeliveryStats {
     fates.clear();
     fates.resize(recipients.len(), Fate::Deferred);
@@ -245,13 +267,13 @@ pub fn deliver_on(
             .min(client.recipients_per_transaction as usize);
         stats.transactions += 1;
         let mail = session.mail_from(relay, now, from.reverse_path());
-        observer.reply(mail);
+        report.reply(now, mail);
         if !mail.is_positive() {
             // M1: a refusal at MAIL applies to every remaining recipient.
             for &i in remaining.iter() {
                 fates[i] = Fate::of_refusal(mail);
             }
-            trace_with(relay, now, client, from, None, &[], &[], mail, observer);
+            trace_with(relay, now, client, from, None, &[], &[], mail, report);
             break;
         }
         let attribution = session.transaction().copied();
@@ -261,7 +283,7 @@ pub fn deliver_on(
         next.clear();
         for &i in &remaining[..take] {
             let reply = session.rcpt_to(relay, now, recipients[i]);
-            observer.reply(reply);
+            report.reply(now, reply);
             stats.rcpts_sent += 1;
             chunk.push(recipients[i]);
             rcpt_replies.push(reply);
@@ -277,11 +299,11 @@ pub fn deliver_on(
         next.extend_from_slice(&remaining[take..]);
         let final_reply = if pending.is_empty() {
             let reset = session.rset(relay, now);
-            observer.reply(reset);
+            report.reply(now, reset);
             *rcpt_replies.last().expect("a transaction has a recipient")
         } else {
             let data = session.data(relay, now);
-            observer.reply(data);
+            report.reply(now, data);
             let fate = if data.is_positive() {
                 stats.accepted += 1;
                 Fate::Delivered
@@ -300,7 +322,7 @@ pub fn deliver_on(
             chunk,
             rcpt_replies,
             final_reply,
-            observer,
+            report,
         );
         if pending.is_empty() && carried == take {
             // M6 made no progress (every recipient 452): defer them rather than loop.
@@ -312,8 +334,6 @@ pub fn deliver_on(
     stats
 }
 
-/// EHLO, STARTTLS + EHLO, AUTH as the client is configured. `Err` carries the reply
-/// that failed the session before MAIL (M1).
 /// EHLO, STARTTLS + EHLO, AUTH as the client is configured. `Err` carries the fate
 /// of every recipient when the session fails before MAIL (M1).
 fn greet(
@@ -321,10 +341,10 @@ fn greet(
     now: SimTime,
     client: &MtaClient,
     session: &mut Session,
-    observer: &mut impl SessionObserver,
+    report: &mut Reporting<'_, impl Observer>,
 ) -> Result<(), Reply> {
     let mut step = |reply: Reply| {
-        observer.reply(reply);
+        report.reply(now, reply);
         if reply.is_positive() {
             Ok(())
         } else {
@@ -352,26 +372,29 @@ fn trace_with(
     recipients: &[RecipientId],
     rcpt_replies: &[Reply],
     reply: Reply,
-    observer: &mut impl SessionObserver,
+    report: &mut Reporting<'_, impl Observer>,
 ) {
     let directory = relay.directory();
-    observer.transaction(&TransactionTrace {
-        time: now,
-        charged_tenant: attribution.map(|a| a.tenant.0 as usize),
-        counted_user: attribution
-            .and_then(|a| a.counted_user)
-            .map(|u| directory.user_address(u)),
-        postmaster_domain: attribution.and_then(|a| match a.relayed {
-            RelayedSender::Postmaster(d) => Some(directory.domain_name(d)),
-            RelayedSender::AsPresented => None,
-        }),
-        source_ip: client.source_ip,
-        helo: &client.helo,
-        envelope_from: from,
-        recipients,
-        rcpt_replies,
-        reply,
-    });
+    report.transaction(
+        now,
+        &TransactionTrace {
+            time: now,
+            charged_tenant: attribution.map(|a| a.tenant.0 as usize),
+            counted_user: attribution
+                .and_then(|a| a.counted_user)
+                .map(|u| directory.user_address(u)),
+            postmaster_domain: attribution.and_then(|a| match a.relayed {
+                RelayedSender::Postmaster(d) => Some(directory.domain_name(d)),
+                RelayedSender::AsPresented => None,
+            }),
+            source_ip: client.source_ip,
+            helo: &client.helo,
+            envelope_from: from,
+            recipients,
+            rcpt_replies,
+            reply,
+        },
+    );
 }
 
 #[cfg(test)]
@@ -382,11 +405,18 @@ mod tests {
     use super::*;
     use scenario::Model;
 
-    struct Silent;
-    impl SessionObserver for Silent {
-        fn reply(&mut self, _: Reply) {}
-        fn connection(&mut self, _: bool) {}
-        fn transaction(&mut self, _: &TransactionTrace<'_>) {}
+    /// Reports into nothing.
+    fn silent(out: &mut ()) -> Reporting<'_, ()> {
+        Reporting {
+            out,
+            tag: MessageTag {
+                sender: 0,
+                tenant: 0,
+                mta: 0,
+                notification: false,
+            },
+            connection: 1,
+        }
     }
 
     fn scenario(extra: &str) -> Model {
@@ -435,7 +465,7 @@ helo = "mx.acme.example"
         let mut relay = Relay::new(&s.relay, &s.tenants, ChaCha12Rng::seed_from_u64(1));
         let client = client_of(&s);
         let now = SimTime::ZERO;
-        let mut session = open(&mut relay, now, &client, &mut Silent).unwrap();
+        let mut session = open(&mut relay, now, &client, &mut silent(&mut ())).unwrap();
         let from: EnvelopeSender = "app@acme.example".parse().unwrap();
         let rcpts: Vec<RecipientId> = (0..5).map(RecipientId).collect();
         let (mut fates, mut scratch) = (Vec::new(), Scratch::default());
@@ -448,13 +478,13 @@ helo = "mx.acme.example"
             &rcpts,
             &mut fates,
             &mut scratch,
-            &mut Silent,
+            &mut silent(&mut ()),
         );
         assert_eq!((stats.transactions, stats.accepted), (3, 3));
         assert!(fates.iter().all(|f| *f == Fate::Delivered));
         // qmail sends every recipient each time: 5 + 3 + 1 RCPT commands.
         assert_eq!(stats.rcpts_sent, 9);
-        close(&mut relay, now, session, &mut Silent);
+        close(&mut relay, now, session);
     }
 
     /// M5: an MTA routes its internal domains (and their subdomains) elsewhere.
@@ -477,12 +507,12 @@ helo = "mx.acme.example"
         let mut client = client_of(&s);
         client.helo = "bad name".into();
         assert!(matches!(
-            open(&mut relay, SimTime::ZERO, &client, &mut Silent),
+            open(&mut relay, SimTime::ZERO, &client, &mut silent(&mut ())),
             Err(ConnectFailure::Refusal(Fate::Bounced))
         ));
         client.port = 2525;
         assert!(matches!(
-            open(&mut relay, SimTime::ZERO, &client, &mut Silent),
+            open(&mut relay, SimTime::ZERO, &client, &mut silent(&mut ())),
             Err(ConnectFailure::Refused)
         ));
     }

@@ -24,12 +24,11 @@
 
 use std::collections::VecDeque;
 
-use super::client::{
-    self, ConnectFailure, Fate, MtaClient, Scratch, SessionObserver, TransactionTrace,
-};
+use super::client::{self, ConnectFailure, Fate, MtaClient, Reporting, Scratch};
 use super::profile::{MtaParams, RetryState};
+use crate::{Observation, Observer};
 use relay::time::{SimDuration, SimTime};
-use relay::{RecipientId, Relay, Reply, Session};
+use relay::{RecipientId, Relay, Session};
 use scenario::values::EnvelopeSender;
 
 /// Whose message it is, for counting.
@@ -37,6 +36,8 @@ use scenario::values::EnvelopeSender;
 pub struct MessageTag {
     pub sender: u32,
     pub tenant: u32,
+    /// The MTA whose queue holds it.
+    pub mta: u32,
     /// A non-delivery report (M4) caused by a message of `sender`.
     pub notification: bool,
 }
@@ -75,20 +76,11 @@ pub enum MtaEvent {
     SiteUp,
 }
 
-/// What the MTA tells the simulation.
-pub trait MtaSink {
+/// What the MTA needs of the simulation: its timed events scheduled, connection
+/// numbers, and someone to observe what happens (every observation goes through
+/// `Observer::observe`).
+pub trait MtaSink: Observer {
     fn schedule(&mut self, at: SimTime, event: MtaEvent);
-    /// A message entered the queue (`recipients` in all, including routed elsewhere).
-    fn generated(&mut self, tag: MessageTag, recipients: u32);
-    /// A message left the queue, or is still in it at the horizon. `delay`: from its
-    /// arrival to its (last) delivery, when it was delivered.
-    fn settled(&mut self, tag: MessageTag, fates: RecipientFates, delay: Option<SimDuration>);
-    /// The number of messages in the MTA's queue changed.
-    fn queue_depth(&mut self, _depth: usize) {}
-    fn attempt(&mut self, tag: MessageTag, counts: &AttemptCounts);
-    fn reply(&mut self, tag: MessageTag, reply: Reply);
-    fn connection(&mut self, tag: MessageTag, opened: bool);
-    fn transaction(&mut self, tag: MessageTag, connection: u64, trace: &TransactionTrace<'_>);
     /// A fresh connection number (for the trace).
     fn next_connection(&mut self) -> u64;
 }
@@ -164,25 +156,6 @@ struct Conn {
     messages: u32,
     busy: bool,
     generation: u32,
-}
-
-/// Counts what the relay says during one attempt, for one message.
-struct Tagged<'a, S: MtaSink> {
-    sink: &'a mut S,
-    tag: MessageTag,
-    connection: u64,
-}
-
-impl<S: MtaSink> SessionObserver for Tagged<'_, S> {
-    fn reply(&mut self, reply: Reply) {
-        self.sink.reply(self.tag, reply);
-    }
-    fn connection(&mut self, opened: bool) {
-        self.sink.connection(self.tag, opened);
-    }
-    fn transaction(&mut self, trace: &TransactionTrace<'_>) {
-        self.sink.transaction(self.tag, self.connection, trace);
-    }
 }
 
 pub struct MtaRuntime {
@@ -305,13 +278,26 @@ impl MtaRuntime {
         sink: &mut impl MtaSink,
     ) {
         let total = message.recipients.len() as u32 + message.routed_elsewhere;
-        sink.generated(message.tag, total);
+        sink.observe(
+            now,
+            &Observation::Generated {
+                tag: message.tag,
+                recipients: total,
+            },
+        );
         if message.recipients.is_empty() {
             let fates = RecipientFates {
                 delivered: u64::from(message.routed_elsewhere),
                 ..RecipientFates::default()
             };
-            sink.settled(message.tag, fates, Some(SimDuration::ZERO));
+            sink.observe(
+                now,
+                &Observation::Settled {
+                    tag: message.tag,
+                    fates,
+                    delay: Some(SimDuration::ZERO),
+                },
+            );
             return;
         }
         let slot = self.allocate();
@@ -327,7 +313,8 @@ impl MtaRuntime {
         q.delivered = u64::from(message.routed_elsewhere);
         q.bounced = 0;
         self.ready.push_back(slot);
-        sink.queue_depth(self.queued());
+        let (mta, depth) = (message.tag.mta, self.queued());
+        sink.observe(now, &Observation::QueueDepth { mta, depth });
         self.dispatch(relay, now, envelopes, sink);
     }
 
@@ -378,16 +365,21 @@ impl MtaRuntime {
     }
 
     /// At the horizon: every message still queued is reported as such.
-    pub fn settle_at_horizon(&mut self, sink: &mut impl MtaSink) {
+    pub fn settle_at_horizon(&mut self, horizon: SimTime, sink: &mut impl MtaSink) {
         for q in self.slots.iter().filter(|q| q.live) {
-            sink.settled(
-                q.tag,
-                RecipientFates {
-                    delivered: q.delivered,
-                    bounced: q.bounced,
-                    queued: q.pending.len() as u64,
+            let fates = RecipientFates {
+                delivered: q.delivered,
+                bounced: q.bounced,
+                queued: q.pending.len() as u64,
+            };
+            let tag = q.tag;
+            sink.observe(
+                horizon,
+                &Observation::Settled {
+                    tag,
+                    fates,
+                    delay: None,
                 },
-                None,
             );
         }
     }
@@ -401,6 +393,7 @@ impl MtaRuntime {
             tag: MessageTag {
                 sender: 0,
                 tenant: 0,
+                mta: 0,
                 notification: false,
             },
             from: 0,
@@ -435,8 +428,7 @@ impl MtaRuntime {
     fn close(&mut self, relay: &mut Relay, now: SimTime, conn: u32) {
         if let Some(c) = self.conns[conn as usize].take() {
             self.open_conns -= 1;
-            // The QUIT's reply is not attributed to a message.
-            client::close(relay, now, c.session, &mut Quiet);
+            client::close(relay, now, c.session);
         }
     }
 
@@ -482,12 +474,12 @@ impl MtaRuntime {
             let tag = self.slots[msg as usize].tag;
             let id = sink.next_connection();
             let opened = {
-                let mut observer = Tagged {
-                    sink: &mut *sink,
+                let mut report = Reporting {
+                    out: &mut *sink,
                     tag,
                     connection: id,
                 };
-                client::open(relay, now, &self.client, &mut observer)
+                client::open(relay, now, &self.client, &mut report)
             };
             match opened {
                 Ok(session) => {
@@ -561,8 +553,8 @@ impl MtaRuntime {
         let q = &self.slots[msg as usize];
         let tag = q.tag;
         let stats = {
-            let mut observer = Tagged {
-                sink: &mut *sink,
+            let mut report = Reporting {
+                out: &mut *sink,
                 tag,
                 connection: c.id,
             };
@@ -575,7 +567,7 @@ impl MtaRuntime {
                 &q.pending,
                 &mut self.fates,
                 &mut self.scratch,
-                &mut observer,
+                &mut report,
             )
         };
         c.busy = true;
@@ -628,7 +620,13 @@ impl MtaRuntime {
         q.delivered += counts.accepted_rcpts;
         q.bounced += counts.rejected_rcpts;
         bounced_now += counts.rejected_rcpts;
-        sink.attempt(q.tag, &counts);
+        sink.observe(
+            now,
+            &Observation::Attempt {
+                tag: q.tag,
+                counts: &counts,
+            },
+        );
         let mut done = q.pending.is_empty();
         if !done {
             // M4: at the queue lifetime (or past an Exim rule), the rest bounce.
@@ -661,8 +659,9 @@ impl MtaRuntime {
             let delay = (fates.delivered > 0).then(|| now.saturating_since(q.retry.birth));
             q.live = false;
             self.free_slots.push(msg);
-            sink.settled(tag, fates, delay);
-            sink.queue_depth(self.queued());
+            sink.observe(now, &Observation::Settled { tag, fates, delay });
+            let (mta, depth) = (tag.mta, self.queued());
+            sink.observe(now, &Observation::QueueDepth { mta, depth });
         }
         if bounced_now > 0
             && !tag.notification
@@ -707,15 +706,6 @@ impl MtaRuntime {
 /// The size of a non-delivery report.
 const NOTIFICATION_SIZE: u64 = 5_000;
 
-/// An observer for replies no message is charged with (the QUIT of a cached connection).
-struct Quiet;
-
-impl SessionObserver for Quiet {
-    fn reply(&mut self, _: Reply) {}
-    fn connection(&mut self, _: bool) {}
-    fn transaction(&mut self, _: &TransactionTrace<'_>) {}
-}
-
 #[cfg(test)]
 mod tests {
     use std::cmp::Reverse;
@@ -725,6 +715,7 @@ mod tests {
     use rand_chacha::ChaCha12Rng;
 
     use super::*;
+    use relay::Reply;
     use scenario::Model;
 
     /// Records what the MTA reports and runs its timed events in time order.
@@ -766,29 +757,24 @@ mod tests {
         }
     }
 
+    impl Observer for Recording {
+        fn observe(&mut self, _: SimTime, what: &Observation<'_>) {
+            match *what {
+                Observation::Generated { .. } => self.generated += 1,
+                Observation::Settled { tag, fates, .. } => self.settled.push((tag, fates)),
+                Observation::Reply { reply, .. } => self.replies.push(reply),
+                Observation::Connection { opened: true, .. } => self.connections.0 += 1,
+                Observation::Connection { opened: false, .. } => self.connections.1 += 1,
+                _ => {}
+            }
+        }
+    }
+
     impl MtaSink for Recording {
         fn schedule(&mut self, at: SimTime, event: MtaEvent) {
             self.seq += 1;
             self.events.push(Reverse((at, self.seq, key(event))));
         }
-        fn generated(&mut self, _: MessageTag, _: u32) {
-            self.generated += 1;
-        }
-        fn settled(&mut self, tag: MessageTag, fates: RecipientFates, _: Option<SimDuration>) {
-            self.settled.push((tag, fates));
-        }
-        fn attempt(&mut self, _: MessageTag, _: &AttemptCounts) {}
-        fn reply(&mut self, _: MessageTag, reply: Reply) {
-            self.replies.push(reply);
-        }
-        fn connection(&mut self, _: MessageTag, opened: bool) {
-            if opened {
-                self.connections.0 += 1;
-            } else {
-                self.connections.1 += 1;
-            }
-        }
-        fn transaction(&mut self, _: MessageTag, _: u64, _: &TransactionTrace<'_>) {}
         fn next_connection(&mut self) -> u64 {
             self.next_connection += 1;
             self.next_connection
@@ -850,6 +836,7 @@ helo = "mx.acme.example"
                 tag: MessageTag {
                     sender: 0,
                     tenant: 0,
+                    mta: 0,
                     notification: false,
                 },
                 from: self.from,

@@ -1,0 +1,99 @@
+//! What happens in a run, as it happens: one vocabulary ([`Observation`]) and one
+//! method ([`Observer::observe`]). The client side of SMTP and the MTAs report in it,
+//! the driver counts every observation into the `RunReport` and passes it on to the
+//! run's observer: the run folder's writers, a progress bar, a test's trace.
+//! Observers never change the run.
+
+use relay::time::{SimDuration, SimTime};
+use relay::{LimitEvent, Reply};
+
+use crate::world::client::TransactionTrace;
+use crate::world::mta::{AttemptCounts, MessageTag, RecipientFates};
+
+#[derive(Clone, Copy, Debug)]
+pub enum Observation<'a> {
+    /// A sender handed a message to its MTA with `recipients` recipients bound for
+    /// the relay (M5: internally routed ones excluded).
+    Offered { tag: MessageTag, recipients: u32 },
+    /// A message entered its MTA's queue with `recipients` in all.
+    Generated { tag: MessageTag, recipients: u32 },
+    /// A message left its MTA's queue (`delay`: from arrival to its last delivery,
+    /// when it was delivered), or is still in it at the horizon.
+    Settled {
+        tag: MessageTag,
+        fates: RecipientFates,
+        delay: Option<SimDuration>,
+    },
+    /// MTA `mta` holds `depth` messages in its queue from now on.
+    QueueDepth { mta: u32, depth: usize },
+    /// One delivery attempt of one message through the relay ended.
+    Attempt {
+        tag: MessageTag,
+        counts: &'a AttemptCounts,
+    },
+    /// The relay replied to a command of a connection delivering `tag`.
+    Reply { tag: MessageTag, reply: Reply },
+    /// A connection to the relay was opened or refused, delivering `tag`.
+    Connection { tag: MessageTag, opened: bool },
+    /// An SMTP transaction ended on connection number `connection`.
+    Transaction {
+        tag: MessageTag,
+        connection: u64,
+        trace: &'a TransactionTrace<'a>,
+    },
+    /// A limit was hit or cleared.
+    Limit(&'a LimitEvent),
+}
+
+impl Observation<'_> {
+    /// The tenant an observation counts for: the customer charged (Q8) for a
+    /// transaction the relay attributed, else the sending MTA's tenant.
+    pub fn tenant(&self) -> Option<usize> {
+        match self {
+            Observation::Transaction { tag, trace, .. } => {
+                Some(trace.charged_tenant.unwrap_or(tag.tenant as usize))
+            }
+            Observation::Offered { tag, .. }
+            | Observation::Generated { tag, .. }
+            | Observation::Settled { tag, .. }
+            | Observation::Attempt { tag, .. }
+            | Observation::Reply { tag, .. }
+            | Observation::Connection { tag, .. } => Some(tag.tenant as usize),
+            Observation::QueueDepth { .. } => None,
+            Observation::Limit(e) => e.tenant.map(|t| t.0 as usize),
+        }
+    }
+}
+
+pub trait Observer {
+    fn observe(&mut self, time: SimTime, what: &Observation<'_>);
+}
+
+/// Observes nothing.
+impl Observer for () {
+    fn observe(&mut self, _: SimTime, _: &Observation<'_>) {}
+}
+
+/// A borrowed observer observes into what it borrows.
+impl<O: Observer> Observer for &mut O {
+    fn observe(&mut self, time: SimTime, what: &Observation<'_>) {
+        (**self).observe(time, what);
+    }
+}
+
+/// Both observe, in order.
+impl<A: Observer, B: Observer> Observer for (A, B) {
+    fn observe(&mut self, time: SimTime, what: &Observation<'_>) {
+        self.0.observe(time, what);
+        self.1.observe(time, what);
+    }
+}
+
+/// An observer that may be absent (`--trace` off).
+impl<O: Observer> Observer for Option<O> {
+    fn observe(&mut self, time: SimTime, what: &Observation<'_>) {
+        if let Some(o) = self {
+            o.observe(time, what);
+        }
+    }
+}
