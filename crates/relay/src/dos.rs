@@ -29,37 +29,53 @@ use crate::limit::{LimitChange, LimitEvent, LimitKey, LimitKind, Subject};
 use crate::reply::Reply;
 use crate::time::SimTime;
 
-/// A token bucket: `rate` tokens per millisecond up to `burst`.
+/// A token bucket of `count` tokens per `per`, holding at most `burst` tokens, in
+/// exact integer arithmetic so that every platform refuses the same connection: the
+/// level is counted in units of 1/(per in ms × 10⁶) token, so each millisecond adds
+/// exactly the rate's count in millionths (rates are given to 6 decimals at most).
 #[derive(Clone, Copy, Debug)]
 struct TokenBucket {
-    tokens: f64,
+    /// Units held.
+    level: u128,
     last: SimTime,
-    rate: f64,
-    burst: f64,
+    /// Units added per millisecond.
+    refill: u128,
+    /// Units in one token.
+    one: u128,
+    /// Units held at most.
+    burst: u128,
 }
 
 impl TokenBucket {
-    fn new(rate: Rate, burst: f64) -> Self {
+    /// A full bucket of `burst_millionths` millionths of a token.
+    fn new(rate: Rate, burst_millionths: u128) -> Self {
+        let per_ms = u128::from(rate.per.as_millis().max(1));
+        let burst = burst_millionths * per_ms;
         TokenBucket {
-            tokens: burst,
+            level: burst,
             last: SimTime::ZERO,
-            rate: rate.per_milli(),
+            refill: millionths(rate.count),
+            one: per_ms * 1_000_000,
             burst,
         }
     }
 
     fn refill(&mut self, now: SimTime) {
         if now > self.last {
-            let dt = (now.as_millis() - self.last.as_millis()) as f64;
-            self.tokens = (self.tokens + dt * self.rate).min(self.burst);
+            let dt = u128::from(now.as_millis() - self.last.as_millis());
+            self.level = (self.level + dt * self.refill).min(self.burst);
             self.last = now;
         }
     }
 
+    fn has_token(&self) -> bool {
+        self.level >= self.one
+    }
+
     fn try_take(&mut self, now: SimTime) -> bool {
         self.refill(now);
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
+        if self.has_token() {
+            self.level -= self.one;
             true
         } else {
             false
@@ -67,10 +83,10 @@ impl TokenBucket {
     }
 
     fn check(&self) -> Result<(), String> {
-        if !(self.tokens >= 0.0 && self.tokens <= self.burst.max(0.0)) {
+        if self.level > self.burst {
             return Err(format!(
-                "{} tokens in a bucket of {}",
-                self.tokens, self.burst
+                "{} units in a bucket of {}",
+                self.level, self.burst
             ));
         }
         Ok(())
@@ -78,15 +94,21 @@ impl TokenBucket {
 
     /// When the bucket next holds a whole token (`None`: it never refills).
     fn token_at(&self) -> Option<SimTime> {
-        if self.tokens >= 1.0 {
+        if self.has_token() {
             return Some(self.last);
         }
-        if self.rate <= 0.0 || self.burst < 1.0 {
+        if self.refill == 0 || self.burst < self.one {
             return None;
         }
-        let wait = ((1.0 - self.tokens) / self.rate).ceil() as u64;
+        let wait = (self.one - self.level).div_ceil(self.refill) as u64;
         Some(SimTime(self.last.as_millis() + wait.max(1)))
     }
+}
+
+/// `x` in millionths, rounded (the conversion is exact for counts written with at
+/// most 6 decimals).
+fn millionths(x: f64) -> u128 {
+    (x * 1_000_000.0).round().max(0.0) as u128
 }
 
 /// D2: one connection counted as open at its source IP. The count is the number of
@@ -127,7 +149,10 @@ impl DosGuard {
         let mut guard = DosGuard {
             config: config.clone(),
             ips: FxHashMap::default(),
-            pool: TokenBucket::new(config.generic_helo_pool, config.generic_helo_pool.count),
+            pool: TokenBucket::new(
+                config.generic_helo_pool,
+                millionths(config.generic_helo_pool.count),
+            ),
             pool_hit: false,
             background_next: None,
             recheck: BinaryHeap::new(),
@@ -142,7 +167,7 @@ impl DosGuard {
         self.ips.entry(ip).or_insert_with(|| SourceIp {
             bucket: TokenBucket::new(
                 config.new_connections_per_ip,
-                f64::from(config.new_connection_burst),
+                u128::from(config.new_connection_burst) * 1_000_000,
             ),
             open: Arc::new(AtomicU32::new(0)),
             rate_hit: false,
@@ -311,7 +336,7 @@ impl DosGuard {
                 Subject::SourceIp(ip) => {
                     let state = self.ip(ip);
                     state.bucket.refill(t);
-                    if state.bucket.tokens >= 1.0 {
+                    if state.bucket.has_token() {
                         state.rate_hit = false;
                         let burst = u64::from(self.config.new_connection_burst);
                         self.emit(t, key.limit, key.subject, LimitChange::Cleared, 0, burst);
@@ -323,7 +348,7 @@ impl DosGuard {
                     self.run_background(t, rng);
                     self.pool.refill(t);
                     let limit = self.config.generic_helo_pool.count as u64;
-                    if self.pool.tokens >= 1.0 {
+                    if self.pool.has_token() {
                         self.pool_hit = false;
                         self.emit(t, key.limit, key.subject, LimitChange::Cleared, 0, limit);
                     } else if let Some(next) = self.pool.token_at() {
@@ -353,7 +378,8 @@ impl DosGuard {
             return None;
         }
         let u: f64 = rng.random();
-        let gap = (-(1.0 - u).ln() / rate).ceil().max(1.0) as u64;
+        // libm: the same bits on every platform (a platform's own `ln` may differ).
+        let gap = (-libm::log(1.0 - u) / rate).ceil().max(1.0) as u64;
         Some(SimTime(after.as_millis() + gap))
     }
 
@@ -433,6 +459,24 @@ mod tests {
                 ),
             ]
         );
+    }
+
+    /// D2: the bucket is exact integer arithmetic: at 60 a minute, a day after the
+    /// burst is spent a token is there at every whole second and never a millisecond
+    /// before (a float level drifts off by a millisecond within minutes).
+    #[test]
+    fn d02_token_bucket_refills_exactly_over_a_day() {
+        let (mut g, _) = guard(|_| {});
+        for _ in 0..20 {
+            let c = g.connect(SimTime::ZERO, ip()).unwrap();
+            g.disconnect(SimTime::ZERO, ip(), c);
+        }
+        for second in 1..=86_400u64 {
+            let t = second * 1000;
+            assert!(g.connect(SimTime(t - 1), ip()).is_err(), "{t} - 1 ms");
+            let c = g.connect(SimTime(t), ip()).expect("a token every second");
+            g.disconnect(SimTime(t), ip(), c);
+        }
     }
 
     /// D2: at most 100 concurrent connections per source IP.

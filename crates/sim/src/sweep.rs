@@ -44,12 +44,11 @@ impl FromStr for LicenceSpec {
             }
             if let Some(points) = rest.strip_prefix("log:") {
                 let n = number(points)?.max(2);
-                let (a, b) = (f64::from(lo).ln(), f64::from(hi).ln());
+                // libm: the same points on every platform.
+                let (a, b) = (libm::log(f64::from(lo)), libm::log(f64::from(hi)));
                 (0..n)
                     .map(|i| {
-                        (a + (b - a) * f64::from(i) / f64::from(n - 1))
-                            .exp()
-                            .round() as u32
+                        libm::exp(a + (b - a) * f64::from(i) / f64::from(n - 1)).round() as u32
                     })
                     .collect()
             } else {

@@ -115,9 +115,11 @@ impl ArrivalProcess {
 }
 
 /// An exponential variate of the given mean, by inversion (`1 − U` is in (0, 1]).
+/// `libm::log` gives the same bits on every platform, where the platform's own `ln`
+/// need not.
 fn exponential(rng: &mut ChaCha12Rng, mean: f64) -> f64 {
     let u: f64 = rng.random();
-    -mean * (1.0 - u).ln()
+    -mean * libm::log(1.0 - u)
 }
 
 /// Time of message `k` (0-based) of a burst: spread evenly over `over`.
@@ -142,7 +144,7 @@ pub fn draw_recipients(count: &RecipientCount, rng: &mut ChaCha12Rng) -> u32 {
                 return 1;
             }
             let u: f64 = rng.random();
-            let k = ((1.0 - u).ln() / (1.0 - p).ln()).floor() + 1.0;
+            let k = (libm::log(1.0 - u) / libm::log(1.0 - p)).floor() + 1.0;
             k.min(f64::from(u32::MAX)) as u32
         }
     }

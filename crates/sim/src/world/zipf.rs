@@ -27,7 +27,8 @@ impl AliasTable {
     /// twice (sum, then scale) rather than stored, to keep the peak memory to the
     /// table and one scratch vector.
     pub fn zipf(n: u32, s: f64) -> Self {
-        let weight = |k: u32| f64::from(k).powf(-s);
+        // libm: the same table on every platform.
+        let weight = |k: u32| libm::pow(f64::from(k), -s);
         let total: f64 = (1..=n).map(weight).sum();
         let scale = f64::from(n) / total;
         let mut scaled: Vec<f64> = (1..=n).map(|k| weight(k) * scale).collect();
