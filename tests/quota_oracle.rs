@@ -1,4 +1,4 @@
-//! Property tests of the quota engine (RULEBOOK Q1, Q2, Q4, Q5, Q11, Q12) against an
+//! Property tests of the quota engine (rules Q1, Q2, Q4, Q5, Q11, Q12) against an
 //! independent brute-force oracle: the log of everything committed, re-counted from
 //! scratch for every decision with the window written as a membership test.
 //!

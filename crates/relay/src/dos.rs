@@ -1,4 +1,4 @@
-//! DoS protection (RULEBOOK D1–D4). That it exists and what it answers is documented
+//! DoS protection (rules D1–D4). That it exists and what it answers is documented
 //! (D1: `421 4.7.0 Try again later, closing connection.`, with ` (EHLO)` when at
 //! HELO); every threshold is an [assumption] and a `[relay.dos]` setting:
 //!

@@ -1,4 +1,4 @@
-//! Effective limits of one tenant (RULEBOOK Q1, Q2, Q4, Q5, Q6, Q9), from the
+//! Effective limits of one tenant (rules Q1, Q2, Q4, Q5, Q6, Q9), from the
 //! `[relay.quota]` settings, the tenant's licences and its billing state.
 
 use crate::config::{Billing, QuotaConfig, TenantConfig};

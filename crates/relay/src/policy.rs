@@ -1,4 +1,4 @@
-//! The relay policy of the admin console (RULEBOOK P1, P2, P5, P7, P8, P12): which
+//! The relay policy of the admin console (rules P1, P2, P5, P7, P8, P12): which
 //! relay setting a connection falls under, whether its envelope sender is allowed,
 //! and how it is rewritten. Pure functions over the connection's facts; the session
 //! (`session.rs`) calls them in SMTP order.

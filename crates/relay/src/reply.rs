@@ -1,6 +1,6 @@
 //! Every reply the relay gives, with its exact code, enhanced status code and text.
 //!
-//! The refusal texts are the RULEBOOK's (taken from Google's published error list);
+//! The refusal texts are the rules' (taken from Google's published error list);
 //! the positive and sequence replies are the usual Gmail wording. A `Reply` is plain
 //! `Copy` data, so counting replies per code costs no allocation; the text is only
 //! rendered for output.
@@ -238,7 +238,7 @@ impl fmt::Display for Reply {
 mod tests {
     use super::*;
 
-    /// The refusal replies of the RULEBOOK, verbatim.
+    /// The refusal replies of docs/rules.md, verbatim.
     #[test]
     fn refusal_texts_match_the_rulebook() {
         let table = [

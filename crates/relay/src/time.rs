@@ -2,7 +2,7 @@
 //!
 //! The simulation clock counts whole **milliseconds** from the scenario start in a
 //! `u64`: integer arithmetic keeps runs exact and reproducible (no float drift), and a
-//! millisecond is finer than anything the relay's rules distinguish (RULEBOOK Q11 asks
+//! millisecond is finer than anything the relay's rules distinguish (rules Q11 asks
 //! for windows "exact to the simulation's time resolution"). A `u64` of milliseconds
 //! lasts 584 million years, so overflow is not a concern for any horizon.
 

@@ -36,7 +36,7 @@ struct Summary<'a> {
     tenants: BTreeMap<&'a str, Entity<'a>>,
     senders: BTreeMap<&'a str, Entity<'a>>,
     events_processed: u64,
-    /// Every limit and assumption value the run used (RULEBOOK).
+    /// Every limit and assumption value the run used (docs/rules.md).
     assumptions: &'a RelayConfig,
     fingerprint: String,
 }

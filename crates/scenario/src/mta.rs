@@ -1,4 +1,4 @@
-//! `[[mta]]`: a client mail server that sends through the relay (RULEBOOK M1–M6).
+//! `[[mta]]`: a client mail server that sends through the relay (rules M1–M6).
 
 use std::net::IpAddr;
 

@@ -211,12 +211,12 @@ impl fmt::Display for Rate {
 // ---------------------------------------------------------------------------------
 // IP ranges
 
-/// Largest IP range the admin console accepts (RULEBOOK P3): 65,536 addresses.
+/// Largest IP range the admin console accepts (rules P3): 65,536 addresses.
 pub const MAX_RANGE_ADDRESSES: u128 = 65_536;
 
 /// An IPv4 or IPv6 CIDR range, or a single address (a /32 or /128).
 ///
-/// RULEBOOK P3: IPv4 and IPv6 in every notation (full, zero-stripped, `::`); at most
+/// P3: IPv4 and IPv6 in every notation (full, zero-stripped, `::`); at most
 /// [`MAX_RANGE_ADDRESSES`] addresses, i.e. IPv4 prefix ≥ /16, IPv6 prefix ≥ /112.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Cidr(pub IpNet);

@@ -71,11 +71,13 @@ pub trait Observer {
 
 /// Observes nothing.
 impl Observer for () {
+    #[inline]
     fn observe(&mut self, _: SimTime, _: &Observation<'_>) {}
 }
 
 /// A borrowed observer observes into what it borrows.
 impl<O: Observer> Observer for &mut O {
+    #[inline]
     fn observe(&mut self, time: SimTime, what: &Observation<'_>) {
         (**self).observe(time, what);
     }
@@ -83,6 +85,7 @@ impl<O: Observer> Observer for &mut O {
 
 /// Both observe, in order.
 impl<A: Observer, B: Observer> Observer for (A, B) {
+    #[inline]
     fn observe(&mut self, time: SimTime, what: &Observation<'_>) {
         self.0.observe(time, what);
         self.1.observe(time, what);
@@ -91,6 +94,7 @@ impl<A: Observer, B: Observer> Observer for (A, B) {
 
 /// An observer that may be absent (`--trace` off).
 impl<O: Observer> Observer for Option<O> {
+    #[inline]
     fn observe(&mut self, time: SimTime, what: &Observation<'_>) {
         if let Some(o) = self {
             o.observe(time, what);

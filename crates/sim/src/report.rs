@@ -18,6 +18,8 @@ pub struct ReplyCounts {
 }
 
 impl ReplyCounts {
+    /// Counted three times per reply (run, tenant, sender): always inlined.
+    #[inline(always)]
     pub fn add(&mut self, reply: Reply) {
         match (reply.dense_index(), reply) {
             (Some(i), _) => self.dense[i] += 1,

@@ -1,4 +1,4 @@
-//! The quota engine (RULEBOOK Q1–Q13): per registered user, messages (Q1) and unique
+//! The quota engine (rules Q1–Q13): per registered user, messages (Q1) and unique
 //! recipients (Q2) in the day window; per customer, non-unique recipients in the day
 //! (Q4) and peak (Q5) windows, with the limits of `limits.rs` (Q6, Q9).
 //!

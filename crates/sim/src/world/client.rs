@@ -1,5 +1,5 @@
 //! The client side of SMTP: how a sending mail server talks to the relay and what it
-//! makes of the replies (RULEBOOK M1, M3, M6).
+//! makes of the replies (rules M1, M3, M6).
 //!
 //! A connection: connect, EHLO, STARTTLS and EHLO again when the MTA uses it, AUTH
 //! when it has credentials (`open`); then per message as many transactions as its
@@ -131,17 +131,20 @@ pub struct Reporting<'o, O: Observer> {
 }
 
 impl<O: Observer> Reporting<'_, O> {
+    #[inline]
     fn reply(&mut self, now: SimTime, reply: Reply) {
         let tag = self.tag;
         self.out.observe(now, &Observation::Reply { tag, reply });
     }
 
+    #[inline]
     fn connection(&mut self, now: SimTime, opened: bool) {
         let tag = self.tag;
         self.out
             .observe(now, &Observation::Connection { tag, opened });
     }
 
+    #[inline]
     fn transaction(&mut self, now: SimTime, trace: &TransactionTrace<'_>) {
         let (tag, connection) = (self.tag, self.connection);
         self.out.observe(

@@ -1,4 +1,4 @@
-//! A client MTA at work (RULEBOOK M1–M6): its queue, its connections to the relay,
+//! A client MTA at work (rules M1–M6): its queue, its connections to the relay,
 //! retries and bounces. Driven by the simulation through `submit` (a new message) and
 //! `handle` (its own timed events); it reports through an `MtaSink`.
 //!

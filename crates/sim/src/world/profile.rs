@@ -1,4 +1,4 @@
-//! MTA profiles (RULEBOOK M2, M3): the retry schedule, queue lifetime, concurrency,
+//! MTA profiles (rules M2, M3): the retry schedule, queue lifetime, concurrency,
 //! recipients per transaction and connection caching of each known mail server, with
 //! every number overridable per `[[mta]]` in `[mta.overrides]`.
 //!

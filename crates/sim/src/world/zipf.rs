@@ -4,13 +4,13 @@
 //! (as `rand_distr::Zipf` does) costs two `powf` per draw, which dominated whole runs;
 //! the alias table costs `powf` once per rank when built and two table reads per draw.
 //! Tables are shared between senders with the same pool shape. Pools larger than
-//! `TABLE_LIMIT` fall back to rejection sampling, to bound memory.
+//! `TABLE_LIMIT` fall back to rejection sampling, to bound memory. Both use `libm`
+//! for powers and logarithms, so every platform draws the same ranks.
 
 use std::rc::Rc;
 
 use rand::RngExt;
 use rand_chacha::ChaCha12Rng;
-use rand_distr::{Distribution, Zipf};
 
 /// Largest pool given an alias table (8 bytes a rank: 32 MiB at the limit).
 pub const TABLE_LIMIT: u32 = 4_000_000;
@@ -23,15 +23,15 @@ pub struct AliasTable {
 }
 
 impl AliasTable {
-    /// The table of Zipf(n, s), n ≥ 1. Built in place: the weights are computed
-    /// twice (sum, then scale) rather than stored, to keep the peak memory to the
-    /// table and one scratch vector.
+    /// The table of Zipf(n, s), n ≥ 1. Built in place: the weights go into the one
+    /// scratch vector, are summed in rank order and scaled there, so the peak memory
+    /// is the table and that vector, and each weight is computed once.
     pub fn zipf(n: u32, s: f64) -> Self {
-        // libm: the same table on every platform.
-        let weight = |k: u32| libm::pow(f64::from(k), -s);
-        let total: f64 = (1..=n).map(weight).sum();
+        // libm: the same weights on every platform.
+        let mut scaled: Vec<f64> = (1..=n).map(|k| libm::pow(f64::from(k), -s)).collect();
+        let total: f64 = scaled.iter().sum();
         let scale = f64::from(n) / total;
-        let mut scaled: Vec<f64> = (1..=n).map(|k| weight(k) * scale).collect();
+        scaled.iter_mut().for_each(|w| *w *= scale);
         let mut columns: Vec<(f32, u32)> = (0..n).map(|i| (1.0, i)).collect();
         let mut small: Vec<u32> = Vec::new();
         let mut large: Vec<u32> = Vec::new();
@@ -76,7 +76,7 @@ pub enum Popularity {
     Uniform(u32),
     Table(Rc<AliasTable>),
     /// Beyond `TABLE_LIMIT`.
-    Rejection(Zipf<f64>),
+    Rejection(RejectionZipf),
 }
 
 impl Popularity {
@@ -96,11 +96,7 @@ impl Popularity {
                 .or_insert_with(|| Rc::new(AliasTable::zipf(size, exponent)));
             Popularity::Table(Rc::clone(table))
         } else {
-            match Zipf::new(f64::from(size), exponent) {
-                Ok(z) => Popularity::Rejection(z),
-                // Validated: size ≥ 1 and exponent ≥ 0; keep a sane fallback.
-                Err(_) => Popularity::Uniform(size),
-            }
+            Popularity::Rejection(RejectionZipf::new(size, exponent))
         }
     }
 
@@ -110,7 +106,57 @@ impl Popularity {
             Popularity::Single => 0,
             Popularity::Uniform(n) => rng.random_range(0..*n),
             Popularity::Table(t) => t.sample(rng),
-            Popularity::Rejection(z) => (z.sample(rng) as u32).saturating_sub(1),
+            Popularity::Rejection(z) => z.sample(rng),
+        }
+    }
+}
+
+/// Zipf(n, s) by rejection-inversion (Hörmann and Derflinger, "Rejection-inversion
+/// to generate variates from monotone discrete distributions", 1996), as
+/// `rand_distr::Zipf` implements it, with `libm`'s `pow`, `log` and `exp` so that the
+/// draws are the same on every platform. For n ≥ 2 and s > 0.
+#[derive(Clone, Copy, Debug)]
+pub struct RejectionZipf {
+    s: f64,
+    t: f64,
+    q: f64,
+}
+
+impl RejectionZipf {
+    pub fn new(n: u32, s: f64) -> Self {
+        let n = f64::from(n);
+        let (q, t) = if s == 1.0 {
+            (0.0, 1.0 + libm::log(n))
+        } else {
+            let q = 1.0 / (1.0 - s);
+            (q, (libm::pow(n, 1.0 - s) - s) * q)
+        };
+        RejectionZipf { s, t, q }
+    }
+
+    fn inv_cdf(&self, p: f64) -> f64 {
+        let pt = p * self.t;
+        if pt <= 1.0 {
+            pt
+        } else if self.s != 1.0 {
+            libm::pow(pt * (1.0 - self.s) + self.s, self.q)
+        } else {
+            libm::exp(pt - 1.0)
+        }
+    }
+
+    /// A rank, 0-based.
+    pub fn sample(&self, rng: &mut ChaCha12Rng) -> u32 {
+        loop {
+            let inv_b = self.inv_cdf(rng.random::<f64>());
+            let x = (inv_b + 1.0).floor();
+            let mut ratio = libm::pow(x, -self.s);
+            if x > 1.0 {
+                ratio *= libm::pow(inv_b, self.s);
+            }
+            if rng.random::<f64>() < ratio {
+                return (x as u32).saturating_sub(1);
+            }
         }
     }
 }
@@ -120,16 +166,13 @@ mod tests {
     use super::*;
     use rand::SeedableRng;
 
-    /// The alias table reproduces Zipf probabilities (within sampling error).
-    #[test]
-    fn alias_table_frequencies_follow_zipf() {
-        let (n, s) = (50u32, 1.1);
-        let table = AliasTable::zipf(n, s);
+    /// Draws from `sample` follow Zipf(n, s) (within five standard deviations).
+    fn follows_zipf(n: u32, s: f64, mut sample: impl FnMut(&mut ChaCha12Rng) -> u32) {
         let mut rng = ChaCha12Rng::seed_from_u64(3);
         let draws = 400_000;
         let mut counts = vec![0u32; n as usize];
         for _ in 0..draws {
-            counts[table.sample(&mut rng) as usize] += 1;
+            counts[sample(&mut rng) as usize] += 1;
         }
         let h: f64 = (1..=n).map(|k| f64::from(k).powf(-s)).sum();
         for k in [1u32, 2, 5, 20, 50] {
@@ -141,6 +184,22 @@ mod tests {
                 (got - expected).abs() < 5.0 * sd,
                 "rank {k}: {got} vs {expected:.0}"
             );
+        }
+    }
+
+    /// The alias table reproduces Zipf probabilities.
+    #[test]
+    fn alias_table_frequencies_follow_zipf() {
+        let table = AliasTable::zipf(50, 1.1);
+        follows_zipf(50, 1.1, |rng| table.sample(rng));
+    }
+
+    /// So does rejection-inversion (pools over `TABLE_LIMIT`), for s = 1 and not.
+    #[test]
+    fn rejection_frequencies_follow_zipf() {
+        for s in [1.1, 1.0, 0.7] {
+            let z = RejectionZipf::new(50, s);
+            follows_zipf(50, s, |rng| z.sample(rng));
         }
     }
 
