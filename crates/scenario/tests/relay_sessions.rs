@@ -9,8 +9,8 @@ use rand_chacha::ChaCha12Rng;
 use relay::policy::RelayedSender;
 use relay::time::{SimDuration, SimTime};
 use relay::{
-    LimitChange, LimitEvent, LimitKey, LimitKind, RecipientId, Relay, RelayCommand, ReversePath,
-    Subject, TenantIx,
+    LimitChange, LimitEvent, LimitKey, LimitKind, Phase, RecipientId, Relay, RelayCommand,
+    ReversePath, Subject, TenantIx,
 };
 use scenario::Model;
 use scenario::values::EnvelopeSender;
@@ -1019,6 +1019,7 @@ fn d01_dos_refusal_closes_the_connection() {
     let closed = "421 4.7.0 Try again later, closing connection. (EHLO)";
     assert_eq!(s.helo_command(&mut r, now, "localhost").to_string(), closed);
     assert!(!s.is_open());
+    assert!(matches!(s.phase(), Phase::Closed { .. }));
     let later = [
         s.helo_command(&mut r, now, "mx.acme.example"),
         s.mail_from(&mut r, now, ReversePath::Address("alerts@acme.example")),

@@ -45,26 +45,6 @@ pub enum Observation<'a> {
     Limit(&'a LimitEvent),
 }
 
-impl Observation<'_> {
-    /// The tenant an observation counts for: the customer charged (Q8) for a
-    /// transaction the relay attributed, else the sending MTA's tenant.
-    pub fn tenant(&self) -> Option<usize> {
-        match self {
-            Observation::Transaction { tag, trace, .. } => {
-                Some(trace.charged_tenant.unwrap_or(tag.tenant as usize))
-            }
-            Observation::Offered { tag, .. }
-            | Observation::Generated { tag, .. }
-            | Observation::Settled { tag, .. }
-            | Observation::Attempt { tag, .. }
-            | Observation::Reply { tag, .. }
-            | Observation::Connection { tag, .. } => Some(tag.tenant as usize),
-            Observation::QueueDepth { .. } => None,
-            Observation::Limit(e) => e.tenant.map(|t| t.0 as usize),
-        }
-    }
-}
-
 pub trait Observer {
     fn observe(&mut self, time: SimTime, what: &Observation<'_>);
 }
