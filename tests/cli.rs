@@ -303,12 +303,12 @@ fn transactions_csv_shows_attribution_and_rewriting() {
         && r.contains(",<>,,")
         && r.ends_with(",250 2.0.0 OK,postmaster@acme.example")));
     assert!(rows.iter().any(|r| r.contains(",appliance-localhost,")
-        && r.ends_with(",550 5.7.1 Invalid credentials for relay.,")));
+        && r.ends_with(",550 5.7.1 Invalid credentials for relay [192.0.2.50].,")));
     // M4: the bounce report to the refused sender goes through the relay with the
     // empty sender, and is refused the same way.
     assert!(rows.iter().any(|r| r.contains(",appliance-localhost,")
         && r.contains(",<>,,")
-        && r.ends_with(",550 5.7.1 Invalid credentials for relay.,")));
+        && r.ends_with(",550 5.7.1 Invalid credentials for relay [192.0.2.50].,")));
 }
 
 /// Golden outputs of a small scenario: every CSV and summary.json.

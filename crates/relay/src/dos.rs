@@ -26,7 +26,7 @@ use rustc_hash::FxHashMap;
 
 use crate::config::{DosConfig, Rate};
 use crate::limit::{LimitChange, LimitEvent, LimitKey, LimitKind, Subject};
-use crate::reply::Reply;
+use crate::reply::{HeloVerb, Reply};
 use crate::time::SimTime;
 
 /// A token bucket of `count` tokens per `per`, holding at most `burst` tokens, in
@@ -137,15 +137,24 @@ pub struct DosGuard {
     config: DosConfig,
     ips: FxHashMap<IpAddr, SourceIp>,
     pool: TokenBucket,
-    pool_hit: bool,
+    /// D3: the pool is hit; its reply names the command of the client it refused
+    /// first (`(HELO)` or `(EHLO)`), and its clear is reported with the same reply.
+    pool_hit: Option<HeloVerb>,
+    /// The command named in the pool's limit events (set just before each is emitted).
+    pool_verb: HeloVerb,
     /// The next background connection to the generic HELO pool (D3).
     background_next: Option<SimTime>,
+    /// D3's background load draws from its own stream, so its draws do not depend on
+    /// when within an instant the pool is looked at.
+    background_rng: ChaCha12Rng,
     recheck: BinaryHeap<Reverse<(SimTime, LimitKey)>>,
     events: VecDeque<LimitEvent>,
 }
 
 impl DosGuard {
-    pub fn new(config: &DosConfig, rng: &mut ChaCha12Rng) -> Self {
+    /// DoS protection under `config`; `background_rng` is the stream of D3's
+    /// background load, used for nothing else.
+    pub fn new(config: &DosConfig, background_rng: ChaCha12Rng) -> Self {
         let mut guard = DosGuard {
             config: config.clone(),
             ips: FxHashMap::default(),
@@ -153,12 +162,14 @@ impl DosGuard {
                 config.generic_helo_pool,
                 millionths(config.generic_helo_pool.count),
             ),
-            pool_hit: false,
+            pool_hit: None,
+            pool_verb: HeloVerb::Ehlo,
             background_next: None,
+            background_rng,
             recheck: BinaryHeap::new(),
             events: VecDeque::new(),
         };
-        guard.background_next = guard.next_background(SimTime::ZERO, rng);
+        guard.background_next = guard.next_background(SimTime::ZERO);
         guard
     }
 
@@ -194,7 +205,7 @@ impl DosGuard {
                     u64::from(max),
                 );
             }
-            return Err(Reply::TryAgainLater { at_helo: false });
+            return Err(Reply::TryAgainLater { at: None });
         }
         if !state.bucket.try_take(now) {
             let first = !state.rate_hit;
@@ -214,10 +225,26 @@ impl DosGuard {
                     self.recheck.push(Reverse((t, key)));
                 }
             }
-            return Err(Reply::TryAgainLater { at_helo: false });
+            return Err(Reply::TryAgainLater { at: None });
         }
+        let cleared = std::mem::take(&mut state.rate_hit);
         state.open.fetch_add(1, Ordering::Relaxed);
-        Ok(OpenConnection(Arc::clone(&state.open)))
+        let connection = OpenConnection(Arc::clone(&state.open));
+        if cleared {
+            // The bucket had a token again by now: the limit is cleared now, whether or
+            // not the recheck timer for this instant has run yet.
+            let burst = u64::from(self.config.new_connection_burst);
+            let subject = Subject::SourceIp(ip);
+            self.emit(
+                now,
+                LimitKind::DosConnectionRate,
+                subject,
+                LimitChange::Cleared,
+                0,
+                burst,
+            );
+        }
+        Ok(connection)
     }
 
     /// A connection from `ip` closed (QUIT, or closed by a 421).
@@ -266,13 +293,28 @@ impl DosGuard {
     }
 
     /// D3 at HELO with a generic name: one connection from the shared pool.
-    pub fn generic_helo(&mut self, now: SimTime, rng: &mut ChaCha12Rng) -> Result<(), Reply> {
-        self.run_background(now, rng);
+    pub fn generic_helo(&mut self, now: SimTime, verb: HeloVerb) -> Result<(), Reply> {
+        self.run_background(now);
         if self.pool.try_take(now) {
+            if let Some(hit_by) = self.pool_hit.take() {
+                self.pool_verb = hit_by;
+                // Cleared now, whether or not the recheck timer has run yet.
+                let limit = self.config.generic_helo_pool.count as u64;
+                let subject = Subject::GenericHeloPool;
+                self.emit(
+                    now,
+                    LimitKind::DosGenericHelo,
+                    subject,
+                    LimitChange::Cleared,
+                    0,
+                    limit,
+                );
+            }
             return Ok(());
         }
-        if !self.pool_hit {
-            self.pool_hit = true;
+        if self.pool_hit.is_none() {
+            self.pool_hit = Some(verb);
+            self.pool_verb = verb;
             let limit = self.config.generic_helo_pool.count as u64;
             let key = self.emit(
                 now,
@@ -286,7 +328,7 @@ impl DosGuard {
                 self.recheck.push(Reverse((t, key)));
             }
         }
-        Err(Reply::TryAgainLater { at_helo: true })
+        Err(Reply::TryAgainLater { at: Some(verb) })
     }
 
     /// D4: whether a connection that has carried `messages` may start another.
@@ -318,7 +360,7 @@ impl DosGuard {
             0,
             limit,
         );
-        Err(Reply::TryAgainLater { at_helo: false })
+        Err(Reply::TryAgainLater { at: None })
     }
 
     pub fn poll_timeout(&self) -> Option<SimTime> {
@@ -326,7 +368,9 @@ impl DosGuard {
     }
 
     /// Clears bucket limits that have a token again by `now`.
-    pub fn handle_timeout(&mut self, now: SimTime, rng: &mut ChaCha12Rng) {
+    /// A recheck of a limit already cleared (by a connection that found a token at
+    /// the same instant) does nothing.
+    pub fn handle_timeout(&mut self, now: SimTime) {
         while let Some(&Reverse((t, key))) = self.recheck.peek() {
             if t > now {
                 break;
@@ -335,6 +379,9 @@ impl DosGuard {
             match key.subject {
                 Subject::SourceIp(ip) => {
                     let state = self.ip(ip);
+                    if !state.rate_hit {
+                        continue;
+                    }
                     state.bucket.refill(t);
                     if state.bucket.has_token() {
                         state.rate_hit = false;
@@ -345,11 +392,15 @@ impl DosGuard {
                     }
                 }
                 _ => {
-                    self.run_background(t, rng);
+                    let Some(hit_by) = self.pool_hit else {
+                        continue;
+                    };
+                    self.run_background(t);
                     self.pool.refill(t);
                     let limit = self.config.generic_helo_pool.count as u64;
                     if self.pool.has_token() {
-                        self.pool_hit = false;
+                        self.pool_hit = None;
+                        self.pool_verb = hit_by;
                         self.emit(t, key.limit, key.subject, LimitChange::Cleared, 0, limit);
                     } else if let Some(next) = self.pool.token_at() {
                         self.recheck.push(Reverse((next, key)));
@@ -365,19 +416,19 @@ impl DosGuard {
 
     /// D3: other customers' generic-HELO connections up to `now`, each taking a token
     /// if there is one.
-    fn run_background(&mut self, now: SimTime, rng: &mut ChaCha12Rng) {
+    fn run_background(&mut self, now: SimTime) {
         while let Some(t) = self.background_next.filter(|t| *t <= now) {
             self.pool.try_take(t);
-            self.background_next = self.next_background(t, rng);
+            self.background_next = self.next_background(t);
         }
     }
 
-    fn next_background(&self, after: SimTime, rng: &mut ChaCha12Rng) -> Option<SimTime> {
+    fn next_background(&mut self, after: SimTime) -> Option<SimTime> {
         let rate = self.config.generic_helo_background.per_milli();
         if rate <= 0.0 {
             return None;
         }
-        let u: f64 = rng.random();
+        let u: f64 = self.background_rng.random();
         // libm: the same bits on every platform (a platform's own `ln` may differ).
         let gap = (-libm::log(1.0 - u) / rate).ceil().max(1.0) as u64;
         Some(SimTime(after.as_millis() + gap))
@@ -399,7 +450,7 @@ impl DosGuard {
             key,
             change,
             reply: Reply::TryAgainLater {
-                at_helo: limit == LimitKind::DosGenericHelo,
+                at: (limit == LimitKind::DosGenericHelo).then_some(self.pool_verb),
             },
             used,
             limit_value,
@@ -413,11 +464,10 @@ mod tests {
     use super::*;
     use rand::SeedableRng;
 
-    fn guard(change: impl FnOnce(&mut DosConfig)) -> (DosGuard, ChaCha12Rng) {
+    fn guard(change: impl FnOnce(&mut DosConfig)) -> DosGuard {
         let mut config = DosConfig::default();
         change(&mut config);
-        let mut rng = ChaCha12Rng::seed_from_u64(1);
-        (DosGuard::new(&config, &mut rng), rng)
+        DosGuard::new(&config, ChaCha12Rng::seed_from_u64(1))
     }
 
     fn ip() -> IpAddr {
@@ -427,19 +477,18 @@ mod tests {
     /// D2: a burst of 20 new connections, then one a second (60/min).
     #[test]
     fn d02_new_connections_token_bucket() {
-        let (mut g, _) = guard(|_| {});
+        let mut g = guard(|_| {});
         for _ in 0..20 {
             let c = g.connect(SimTime::ZERO, ip()).unwrap();
             g.disconnect(SimTime::ZERO, ip(), c);
         }
         assert_eq!(
             g.connect(SimTime::ZERO, ip()).err(),
-            Some(Reply::TryAgainLater { at_helo: false })
+            Some(Reply::TryAgainLater { at: None })
         );
         assert_eq!(g.poll_timeout(), Some(SimTime(1000)));
         assert!(g.connect(SimTime(999), ip()).is_err());
-        let mut rng = ChaCha12Rng::seed_from_u64(0);
-        g.handle_timeout(SimTime(1000), &mut rng);
+        g.handle_timeout(SimTime(1000));
         assert!(g.connect(SimTime(1000), ip()).is_ok());
         let events: Vec<_> = std::iter::from_fn(|| g.poll_event())
             .map(|e| (e.key.limit, e.change, e.time))
@@ -466,7 +515,7 @@ mod tests {
     /// before (a float level drifts off by a millisecond within minutes).
     #[test]
     fn d02_token_bucket_refills_exactly_over_a_day() {
-        let (mut g, _) = guard(|_| {});
+        let mut g = guard(|_| {});
         for _ in 0..20 {
             let c = g.connect(SimTime::ZERO, ip()).unwrap();
             g.disconnect(SimTime::ZERO, ip(), c);
@@ -482,7 +531,7 @@ mod tests {
     /// D2: at most 100 concurrent connections per source IP.
     #[test]
     fn d02_concurrency_per_ip() {
-        let (mut g, _) = guard(|c| {
+        let mut g = guard(|c| {
             c.max_concurrent_per_ip = 3;
             c.new_connection_burst = 100;
         });
@@ -510,40 +559,49 @@ mod tests {
     /// D3: the generic-HELO pool admits 30 a minute; background load drains it.
     #[test]
     fn d03_generic_helo_pool() {
-        let (mut g, mut rng) = guard(|_| {});
+        let mut g = guard(|_| {});
         for _ in 0..30 {
-            assert!(g.generic_helo(SimTime::ZERO, &mut rng).is_ok());
+            assert!(g.generic_helo(SimTime::ZERO, HeloVerb::Ehlo).is_ok());
         }
         assert_eq!(
-            g.generic_helo(SimTime::ZERO, &mut rng),
-            Err(Reply::TryAgainLater { at_helo: true })
+            g.generic_helo(SimTime::ZERO, HeloVerb::Ehlo),
+            Err(Reply::TryAgainLater {
+                at: Some(HeloVerb::Ehlo)
+            })
         );
         assert_eq!(g.poll_timeout(), Some(SimTime(2000)));
         // Other customers' load above the pool's rate: one HELO a minute is refused
         // intermittently — sometimes admitted, mostly not.
-        let (mut busy, mut rng) = guard(|c| {
+        let mut busy = guard(|c| {
             c.generic_helo_background = Rate {
                 count: 60.0,
                 per: crate::time::SimDuration::MINUTE,
             }
         });
         let admitted = (1..=120)
-            .filter(|k| busy.generic_helo(SimTime(k * 60_000), &mut rng).is_ok())
+            .filter(|k| {
+                busy.generic_helo(SimTime(k * 60_000), HeloVerb::Ehlo)
+                    .is_ok()
+            })
             .count();
         assert!((1..120).contains(&admitted), "{admitted} of 120");
         // Without background load the same traffic always passes.
-        let (mut quiet, mut rng) = guard(|_| {});
-        assert!((1..=120).all(|k| quiet.generic_helo(SimTime(k * 60_000), &mut rng).is_ok()));
+        let mut quiet = guard(|_| {});
+        assert!((1..=120).all(|k| {
+            quiet
+                .generic_helo(SimTime(k * 60_000), HeloVerb::Ehlo)
+                .is_ok()
+        }));
     }
 
     /// D4: the 1,001st message on one connection gets the 421.
     #[test]
     fn d04_messages_per_connection() {
-        let (mut g, _) = guard(|_| {});
+        let mut g = guard(|_| {});
         assert!(g.message_allowed(SimTime::ZERO, ip(), 999).is_ok());
         assert_eq!(
             g.message_allowed(SimTime::ZERO, ip(), 1000),
-            Err(Reply::TryAgainLater { at_helo: false })
+            Err(Reply::TryAgainLater { at: None })
         );
     }
 }

@@ -33,6 +33,6 @@ pub use config::{
 pub use directory::{Directory, DomainId, TenantIx, UserId};
 pub use limit::{LimitChange, LimitEvent, LimitKey, LimitKind, Subject};
 pub use quota::unique::RecipientId;
-pub use reply::Reply;
+pub use reply::{HeloVerb, Reply};
 pub use service::{Relay, RelayCommand};
 pub use session::{Phase, ReversePath, Session, Transaction};

@@ -189,7 +189,7 @@ pub fn allowed_sender(
             AllowedSenders::DomainAddresses | AllowedSenders::AnyAddress,
             PresentedSender::Address { domain, .. },
         ) if own(domain) => Ok(RelayedSender::AsPresented),
-        (AllowedSenders::DomainAddresses, _) => Err(Reply::InvalidCredentials),
+        (AllowedSenders::DomainAddresses, _) => Err(Reply::InvalidCredentials(facts.ip)),
         (AllowedSenders::AnyAddress, _) => {
             let from_auth = facts
                 .auth_user
@@ -202,7 +202,7 @@ pub fn allowed_sender(
             from_auth
                 .or(from_helo)
                 .map(RelayedSender::Postmaster)
-                .ok_or(Reply::InvalidCredentials)
+                .ok_or(Reply::InvalidCredentials(facts.ip))
         }
     }
 }
@@ -413,6 +413,7 @@ mod tests {
         use AllowedSenders::*;
         use RelayedSender::*;
         let pm = Postmaster(acme_domain.unwrap());
+        let ip = plain.ip;
         let table = [
             (RegisteredUsers, registered, plain, Ok(AsPresented)),
             (
@@ -438,13 +439,13 @@ mod tests {
                 DomainAddresses,
                 external,
                 helo_acme,
-                Err(Reply::InvalidCredentials),
+                Err(Reply::InvalidCredentials(ip)),
             ),
             (
                 DomainAddresses,
                 PresentedSender::Null,
                 helo_acme,
-                Err(Reply::InvalidCredentials),
+                Err(Reply::InvalidCredentials(ip)),
             ),
             (AnyAddress, unregistered, generic_helo, Ok(AsPresented)),
             (AnyAddress, external, helo_acme, Ok(pm)),
@@ -454,13 +455,13 @@ mod tests {
                 AnyAddress,
                 external,
                 generic_helo,
-                Err(Reply::InvalidCredentials),
+                Err(Reply::InvalidCredentials(ip)),
             ),
             (
                 AnyAddress,
                 PresentedSender::Null,
                 plain,
-                Err(Reply::InvalidCredentials),
+                Err(Reply::InvalidCredentials(ip)),
             ),
         ];
         for (i, (mode, sender, f, expected)) in table.into_iter().enumerate() {

@@ -1,12 +1,22 @@
-//! Every reply the relay gives, with its exact code, enhanced status code and text.
+//! Every reply the relay gives, with its exact code, enhanced status code and text,
+//! in one table (`enhanced_and_text`) that names each text's source.
 //!
-//! The refusal texts are the rules' (taken from Google's published error list);
-//! the positive and sequence replies are the usual Gmail wording. A `Reply` is plain
-//! `Copy` data, so counting replies per code costs no allocation; the text is only
-//! rendered for output.
+//! Sources, cited per row: **G5** Google's SMTP error list (support.google.com/a/
+//! answer/3726730); **F** replies seen live from smtp-relay.gmail.com in field
+//! reports (`shared/reference/email-facts.md` I1, I2, C1, C2); **Gmail** the wording
+//! Gmail's SMTP servers use for replies Google does not list (greeting, OK replies,
+//! sequence errors, `Flushed`). A `Reply` is plain `Copy` data, so counting replies
+//! per code costs no allocation; the text is only rendered for output.
 
 use std::fmt;
 use std::net::IpAddr;
+
+/// The command that opened the SMTP dialogue: HELO or EHLO (RFC 5321 §4.1.1.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum HeloVerb {
+    Helo,
+    Ehlo,
+}
 
 /// One SMTP reply of the relay.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -25,14 +35,15 @@ pub enum Reply {
     RecipientOk,
     /// `250 2.0.0` after DATA: the message is accepted (and counted, Q12).
     MessageAccepted,
-    /// `250 2.0.0` to RSET.
+    /// `250 2.1.5 Flushed` to RSET.
     ResetOk,
     /// `221 2.0.0` to QUIT.
     Closing,
     /// P6: the port is not one the relay listens on; no SMTP reply at all.
     ConnectionRefused,
-    /// D1: DoS protection closes the connection (`at_helo` adds the field-seen `(EHLO)`).
-    TryAgainLater { at_helo: bool },
+    /// D1: DoS protection closes the connection. Refused at HELO/EHLO, the reply
+    /// names the command the client sent: `(HELO)` or `(EHLO)` (field-seen form).
+    TryAgainLater { at: Option<HeloVerb> },
     /// Q5.
     PeakCustomerLimit,
     /// P9, P10.
@@ -53,8 +64,9 @@ pub enum Reply {
     MailSendingDenied,
     /// P2/P3: the connecting IP is not in an enabled range.
     MailRelayDenied(IpAddr),
-    /// P1 `domain_addresses` / `any_address`, P8, Q8: the customer could not be identified.
-    InvalidCredentials,
+    /// P1 `domain_addresses` / `any_address`, P8, Q8: the customer could not be
+    /// identified; the reply names the client's IP, as the real relay's does.
+    InvalidCredentials(IpAddr),
     /// Q4.
     DailyCustomerLimit,
 }
@@ -83,8 +95,13 @@ impl Reply {
         Reply::ResetOk,
         Reply::Closing,
         Reply::ConnectionRefused,
-        Reply::TryAgainLater { at_helo: false },
-        Reply::TryAgainLater { at_helo: true },
+        Reply::TryAgainLater { at: None },
+        Reply::TryAgainLater {
+            at: Some(HeloVerb::Helo),
+        },
+        Reply::TryAgainLater {
+            at: Some(HeloVerb::Ehlo),
+        },
         Reply::PeakCustomerLimit,
         Reply::TooManyRecipients,
         Reply::InvalidHelo,
@@ -98,11 +115,10 @@ impl Reply {
         Reply::BadCredentials,
         Reply::DailyUserLimit,
         Reply::MailSendingDenied,
-        Reply::InvalidCredentials,
         Reply::DailyCustomerLimit,
     ];
 
-    /// The position in `WITHOUT_DATA`; `None` for `MailRelayDenied`, which names an IP.
+    /// The position in `WITHOUT_DATA`; `None` for the replies that name an IP.
     pub fn dense_index(self) -> Option<usize> {
         use Reply::*;
         Some(match self {
@@ -116,24 +132,28 @@ impl Reply {
             ResetOk => 7,
             Closing => 8,
             ConnectionRefused => 9,
-            TryAgainLater { at_helo: false } => 10,
-            TryAgainLater { at_helo: true } => 11,
-            PeakCustomerLimit => 12,
-            TooManyRecipients => 13,
-            InvalidHelo => 14,
-            BadSequence(Sequence::HeloFirst) => 15,
-            BadSequence(Sequence::NestedMail) => 16,
-            BadSequence(Sequence::MailFirst) => 17,
-            BadSequence(Sequence::RcptFirst) => 18,
-            BadSequence(Sequence::TlsAlreadyActive) => 19,
-            MustStartTls => 20,
-            AuthenticationRequired => 21,
-            BadCredentials => 22,
-            DailyUserLimit => 23,
-            MailSendingDenied => 24,
-            InvalidCredentials => 25,
+            TryAgainLater { at: None } => 10,
+            TryAgainLater {
+                at: Some(HeloVerb::Helo),
+            } => 11,
+            TryAgainLater {
+                at: Some(HeloVerb::Ehlo),
+            } => 12,
+            PeakCustomerLimit => 13,
+            TooManyRecipients => 14,
+            InvalidHelo => 15,
+            BadSequence(Sequence::HeloFirst) => 16,
+            BadSequence(Sequence::NestedMail) => 17,
+            BadSequence(Sequence::MailFirst) => 18,
+            BadSequence(Sequence::RcptFirst) => 19,
+            BadSequence(Sequence::TlsAlreadyActive) => 20,
+            MustStartTls => 21,
+            AuthenticationRequired => 22,
+            BadCredentials => 23,
+            DailyUserLimit => 24,
+            MailSendingDenied => 25,
             DailyCustomerLimit => 26,
-            MailRelayDenied(_) => return None,
+            MailRelayDenied(_) | InvalidCredentials(_) => return None,
         })
     }
 
@@ -153,7 +173,10 @@ impl Reply {
             BadSequence(_) => 503,
             MustStartTls | AuthenticationRequired => 530,
             BadCredentials => 535,
-            DailyUserLimit | MailSendingDenied | MailRelayDenied(_) | InvalidCredentials
+            DailyUserLimit
+            | MailSendingDenied
+            | MailRelayDenied(_)
+            | InvalidCredentials(_)
             | DailyCustomerLimit => 550,
         }
     }
@@ -173,10 +196,12 @@ impl Reply {
         (200..400).contains(&self.code())
     }
 
-    /// The enhanced status code and the text after it.
+    /// The enhanced status code and the text after it: the one table of reply
+    /// texts, each row with its source (see the module documentation).
     fn enhanced_and_text(self) -> (&'static str, &'static str) {
         use Reply::*;
         match self {
+            // Gmail
             Greeting => ("", "smtp-relay.gmail.com ESMTP"),
             HeloOk => ("", "smtp-relay.gmail.com at your service"),
             ReadyForTls => ("2.0.0", "Ready to start TLS"),
@@ -184,31 +209,42 @@ impl Reply {
             SenderOk => ("2.1.0", "OK"),
             RecipientOk => ("2.1.5", "OK"),
             MessageAccepted => ("2.0.0", "OK"),
-            ResetOk => ("2.0.0", "OK"),
+            ResetOk => ("2.1.5", "Flushed"),
             Closing => ("2.0.0", "closing connection"),
+            // No SMTP reply: the TCP connection is refused.
             ConnectionRefused => ("", "connection refused"),
-            TryAgainLater { at_helo: false } => ("4.7.0", "Try again later, closing connection."),
-            TryAgainLater { at_helo: true } => {
-                ("4.7.0", "Try again later, closing connection. (EHLO)")
-            }
+            // G5; `(HELO)`/`(EHLO)` after it: F (I1, I2)
+            TryAgainLater { at: None } => ("4.7.0", "Try again later, closing connection."),
+            TryAgainLater {
+                at: Some(HeloVerb::Helo),
+            } => ("4.7.0", "Try again later, closing connection. (HELO)"),
+            TryAgainLater {
+                at: Some(HeloVerb::Ehlo),
+            } => ("4.7.0", "Try again later, closing connection. (EHLO)"),
+            // G5
             PeakCustomerLimit => (
                 "4.2.1",
                 "Peak SMTP relay limit exceeded for customer. This is a temporary error.",
             ),
             TooManyRecipients => ("4.5.3", "Your message has too many recipients."),
             InvalidHelo => ("5.5.4", "HELO/EHLO argument is invalid."),
+            // Gmail
             BadSequence(Sequence::HeloFirst) => ("5.5.1", "EHLO/HELO first."),
             BadSequence(Sequence::NestedMail) => ("5.5.1", "Nested MAIL command."),
             BadSequence(Sequence::MailFirst) => ("5.5.1", "need MAIL command."),
             BadSequence(Sequence::RcptFirst) => ("5.5.1", "RCPT first."),
             BadSequence(Sequence::TlsAlreadyActive) => ("5.5.1", "TLS already active."),
+            // G5
             MustStartTls => ("5.7.0", "Must issue a STARTTLS command first."),
             AuthenticationRequired => ("5.5.1", "Authentication Required."),
             BadCredentials => ("5.7.8", "Username and Password not accepted."),
             DailyUserLimit => ("5.4.5", "Daily SMTP relay limit exceeded for user."),
             MailSendingDenied => ("5.7.0", "Mail Sending denied."),
+            // G5, with the client IP in brackets: F (C1)
             MailRelayDenied(_) => ("5.7.0", "Mail relay denied"),
-            InvalidCredentials => ("5.7.1", "Invalid credentials for relay."),
+            // G5, with the client IP in brackets: F (C2)
+            InvalidCredentials(_) => ("5.7.1", "Invalid credentials for relay"),
+            // G5
             DailyCustomerLimit => ("5.7.1", "Daily SMTP relay limit exceeded for customer."),
         }
     }
@@ -227,7 +263,7 @@ impl fmt::Display for Reply {
             write!(f, " {enhanced}")?;
         }
         write!(f, " {text}")?;
-        if let Reply::MailRelayDenied(ip) = self {
+        if let Reply::MailRelayDenied(ip) | Reply::InvalidCredentials(ip) = self {
             write!(f, " [{ip}].")?;
         }
         Ok(())
@@ -256,9 +292,10 @@ mod tests {
             ),
             (Reply::MailSendingDenied, "550 5.7.0 Mail Sending denied."),
             (
-                Reply::InvalidCredentials,
-                "550 5.7.1 Invalid credentials for relay.",
+                Reply::InvalidCredentials("203.0.113.10".parse().unwrap()),
+                "550 5.7.1 Invalid credentials for relay [203.0.113.10].",
             ),
+            (Reply::ResetOk, "250 2.1.5 Flushed"),
             (
                 Reply::MailRelayDenied("192.0.2.7".parse().unwrap()),
                 "550 5.7.0 Mail relay denied [192.0.2.7].",
@@ -280,11 +317,19 @@ mod tests {
                 "501 5.5.4 HELO/EHLO argument is invalid.",
             ),
             (
-                Reply::TryAgainLater { at_helo: false },
+                Reply::TryAgainLater { at: None },
                 "421 4.7.0 Try again later, closing connection.",
             ),
             (
-                Reply::TryAgainLater { at_helo: true },
+                Reply::TryAgainLater {
+                    at: Some(HeloVerb::Helo),
+                },
+                "421 4.7.0 Try again later, closing connection. (HELO)",
+            ),
+            (
+                Reply::TryAgainLater {
+                    at: Some(HeloVerb::Ehlo),
+                },
                 "421 4.7.0 Try again later, closing connection. (EHLO)",
             ),
             (Reply::ConnectionRefused, "connection refused"),
@@ -299,10 +344,9 @@ mod tests {
         for (i, r) in Reply::WITHOUT_DATA.iter().enumerate() {
             assert_eq!(r.dense_index(), Some(i), "{r:?}");
         }
-        assert_eq!(
-            Reply::MailRelayDenied("192.0.2.1".parse().unwrap()).dense_index(),
-            None
-        );
+        let ip = "192.0.2.1".parse().unwrap();
+        assert_eq!(Reply::MailRelayDenied(ip).dense_index(), None);
+        assert_eq!(Reply::InvalidCredentials(ip).dense_index(), None);
     }
 
     #[test]

@@ -42,14 +42,14 @@ pub struct Relay {
     settings: Vec<SettingsHistory>,
     pub(crate) quota: QuotaEngine,
     pub(crate) dos: DosGuard,
-    /// The relay's own random stream: front-end choice, propagation delays, the
-    /// background load on the generic HELO pool.
+    /// The relay's own random stream: front-end choice and propagation delays (D3's
+    /// background load has a stream of its own, see `background_stream`).
     pub(crate) rng: ChaCha12Rng,
 }
 
 impl Relay {
     /// The relay serving `tenants` under `config`; `rng` is its own stream.
-    pub fn new(config: &RelayConfig, tenants: &[TenantConfig], mut rng: ChaCha12Rng) -> Self {
+    pub fn new(config: &RelayConfig, tenants: &[TenantConfig], rng: ChaCha12Rng) -> Self {
         let directory = Directory::new(tenants);
         let frontends = config.frontends.get();
         let settings = tenants
@@ -66,7 +66,7 @@ impl Relay {
             quota: QuotaEngine::new(&config.quota, tenants, &directory),
             directory,
             settings,
-            dos: DosGuard::new(&config.dos, &mut rng),
+            dos: DosGuard::new(&config.dos, background_stream(&rng)),
             rng,
         }
     }
@@ -152,11 +152,22 @@ impl Relay {
 
     pub fn handle_timeout(&mut self, now: SimTime) {
         self.quota.handle_timeout(now);
-        self.dos.handle_timeout(now, &mut self.rng);
+        self.dos.handle_timeout(now);
     }
 
     /// The next limit hit or cleared (quota limits first, then DoS, each in time order).
     pub fn poll_limit_event(&mut self) -> Option<LimitEvent> {
         self.quota.poll_event().or_else(|| self.dos.poll_event())
     }
+}
+
+/// D3's background load gets a stream of its own, next to the relay's: the same key,
+/// the relay's stream number with its top bit flipped. Its draws then never interleave
+/// with front-end choices and propagation delays, so they cannot depend on the order
+/// of same-instant events.
+fn background_stream(relay: &ChaCha12Rng) -> ChaCha12Rng {
+    let mut background = relay.clone();
+    background.set_word_pos(0);
+    background.set_stream(relay.get_stream() ^ (1 << 63));
+    background
 }

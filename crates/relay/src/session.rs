@@ -34,7 +34,7 @@ use crate::policy::{
 };
 use crate::quota::Reservation;
 use crate::quota::unique::RecipientId;
-use crate::reply::{Reply, Sequence};
+use crate::reply::{HeloVerb, Reply, Sequence};
 use crate::service::Relay;
 use crate::time::SimTime;
 
@@ -92,6 +92,9 @@ pub struct Session {
     messages: u32,
     auth_user: Option<UserId>,
     reservation: Reservation,
+    /// Who the last MAIL FROM charged and counted, once the relay decided it: kept
+    /// when the quota refuses (Q13, Q1), so the trace names whose limit refused.
+    attribution: Option<Transaction>,
 }
 
 impl Relay {
@@ -115,6 +118,7 @@ impl Relay {
             messages: 0,
             auth_user: None,
             reservation: Reservation::default(),
+            attribution: None,
         })
     }
 }
@@ -137,9 +141,23 @@ impl Session {
         }
     }
 
-    /// HELO/EHLO. P12: an empty or malformed argument gets `501 5.5.4`. Like RFC
-    /// 5321, it also ends an open transaction.
-    pub fn helo_command(&mut self, relay: &mut Relay, now: SimTime, name: &str) -> Reply {
+    /// Who the last MAIL FROM was charged to and counted as (Q8, Q3): set once the
+    /// relay has decided it, so also after a refusal by a limit at MAIL FROM (Q13,
+    /// Q1); `None` when MAIL FROM was refused before (P1, P2, P5, P7, Q8).
+    pub fn last_attribution(&self) -> Option<&Transaction> {
+        self.attribution.as_ref()
+    }
+
+    /// HELO or EHLO (`verb`). P12: an empty or malformed argument gets `501 5.5.4`.
+    /// Like RFC 5321, it also ends an open transaction. D1: a DoS refusal names the
+    /// command sent, `(HELO)` or `(EHLO)`.
+    pub fn helo_command(
+        &mut self,
+        relay: &mut Relay,
+        now: SimTime,
+        verb: HeloVerb,
+        name: &str,
+    ) -> Reply {
         if let Phase::Closed { reply } = self.phase {
             return reply;
         }
@@ -149,7 +167,7 @@ impl Session {
             class => {
                 if class == HeloName::Generic && !self.helo_checked {
                     self.helo_checked = true;
-                    if let Err(reply) = relay.dos.generic_helo(now, &mut relay.rng) {
+                    if let Err(reply) = relay.dos.generic_helo(now, verb) {
                         self.close(relay, now, reply);
                         return reply;
                     }
@@ -204,6 +222,7 @@ impl Session {
             Phase::InTransaction { .. } => return Reply::BadSequence(Sequence::NestedMail),
             Phase::Greeted { helo } => helo,
         };
+        self.attribution = None;
         if let Err(reply) = relay.dos.message_allowed(now, self.ip, self.messages) {
             self.close(relay, now, reply);
             return reply;
@@ -224,7 +243,7 @@ impl Session {
         };
         // Q8: nobody to charge is the first cause of "Invalid credentials" (G3).
         let Some(tenant) = charged_tenant(presented, &facts, directory) else {
-            return Reply::InvalidCredentials;
+            return Reply::InvalidCredentials(self.ip);
         };
         let settings = relay.settings_of(tenant, self.frontend, now);
         let require_both = relay.policy.require_both_auth_methods;
@@ -245,6 +264,13 @@ impl Session {
             PresentedSender::Address { user, .. } => user,
             PresentedSender::Null => None,
         };
+        let transaction = Transaction {
+            tenant,
+            counted_user,
+            relayed,
+            null_sender: presented == PresentedSender::Null,
+        };
+        self.attribution = Some(transaction);
         if let Err(reply) =
             relay
                 .quota
@@ -252,15 +278,7 @@ impl Session {
         {
             return reply;
         }
-        self.phase = Phase::InTransaction {
-            helo,
-            transaction: Transaction {
-                tenant,
-                counted_user,
-                relayed,
-                null_sender: presented == PresentedSender::Null,
-            },
-        };
+        self.phase = Phase::InTransaction { helo, transaction };
         Reply::SenderOk
     }
 

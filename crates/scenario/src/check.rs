@@ -610,6 +610,16 @@ fn check_expectation(
                     "add reply = \"550 5.7.1\"",
                 );
             }
+            if let (Some(m), Some(u)) = (&e.metric, &e.user)
+                && *m.get_ref() != Metric::Replies
+            {
+                sink.error_with_help(
+                    u.span(),
+                    "per registered user only `metric = \"replies\"` is counted",
+                    "counts of this user",
+                    "count replies of the user's transactions (metric = \"replies\"), or count by `sender`",
+                );
+            }
         }
         Check::FirstHit | Check::FirstCleared | Check::NeverHit => {
             needs(

@@ -253,7 +253,10 @@ fn expectation(i: usize, e: &crate::Expectation, names: &Names) -> Option<model:
             model::Check::Count {
                 metric,
                 scope,
-                user: e.user.as_ref().map(|u| u.get_ref().clone()),
+                user: match &e.user {
+                    Some(u) => Some(names.user(u.get_ref(), tenant)?),
+                    None => None,
+                },
                 bounds: Bounds {
                     equals: e.equals,
                     at_least: e.at_least,

@@ -250,8 +250,9 @@ pub enum Check {
     Count {
         metric: CountMetric,
         scope: Scope,
-        /// Set when the block names a `user`: per-user counts are not reported.
-        user: Option<String>,
+        /// Q3: count the replies of the transactions this registered user was
+        /// counted in (only `replies` is counted per user; `check.rs` says so).
+        user: Option<UserId>,
         bounds: Bounds,
     },
     /// The first hit of a limit falls in `[from, to]`.

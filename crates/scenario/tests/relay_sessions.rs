@@ -9,8 +9,8 @@ use rand_chacha::ChaCha12Rng;
 use relay::policy::RelayedSender;
 use relay::time::{SimDuration, SimTime};
 use relay::{
-    LimitChange, LimitEvent, LimitKey, LimitKind, Phase, RecipientId, Relay, RelayCommand,
-    ReversePath, Subject, TenantIx,
+    HeloVerb, LimitChange, LimitEvent, LimitKey, LimitKind, Phase, RecipientId, Relay,
+    RelayCommand, ReversePath, Subject, TenantIx,
 };
 use scenario::Model;
 use scenario::values::EnvelopeSender;
@@ -78,7 +78,7 @@ fn session(relay: &mut Relay, now: SimTime, ip: &str, port: u16, cmds: &[Cmd]) -
     let mut out = vec!["220 smtp-relay.gmail.com ESMTP".to_string()];
     for cmd in cmds {
         let reply = match *cmd {
-            Helo(name) => session.helo_command(relay, now, name),
+            Helo(name) => session.helo_command(relay, now, HeloVerb::Ehlo, name),
             StartTls => session.starttls(relay, now),
             Auth(user, ok) => session.auth(relay, user, ok),
             Mail(from) => session.mail_from(relay, now, reverse_path(&from.parse().unwrap())),
@@ -137,7 +137,7 @@ fn p01_allowed_senders_modes() {
         (
             "domain_addresses",
             "noreply@vendor.example",
-            "550 5.7.1 Invalid credentials for relay.",
+            "550 5.7.1 Invalid credentials for relay [192.0.2.10].",
         ),
         ("any_address", "noreply@vendor.example", "250 2.1.0 OK"),
     ];
@@ -152,6 +152,27 @@ fn p01_allowed_senders_modes() {
         );
         assert_eq!(got, expected, "{mode} {from}");
     }
+}
+
+/// RSET ends the transaction uncounted with Gmail's `250 2.1.5 Flushed` (Q12).
+#[test]
+fn q12_rset_is_flushed() {
+    let mut r = acme_with(&format!(
+        "allowed_senders = \"domain_addresses\"\n{IP_ONLY}"
+    ));
+    let replies = session(
+        &mut r,
+        secs(0),
+        OFFICE_IP,
+        25,
+        &[
+            Helo("mx.acme.example"),
+            Mail("printer@acme.example"),
+            Rcpt(1),
+            Rset,
+        ],
+    );
+    assert_eq!(replies.last().unwrap(), "250 2.1.5 Flushed");
 }
 
 /// P2, P3: IP authentication; an unlisted or disabled range is refused with the IP.
@@ -389,19 +410,19 @@ fn p08_any_address_rewrites_to_postmaster() {
         (
             "localhost",
             "noreply@vendor.example",
-            "550 5.7.1 Invalid credentials for relay.",
+            "550 5.7.1 Invalid credentials for relay [192.0.2.10].",
             None,
         ),
         (
             "[192.0.2.10]",
             "<>",
-            "550 5.7.1 Invalid credentials for relay.",
+            "550 5.7.1 Invalid credentials for relay [192.0.2.10].",
             None,
         ),
     ];
     for (helo, from, expected, rewritten) in cases {
         let mut s = r.connect(secs(0), OFFICE_IP.parse().unwrap(), 25).unwrap();
-        s.helo_command(&mut r, secs(0), helo);
+        s.helo_command(&mut r, secs(0), HeloVerb::Ehlo, helo);
         let reply = s.mail_from(&mut r, secs(0), reverse_path(&from.parse().unwrap()));
         assert_eq!(reply.to_string(), expected, "{helo} {from}");
         let got = s.transaction().and_then(|t| match t.relayed {
@@ -669,15 +690,76 @@ fn q02_ten_thousand_unique_recipients() {
     );
 }
 
+/// Q2, Q12: a recipient held by one open transaction is not new for another. With
+/// a unique-recipient limit of 2, two open transactions of one user both adding
+/// recipient 7 hold one recipient, so a third transaction may still add recipient 8;
+/// a fourth recipient is refused.
+#[test]
+fn q02_one_recipient_in_two_open_transactions_counts_once() {
+    let mut r = quota_relay("user_unique_recipients_per_day = 2", "");
+    let ip = OFFICE_IP.parse().unwrap();
+    let now = secs(0);
+    let open = |r: &mut Relay| {
+        let mut s = r.connect(now, ip, 25).unwrap();
+        s.helo_command(r, now, HeloVerb::Ehlo, "mx.acme.example");
+        assert_eq!(
+            s.mail_from(r, now, ReversePath::Address("alerts@acme.example"))
+                .to_string(),
+            "250 2.1.0 OK"
+        );
+        s
+    };
+    let (mut a, mut b, mut c) = (open(&mut r), open(&mut r), open(&mut r));
+    assert_eq!(
+        a.rcpt_to(&mut r, now, RecipientId(7)).to_string(),
+        "250 2.1.5 OK"
+    );
+    assert_eq!(
+        b.rcpt_to(&mut r, now, RecipientId(7)).to_string(),
+        "250 2.1.5 OK"
+    );
+    assert_eq!(
+        c.rcpt_to(&mut r, now, RecipientId(8)).to_string(),
+        "250 2.1.5 OK"
+    );
+    assert_eq!(
+        c.rcpt_to(&mut r, now, RecipientId(9)).to_string(),
+        "550 5.4.5 Daily SMTP relay limit exceeded for user."
+    );
+    // A ends without sending: 7 is still held by B.
+    a.rset(&mut r, now);
+    assert_eq!(
+        a.mail_from(&mut r, now, ReversePath::Address("alerts@acme.example"))
+            .to_string(),
+        "250 2.1.0 OK"
+    );
+    assert_eq!(
+        a.rcpt_to(&mut r, now, RecipientId(9)).to_string(),
+        "550 5.4.5 Daily SMTP relay limit exceeded for user."
+    );
+    for s in [&mut b, &mut c] {
+        assert_eq!(s.data(&mut r, now).to_string(), "250 2.0.0 OK");
+    }
+    r.check_invariants(now, true).unwrap();
+    for s in [a, b, c] {
+        s.quit(&mut r, now);
+    }
+    let key = LimitKey {
+        limit: LimitKind::UserUniqueRecipients,
+        subject: Subject::User(r.directory().user("alerts@acme.example").unwrap()),
+    };
+    assert_eq!(r.committed(now, key), 2);
+}
+
 /// Q3: the counted user is the envelope sender as presented — not the AUTH identity;
 /// a non-registered sender has no per-user limit.
 #[test]
 fn q03_counted_user_is_the_envelope_sender() {
     let mut r = quota_relay("user_messages_per_day = 1", "");
     let mut s = r.connect(secs(0), OFFICE_IP.parse().unwrap(), 587).unwrap();
-    s.helo_command(&mut r, secs(0), "mx.acme.example");
+    s.helo_command(&mut r, secs(0), HeloVerb::Ehlo, "mx.acme.example");
     s.starttls(&mut r, secs(0));
-    s.helo_command(&mut r, secs(0), "mx.acme.example");
+    s.helo_command(&mut r, secs(0), HeloVerb::Ehlo, "mx.acme.example");
     s.auth(&mut r, "alerts@acme.example", true);
     s.mail_from(
         &mut r,
@@ -708,6 +790,29 @@ fn q03_counted_user_is_the_envelope_sender() {
         send(&mut r, secs(1), "alerts@acme.example", &[1])[0],
         "550 5.4.5 Daily SMTP relay limit exceeded for user."
     );
+}
+
+/// Q3 on a refusal: when Q1 refuses at MAIL FROM the session still names the user
+/// counted (and the customer charged), as after a Q2 refusal at RCPT TO.
+#[test]
+fn q03_a_q1_refusal_names_the_user_counted() {
+    let mut r = quota_relay("user_messages_per_day = 1", "");
+    send(&mut r, secs(0), "alerts@acme.example", &[1]);
+    let alerts = r.directory().user("alerts@acme.example");
+    let mut s = r.connect(secs(1), OFFICE_IP.parse().unwrap(), 25).unwrap();
+    s.helo_command(&mut r, secs(1), HeloVerb::Ehlo, "mx.acme.example");
+    assert_eq!(
+        s.mail_from(&mut r, secs(1), ReversePath::Address("alerts@acme.example"))
+            .to_string(),
+        "550 5.4.5 Daily SMTP relay limit exceeded for user."
+    );
+    assert!(s.transaction().is_none());
+    let refused = s.last_attribution().expect("attributed before Q1 refused");
+    assert_eq!(
+        (refused.tenant, refused.counted_user),
+        (TenantIx(0), alerts)
+    );
+    s.quit(&mut r, secs(1));
 }
 
 /// Q4: the customer's recipients per day, non-unique; Q5: per 10 minutes.
@@ -976,6 +1081,54 @@ fn q13_block_all_senders_refuses_at_mail_from() {
     }
 }
 
+/// Q13 at the boundary instant: the answer at an instant does not depend on whether
+/// the relay's recheck timer for that instant ran before the command. With block-all
+/// and no `handle_timeout` at all, MAIL FROM at the instant the window frees room is
+/// accepted, and the clear is reported at that instant (peak: 600 s; day: 86,400 s).
+#[test]
+fn q13_block_all_at_the_clearing_instant_does_not_wait_for_the_timer() {
+    for (quota, first, clears) in [
+        ("", 9u32, secs(600)),
+        (
+            "customer_recipients_per_licence_per_peak = 1000",
+            130,
+            secs(86_400),
+        ),
+    ] {
+        let mut r =
+            quota_relay(quota, "block_all_senders_at_customer_limit = true").clone_with_licences(1);
+        let rcpts: Vec<u32> = (0..first).collect();
+        for chunk in rcpts.chunks(100) {
+            assert_eq!(
+                send(&mut r, secs(0), "x@acme.example", chunk)
+                    .last()
+                    .unwrap(),
+                "250 2.0.0 OK"
+            );
+        }
+        let refused = send(&mut r, secs(1), "x@acme.example", &[first]);
+        assert!(refused[1].starts_with("450") || refused[1].starts_with("550"));
+        let just_before = SimTime(clears.as_millis() - 1);
+        assert_ne!(
+            send(&mut r, just_before, "x@acme.example", &[first])[0],
+            "250 2.1.0 OK",
+            "still blocked 1 ms before"
+        );
+        assert_eq!(r.poll_timeout(), Some(clears));
+        assert_eq!(
+            send(&mut r, clears, "x@acme.example", &[first]),
+            ["250 2.1.0 OK", "250 2.1.5 OK", "250 2.0.0 OK"],
+            "{quota}"
+        );
+        let ev = events(&mut r);
+        let cleared = ev
+            .iter()
+            .find(|e| e.change == LimitChange::Cleared)
+            .unwrap();
+        assert_eq!((cleared.time, cleared.used), (clears, 0));
+    }
+}
+
 /// Hit and cleared pair up, cleared exactly when the window frees room.
 #[test]
 fn q05_peak_hit_clears_when_the_window_slides() {
@@ -1002,7 +1155,8 @@ fn q05_peak_hit_clears_when_the_window_slides() {
 }
 
 /// D1: a DoS refusal at HELO (here the shared pool of generic names, D3, with one
-/// token) answers the 421 with ` (EHLO)` and closes the connection: every later
+/// token) answers the 421 with ` (EHLO)` — ` (HELO)` to a client that sent HELO —
+/// and closes the connection: every later
 /// command, QUIT included, gets that same 421.
 #[test]
 fn d01_dos_refusal_closes_the_connection() {
@@ -1017,11 +1171,15 @@ fn d01_dos_refusal_closes_the_connection() {
     assert_eq!(first[1], "250 smtp-relay.gmail.com at your service");
     let mut s = r.connect(now, "192.0.2.1".parse().unwrap(), 25).unwrap();
     let closed = "421 4.7.0 Try again later, closing connection. (EHLO)";
-    assert_eq!(s.helo_command(&mut r, now, "localhost").to_string(), closed);
+    assert_eq!(
+        s.helo_command(&mut r, now, HeloVerb::Ehlo, "localhost")
+            .to_string(),
+        closed
+    );
     assert!(!s.is_open());
     assert!(matches!(s.phase(), Phase::Closed { .. }));
     let later = [
-        s.helo_command(&mut r, now, "mx.acme.example"),
+        s.helo_command(&mut r, now, HeloVerb::Ehlo, "mx.acme.example"),
         s.mail_from(&mut r, now, ReversePath::Address("alerts@acme.example")),
         s.rcpt_to(&mut r, now, RecipientId(1)),
         s.data(&mut r, now),
@@ -1033,6 +1191,13 @@ fn d01_dos_refusal_closes_the_connection() {
         assert_eq!(reply.to_string(), closed);
     }
     assert_eq!(s.quit(&mut r, now).to_string(), closed);
+    // A client that greets with HELO is told so.
+    let mut s = r.connect(now, "192.0.2.1".parse().unwrap(), 25).unwrap();
+    assert_eq!(
+        s.helo_command(&mut r, now, HeloVerb::Helo, "localhost")
+            .to_string(),
+        "421 4.7.0 Try again later, closing connection. (HELO)"
+    );
 }
 
 /// D2: the concurrency count is of sessions alive, so a session dropped without

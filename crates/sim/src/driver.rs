@@ -99,6 +99,24 @@ struct ReplayMessage {
     recipients: Vec<(RecipientId, bool)>,
 }
 
+/// When, within one instant, the relay's own timers run (`handle_timeout`: hit limits
+/// whose window has room again are reported cleared).
+///
+/// Invariant: the relay's replies, and the limit changes at each instant, do not
+/// depend on it. The relay clears a limit that has room the moment a command looks
+/// at it, so a command at the clearing instant gets the same answer whether the timer
+/// for that instant ran before it or not. `sim::swarm` runs every scenario both ways
+/// and compares.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TimerOrder {
+    /// In the order they were scheduled, like every other event (the default).
+    #[default]
+    AsScheduled,
+    /// After every other event of their instant, including events scheduled later for
+    /// that same instant.
+    LastInInstant,
+}
+
 /// Runs `scenario` with `seed` to its horizon.
 ///
 /// The run checks itself: "nothing lost" (every generated message ends delivered,
@@ -106,6 +124,16 @@ struct ReplayMessage {
 /// relay's and MTAs' invariants after every event in debug builds (once at the end
 /// in release builds); a violation is a [`RunError`], never a wrong report.
 pub fn run(model: &Model, seed: u64, observer: &mut impl Observer) -> Result<RunReport, RunError> {
+    run_with(model, seed, observer, TimerOrder::AsScheduled)
+}
+
+/// [`run`], with the relay's timers run in `timers` order within each instant.
+pub fn run_with(
+    model: &Model,
+    seed: u64,
+    observer: &mut impl Observer,
+    timers: TimerOrder,
+) -> Result<RunReport, RunError> {
     let streams = RandomStreams::new(seed);
     let horizon = model.horizon();
     let mut report = RunReport::new(model, seed, horizon);
@@ -240,6 +268,18 @@ pub fn run(model: &Model, seed: u64, observer: &mut impl Observer) -> Result<Run
                 None
             }
             Event::RelayTimer => {
+                if timers == TimerOrder::LastInInstant
+                    && let Some((t, next)) = sink.queue.peek()
+                    && t == now
+                {
+                    // Two timers of one instant are one (`handle_timeout` is
+                    // idempotent): drop this one. Otherwise go behind every other event
+                    // of this instant scheduled so far.
+                    if *next != Event::RelayTimer {
+                        sink.queue.schedule(now, Event::RelayTimer);
+                    }
+                    continue;
+                }
                 if timer_at == Some(now) {
                     timer_at = None;
                 }
@@ -437,6 +477,10 @@ impl<O: Observer> Observer for Sink<'_, O> {
             Observation::Transaction { tag, trace, .. } => {
                 if trace.reply == Reply::MessageAccepted && trace.postmaster_domain.is_some() {
                     self.report.rewritten(tag);
+                }
+                if let Some(user) = trace.user {
+                    self.report
+                        .user_transaction(user, trace.rcpt_replies, trace.reply);
                 }
             }
             Observation::Limit(e) => {

@@ -1,7 +1,8 @@
 //! Checking `[[expect]]` blocks against a finished run (`relaysim test`).
 //!
-//! An expectation about something this version does not simulate (per-user counts)
-//! fails with a message that says so: a test that cannot be checked must not pass.
+//! An expectation about something this version does not count (per-user counts other
+//! than replies) fails with a message that says so: a test that cannot be checked
+//! must not pass.
 
 use relay::time::SimTime;
 use relay::{LimitChange, LimitEvent, Subject};
@@ -78,20 +79,24 @@ fn check(model: &Model, e: &Expectation, report: &RunReport) -> Result<String, S
             user,
             bounds,
         } => {
-            if user.is_some() {
-                return Err(format!(
-                    "per-user counts {NOT_SIMULATED}; count by sender instead"
-                ));
+            if let Some(u) = user {
+                // Q3: the replies of the transactions the user was counted in.
+                let CountMetric::Replies(prefix) = metric else {
+                    return Err(format!(
+                        "per-user counts other than `replies` {NOT_SIMULATED}; count by sender instead"
+                    ));
+                };
+                let value = count_replies(&report.user_replies[u.0 as usize], prefix);
+                return compare(
+                    &format!("replies \"{prefix}…\" counted to the user"),
+                    value,
+                    bounds,
+                );
             }
             let scoped = scoped(*scope, report);
             let counts = scoped.counts;
             let value = match metric {
-                CountMetric::Replies(prefix) => scoped
-                    .replies
-                    .iter()
-                    .filter(|(reply, _)| reply.to_string().starts_with(prefix.as_str()))
-                    .map(|(_, n)| n)
-                    .sum(),
+                CountMetric::Replies(prefix) => count_replies(scoped.replies, prefix),
                 CountMetric::Plain(m) => match m {
                     Metric::MessagesGenerated => counts.messages.generated,
                     Metric::MessagesDelivered => counts.messages.delivered,
@@ -117,6 +122,15 @@ fn check(model: &Model, e: &Expectation, report: &RunReport) -> Result<String, S
             compare(&name, value, bounds)
         }
     }
+}
+
+/// Replies whose line starts with `prefix`.
+fn count_replies(replies: &ReplyCounts, prefix: &str) -> u64 {
+    replies
+        .iter()
+        .filter(|(reply, _)| reply.to_string().starts_with(prefix))
+        .map(|(_, n)| n)
+        .sum()
 }
 
 /// The hits (or clears) of the filter's limit, for its tenant, user and source IP

@@ -12,7 +12,7 @@ pub mod swarm;
 pub mod sweep;
 pub mod world;
 
-pub use driver::{RunError, bucket_count, run};
+pub use driver::{RunError, TimerOrder, bucket_count, run, run_with};
 pub use observe::{Observation, Observer};
 pub use report::{Connections, Counts, Delays, EntityReport, Outcomes, ReplyCounts, RunReport};
 pub use world::mta::{AttemptCounts, RecipientFates};

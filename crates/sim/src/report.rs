@@ -9,22 +9,22 @@ use relay::{LimitChange, LimitEvent, LimitKey, Reply};
 use scenario::Model;
 
 /// How often the relay gave each reply: an array for the replies without data (a
-/// reply is counted on the hot path, so no map lookup), a map for `Mail relay denied
-/// [IP]` by IP.
+/// reply is counted on the hot path, so no map lookup), a map for the replies that
+/// name the client's IP (`Mail relay denied [IP]`, `Invalid credentials for relay
+/// [IP]`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ReplyCounts {
     dense: [u64; Reply::WITHOUT_DATA.len()],
-    denied: BTreeMap<std::net::IpAddr, u64>,
+    with_ip: BTreeMap<Reply, u64>,
 }
 
 impl ReplyCounts {
     /// Counted three times per reply (run, tenant, sender): always inlined.
     #[inline(always)]
     pub fn add(&mut self, reply: Reply) {
-        match (reply.dense_index(), reply) {
-            (Some(i), _) => self.dense[i] += 1,
-            (None, Reply::MailRelayDenied(ip)) => *self.denied.entry(ip).or_default() += 1,
-            (None, _) => unreachable!("only MailRelayDenied has no dense index"),
+        match reply.dense_index() {
+            Some(i) => self.dense[i] += 1,
+            None => *self.with_ip.entry(reply).or_default() += 1,
         }
     }
 
@@ -35,11 +35,7 @@ impl ReplyCounts {
             .zip(&self.dense)
             .filter(|(_, n)| **n > 0)
             .map(|(r, n)| (*r, *n))
-            .chain(
-                self.denied
-                    .iter()
-                    .map(|(ip, n)| (Reply::MailRelayDenied(*ip), *n)),
-            )
+            .chain(self.with_ip.iter().map(|(r, n)| (*r, *n)))
     }
 }
 
@@ -151,6 +147,9 @@ pub struct RunReport {
     pub delays: Delays,
     pub tenants: Vec<EntityReport>,
     pub senders: Vec<EntityReport>,
+    /// Per registered user (by `UserId`), the replies of the transactions it was
+    /// counted in (Q3): MAIL FROM's, each RCPT TO's and DATA's.
+    pub user_replies: Vec<ReplyCounts>,
     /// The first hit and the first clear of each limit of each subject, in time order
     /// (what expectations and sweeps ask about). The whole timeline goes to
     /// observers (`limit_hits.csv`) as it happens, so memory does not grow with it.
@@ -192,6 +191,29 @@ impl RunReport {
             first_changes: Default::default(),
             tenants: entities(model.tenants.iter().map(|t| &t.id).collect()),
             senders: entities(model.senders.iter().map(|s| &s.id).collect()),
+            user_replies: vec![
+                ReplyCounts::default();
+                model.tenants.iter().map(|t| t.users.len()).sum()
+            ],
+        }
+    }
+
+    /// Counts the replies of one transaction under the user it counted (Q3).
+    pub(super) fn user_transaction(
+        &mut self,
+        user: relay::UserId,
+        rcpt_replies: &[Reply],
+        reply: Reply,
+    ) {
+        let counts = &mut self.user_replies[user.0 as usize];
+        if rcpt_replies.is_empty() {
+            counts.add(reply); // refused at MAIL FROM
+            return;
+        }
+        counts.add(Reply::SenderOk);
+        rcpt_replies.iter().for_each(|&r| counts.add(r));
+        if rcpt_replies.iter().any(|r| r.is_positive()) {
+            counts.add(reply); // DATA's
         }
     }
 

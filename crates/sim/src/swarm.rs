@@ -10,7 +10,10 @@
 //! then re-counts every window from the transaction trace with the window written as
 //! a plain membership test: no accepted message may find its window, itself
 //! included, over the limit in force at that instant; and per limit, hits and clears
-//! alternate, starting with a hit.
+//! alternate, starting with a hit. It then runs the scenario again with the relay's
+//! timers last in every instant (`TimerOrder::LastInInstant`) and requires the same
+//! replies and, per instant, the same limit changes: the relay's answer at an instant
+//! never depends on the order in which that instant's events were scheduled.
 //!
 //! `cargo test` runs a fixed set of seeds (`crates/sim/tests/swarm.rs`);
 //! `cargo run --release --example swarm -- N` runs more. A failing seed prints the
@@ -28,7 +31,7 @@ use relay::{
 };
 use scenario::Model;
 
-use crate::{Observation, Observer};
+use crate::{Observation, Observer, TimerOrder};
 
 /// A seed whose scenario failed: the scenario and what went wrong.
 #[derive(Debug)]
@@ -76,6 +79,13 @@ pub fn check(seed: u64) -> Result<Outcome, Failure> {
     let oracle = Oracle::new(&model);
     oracle.check(&trace).map_err(fail)?;
     check_alternation(&trace.limits).map_err(fail)?;
+    let mut permuted = Trace::default();
+    crate::run_with(&model, model.seed, &mut permuted, TimerOrder::LastInInstant).map_err(|e| {
+        fail(format!(
+            "with the relay's timers last in their instant: {e}"
+        ))
+    })?;
+    same_answers(&trace, &permuted).map_err(fail)?;
     Ok(Outcome {
         transactions: trace.transactions,
         accepted_messages: trace.accepted.len() as u64,
@@ -92,16 +102,18 @@ struct Accepted {
     recipients: Vec<RecipientId>,
 }
 
-/// Records accepted messages and limit events.
+/// Records accepted messages, limit events and every reply.
 #[derive(Default)]
 struct Trace {
     transactions: u64,
     accepted: Vec<Accepted>,
     limits: Vec<LimitEvent>,
+    /// `(time, MTA, sender, reply)` of every reply, in the order given.
+    replies: Vec<(SimTime, u32, u32, Reply)>,
 }
 
 impl Observer for Trace {
-    fn observe(&mut self, _: SimTime, what: &Observation<'_>) {
+    fn observe(&mut self, time: SimTime, what: &Observation<'_>) {
         match *what {
             Observation::Transaction { tag, trace, .. } => {
                 // The customer charged (Q8); accepted mail is always attributed.
@@ -109,6 +121,9 @@ impl Observer for Trace {
                 self.transaction(tenant, trace);
             }
             Observation::Limit(e) => self.limits.push(*e),
+            Observation::Reply { tag, reply } => {
+                self.replies.push((time, tag.mta, tag.sender, reply));
+            }
             _ => {}
         }
     }
@@ -134,6 +149,51 @@ impl Trace {
             recipients,
         });
     }
+}
+
+/// The same-instant invariant (`TimerOrder`): a run with the relay's timers last in
+/// their instant gives exactly the same replies, and at every instant the same limit
+/// changes (their order within the instant may differ).
+fn same_answers(scheduled: &Trace, timers_last: &Trace) -> Result<(), String> {
+    if let Some(i) = (0..scheduled.replies.len().max(timers_last.replies.len()))
+        .find(|&i| scheduled.replies.get(i) != timers_last.replies.get(i))
+    {
+        return Err(format!(
+            "the replies depend on when the relay's timers run within an instant: reply {i} \
+             is {:?} with timers as scheduled, {:?} with timers last",
+            scheduled.replies.get(i),
+            timers_last.replies.get(i)
+        ));
+    }
+    let by_instant = |events: &[LimitEvent]| {
+        let mut v: Vec<_> = events
+            .iter()
+            .map(|e| {
+                (
+                    e.time,
+                    e.key,
+                    e.change == LimitChange::Hit,
+                    e.used,
+                    e.limit_value,
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let (a, b) = (
+        by_instant(&scheduled.limits),
+        by_instant(&timers_last.limits),
+    );
+    if let Some(i) = (0..a.len().max(b.len())).find(|&i| a.get(i) != b.get(i)) {
+        return Err(format!(
+            "the limit changes depend on when the relay's timers run within an instant: \
+             {:?} with timers as scheduled, {:?} with timers last",
+            a.get(i),
+            b.get(i)
+        ));
+    }
+    Ok(())
 }
 
 /// Per limit (of a subject): hit, cleared, hit, … in time order.

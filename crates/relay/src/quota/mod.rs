@@ -38,10 +38,9 @@ use window::{CountWindow, ExpiryClock};
 pub struct Reservation {
     tenant: Option<TenantIx>,
     user: Option<UserId>,
-    /// Accepted recipients of this transaction, in RCPT order.
+    /// Accepted recipients of this transaction, in RCPT order; with a user, each is
+    /// held in the user's unique window (Q2) until the transaction ends.
     recipients: Vec<RecipientId>,
-    /// How many of them are new unique recipients of the user (Q2).
-    new_unique: u64,
 }
 
 impl Reservation {
@@ -146,6 +145,14 @@ impl QuotaEngine {
         res: &mut Reservation,
     ) -> Result<(), Reply> {
         debug_assert!(!res.is_open(), "release or commit the previous transaction");
+        // The answer at an instant never depends on whether the recheck timer for that
+        // instant ran before this command: a hit limit whose window has room now is
+        // cleared now, here as at RCPT.
+        if self.customers[tenant.0 as usize].block_all {
+            for key in customer_keys(tenant) {
+                self.clear_if_room(now, key);
+            }
+        }
         let c = &self.customers[tenant.0 as usize];
         // Q13 [doc, ambiguous], our reading: without the option a customer limit
         // refuses recipients one by one at RCPT (below), so senders whose recipients
@@ -176,7 +183,6 @@ impl QuotaEngine {
         res.tenant = Some(tenant);
         res.user = user;
         res.recipients.clear();
-        res.new_unique = 0;
         self.open_transactions += 1;
         Ok(())
     }
@@ -190,7 +196,6 @@ impl QuotaEngine {
         res: &mut Reservation,
     ) -> Result<(), Reply> {
         let tenant = res.tenant.expect("check_recipient inside a transaction");
-        let mut new_unique = false;
         for key in customer_keys(tenant) {
             self.clear_if_room(now, key);
         }
@@ -199,8 +204,8 @@ impl QuotaEngine {
             let limit = self.user_limits(u).user_unique_recipients;
             let window = &mut self.users[u.0 as usize].unique;
             window.expire(now);
-            new_unique = !window.contains(rcpt) && !res.recipients.contains(&rcpt);
-            if new_unique && window.used() + 1 > limit {
+            // Q2, Q12: new unless committed or held by any open transaction.
+            if !window.contains(rcpt) && window.used() + 1 > limit {
                 let used = window.used();
                 self.hit(
                     now,
@@ -229,10 +234,8 @@ impl QuotaEngine {
         }
         c.day.reserved += 1;
         c.peak.reserved += 1;
-        if new_unique {
-            let u = res.user.expect("new_unique implies a user");
-            self.users[u.0 as usize].unique.reserved += 1;
-            res.new_unique += 1;
+        if let Some(u) = res.user {
+            self.users[u.0 as usize].unique.hold(rcpt);
         }
         res.recipients.push(rcpt);
         Ok(())
@@ -272,10 +275,11 @@ impl QuotaEngine {
         if let Some(u) = user {
             let uq = &mut self.users[u.0 as usize];
             uq.messages.reserved -= 1;
-            uq.unique.reserved -= res.new_unique;
+            for &r in &res.recipients {
+                uq.unique.unhold(r);
+            }
         }
         res.recipients.clear();
-        res.new_unique = 0;
         let user_keys = user.map(user_keys).into_iter().flatten();
         for key in customer_keys(tenant).into_iter().chain(user_keys) {
             self.reevaluate(now, key);
@@ -408,11 +412,11 @@ impl QuotaEngine {
         full: bool,
     ) -> Result<(), String> {
         let name = key.limit.name();
-        let (committed, reserved) = match window {
-            WindowRef::Count(w) => (w.committed(), w.reserved),
-            WindowRef::Unique(w) => (w.distinct(), w.reserved),
+        let (committed, reserved, holds) = match window {
+            WindowRef::Count(w) => (w.committed(), w.reserved, w.reserved != 0),
+            WindowRef::Unique(w) => (w.distinct(), w.reserved(), w.holds_any()),
         };
-        if self.open_transactions == 0 && reserved != 0 {
+        if self.open_transactions == 0 && holds {
             return Err(format!(
                 "{name} of {:?}: {reserved} reserved with no transaction open",
                 key.subject
@@ -654,7 +658,7 @@ impl Window<'_> {
     fn reserved(&self) -> u64 {
         match self {
             Window::Count(w) => w.reserved,
-            Window::Unique(w) => w.reserved,
+            Window::Unique(w) => w.reserved(),
         }
     }
 
@@ -676,7 +680,7 @@ pub fn reply_of(limit: LimitKind) -> Reply {
         LimitKind::UserMessages | LimitKind::UserUniqueRecipients => Reply::DailyUserLimit,
         LimitKind::CustomerDay => Reply::DailyCustomerLimit,
         LimitKind::CustomerPeak => Reply::PeakCustomerLimit,
-        _ => Reply::TryAgainLater { at_helo: false },
+        _ => Reply::TryAgainLater { at: None },
     }
 }
 

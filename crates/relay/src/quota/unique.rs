@@ -6,6 +6,12 @@
 //! expire them. An entry whose expiry is no longer the recipient's latest is skipped
 //! when it reaches the front. Sending to the same recipient again within one expiry
 //! (same millisecond, same fixed window or same bucket) adds nothing.
+//!
+//! Q12: recipients of open transactions are **held** (reserved) until their
+//! transaction commits or ends. The recipients that count are the committed ones and
+//! the held ones, each once: a recipient held by one transaction is not new for
+//! another, and a committed recipient that expires while a transaction holds it
+//! still counts until that transaction ends.
 
 use std::collections::VecDeque;
 
@@ -21,8 +27,10 @@ pub struct RecipientId(pub u32);
 pub struct UniqueWindow {
     order: VecDeque<(SimTime, RecipientId)>,
     latest: FxHashMap<RecipientId, SimTime>,
-    /// New recipients reserved by open transactions (Q12).
-    pub reserved: u64,
+    /// Per held recipient, how many open transactions hold it (Q12).
+    held: FxHashMap<RecipientId, u32>,
+    /// Held recipients that are not committed: what holding adds to `distinct`.
+    held_only: u64,
 }
 
 impl UniqueWindow {
@@ -35,6 +43,9 @@ impl UniqueWindow {
             self.order.pop_front();
             if self.latest.get(&rcpt) == Some(&expiry) {
                 self.latest.remove(&rcpt);
+                if self.held.contains_key(&rcpt) {
+                    self.held_only += 1;
+                }
             }
         }
     }
@@ -44,19 +55,57 @@ impl UniqueWindow {
         self.latest.len() as u64
     }
 
-    /// Distinct committed plus reserved.
-    pub fn used(&self) -> u64 {
-        self.distinct() + self.reserved
+    /// Held recipients that are not committed (Q12).
+    pub fn reserved(&self) -> u64 {
+        self.held_only
     }
 
-    /// Whether `rcpt` already counts (a further delivery to it is not a new one).
+    /// Whether any open transaction holds a recipient.
+    pub fn holds_any(&self) -> bool {
+        !self.held.is_empty()
+    }
+
+    /// Distinct recipients that count: committed or held, each once.
+    pub fn used(&self) -> u64 {
+        self.distinct() + self.held_only
+    }
+
+    /// Whether `rcpt` already counts, committed or held (a further delivery to it is
+    /// not a new one).
     pub fn contains(&self, rcpt: RecipientId) -> bool {
-        self.latest.contains_key(&rcpt)
+        self.latest.contains_key(&rcpt) || self.held.contains_key(&rcpt)
+    }
+
+    /// An open transaction holds `rcpt` until it commits or ends (`unhold`).
+    pub fn hold(&mut self, rcpt: RecipientId) {
+        let holders = self.held.entry(rcpt).or_insert(0);
+        if *holders == 0 && !self.latest.contains_key(&rcpt) {
+            self.held_only += 1;
+        }
+        *holders += 1;
+    }
+
+    /// A transaction that held `rcpt` has committed it or ended.
+    pub fn unhold(&mut self, rcpt: RecipientId) {
+        let holders = self
+            .held
+            .get_mut(&rcpt)
+            .expect("unhold a recipient that is held");
+        *holders -= 1;
+        if *holders == 0 {
+            self.held.remove(&rcpt);
+            if !self.latest.contains_key(&rcpt) {
+                self.held_only -= 1;
+            }
+        }
     }
 
     /// Commits a delivery to `rcpt` that counts until `expiry`.
     pub fn commit(&mut self, rcpt: RecipientId, expiry: SimTime) {
         let previous = self.latest.insert(rcpt, expiry);
+        if previous.is_none() && self.held.contains_key(&rcpt) {
+            self.held_only -= 1;
+        }
         if previous != Some(expiry) {
             debug_assert!(self.order.back().is_none_or(|&(e, _)| e <= expiry));
             self.order.push_back((expiry, rcpt));
@@ -82,8 +131,20 @@ impl UniqueWindow {
     }
 
     /// The bookkeeping is consistent: every counted recipient has its latest expiry
-    /// in the FIFO, and the FIFO's expiries never decrease.
+    /// in the FIFO, the FIFO's expiries never decrease, and `held_only` counts the
+    /// held recipients that are not committed.
     pub fn check_structure(&self) -> Result<(), String> {
+        let held_only = self
+            .held
+            .keys()
+            .filter(|r| !self.latest.contains_key(r))
+            .count() as u64;
+        if held_only != self.held_only || self.held.values().any(|&n| n == 0) {
+            return Err(format!(
+                "{held_only} recipients held and not committed, {} counted",
+                self.held_only
+            ));
+        }
         if self
             .order
             .iter()
@@ -146,6 +207,33 @@ mod tests {
         assert_eq!(w.distinct(), 1);
         w.expire(at(200));
         assert_eq!((w.distinct(), w.entries()), (0, 0));
+    }
+
+    /// Q2, Q12: a recipient held by two open transactions is one recipient; it stops
+    /// being held only when both have ended, and a committed recipient that expires
+    /// while held still counts.
+    #[test]
+    fn q02_a_recipient_held_twice_counts_once() {
+        let mut w = UniqueWindow::default();
+        w.hold(RecipientId(7));
+        assert!(
+            w.contains(RecipientId(7)),
+            "not new for the second transaction"
+        );
+        w.hold(RecipientId(7));
+        assert_eq!(w.used(), 1);
+        w.unhold(RecipientId(7));
+        assert_eq!(w.used(), 1, "still held by the other");
+        w.commit(RecipientId(7), at(100));
+        w.unhold(RecipientId(7));
+        assert_eq!((w.used(), w.reserved()), (1, 0));
+        w.hold(RecipientId(7));
+        w.expire(at(100));
+        assert_eq!((w.distinct(), w.used()), (0, 1), "expired but held");
+        w.unhold(RecipientId(7));
+        assert_eq!(w.used(), 0);
+        assert!(!w.holds_any());
+        w.check_structure().unwrap();
     }
 
     /// Same expiry (fixed window, bucket): no duplicate FIFO entry, so expiring it

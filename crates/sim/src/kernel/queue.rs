@@ -92,6 +92,11 @@ impl<E> EventQueue<E> {
         self.heap.peek().map(|e| e.time)
     }
 
+    /// The next event and its time, if any, without removing it.
+    pub fn peek(&self) -> Option<(SimTime, &E)> {
+        self.heap.peek().map(|e| (e.time, &e.event))
+    }
+
     /// Removes the next event if it is due at or before `horizon`, advancing the clock.
     pub fn pop_until(&mut self, horizon: SimTime) -> Option<(SimTime, E)> {
         if self.peek_time()? > horizon {

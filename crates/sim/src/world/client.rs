@@ -13,7 +13,7 @@ use std::net::IpAddr;
 
 use relay::policy::RelayedSender;
 use relay::time::{SimDuration, SimTime};
-use relay::{RecipientId, Relay, Reply, Session};
+use relay::{HeloVerb, RecipientId, Relay, Reply, Session};
 
 use super::mta::MessageTag;
 use crate::{Observation, Observer};
@@ -27,6 +27,9 @@ pub struct MtaClient {
     pub helo: String,
     pub port: u16,
     pub tls: TlsMode,
+    /// How it opens the dialogue: EHLO, or HELO for a client without ESMTP (qmail's
+    /// `qmail-remote` without TLS). STARTTLS needs EHLO (RFC 3207).
+    pub verb: HeloVerb,
     /// P4: `(username, whether the relay accepts the credentials)`.
     pub auth: Option<(String, bool)>,
     /// M3: most recipients per transaction (`u32::MAX`: no limit of its own).
@@ -45,6 +48,11 @@ impl MtaClient {
             helo: mta.helo.clone(),
             port: mta.port,
             tls: mta.tls,
+            verb: if mta.tls == TlsMode::Starttls {
+                HeloVerb::Ehlo
+            } else {
+                params.helo_verb
+            },
             auth: mta.auth.as_ref().map(|a| (a.username.clone(), a.valid)),
             recipients_per_transaction: params.recipients_per_transaction,
             round_trip: mta.round_trip,
@@ -109,8 +117,9 @@ pub struct TransactionTrace<'a> {
     pub time: SimTime,
     /// Q8: the customer charged, when the relay attributed the transaction.
     pub charged_tenant: Option<usize>,
-    /// Q3: the registered user counted.
+    /// Q3: the registered user counted, by address and by number.
     pub counted_user: Option<&'a str>,
+    pub user: Option<relay::UserId>,
     /// P8: the domain of `postmaster@<domain>` the envelope sender was rewritten to.
     pub postmaster_domain: Option<&'a str>,
     pub source_ip: IpAddr,
@@ -276,10 +285,21 @@ pub fn deliver_on(
             for &i in remaining.iter() {
                 fates[i] = Fate::of_refusal(mail);
             }
-            trace_with(relay, now, client, from, None, &[], &[], mail, report);
+            let attribution = session.last_attribution().copied();
+            trace_with(
+                relay,
+                now,
+                client,
+                from,
+                attribution,
+                &[],
+                &[],
+                mail,
+                report,
+            );
             break;
         }
-        let attribution = session.transaction().copied();
+        let attribution = session.last_attribution().copied();
         chunk.clear();
         pending.clear();
         rcpt_replies.clear();
@@ -354,10 +374,10 @@ fn greet(
             Err(reply)
         }
     };
-    step(session.helo_command(relay, now, &client.helo))?;
+    step(session.helo_command(relay, now, client.verb, &client.helo))?;
     if client.tls == TlsMode::Starttls {
         step(session.starttls(relay, now))?;
-        step(session.helo_command(relay, now, &client.helo))?;
+        step(session.helo_command(relay, now, client.verb, &client.helo))?;
     }
     if let Some((username, valid)) = &client.auth {
         step(session.auth(relay, username, *valid))?;
@@ -386,6 +406,7 @@ fn trace_with(
             counted_user: attribution
                 .and_then(|a| a.counted_user)
                 .map(|u| directory.user_address(u)),
+            user: attribution.and_then(|a| a.counted_user),
             postmaster_domain: attribution.and_then(|a| match a.relayed {
                 RelayedSender::Postmaster(d) => Some(directory.domain_name(d)),
                 RelayedSender::AsPresented => None,

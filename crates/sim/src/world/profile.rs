@@ -7,6 +7,7 @@
 //! `qmail-send.c`; Microsoft's Exchange docs; the seed page for the Exchange 2000/2003
 //! and Domino values. Values no source gives are marked [assumption].
 
+use relay::HeloVerb;
 use relay::time::{SimDuration, SimTime};
 use scenario::model::{Mta, MtaProfile};
 use scenario::values::{RetryItem, RetryRules};
@@ -144,6 +145,9 @@ pub struct MtaParams {
     pub connection_reuse_count: u32,
     /// How long an idle cached connection stays open.
     pub connection_idle_time: SimDuration,
+    /// HELO or EHLO: qmail's `qmail-remote` sends HELO (notqmail `qmail-remote.c`:
+    /// `substdio_puts(&smtpto,"HELO ")`); every other profile EHLO.
+    pub helo_verb: HeloVerb,
 }
 
 fn mins(m: u64) -> SimDuration {
@@ -168,6 +172,7 @@ impl MtaParams {
             connection_reuse_count: 0,
             // smtp_connection_cache_time_limit
             connection_idle_time: SimDuration::from_secs(2),
+            helo_verb: HeloVerb::Ehlo,
         };
         match profile {
             MtaProfile::Postfix | MtaProfile::MacosServer => postfix,
@@ -189,6 +194,7 @@ impl MtaParams {
                 connection_reuse_time: SimDuration::from_secs(300),
                 connection_reuse_count: 500,
                 connection_idle_time: SimDuration::from_secs(2),
+                helo_verb: HeloVerb::Ehlo,
             },
             MtaProfile::Sendmail => MtaParams {
                 // -q30m [assumption: sendmail has no default queue interval]
@@ -201,6 +207,7 @@ impl MtaParams {
                 connection_reuse_time: mins(5), // ConnectionCacheTimeout
                 connection_reuse_count: 0,
                 connection_idle_time: mins(5),
+                helo_verb: HeloVerb::Ehlo,
             },
             MtaProfile::Qmail => MtaParams {
                 retry: RetryPolicy::Qmail { chanskip: 20 },
@@ -212,6 +219,7 @@ impl MtaParams {
                 connection_reuse_time: SimDuration::ZERO,
                 connection_reuse_count: 1,
                 connection_idle_time: SimDuration::ZERO,
+                helo_verb: HeloVerb::Helo,
             },
             MtaProfile::Exchange2003 => MtaParams {
                 // The seed: first, second, third retry 1, 1, 3 min, then every 5 min.
@@ -224,6 +232,7 @@ impl MtaParams {
                 connection_reuse_time: mins(5),
                 connection_reuse_count: 20, // [assumption] messages per connection
                 connection_idle_time: SimDuration::from_secs(10),
+                helo_verb: HeloVerb::Ehlo,
             },
             MtaProfile::Exchange2010 => MtaParams {
                 // 6 quick retries 5 min apart [unconfirmed], then MessageRetryInterval 15 min.
@@ -244,6 +253,7 @@ impl MtaParams {
                 connection_reuse_time: mins(5),
                 connection_reuse_count: 20, // [assumption]
                 connection_idle_time: SimDuration::from_secs(10),
+                helo_verb: HeloVerb::Ehlo,
             },
             MtaProfile::Domino => MtaParams {
                 // The seed: initial transfer retry interval at least one minute.
@@ -256,6 +266,7 @@ impl MtaParams {
                 connection_reuse_time: SimDuration::ZERO,
                 connection_reuse_count: 1,
                 connection_idle_time: SimDuration::ZERO,
+                helo_verb: HeloVerb::Ehlo,
             },
             MtaProfile::Groupwise => MtaParams {
                 retry: RetryPolicy::Intervals(vec![mins(10)]), // [assumption]
@@ -268,6 +279,7 @@ impl MtaParams {
                 connection_reuse_time: SimDuration::ZERO,
                 connection_reuse_count: 1,
                 connection_idle_time: SimDuration::ZERO,
+                helo_verb: HeloVerb::Ehlo,
             },
         }
     }
