@@ -511,3 +511,52 @@ mod no_panics {
         }
     }
 }
+
+/// P6: TLS as negotiated. Plain SMTP (or STARTTLS) on the implicit-TLS port 465 and
+/// implicit TLS on a plain port can never reach an SMTP dialogue: errors with a hint
+/// (before, the first passed `require_tls` and the second got 530).
+#[test]
+fn e37_p06_tls_setting_must_work_on_the_port() {
+    assert_errors(
+        "plain on 465",
+        &replace_line(22, "helo = \"mail.acme.example\"\nport = 465"),
+        &[(18, 6, "port 465 expects a TLS handshake first")],
+    );
+    assert_errors(
+        "starttls on 465",
+        &replace_line(
+            22,
+            "helo = \"mail.acme.example\"\nport = 465\ntls = \"starttls\"",
+        ),
+        &[(24, 7, "but tls = \"starttls\"")],
+    );
+    assert_errors(
+        "implicit on 587",
+        &replace_line(
+            22,
+            "helo = \"mail.acme.example\"\nport = 587\ntls = \"implicit\"",
+        ),
+        &[(24, 7, "tls = \"implicit\" on port 587")],
+    );
+    let err = Model::parse(
+        "c",
+        &replace_line(22, "helo = \"x.acme.example\"\nport = 465"),
+    )
+    .unwrap_err();
+    assert!(
+        err.diagnostics[0]
+            .help
+            .as_deref()
+            .is_some_and(|h| h.contains("tls = \"implicit\" on port 465"))
+    );
+    // Implicit TLS on 465 and STARTTLS on 587 are fine; so is a port nobody listens on
+    // (refused at connect, P6: a modelled misconfiguration).
+    for ok in [
+        "port = 465\ntls = \"implicit\"",
+        "port = 587\ntls = \"starttls\"",
+        "port = 2525\ntls = \"implicit\"",
+    ] {
+        let text = replace_line(22, &format!("helo = \"mail.acme.example\"\n{ok}"));
+        assert!(Model::parse("c", &text).is_ok(), "{ok}");
+    }
+}

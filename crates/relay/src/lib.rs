@@ -35,4 +35,4 @@ pub use limit::{LimitChange, LimitEvent, LimitKey, LimitKind, Subject};
 pub use quota::unique::RecipientId;
 pub use reply::{HeloVerb, Reply};
 pub use service::{Relay, RelayCommand};
-pub use session::{Phase, ReversePath, Session, Transaction};
+pub use session::{ClientOpening, Phase, ReversePath, Session, Transaction};

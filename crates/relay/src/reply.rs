@@ -41,6 +41,9 @@ pub enum Reply {
     Closing,
     /// P6: the port is not one the relay listens on; no SMTP reply at all.
     ConnectionRefused,
+    /// P6: plain SMTP on the implicit-TLS port, or a TLS handshake on a plain port;
+    /// the connection fails before any SMTP reply.
+    TlsHandshakeFailed,
     /// D1: DoS protection closes the connection. Refused at HELO/EHLO, the reply
     /// names the command the client sent: `(HELO)` or `(EHLO)` (field-seen form).
     TryAgainLater { at: Option<HeloVerb> },
@@ -84,7 +87,7 @@ pub enum Sequence {
 impl Reply {
     /// Every reply that carries no data, in a fixed order: the index of a reply in
     /// this list is its `dense_index` (for counting without a map).
-    pub const WITHOUT_DATA: [Reply; 27] = [
+    pub const WITHOUT_DATA: [Reply; 28] = [
         Reply::Greeting,
         Reply::HeloOk,
         Reply::ReadyForTls,
@@ -95,6 +98,7 @@ impl Reply {
         Reply::ResetOk,
         Reply::Closing,
         Reply::ConnectionRefused,
+        Reply::TlsHandshakeFailed,
         Reply::TryAgainLater { at: None },
         Reply::TryAgainLater {
             at: Some(HeloVerb::Helo),
@@ -132,36 +136,37 @@ impl Reply {
             ResetOk => 7,
             Closing => 8,
             ConnectionRefused => 9,
-            TryAgainLater { at: None } => 10,
+            TlsHandshakeFailed => 10,
+            TryAgainLater { at: None } => 11,
             TryAgainLater {
                 at: Some(HeloVerb::Helo),
-            } => 11,
+            } => 12,
             TryAgainLater {
                 at: Some(HeloVerb::Ehlo),
-            } => 12,
-            PeakCustomerLimit => 13,
-            TooManyRecipients => 14,
-            InvalidHelo => 15,
-            BadSequence(Sequence::HeloFirst) => 16,
-            BadSequence(Sequence::NestedMail) => 17,
-            BadSequence(Sequence::MailFirst) => 18,
-            BadSequence(Sequence::RcptFirst) => 19,
-            BadSequence(Sequence::TlsAlreadyActive) => 20,
-            MustStartTls => 21,
-            AuthenticationRequired => 22,
-            BadCredentials => 23,
-            DailyUserLimit => 24,
-            MailSendingDenied => 25,
-            DailyCustomerLimit => 26,
+            } => 13,
+            PeakCustomerLimit => 14,
+            TooManyRecipients => 15,
+            InvalidHelo => 16,
+            BadSequence(Sequence::HeloFirst) => 17,
+            BadSequence(Sequence::NestedMail) => 18,
+            BadSequence(Sequence::MailFirst) => 19,
+            BadSequence(Sequence::RcptFirst) => 20,
+            BadSequence(Sequence::TlsAlreadyActive) => 21,
+            MustStartTls => 22,
+            AuthenticationRequired => 23,
+            BadCredentials => 24,
+            DailyUserLimit => 25,
+            MailSendingDenied => 26,
+            DailyCustomerLimit => 27,
             MailRelayDenied(_) | InvalidCredentials(_) => return None,
         })
     }
 
-    /// The three-digit code; `0` for a refused connection (no reply at all).
+    /// The three-digit code; `0` when the connection failed before any reply.
     pub fn code(self) -> u16 {
         use Reply::*;
         match self {
-            ConnectionRefused => 0,
+            ConnectionRefused | TlsHandshakeFailed => 0,
             Greeting | ReadyForTls => 220,
             Closing => 221,
             AuthAccepted => 235,
@@ -211,8 +216,9 @@ impl Reply {
             MessageAccepted => ("2.0.0", "OK"),
             ResetOk => ("2.1.5", "Flushed"),
             Closing => ("2.0.0", "closing connection"),
-            // No SMTP reply: the TCP connection is refused.
+            // No SMTP reply: the TCP connection is refused, or TLS fails first.
             ConnectionRefused => ("", "connection refused"),
+            TlsHandshakeFailed => ("", "TLS handshake failed"),
             // G5; `(HELO)`/`(EHLO)` after it: F (I1, I2)
             TryAgainLater { at: None } => ("4.7.0", "Try again later, closing connection."),
             TryAgainLater {
@@ -255,7 +261,7 @@ impl Reply {
 impl fmt::Display for Reply {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (enhanced, text) = self.enhanced_and_text();
-        if *self == Reply::ConnectionRefused {
+        if self.code() == 0 {
             return f.write_str(text);
         }
         write!(f, "{}", self.code())?;

@@ -38,6 +38,14 @@ use crate::reply::{HeloVerb, Reply, Sequence};
 use crate::service::Relay;
 use crate::time::SimTime;
 
+/// What a client sends first on a new connection (P6): SMTP in plain text (it may
+/// STARTTLS later), or a TLS handshake (implicit TLS).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientOpening {
+    PlainSmtp,
+    TlsHandshake,
+}
+
 /// The reverse path of MAIL FROM: the empty sender `<>` or an address (lower-case).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ReversePath<'a> {
@@ -98,20 +106,34 @@ pub struct Session {
 }
 
 impl Relay {
-    /// A client connects from `ip` to `port`. P6 [assumption]: a port the relay does
-    /// not listen on is refused; an implicit-TLS port (465) starts in TLS. D2: DoS
-    /// protection may answer 421 and close. P11 [assumption]: the connection lands on
-    /// a front-end drawn uniformly at random. End every session with `quit`.
-    pub fn connect(&mut self, now: SimTime, ip: IpAddr, port: u16) -> Result<Session, Reply> {
+    /// A client connects from `ip` to `port`, opening as `opening` says. P6
+    /// [assumption]: a port the relay does not listen on is refused; on an
+    /// implicit-TLS port (465) the relay expects a TLS handshake first and the session
+    /// is in TLS from the start; on the other ports it greets in plain text and TLS
+    /// comes with STARTTLS. A client that opens the other way (plain SMTP on 465, a
+    /// TLS handshake on 25/587) never gets an SMTP dialogue. D2: DoS protection may
+    /// answer 421 and close. P11 [assumption]: the connection lands on a front-end
+    /// drawn uniformly at random. End every session with `quit`.
+    pub fn connect(
+        &mut self,
+        now: SimTime,
+        ip: IpAddr,
+        port: u16,
+        opening: ClientOpening,
+    ) -> Result<Session, Reply> {
         if !self.policy.ports.contains(&port) {
             return Err(Reply::ConnectionRefused);
+        }
+        let implicit = self.policy.implicit_tls_ports.contains(&port);
+        if implicit != (opening == ClientOpening::TlsHandshake) {
+            return Err(Reply::TlsHandshakeFailed);
         }
         let connection = self.dos.connect(now, ip)?;
         let frontend = self.rng.random_range(0..self.frontends);
         Ok(Session {
             ip,
             frontend,
-            tls: self.policy.implicit_tls_ports.contains(&port),
+            tls: implicit,
             phase: Phase::Connected,
             connection: Some(connection),
             helo_checked: false,

@@ -14,6 +14,50 @@ use super::{
 };
 use relay::time::SimDuration;
 
+/// P6: a client whose TLS setting cannot work on its port never gets an SMTP
+/// dialogue (plain SMTP or STARTTLS on an implicit-TLS port, implicit TLS on a plain
+/// port): that is a mistake in the file, not a scenario. A port the relay does not
+/// listen on at all is a modelled misconfiguration (refused at connect) and passes.
+fn check_tls_against_port(
+    mta: &crate::mta::Mta,
+    policy: &crate::relay_config::PolicyConfig,
+    sink: &mut DiagnosticSink,
+) {
+    let port = mta.port;
+    if !policy.ports.contains(&port) {
+        return;
+    }
+    let implicit_port = policy.implicit_tls_ports.contains(&port);
+    let tls = *mta.tls.get_ref();
+    let id = mta.id.get_ref();
+    // `tls` may be left at its default: then point at the MTA.
+    let span = if mta.tls.span().is_empty() {
+        mta.id.span()
+    } else {
+        mta.tls.span()
+    };
+    if implicit_port && tls != TlsMode::Implicit {
+        sink.error_with_help(
+            span.clone(),
+            &format!(
+                "mta `{id}`: port {port} expects a TLS handshake first (implicit TLS), but tls = \"{}\"",
+                if tls == TlsMode::None { "none" } else { "starttls" }
+            ),
+            "cannot work on this port",
+            "use tls = \"implicit\" on port 465, or port = 587 with tls = \"starttls\" (or tls = \"none\" on port 25/587)",
+        );
+    } else if !implicit_port && tls == TlsMode::Implicit {
+        sink.error_with_help(
+            span,
+            &format!(
+                "mta `{id}`: tls = \"implicit\" on port {port}, where the relay speaks plain SMTP first"
+            ),
+            "cannot work on this port",
+            "use port = 465 for implicit TLS, or tls = \"starttls\" on this port",
+        );
+    }
+}
+
 /// Turns the raw sections into a scenario if every check passes.
 pub(super) fn assemble(raw: RawScenario, sink: &mut DiagnosticSink) -> Option<Scenario> {
     if !raw.simulation_seen {
@@ -52,10 +96,16 @@ pub(super) fn assemble(raw: RawScenario, sink: &mut DiagnosticSink) -> Option<Sc
     for tenant in &tenants {
         check_tenant(tenant, sink);
     }
+    let policy = raw
+        .relay
+        .as_ref()
+        .map(|r| r.policy.clone())
+        .unwrap_or_default();
     for mta in &mtas {
         if tenants_ok {
             reference(&mta.tenant, &tenant_ids, "tenant", sink);
         }
+        check_tls_against_port(mta, &policy, sink);
         if let Some(auth) = &mta.auth
             && *mta.tls.get_ref() == TlsMode::None
         {

@@ -6,6 +6,7 @@
 use rand::SeedableRng;
 use rand_chacha::ChaCha12Rng;
 
+use relay::ClientOpening::{self, PlainSmtp, TlsHandshake};
 use relay::policy::RelayedSender;
 use relay::time::{SimDuration, SimTime};
 use relay::{
@@ -71,7 +72,7 @@ fn acme_with(setting: &str) -> Relay {
 /// Runs one connection from `ip` to `port` at `now` and returns every reply line
 /// (the greeting first, or "connection refused").
 fn session(relay: &mut Relay, now: SimTime, ip: &str, port: u16, cmds: &[Cmd]) -> Vec<String> {
-    let mut session = match relay.connect(now, ip.parse().unwrap(), port) {
+    let mut session = match relay.connect(now, ip.parse().unwrap(), port, opening(port)) {
         Ok(s) => s,
         Err(reply) => return vec![reply.to_string()],
     };
@@ -102,6 +103,11 @@ fn session(relay: &mut Relay, now: SimTime, ip: &str, port: u16, cmds: &[Cmd]) -
 /// The reply to the last command.
 fn last(relay: &mut Relay, now: SimTime, ip: &str, port: u16, cmds: &[Cmd]) -> String {
     session(relay, now, ip, port, cmds).pop().unwrap()
+}
+
+/// How a correct client opens on `port`: a TLS handshake on 465, plain SMTP elsewhere.
+fn opening(port: u16) -> ClientOpening {
+    if port == 465 { TlsHandshake } else { PlainSmtp }
 }
 
 fn secs(s: u64) -> SimTime {
@@ -343,6 +349,39 @@ fn p06_ports() {
     );
 }
 
+/// P6, P5: TLS is what the client negotiated, not the port. Plain SMTP on the
+/// implicit-TLS port and a TLS handshake on a plain port never reach SMTP (before,
+/// the first passed `require_tls` and the second was refused 530).
+#[test]
+fn p06_tls_is_what_the_client_negotiated() {
+    let mut r = acme_with(&format!(
+        "allowed_senders = \"domain_addresses\"\nrequire_tls = true\n{IP_ONLY}"
+    ));
+    let ip = OFFICE_IP.parse().unwrap();
+    for (port, wrong) in [(465, PlainSmtp), (587, TlsHandshake), (25, TlsHandshake)] {
+        assert_eq!(
+            r.connect(secs(0), ip, port, wrong)
+                .err()
+                .map(|e| e.to_string()),
+            Some("TLS handshake failed".to_string()),
+            "{port} {wrong:?}"
+        );
+    }
+    let mut s = r.connect(secs(0), ip, 465, TlsHandshake).unwrap();
+    s.helo_command(&mut r, secs(0), HeloVerb::Ehlo, "mx.acme.example");
+    assert_eq!(
+        s.mail_from(
+            &mut r,
+            secs(0),
+            ReversePath::Address("printer@acme.example")
+        )
+        .to_string(),
+        "250 2.1.0 OK",
+        "implicit TLS on 465 satisfies require_tls"
+    );
+    s.quit(&mut r, secs(0));
+}
+
 /// P7: settings are tried in order; the first that authenticates applies.
 #[test]
 fn p07_first_authenticated_setting_applies() {
@@ -421,7 +460,9 @@ fn p08_any_address_rewrites_to_postmaster() {
         ),
     ];
     for (helo, from, expected, rewritten) in cases {
-        let mut s = r.connect(secs(0), OFFICE_IP.parse().unwrap(), 25).unwrap();
+        let mut s = r
+            .connect(secs(0), OFFICE_IP.parse().unwrap(), 25, PlainSmtp)
+            .unwrap();
         s.helo_command(&mut r, secs(0), HeloVerb::Ehlo, helo);
         let reply = s.mail_from(&mut r, secs(0), reverse_path(&from.parse().unwrap()));
         assert_eq!(reply.to_string(), expected, "{helo} {from}");
@@ -700,7 +741,7 @@ fn q02_one_recipient_in_two_open_transactions_counts_once() {
     let ip = OFFICE_IP.parse().unwrap();
     let now = secs(0);
     let open = |r: &mut Relay| {
-        let mut s = r.connect(now, ip, 25).unwrap();
+        let mut s = r.connect(now, ip, 25, PlainSmtp).unwrap();
         s.helo_command(r, now, HeloVerb::Ehlo, "mx.acme.example");
         assert_eq!(
             s.mail_from(r, now, ReversePath::Address("alerts@acme.example"))
@@ -756,7 +797,9 @@ fn q02_one_recipient_in_two_open_transactions_counts_once() {
 #[test]
 fn q03_counted_user_is_the_envelope_sender() {
     let mut r = quota_relay("user_messages_per_day = 1", "");
-    let mut s = r.connect(secs(0), OFFICE_IP.parse().unwrap(), 587).unwrap();
+    let mut s = r
+        .connect(secs(0), OFFICE_IP.parse().unwrap(), 587, PlainSmtp)
+        .unwrap();
     s.helo_command(&mut r, secs(0), HeloVerb::Ehlo, "mx.acme.example");
     s.starttls(&mut r, secs(0));
     s.helo_command(&mut r, secs(0), HeloVerb::Ehlo, "mx.acme.example");
@@ -799,7 +842,9 @@ fn q03_a_q1_refusal_names_the_user_counted() {
     let mut r = quota_relay("user_messages_per_day = 1", "");
     send(&mut r, secs(0), "alerts@acme.example", &[1]);
     let alerts = r.directory().user("alerts@acme.example");
-    let mut s = r.connect(secs(1), OFFICE_IP.parse().unwrap(), 25).unwrap();
+    let mut s = r
+        .connect(secs(1), OFFICE_IP.parse().unwrap(), 25, PlainSmtp)
+        .unwrap();
     s.helo_command(&mut r, secs(1), HeloVerb::Ehlo, "mx.acme.example");
     assert_eq!(
         s.mail_from(&mut r, secs(1), ReversePath::Address("alerts@acme.example"))
@@ -1169,7 +1214,9 @@ fn d01_dos_refusal_closes_the_connection() {
     let now = secs(0);
     let first = session(&mut r, now, "192.0.2.1", 25, &[Helo("localhost")]);
     assert_eq!(first[1], "250 smtp-relay.gmail.com at your service");
-    let mut s = r.connect(now, "192.0.2.1".parse().unwrap(), 25).unwrap();
+    let mut s = r
+        .connect(now, "192.0.2.1".parse().unwrap(), 25, PlainSmtp)
+        .unwrap();
     let closed = "421 4.7.0 Try again later, closing connection. (EHLO)";
     assert_eq!(
         s.helo_command(&mut r, now, HeloVerb::Ehlo, "localhost")
@@ -1192,7 +1239,9 @@ fn d01_dos_refusal_closes_the_connection() {
     }
     assert_eq!(s.quit(&mut r, now).to_string(), closed);
     // A client that greets with HELO is told so.
-    let mut s = r.connect(now, "192.0.2.1".parse().unwrap(), 25).unwrap();
+    let mut s = r
+        .connect(now, "192.0.2.1".parse().unwrap(), 25, PlainSmtp)
+        .unwrap();
     assert_eq!(
         s.helo_command(&mut r, now, HeloVerb::Helo, "localhost")
             .to_string(),
@@ -1208,11 +1257,14 @@ fn d02_dropped_session_releases_its_connection() {
     model.relay.dos.max_concurrent_per_ip = 1;
     let mut r = Relay::new(&model.relay, &model.tenants, ChaCha12Rng::seed_from_u64(1));
     let ip = "192.0.2.1".parse().unwrap();
-    let first = r.connect(secs(0), ip, 25).unwrap();
-    assert!(r.connect(secs(0), ip, 25).is_err(), "one at a time");
+    let first = r.connect(secs(0), ip, 25, PlainSmtp).unwrap();
+    assert!(
+        r.connect(secs(0), ip, 25, PlainSmtp).is_err(),
+        "one at a time"
+    );
     drop(first);
     let again = r
-        .connect(secs(1), ip, 25)
+        .connect(secs(1), ip, 25, PlainSmtp)
         .expect("the dropped session's place is free");
     assert_eq!(
         again.quit(&mut r, secs(1)).to_string(),

@@ -13,7 +13,7 @@ use std::net::IpAddr;
 
 use relay::policy::RelayedSender;
 use relay::time::{SimDuration, SimTime};
-use relay::{HeloVerb, RecipientId, Relay, Reply, Session};
+use relay::{ClientOpening, HeloVerb, RecipientId, Relay, Reply, Session};
 
 use super::mta::MessageTag;
 use crate::{Observation, Observer};
@@ -180,7 +180,8 @@ pub struct Scratch {
 /// How a connection attempt ended when it did not give a usable session.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ConnectFailure {
-    /// P6: nothing listens on the port.
+    /// P6: nothing listens on the port, or the client's TLS opening does not match
+    /// it (plain SMTP on 465, implicit TLS on 25/587).
     Refused,
     /// D1: 421 at connect or HELO. M1: a site failure — Postfix defers the whole
     /// delivery and skips the destination until its next queue run.
@@ -198,11 +199,16 @@ pub fn open(
     client: &MtaClient,
     report: &mut Reporting<'_, impl Observer>,
 ) -> Result<Session, ConnectFailure> {
-    let mut session = match relay.connect(now, client.source_ip, client.port) {
+    let opening = match client.tls {
+        TlsMode::Implicit => ClientOpening::TlsHandshake,
+        TlsMode::None | TlsMode::Starttls => ClientOpening::PlainSmtp,
+    };
+    let mut session = match relay.connect(now, client.source_ip, client.port, opening) {
         Ok(s) => s,
         Err(reply) => {
             report.connection(now, false);
-            if reply == Reply::ConnectionRefused {
+            if reply.code() == 0 {
+                // P6: refused, or TLS failed before SMTP (validation prevents it).
                 return Err(ConnectFailure::Refused);
             }
             report.reply(now, reply);
