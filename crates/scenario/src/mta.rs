@@ -17,8 +17,12 @@ pub enum MtaProfile {
     Exim,
     Sendmail,
     Qmail,
+    /// Exchange 2000/2003 with the SMTP virtual server's default retry intervals.
     #[serde(rename = "exchange-2003")]
     Exchange2003,
+    /// Exchange 2000/2003 with the retry intervals the seed page recommends.
+    #[serde(rename = "exchange-2003-tuned")]
+    Exchange2003Tuned,
     #[serde(rename = "exchange-2010")]
     Exchange2010,
     Domino,
@@ -104,9 +108,9 @@ fn valid() -> bool {
 #[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
 #[schemars(deny_unknown_fields)]
 pub struct MtaOverrides {
-    /// Postfix `queue_run_delay`, Sendmail `-q` interval.
+    /// Postfix `queue_run_delay`, Sendmail and Exim `-q` interval.
     pub queue_run_interval: Option<Duration>,
-    /// Postfix `minimal_backoff_time`.
+    /// Postfix `minimal_backoff_time` (also how long a dead destination stays dead).
     pub min_backoff: Option<Duration>,
     /// Postfix `maximal_backoff_time`.
     pub max_backoff: Option<Duration>,

@@ -438,6 +438,7 @@ pub fn scenario(seed: u64) -> String {
         "sendmail",
         "qmail",
         "exchange-2003",
+        "exchange-2003-tuned",
         "exchange-2010",
         "domino",
         "groupwise",

@@ -6,7 +6,8 @@
 //! recipients need (`deliver_on`); QUIT (`close`). Per M1, a 4xx defers (the
 //! recipient, or every remaining recipient when given to MAIL/DATA or at
 //! connect/HELO), a 5xx bounces. Per M6, recipients refused with `452 4.5.3` (too many recipients) go in
-//! the next transaction on the same connection. Per M3, the MTA puts at most its
+//! the next transaction on the same connection — except with qmail, whose
+//! `qmail-remote` makes one transaction per delivery: they wait for its next retry. Per M3, the MTA puts at most its
 //! recipients-per-transaction limit in one transaction.
 
 use std::net::IpAddr;
@@ -34,6 +35,8 @@ pub struct MtaClient {
     pub auth: Option<(String, bool)>,
     /// M3: most recipients per transaction (`u32::MAX`: no limit of its own).
     pub recipients_per_transaction: u32,
+    /// M6: recipients refused with 452 go in another transaction (not qmail).
+    pub resend_too_many_recipients: bool,
     /// Network round trip to the relay.
     pub round_trip: SimDuration,
     /// Bandwidth to the relay, bytes per millisecond.
@@ -55,6 +58,7 @@ impl MtaClient {
             },
             auth: mta.auth.as_ref().map(|a| (a.username.clone(), a.valid)),
             recipients_per_transaction: params.recipients_per_transaction,
+            resend_too_many_recipients: params.resend_too_many_recipients,
             round_trip: mta.round_trip,
             bytes_per_milli: (mta.bandwidth as f64 / 1000.0).max(1e-9),
             internal_domains: mta.internal_domains.clone(),
@@ -318,7 +322,7 @@ pub fn deliver_on(
             rcpt_replies.push(reply);
             if reply.is_positive() {
                 pending.push(i);
-            } else if reply == Reply::TooManyRecipients {
+            } else if reply == Reply::TooManyRecipients && client.resend_too_many_recipients {
                 next.push(i); // M6: the next transaction takes it.
             } else {
                 fates[i] = Fate::of_refusal(reply);
@@ -450,6 +454,10 @@ mod tests {
     }
 
     fn scenario(extra: &str) -> Model {
+        scenario_of("qmail", extra)
+    }
+
+    fn scenario_of(profile: &str, extra: &str) -> Model {
         Model::parse(
             "t.toml",
             &format!(
@@ -471,7 +479,7 @@ ip_ranges = [{{ cidr = "192.0.2.0/24" }}]
 [[mta]]
 id = "m"
 tenant = "acme"
-profile = "qmail"
+profile = "{profile}"
 source_ip = "192.0.2.1"
 helo = "mx.acme.example"
 {extra}
@@ -488,10 +496,12 @@ helo = "mx.acme.example"
         )
     }
 
-    /// M6: recipients refused with 452 go in the next transaction on the connection.
+    /// M6: recipients refused with 452 go in the next transaction on the connection
+    /// (Exim: up to 100 recipients per transaction, so every remaining one is sent
+    /// again each time).
     #[test]
     fn m06_too_many_recipients_continue_in_another_transaction() {
-        let s = scenario("");
+        let s = scenario_of("exim", "");
         let mut relay = Relay::new(&s.relay, &s.tenants, ChaCha12Rng::seed_from_u64(1));
         let client = client_of(&s);
         let now = SimTime::ZERO;
@@ -512,8 +522,48 @@ helo = "mx.acme.example"
         );
         assert_eq!((stats.transactions, stats.accepted), (3, 3));
         assert!(fates.iter().all(|f| *f == Fate::Delivered));
-        // qmail sends every recipient each time: 5 + 3 + 1 RCPT commands.
+        // 5 + 3 + 1 RCPT commands.
         assert_eq!(stats.rcpts_sent, 9);
+        close(&mut relay, now, session);
+    }
+
+    /// M6 does not apply to qmail: `qmail-remote` makes one transaction per delivery,
+    /// so the recipients refused with 452 are deferred to qmail-send's next retry.
+    #[test]
+    fn m06_qmail_defers_what_the_relay_refused_with_452() {
+        let s = scenario("");
+        let mut relay = Relay::new(&s.relay, &s.tenants, ChaCha12Rng::seed_from_u64(1));
+        let client = client_of(&s);
+        let now = SimTime::ZERO;
+        let mut session = open(&mut relay, now, &client, &mut silent(&mut ())).unwrap();
+        let from: EnvelopeSender = "app@acme.example".parse().unwrap();
+        let rcpts: Vec<RecipientId> = (0..5).map(RecipientId).collect();
+        let (mut fates, mut scratch) = (Vec::new(), Scratch::default());
+        let stats = deliver_on(
+            &mut relay,
+            now,
+            &mut session,
+            &client,
+            &from,
+            &rcpts,
+            &mut fates,
+            &mut scratch,
+            &mut silent(&mut ()),
+        );
+        assert_eq!(
+            (stats.transactions, stats.accepted, stats.rcpts_sent),
+            (1, 1, 5)
+        );
+        assert_eq!(
+            fates,
+            [
+                Fate::Delivered,
+                Fate::Delivered,
+                Fate::Deferred,
+                Fate::Deferred,
+                Fate::Deferred
+            ]
+        );
         close(&mut relay, now, session);
     }
 

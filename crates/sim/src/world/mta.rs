@@ -12,10 +12,12 @@
 //! - The relay's decisions are taken at the instant a delivery starts; the connection
 //!   is then busy for the round trips and transfer time of that delivery.
 //! - M1: a 4xx defers, a 5xx bounces. A 421 at connect or HELO (D1), or a refused
-//!   connection, is a site failure: the delivery is deferred, the concurrency falls
-//!   back to its initial value and, for profiles with queue runs (Postfix, Sendmail),
-//!   the destination is skipped until the next queue run; meanwhile due messages are
-//!   deferred without a connection.
+//!   connection, is a site failure: the delivery is deferred and the profile's
+//!   `SiteHealth` says what else happens. Postfix lowers its concurrency by one and
+//!   counts `1 / concurrency` failed cohorts; at one whole cohort the destination is
+//!   dead for `minimal_backoff_time` (300 s) and due mail is deferred without a
+//!   connection. Sendmail skips the destination until its next queue run. The others
+//!   fall back to their initial concurrency and try again with the next message.
 //! - M4: a message still undelivered at its queue lifetime (or past an Exim rule's last
 //!   cutoff) bounces. Each bounce produces a non-delivery report to the original
 //!   envelope sender, with an empty envelope sender; it goes through the relay unless
@@ -25,7 +27,7 @@
 use std::collections::VecDeque;
 
 use super::client::{self, ConnectFailure, Fate, MtaClient, Reporting, Scratch};
-use super::profile::{MtaParams, RetryState};
+use super::profile::{FailureKind, MtaParams, RetryState, SiteHealth};
 use crate::{Observation, Observer};
 use relay::time::{SimDuration, SimTime};
 use relay::{RecipientId, Relay, Session};
@@ -168,6 +170,8 @@ pub struct MtaRuntime {
     open_conns: u32,
     concurrency: u32,
     successes: u32,
+    /// Postfix: failed sessions since the last success, in cohorts (`qmgr_queue.c`).
+    fail_cohorts: f64,
     down_until: SimTime,
     fates: Vec<Fate>,
     scratch: Scratch,
@@ -185,6 +189,7 @@ impl MtaRuntime {
             conns: Vec::new(),
             open_conns: 0,
             successes: 0,
+            fail_cohorts: 0.0,
             down_until: SimTime::ZERO,
             fates: Vec::new(),
             scratch: Scratch::default(),
@@ -447,7 +452,7 @@ impl MtaRuntime {
                 let n = self.slots[msg as usize].pending.len();
                 self.fates.clear();
                 self.fates.resize(n, Fate::Deferred);
-                self.after_attempt(relay, now, msg, envelopes, sink);
+                self.after_attempt(relay, now, msg, FailureKind::Connection, envelopes, sink);
                 continue;
             }
             let idle = (0..self.conns.len() as u32).find(|&c| {
@@ -514,23 +519,47 @@ impl MtaRuntime {
                     if fate == Fate::Deferred {
                         self.site_failure(now, sink);
                     }
-                    self.after_attempt(relay, now, msg, envelopes, sink);
+                    self.after_attempt(relay, now, msg, FailureKind::Connection, envelopes, sink);
                 }
             }
         }
     }
 
-    /// M1: the destination failed as a whole.
+    /// M1: a session failed as a whole (see `SiteHealth`).
     fn site_failure(&mut self, now: SimTime, sink: &mut impl MtaSink) {
-        self.concurrency = self.params.initial_concurrency;
         self.successes = 0;
-        if let Some(q) = self.params.retry.queue_run() {
-            let q = q.as_millis().max(1);
-            let next_run = SimTime((now.as_millis() / q + 1) * q);
-            if next_run > self.down_until {
-                self.down_until = next_run;
-                sink.schedule(next_run, MtaEvent::SiteUp);
+        match self.params.site_health {
+            SiteHealth::Cohorts {
+                cohort_limit,
+                revive_after,
+            } => {
+                self.fail_cohorts += 1.0 / f64::from(self.concurrency);
+                if self.fail_cohorts >= cohort_limit {
+                    // Dead; revived with its initial concurrency and no cohorts.
+                    self.fail_cohorts = 0.0;
+                    self.concurrency = self.params.initial_concurrency;
+                    self.down_until_at(now + revive_after, sink);
+                } else {
+                    self.concurrency = (self.concurrency - 1).max(1);
+                }
             }
+            SiteHealth::UntilNextQueueRun => {
+                self.concurrency = self.params.initial_concurrency;
+                if let Some(q) = self.params.retry.queue_run() {
+                    let q = q.as_millis().max(1);
+                    self.down_until_at(SimTime((now.as_millis() / q + 1) * q), sink);
+                }
+            }
+            SiteHealth::Retry => self.concurrency = self.params.initial_concurrency,
+        }
+    }
+
+    /// The destination is down until `until`: due mail is deferred without a
+    /// connection until then.
+    fn down_until_at(&mut self, until: SimTime, sink: &mut impl MtaSink) {
+        if until > self.down_until {
+            self.down_until = until;
+            sink.schedule(until, MtaEvent::SiteUp);
         }
     }
 
@@ -582,6 +611,7 @@ impl MtaRuntime {
             },
         );
         if stats.accepted > 0 {
+            self.fail_cohorts = 0.0; // Postfix: a success clears the failed cohorts
             // M3: slow start, one more connection per `concurrency` successes.
             self.successes += 1;
             if self.successes >= self.concurrency {
@@ -589,15 +619,18 @@ impl MtaRuntime {
                 self.concurrency = (self.concurrency + 1).min(self.params.max_concurrency);
             }
         }
-        self.after_attempt(relay, now, msg, envelopes, sink);
+        self.after_attempt(relay, now, msg, FailureKind::Reply, envelopes, sink);
     }
 
-    /// Applies `self.fates` to message `msg`: counts, bounces, retry or done.
+    /// Applies `self.fates` to message `msg`: counts, bounces, retry or done; `kind`
+    /// is why the deferred recipients (if any) failed.
+    #[allow(clippy::too_many_arguments)]
     fn after_attempt(
         &mut self,
         relay: &mut Relay,
         now: SimTime,
         msg: u32,
+        kind: FailureKind,
         envelopes: &Envelopes,
         sink: &mut impl MtaSink,
     ) {
@@ -633,7 +666,7 @@ impl MtaRuntime {
             let next = if now.saturating_since(q.retry.birth) >= lifetime {
                 None
             } else {
-                self.params.retry.after_failure(&mut q.retry, now)
+                self.params.retry.after_failure(&mut q.retry, now, kind)
             };
             match next {
                 Some(t) => sink.schedule(t, MtaEvent::Due { msg }),
@@ -904,25 +937,32 @@ helo = "mx.acme.example"
         assert_eq!(w.sink.connections, (3, 0));
     }
 
-    /// M1: a refused connection is a site failure; until the next queue run (300 s)
-    /// new mail is deferred without a connection attempt.
+    /// M1 Postfix (`qmgr_queue.c`): each failed session adds 1/concurrency failed
+    /// cohorts and lowers the concurrency by one (5 → 4 → 3 → 2): after 4 refused
+    /// connections (0.2 + 0.25 + 0.33 + 0.5 ≥ 1 cohort) the destination is dead, and
+    /// new mail is deferred without a connection until minimal_backoff_time (300 s)
+    /// after that — not until the next 300 s queue-run boundary.
     #[test]
-    fn m01_site_failure_skips_the_destination_until_the_next_queue_run() {
+    fn m01_postfix_destination_dies_after_a_cohort_and_revives_after_min_backoff() {
         let mut w = world("port = 2525");
-        w.submit(SimTime(0), None);
-        w.submit(SimTime(100_000), None);
+        for s in 0..3 {
+            w.submit(SimTime(s * 1000), None);
+        }
+        assert_eq!(w.sink.connections, (0, 3), "not dead after 3 failures");
+        w.submit(SimTime(250_000), None);
+        assert_eq!(w.sink.connections, (0, 4), "the 4th completes the cohort");
+        w.submit(SimTime(500_000), None);
         assert_eq!(
             w.sink.connections,
-            (0, 1),
-            "the second message is not tried"
+            (0, 4),
+            "dead: deferred without a connection"
         );
-        w.run_until(SimTime(300_000));
-        assert_eq!(
-            w.sink.connections,
-            (0, 2),
-            "at the queue run the first is retried"
-        );
-        assert_eq!(w.mta.queued(), 2);
+        // The queue run at 300 s found it dead too; it revives at 250 + 300 = 550 s.
+        w.submit(SimTime(549_999), None);
+        assert_eq!(w.sink.connections, (0, 4));
+        w.submit(SimTime(550_000), None);
+        assert_eq!(w.sink.connections.1, 5, "revived at 550 s, not at 600 s");
+        assert_eq!(w.mta.queued(), 7);
     }
 
     /// M4: at the queue lifetime the message bounces, and a report goes to the sender.

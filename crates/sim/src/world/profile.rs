@@ -12,13 +12,24 @@ use relay::time::{SimDuration, SimTime};
 use scenario::model::{Mta, MtaProfile};
 use scenario::values::{RetryItem, RetryRules};
 
-/// When a deferred message is tried again.
+/// Why a delivery attempt failed, for the profiles whose schedule depends on it
+/// (Exchange 2007/2010).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailureKind {
+    /// No session: the connection was refused, or closed with 421 at connect/HELO,
+    /// or the destination is held down after such failures (M1).
+    Connection,
+    /// The relay answered in a session with a 4xx (M1).
+    Reply,
+}
+
+/// When a deferred message is tried again (M2).
 #[derive(Clone, Debug, PartialEq)]
 pub enum RetryPolicy {
-    /// Postfix: after a deferral the message waits its age, clamped to
-    /// `[min, max]` (`minimal_backoff_time` 300 s, `maximal_backoff_time` 4,000 s: the
-    /// gap doubles), and is picked up by the next queue run (`queue_run_delay`
-    /// 300 s; runs at multiples of it from the start).
+    /// Postfix (`qmgr_active.c`, `postconf.proto`): after a deferral the message waits
+    /// its age, clamped to `[min, max]` (`minimal_backoff_time` 300 s,
+    /// `maximal_backoff_time` 4,000 s: the gap doubles), and is picked up by the next
+    /// queue run (`queue_run_delay` 300 s; runs at multiples of it from the start).
     Backoff {
         queue_run: SimDuration,
         min: SimDuration,
@@ -26,13 +37,28 @@ pub enum RetryPolicy {
     },
     /// Sendmail: every queue run (`-q` interval) tries every queued message.
     QueueRuns { interval: SimDuration },
-    /// Exim: the retry rule, cutoffs measured from the first failure.
-    Rules(RetryRules),
-    /// qmail: `birth + (⌊√(now − birth)⌋ + chanskip)²` seconds (chanskip 20 remote).
+    /// Exim (`retry.c`): the retry rule gives the earliest next try, its items chosen
+    /// by the time since the first failure; the message is tried again at the first
+    /// queue run (`-q` interval) at or after that, or at once without queue runs.
+    Rules {
+        rules: RetryRules,
+        queue_run: Option<SimDuration>,
+    },
+    /// qmail (`qmail-send.c`): `birth + (⌊√(now − birth)⌋ + chanskip)²` seconds
+    /// (chanskip 20 for remote deliveries).
     Qmail { chanskip: u64 },
-    /// Exchange, Domino, GroupWise: the gaps after the 1st, 2nd, … failure; the last
-    /// repeats.
+    /// Exchange 2000/2003, Domino, GroupWise: the gaps after the 1st, 2nd, … failure;
+    /// the last repeats.
     Intervals(Vec<SimDuration>),
+    /// Exchange 2007/2010: after connection failures `glitch` retries (count, gap),
+    /// then `transient` retries (count, gap), then every `connection_failure`; after a
+    /// 4xx in a session, every `message`.
+    Exchange {
+        glitch: (u32, SimDuration),
+        transient: (u32, SimDuration),
+        connection_failure: SimDuration,
+        message: SimDuration,
+    },
 }
 
 /// What a message's retry schedule needs to know about its past.
@@ -42,8 +68,12 @@ pub struct RetryState {
     /// The first failed attempt (Exim's rules are measured from it).
     pub first_failure: Option<SimTime>,
     pub failures: u32,
-    /// The gap between the last two attempts (Exim's G rule grows from it).
-    pub last_gap: SimDuration,
+    /// Failures without a session (Exchange 2007/2010 counts them).
+    pub connection_failures: u32,
+    /// The last failed attempt and the gap its rule predicted (Exim's G rule grows
+    /// from the smaller of that and the gap that actually passed).
+    pub last_try: SimTime,
+    pub predicted_gap: SimDuration,
 }
 
 impl RetryState {
@@ -52,7 +82,9 @@ impl RetryState {
             birth,
             first_failure: None,
             failures: 0,
-            last_gap: SimDuration::ZERO,
+            connection_failures: 0,
+            last_try: birth,
+            predicted_gap: SimDuration::ZERO,
         }
     }
 }
@@ -60,9 +92,17 @@ impl RetryState {
 impl RetryPolicy {
     /// Records a failed attempt at `now` and returns when to try next; `None` when the
     /// policy gives up (an Exim rule past its last cutoff).
-    pub fn after_failure(&self, state: &mut RetryState, now: SimTime) -> Option<SimTime> {
+    pub fn after_failure(
+        &self,
+        state: &mut RetryState,
+        now: SimTime,
+        kind: FailureKind,
+    ) -> Option<SimTime> {
         let first = *state.first_failure.get_or_insert(now);
         state.failures += 1;
+        if kind == FailureKind::Connection {
+            state.connection_failures += 1;
+        }
         let n = now.as_millis();
         let next = match self {
             RetryPolicy::Backoff {
@@ -78,21 +118,15 @@ impl RetryPolicy {
                 let q = interval.as_millis().max(1);
                 (n / q + 1) * q
             }
-            RetryPolicy::Rules(rules) => {
+            RetryPolicy::Rules { rules, queue_run } => {
                 let since_first = now.saturating_since(first);
                 let item = rules.0.iter().find(|i| since_first < i.cutoff())?;
-                let gap = match *item {
-                    RetryItem::Fixed { interval, .. } => interval.as_millis(),
-                    RetryItem::Geometric {
-                        first, multiplier, ..
-                    } => {
-                        // Exim retry.c: the next gap is the last gap × multiplier, at
-                        // least the rule's first gap.
-                        let grown = (state.last_gap.as_millis() as f64 * multiplier) as u64;
-                        grown.max(first.as_millis())
-                    }
-                };
-                n + gap
+                let gap = exim_gap(item, state, now);
+                state.predicted_gap = SimDuration::from_millis(gap);
+                match queue_run {
+                    Some(q) => next_multiple_at_or_after(n + gap, q.as_millis()),
+                    None => n + gap,
+                }
             }
             RetryPolicy::Qmail { chanskip } => {
                 let age_s = now.saturating_since(state.birth).as_millis() / 1000;
@@ -103,19 +137,73 @@ impl RetryPolicy {
                 let i = (state.failures as usize - 1).min(gaps.len().saturating_sub(1));
                 n + gaps.get(i).map_or(60_000, |g| g.as_millis())
             }
+            RetryPolicy::Exchange {
+                glitch,
+                transient,
+                connection_failure,
+                message,
+            } => {
+                let gap = match kind {
+                    FailureKind::Reply => *message,
+                    FailureKind::Connection => {
+                        let k = state.connection_failures;
+                        if k <= glitch.0 {
+                            glitch.1
+                        } else if k <= glitch.0 + transient.0 {
+                            transient.1
+                        } else {
+                            *connection_failure
+                        }
+                    }
+                };
+                n + gap.as_millis()
+            }
         };
-        let next = next.max(n + 1);
-        state.last_gap = SimDuration::from_millis(next - n);
-        Some(SimTime(next))
+        state.last_try = now;
+        Some(SimTime(next.max(n + 1)))
     }
 
-    /// The queue-run period, for profiles that have one (M1: a failed site is skipped
-    /// until the next run).
+    /// Exim's queue-run period (kept when an override replaces its rule).
+    fn queue_run_of_rules(&self) -> Option<SimDuration> {
+        match self {
+            RetryPolicy::Rules { queue_run, .. } => *queue_run,
+            _ => None,
+        }
+    }
+
+    /// The queue-run period, for profiles that have one.
     pub fn queue_run(&self) -> Option<SimDuration> {
         match self {
             RetryPolicy::Backoff { queue_run, .. } => Some(*queue_run),
             RetryPolicy::QueueRuns { interval } => Some(*interval),
+            RetryPolicy::Rules { queue_run, .. } => *queue_run,
             _ => None,
+        }
+    }
+}
+
+/// Exim `retry.c`, in whole seconds as Exim counts: F gives its interval; G gives
+/// `lastgap < p1 ? p1 : lastgap × p2`, where `lastgap` is the smaller of the gap the
+/// last try predicted and the gap that actually passed since it (a queue run may come
+/// later than predicted).
+fn exim_gap(item: &RetryItem, state: &RetryState, now: SimTime) -> u64 {
+    match *item {
+        RetryItem::Fixed { interval, .. } => interval.as_millis(),
+        RetryItem::Geometric {
+            first, multiplier, ..
+        } => {
+            let predicted = state.predicted_gap.as_millis() / 1000;
+            let actual = now.saturating_since(state.last_try).as_millis() / 1000;
+            let lastgap = predicted.min(actual);
+            let p1 = first.as_millis() / 1000;
+            // Exim stores p2 in thousandths: `(lastgap * rule->p2) / 1000`.
+            let p2 = (multiplier * 1000.0).round() as u64;
+            let gap_s = if lastgap < p1 {
+                p1
+            } else {
+                lastgap * p2 / 1000
+            };
+            gap_s * 1000
         }
     }
 }
@@ -125,14 +213,41 @@ fn next_multiple_at_or_after(t: u64, period: u64) -> u64 {
     t.div_ceil(p) * p
 }
 
+/// What a failed session does to the MTA's view of the destination (M1).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum SiteHealth {
+    /// Postfix (`qmgr_queue.c`, `qmgr_queue_throttle`): each failed session adds
+    /// `1 / concurrency` to the failed cohorts and lowers the concurrency by one (at
+    /// least 1); at `cohort_limit` cohorts
+    /// (`default_destination_concurrency_failed_cohort_limit`, 1) the destination is
+    /// dead: its mail is deferred without a connection until `revive_after`
+    /// (`minimal_backoff_time`, 300 s) has passed. A successful delivery clears the
+    /// cohorts (`qmgr_queue_unthrottle`).
+    Cohorts {
+        cohort_limit: f64,
+        revive_after: SimDuration,
+    },
+    /// Sendmail: the host is skipped until the next queue run.
+    UntilNextQueueRun,
+    /// Every other profile: the concurrency falls back to its initial value; the
+    /// next message tries again.
+    Retry,
+}
+
 /// Every behaviour number of one MTA, its profile's with the overrides applied.
 #[derive(Clone, Debug, PartialEq)]
 pub struct MtaParams {
     pub retry: RetryPolicy,
+    /// M1: what failed sessions do to the destination.
+    pub site_health: SiteHealth,
     /// M4: a message still undelivered this long after it was queued bounces.
     pub queue_lifetime: SimDuration,
     /// M3: most recipients per SMTP transaction (`u32::MAX`: none of its own).
     pub recipients_per_transaction: u32,
+    /// M6: recipients refused with `452` go in another transaction of the same
+    /// delivery. qmail's `qmail-remote` sends one transaction per delivery: a refused
+    /// recipient waits for `qmail-send`'s next retry of it.
+    pub resend_too_many_recipients: bool,
     /// M3: connections to the relay at first (Postfix slow start).
     pub initial_concurrency: u32,
     /// M3: most concurrent connections to the relay.
@@ -154,8 +269,16 @@ fn mins(m: u64) -> SimDuration {
     SimDuration::from_secs(m * 60)
 }
 
+fn days(d: u64) -> SimDuration {
+    SimDuration::from_secs(d * 86_400)
+}
+
 impl MtaParams {
-    /// The documented defaults of a profile.
+    /// The documented defaults of a profile. Sources: Postfix `postconf.proto` and
+    /// `qmgr_queue.c`; Exim `configure.default`, `retry.c` and Debian's
+    /// `/etc/default/exim4` (`QUEUEINTERVAL='30m'`); Sendmail `proto.m4`; notqmail
+    /// `qmail-send.c` and `qmail-remote.c`; Microsoft's Exchange docs (X1, X2, X4 in
+    /// the shared email-facts); the seed page for the tuned Exchange 2003 and Domino.
     pub fn of_profile(profile: MtaProfile) -> Self {
         let postfix = MtaParams {
             retry: RetryPolicy::Backoff {
@@ -163,8 +286,13 @@ impl MtaParams {
                 min: SimDuration::from_secs(300),
                 max: SimDuration::from_secs(4000),
             },
-            queue_lifetime: SimDuration::from_secs(5 * 86_400),
+            site_health: SiteHealth::Cohorts {
+                cohort_limit: 1.0,
+                revive_after: SimDuration::from_secs(300),
+            },
+            queue_lifetime: days(5),
             recipients_per_transaction: 50,
+            resend_too_many_recipients: true,
             initial_concurrency: 5,
             max_concurrency: 20,
             connection_cache: true,
@@ -174,112 +302,117 @@ impl MtaParams {
             connection_idle_time: SimDuration::from_secs(2),
             helo_verb: HeloVerb::Ehlo,
         };
+        // What the non-Postfix profiles share unless they say otherwise.
+        let other = MtaParams {
+            site_health: SiteHealth::Retry,
+            recipients_per_transaction: 100, // [assumption]
+            connection_reuse_time: mins(5),
+            connection_idle_time: SimDuration::from_secs(10),
+            ..postfix.clone()
+        };
+        let exchange_2003 = |gaps: Vec<SimDuration>| MtaParams {
+            retry: RetryPolicy::Intervals(gaps),
+            // Delivery tab: expiration timeout 2 days.
+            queue_lifetime: days(2),
+            initial_concurrency: 10, // [assumption]
+            max_concurrency: 10,
+            connection_reuse_count: 20, // [assumption] messages per connection
+            ..other.clone()
+        };
+        let one_per_connection = MtaParams {
+            connection_cache: false,
+            connection_reuse_time: SimDuration::ZERO,
+            connection_reuse_count: 1,
+            connection_idle_time: SimDuration::ZERO,
+            ..other.clone()
+        };
         match profile {
             MtaProfile::Postfix | MtaProfile::MacosServer => postfix,
             MtaProfile::Exim => MtaParams {
-                retry: RetryPolicy::Rules(
-                    "F,2h,15m; G,16h,1h,1.5; F,4d,6h"
+                retry: RetryPolicy::Rules {
+                    rules: "F,2h,15m; G,16h,1h,1.5; F,4d,6h"
                         .parse()
                         .expect("Exim's default retry rule parses"),
-                ),
+                    // Exim retries at queue runs only: the daemon's `-q30m` (Debian's
+                    // QUEUEINTERVAL default).
+                    queue_run: Some(mins(30)),
+                },
                 // The rule's last cutoff.
-                queue_lifetime: SimDuration::from_secs(4 * 86_400),
+                queue_lifetime: days(4),
                 // smtp transport max_rcpt
                 recipients_per_transaction: 100,
                 // remote_max_parallel
                 initial_concurrency: 4,
                 max_concurrency: 4,
                 // connection_max_messages 500, within a delivery run
-                connection_cache: true,
                 connection_reuse_time: SimDuration::from_secs(300),
                 connection_reuse_count: 500,
                 connection_idle_time: SimDuration::from_secs(2),
-                helo_verb: HeloVerb::Ehlo,
+                ..other.clone()
             },
             MtaProfile::Sendmail => MtaParams {
                 // -q30m [assumption: sendmail has no default queue interval]
                 retry: RetryPolicy::QueueRuns { interval: mins(30) },
-                queue_lifetime: SimDuration::from_secs(5 * 86_400),
-                recipients_per_transaction: 100,
+                site_health: SiteHealth::UntilNextQueueRun,
+                queue_lifetime: days(5),
                 initial_concurrency: 10, // [assumption] one process per message
                 max_concurrency: 10,
-                connection_cache: true,         // ConnectionCacheSize 2
-                connection_reuse_time: mins(5), // ConnectionCacheTimeout
-                connection_reuse_count: 0,
+                // ConnectionCacheSize 2, ConnectionCacheTimeout 5 min
                 connection_idle_time: mins(5),
-                helo_verb: HeloVerb::Ehlo,
+                ..other.clone()
             },
             MtaProfile::Qmail => MtaParams {
                 retry: RetryPolicy::Qmail { chanskip: 20 },
-                queue_lifetime: SimDuration::from_secs(7 * 86_400),
-                recipients_per_transaction: u32::MAX, // one transaction per message
-                initial_concurrency: 20,              // concurrencyremote
+                queue_lifetime: days(7),
+                recipients_per_transaction: u32::MAX, // one transaction per delivery
+                resend_too_many_recipients: false,
+                initial_concurrency: 20, // concurrencyremote
                 max_concurrency: 20,
-                connection_cache: false, // qmail-remote: one message per connection
-                connection_reuse_time: SimDuration::ZERO,
-                connection_reuse_count: 1,
-                connection_idle_time: SimDuration::ZERO,
                 helo_verb: HeloVerb::Helo,
+                // qmail-remote: one message per connection
+                ..one_per_connection.clone()
             },
-            MtaProfile::Exchange2003 => MtaParams {
-                // The seed: first, second, third retry 1, 1, 3 min, then every 5 min.
-                retry: RetryPolicy::Intervals(vec![mins(1), mins(1), mins(3), mins(5)]),
-                queue_lifetime: SimDuration::from_secs(2 * 86_400),
-                recipients_per_transaction: 100, // [assumption]
-                initial_concurrency: 10,         // [assumption]
-                max_concurrency: 10,
-                connection_cache: true,
-                connection_reuse_time: mins(5),
-                connection_reuse_count: 20, // [assumption] messages per connection
-                connection_idle_time: SimDuration::from_secs(10),
-                helo_verb: HeloVerb::Ehlo,
-            },
+            // The SMTP virtual server's defaults (X4): retries after 15, 30 and 60
+            // minutes, then every 240.
+            MtaProfile::Exchange2003 => {
+                exchange_2003(vec![mins(15), mins(30), mins(60), mins(240)])
+            }
+            // The seed page's recommendation: 1, 1, 3, then every 5 minutes.
+            MtaProfile::Exchange2003Tuned => {
+                exchange_2003(vec![mins(1), mins(1), mins(3), mins(5)])
+            }
             MtaProfile::Exchange2010 => MtaParams {
-                // 6 quick retries 5 min apart [unconfirmed], then MessageRetryInterval 15 min.
-                retry: RetryPolicy::Intervals(vec![
-                    mins(5),
-                    mins(5),
-                    mins(5),
-                    mins(5),
-                    mins(5),
-                    mins(5),
-                    mins(15),
-                ]),
-                queue_lifetime: SimDuration::from_secs(2 * 86_400),
-                recipients_per_transaction: 100, // [assumption]
-                initial_concurrency: 20,         // [assumption]
+                // X1, X2: QueueGlitchRetryCount 4 / QueueGlitchRetryInterval 1 min,
+                // TransientFailureRetryCount 6 / TransientFailureRetryInterval 5 min,
+                // OutboundConnectionFailureRetryInterval 10 min (Hub),
+                // MessageRetryInterval 15 min; MessageExpirationTimeout 2 days.
+                retry: RetryPolicy::Exchange {
+                    glitch: (4, mins(1)),
+                    transient: (6, mins(5)),
+                    connection_failure: mins(10),
+                    message: mins(15),
+                },
+                queue_lifetime: days(2),
+                initial_concurrency: 20, // [assumption]
                 max_concurrency: 20,
-                connection_cache: true,
-                connection_reuse_time: mins(5),
                 connection_reuse_count: 20, // [assumption]
-                connection_idle_time: SimDuration::from_secs(10),
-                helo_verb: HeloVerb::Ehlo,
+                ..other.clone()
             },
             MtaProfile::Domino => MtaParams {
                 // The seed: initial transfer retry interval at least one minute.
                 retry: RetryPolicy::Intervals(vec![mins(1)]),
                 queue_lifetime: SimDuration::DAY, // [assumption]
-                recipients_per_transaction: 100,  // [assumption]
                 initial_concurrency: 5,           // [assumption]
                 max_concurrency: 5,
-                connection_cache: false,
-                connection_reuse_time: SimDuration::ZERO,
-                connection_reuse_count: 1,
-                connection_idle_time: SimDuration::ZERO,
-                helo_verb: HeloVerb::Ehlo,
+                ..one_per_connection.clone()
             },
             MtaProfile::Groupwise => MtaParams {
                 retry: RetryPolicy::Intervals(vec![mins(10)]), // [assumption]
-                queue_lifetime: SimDuration::from_secs(4 * 86_400), // [assumption]
-                recipients_per_transaction: 100,               // [assumption]
+                queue_lifetime: days(4),                       // [assumption]
                 // M3: concurrency = its "SMTP send threads" [assumption: 8].
                 initial_concurrency: 8,
                 max_concurrency: 8,
-                connection_cache: false,
-                connection_reuse_time: SimDuration::ZERO,
-                connection_reuse_count: 1,
-                connection_idle_time: SimDuration::ZERO,
-                helo_verb: HeloVerb::Ehlo,
+                ..one_per_connection
             },
         }
     }
@@ -289,7 +422,11 @@ impl MtaParams {
         let mut p = MtaParams::of_profile(mta.profile);
         let o = &mta.overrides;
         if let Some(rule) = &o.retry_rule {
-            p.retry = RetryPolicy::Rules(rule.clone());
+            p.retry = RetryPolicy::Rules {
+                rules: rule.clone(),
+                // Exim keeps its queue runs; the other profiles retry at the rule's times.
+                queue_run: o.queue_run_interval.or(p.retry.queue_run_of_rules()),
+            };
             if o.queue_lifetime.is_none() {
                 p.queue_lifetime = rule.0.last().map_or(p.queue_lifetime, |i| i.cutoff());
             }
@@ -309,8 +446,18 @@ impl MtaParams {
                 RetryPolicy::QueueRuns { interval } => {
                     *interval = o.queue_run_interval.unwrap_or(*interval);
                 }
-                _ => {}
+                RetryPolicy::Rules { queue_run, .. } => {
+                    *queue_run = o.queue_run_interval.or(*queue_run);
+                }
+                RetryPolicy::Qmail { .. }
+                | RetryPolicy::Intervals(_)
+                | RetryPolicy::Exchange { .. } => {}
             }
+        }
+        if let (SiteHealth::Cohorts { revive_after, .. }, Some(min)) =
+            (&mut p.site_health, o.min_backoff)
+        {
+            *revive_after = min; // Postfix revives a dead site after minimal_backoff_time
         }
         p.queue_lifetime = o.queue_lifetime.unwrap_or(p.queue_lifetime);
         p.recipients_per_transaction = o
@@ -335,101 +482,164 @@ mod tests {
     use super::*;
 
     /// The times (seconds) of the first ten retries of a message queued at 0 whose
-    /// every attempt fails.
-    fn first_ten(profile: MtaProfile) -> Vec<u64> {
+    /// every attempt fails with `kind` (the first attempt, at 0, included).
+    fn first_ten(profile: MtaProfile, kind: FailureKind) -> Vec<u64> {
         let policy = MtaParams::of_profile(profile).retry;
         let mut state = RetryState::new(SimTime::ZERO);
         let mut now = SimTime::ZERO;
         (0..10)
             .map(|_| {
                 now = policy
-                    .after_failure(&mut state, now)
+                    .after_failure(&mut state, now, kind)
                     .expect("still retrying");
                 now.as_millis() / 1000
             })
             .collect()
     }
 
-    /// M2 Postfix: next = the first queue run (every 300 s) at or after
-    /// now + clamp(age, 300 s, 4,000 s).
+    /// M2: every profile's first ten retries after a `450` at t0, each row written
+    /// from the real software's documented defaults (the source is in the row).
     #[test]
-    fn m02_postfix_backoff_doubles_to_4000s_on_queue_runs() {
-        let expected = [300, 600, 1200, 2400, 4800, 9000, 13200, 17400, 21600, 25800];
-        assert_eq!(first_ten(MtaProfile::Postfix), expected);
-        assert_eq!(first_ten(MtaProfile::MacosServer), expected);
+    fn m02_first_ten_retries_after_a_450_match_the_real_defaults() {
+        use MtaProfile::*;
+        let table: [(MtaProfile, [u64; 10], &str); 10] = [
+            (
+                Postfix,
+                [300, 600, 1200, 2400, 4800, 9000, 13200, 17400, 21600, 25800],
+                "postconf.proto: queue_run_delay 300s, minimal_backoff_time 300s, \
+                 maximal_backoff_time 4000s; qmgr_active.c: backoff = the message's age, \
+                 clamped; picked up by the next queue run",
+            ),
+            (
+                MacosServer,
+                [300, 600, 1200, 2400, 4800, 9000, 13200, 17400, 21600, 25800],
+                "Postfix inside (as Postfix)",
+            ),
+            (
+                Exim,
+                [
+                    1800, 3600, 5400, 7200, 10800, 16200, 25200, 37800, 57600, 79200,
+                ],
+                "configure.default: F,2h,15m; G,16h,1h,1.5; F,4d,6h; retry.c: \
+                 next = lastgap < p1 ? p1 : lastgap × p2 with lastgap = min(predicted, \
+                 actual); tried at the next -q30m queue run (Debian QUEUEINTERVAL); \
+                 at 16 h (57,600 s) the F,4d,6h item takes over",
+            ),
+            (
+                Sendmail,
+                [
+                    1800, 3600, 5400, 7200, 9000, 10800, 12600, 14400, 16200, 18000,
+                ],
+                "every queue run; -q30m [assumption: sendmail has no default interval]",
+            ),
+            (
+                Qmail,
+                [
+                    400, 1600, 3600, 6400, 10000, 14400, 19600, 25600, 32400, 40000,
+                ],
+                "qmail-send.c: birth + (⌊√age⌋ + 20)² s for remote deliveries",
+            ),
+            (
+                Exchange2003,
+                [
+                    900, 2700, 6300, 20700, 35100, 49500, 63900, 78300, 92700, 107100,
+                ],
+                "SMTP virtual server defaults (X4): retry after 15, 30, 60 min, then every 240",
+            ),
+            (
+                Exchange2003Tuned,
+                [60, 120, 300, 600, 900, 1200, 1500, 1800, 2100, 2400],
+                "the seed page's recommendation: 1, 1, 3, then every 5 min",
+            ),
+            (
+                Exchange2010,
+                [900, 1800, 2700, 3600, 4500, 5400, 6300, 7200, 8100, 9000],
+                "X1: MessageRetryInterval 15 min after a 4xx in a session",
+            ),
+            (
+                Domino,
+                [60, 120, 180, 240, 300, 360, 420, 480, 540, 600],
+                "the seed page: retry interval at least 1 min",
+            ),
+            (
+                Groupwise,
+                [600, 1200, 1800, 2400, 3000, 3600, 4200, 4800, 5400, 6000],
+                "[assumption] every 10 min",
+            ),
+        ];
+        for (profile, expected, source) in table {
+            assert_eq!(
+                first_ten(profile, FailureKind::Reply),
+                expected,
+                "{profile:?} ({source})"
+            );
+        }
     }
 
-    /// M2 Exim: F,2h,15m then G,16h,1h,1.5 (the gap grows ×1.5 from at least 1 h).
+    /// M2 Exchange 2007/2010 after connection failures (X1, X2): 4 glitch retries
+    /// 1 min apart (QueueGlitchRetryCount, QueueGlitchRetryInterval), 6 transient
+    /// retries 5 min apart (TransientFailureRetryCount, TransientFailureRetryInterval),
+    /// then every 10 min (OutboundConnectionFailureRetryInterval, Hub).
     #[test]
-    fn m02_exim_default_retry_rule() {
+    fn m02_exchange_2010_connection_failures_glitch_then_transient_then_10_minutes() {
         assert_eq!(
-            first_ten(MtaProfile::Exim),
-            [900, 1800, 2700, 3600, 4500, 5400, 6300, 7200, 10800, 16200]
+            first_ten(MtaProfile::Exchange2010, FailureKind::Connection),
+            [60, 120, 180, 240, 540, 840, 1140, 1440, 1740, 2040]
         );
+        let policy = MtaParams::of_profile(MtaProfile::Exchange2010).retry;
+        let mut state = RetryState::new(SimTime::ZERO);
+        let mut now = SimTime::ZERO;
+        for _ in 0..10 {
+            now = policy
+                .after_failure(&mut state, now, FailureKind::Connection)
+                .unwrap();
+        }
+        let next = policy
+            .after_failure(&mut state, now, FailureKind::Connection)
+            .unwrap();
+        assert_eq!(next.as_millis() - now.as_millis(), 600_000);
     }
 
-    /// M2 Sendmail: every 30-minute queue run.
+    /// M2 Exim: the `queue_run_interval` override moves the queue runs; a G rule
+    /// grows from the smaller of the predicted and the actual gap (`retry.c`).
     #[test]
-    fn m02_sendmail_queue_runs() {
-        let expected: Vec<u64> = (1..=10).map(|k| k * 1800).collect();
-        assert_eq!(first_ten(MtaProfile::Sendmail), expected);
-    }
-
-    /// M2 qmail: birth + (⌊√age⌋ + 20)².
-    #[test]
-    fn m02_qmail_square_root_schedule() {
-        assert_eq!(
-            first_ten(MtaProfile::Qmail),
-            [
-                400, 1600, 3600, 6400, 10000, 14400, 19600, 25600, 32400, 40000
-            ]
-        );
-    }
-
-    /// M2 Exchange 2000/2003 as the seed recommends: 1, 1, 3, then every 5 minutes.
-    #[test]
-    fn m02_exchange_2003_seed_intervals() {
-        assert_eq!(
-            first_ten(MtaProfile::Exchange2003),
-            [60, 120, 300, 600, 900, 1200, 1500, 1800, 2100, 2400]
-        );
-    }
-
-    /// M2 Exchange 2007/2010: six retries 5 minutes apart, then every 15 minutes.
-    #[test]
-    fn m02_exchange_2010_quick_then_15_minutes() {
-        assert_eq!(
-            first_ten(MtaProfile::Exchange2010),
-            [300, 600, 900, 1200, 1500, 1800, 2700, 3600, 4500, 5400]
-        );
-    }
-
-    #[test]
-    fn m02_domino_and_groupwise_fixed_intervals() {
-        let domino: Vec<u64> = (1..=10).map(|k| k * 60).collect();
-        assert_eq!(first_ten(MtaProfile::Domino), domino);
-        let groupwise: Vec<u64> = (1..=10).map(|k| k * 600).collect();
-        assert_eq!(first_ten(MtaProfile::Groupwise), groupwise);
+    fn m02_exim_retries_at_queue_runs_and_the_override_takes_effect() {
+        let policy = RetryPolicy::Rules {
+            rules: "G,1d,10m,2".parse().unwrap(),
+            queue_run: Some(SimDuration::from_secs(3600)),
+        };
+        let mut state = RetryState::new(SimTime::ZERO);
+        let mut now = SimTime::ZERO;
+        let times: Vec<u64> = (0..4)
+            .map(|_| {
+                now = policy
+                    .after_failure(&mut state, now, FailureKind::Reply)
+                    .unwrap();
+                now.as_millis() / 1000
+            })
+            .collect();
+        // 10 min → run at 1 h; predicted 10 min < actual 1 h: lastgap 10 min <
+        // p1? no (equal) → 20 min → run at 2 h; then 40 min → 3 h; 80 min → 5 h.
+        assert_eq!(times, [3600, 7200, 10800, 18000]);
     }
 
     /// Exim gives up past the last cutoff.
     #[test]
     fn m02_exim_gives_up_after_the_last_cutoff() {
-        let policy = RetryPolicy::Rules("F,1h,30m".parse().unwrap());
+        let policy = RetryPolicy::Rules {
+            rules: "F,1h,30m".parse().unwrap(),
+            queue_run: None,
+        };
         let mut state = RetryState::new(SimTime::ZERO);
-        assert_eq!(
-            policy.after_failure(&mut state, SimTime::ZERO),
-            Some(SimTime(1_800_000))
-        );
-        assert_eq!(
-            policy.after_failure(&mut state, SimTime(1_800_000)),
-            Some(SimTime(3_600_000))
-        );
-        assert_eq!(policy.after_failure(&mut state, SimTime(3_600_000)), None);
+        let mut at = |t: u64| policy.after_failure(&mut state, SimTime(t), FailureKind::Reply);
+        assert_eq!(at(0), Some(SimTime(1_800_000)));
+        assert_eq!(at(1_800_000), Some(SimTime(3_600_000)));
+        assert_eq!(at(3_600_000), None);
     }
 
     /// M3: Postfix sends at most 50 recipients per transaction, 20 connections after a
-    /// slow start at 5, caches connections for up to 300 s.
+    /// slow start at 5, caches connections for up to 300 s; M1: a destination dies
+    /// after one cohort of failed sessions and revives after minimal_backoff_time.
     #[test]
     fn m03_postfix_connection_numbers() {
         let p = MtaParams::of_profile(MtaProfile::Postfix);
@@ -444,5 +654,33 @@ mod tests {
         assert!(p.connection_cache);
         assert_eq!(p.connection_reuse_time, SimDuration::from_secs(300));
         assert_eq!(p.queue_lifetime, SimDuration::from_secs(5 * 86_400));
+        assert_eq!(
+            p.site_health,
+            SiteHealth::Cohorts {
+                cohort_limit: 1.0,
+                revive_after: SimDuration::from_secs(300)
+            }
+        );
+    }
+
+    /// M6: qmail sends one transaction per delivery; every other profile continues
+    /// refused recipients in another transaction.
+    #[test]
+    fn m06_only_qmail_does_not_resend_in_a_new_transaction() {
+        use MtaProfile::*;
+        for profile in [
+            Postfix,
+            Exim,
+            Sendmail,
+            Exchange2003,
+            Exchange2003Tuned,
+            Exchange2010,
+            Domino,
+            Groupwise,
+            MacosServer,
+        ] {
+            assert!(MtaParams::of_profile(profile).resend_too_many_recipients);
+        }
+        assert!(!MtaParams::of_profile(Qmail).resend_too_many_recipients);
     }
 }
