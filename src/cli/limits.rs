@@ -8,7 +8,7 @@ use clap::{Args, ValueEnum};
 
 use super::group_thousands;
 use relay::limits::{EffectiveLimits, LimitSource};
-use relay::{Billing, QuotaConfig};
+use relay::{Billing, QuotaConfig, UserLimits};
 
 #[derive(Args)]
 pub struct LimitsArgs {
@@ -47,7 +47,7 @@ pub fn limits(args: LimitsArgs) -> ExitCode {
 
 /// The table `relaysim limits` prints.
 pub fn render(quota: &QuotaConfig, licences: u32, billing: Billing) -> String {
-    let l = EffectiveLimits::for_tenant(quota, licences, billing);
+    let l = EffectiveLimits::for_tenant(quota, licences, billing, UserLimits::default());
     let billing_word = match billing {
         Billing::Paid => "paid",
         Billing::Unpaid => "unpaid (no invoice paid yet)",

@@ -106,7 +106,8 @@ impl Default for QuotaConfig {
 /// P rules: the relay's policy engine.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PolicyConfig {
-    /// P10 [assumption]: recipients per SMTP transaction (sources conflict; 100).
+    /// P10 [assumption]: recipients per SMTP transaction. The seed says Google can
+    /// take more than 100; other Google pages say 100, the default.
     pub max_recipients_per_transaction: NonZeroU32,
     /// P2 [assumption]: with both IP and SMTP AUTH authentication set, both must pass.
     pub require_both_auth_methods: bool,
@@ -231,6 +232,17 @@ pub struct TenantConfig {
     pub users: Vec<String>,
     /// Q13: block all senders once a customer limit is reached.
     pub block_all_senders_at_customer_limit: bool,
+    /// Q9: this customer's per-user limits, where they differ from `[relay.quota]`.
+    pub user_limits: UserLimits,
     /// P7: the SMTP relay settings, matched in order.
     pub relay_settings: Vec<RelaySetting>,
+}
+
+/// Q9 [doc]: "depending on the number of user licences in the account this value can
+/// differ" — the per-user limits may differ per customer. `None` takes the
+/// `[relay.quota]` value.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct UserLimits {
+    pub messages_per_day: Option<u64>,
+    pub unique_recipients_per_day: Option<u64>,
 }

@@ -118,6 +118,7 @@ pub(crate) mod tests {
             domains: domains.iter().map(|d| d.to_string()).collect(),
             users: users.iter().map(|u| u.to_string()).collect(),
             block_all_senders_at_customer_limit: false,
+            user_limits: Default::default(),
             relay_settings: Vec::new(),
         }
     }

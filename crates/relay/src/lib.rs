@@ -28,7 +28,7 @@ pub mod time;
 
 pub use config::{
     AllowedSenders, Billing, DosConfig, PolicyConfig, QuotaConfig, Rate, RelayConfig, RelaySetting,
-    TenantConfig, WindowModel,
+    TenantConfig, UserLimits, WindowModel,
 };
 pub use directory::{Directory, DomainId, TenantIx, UserId};
 pub use limit::{LimitChange, LimitEvent, LimitKey, LimitKind, Subject};

@@ -1,7 +1,7 @@
 //! Effective limits of one tenant (rules Q1, Q2, Q4, Q5, Q6, Q9), from the
 //! `[relay.quota]` settings, the tenant's licences and its billing state.
 
-use crate::config::{Billing, QuotaConfig, TenantConfig};
+use crate::config::{Billing, QuotaConfig, TenantConfig, UserLimits};
 use crate::time::SimDuration;
 
 /// The limits that apply to one tenant and its registered users right now.
@@ -36,7 +36,7 @@ pub enum LimitSource {
 impl EffectiveLimits {
     /// The limits of `tenant` as configured (its licences and billing at the start).
     pub fn of_tenant(quota: &QuotaConfig, tenant: &TenantConfig) -> Self {
-        Self::for_tenant(quota, tenant.licences, tenant.billing)
+        Self::for_tenant(quota, tenant.licences, tenant.billing, tenant.user_limits)
     }
 
     /// Q4: `min(130 × licences, 4,600,000)`; Q5: `min(9 × licences, 319,444)`.
@@ -45,7 +45,14 @@ impl EffectiveLimits {
     /// value (100 / 50, per-user 1,000 [assumption]) and the paid limit, so a trial is
     /// never allowed more than the same tenant after paying (with one licence the paid
     /// peak limit, 9, is already below 50).
-    pub fn for_tenant(quota: &QuotaConfig, licences: u32, billing: Billing) -> Self {
+    ///
+    /// Q9: the tenant's own per-user limits replace `[relay.quota]`'s where given.
+    pub fn for_tenant(
+        quota: &QuotaConfig,
+        licences: u32,
+        billing: Billing,
+        user: UserLimits,
+    ) -> Self {
         let (customer_day, customer_day_source) = scaled(
             quota.customer_recipients_per_licence_per_day,
             licences,
@@ -57,8 +64,10 @@ impl EffectiveLimits {
             quota.customer_peak_cap,
         );
         let paid = EffectiveLimits {
-            user_messages: quota.user_messages_per_day,
-            user_unique_recipients: quota.user_unique_recipients_per_day,
+            user_messages: user.messages_per_day.unwrap_or(quota.user_messages_per_day),
+            user_unique_recipients: user
+                .unique_recipients_per_day
+                .unwrap_or(quota.user_unique_recipients_per_day),
             customer_day,
             customer_peak,
             day_window: quota.day_window,
@@ -129,12 +138,33 @@ mod tests {
             user_unique_recipients_per_day: 500,
             ..QuotaConfig::default()
         };
-        let l = EffectiveLimits::for_tenant(&quota, 10, Billing::Paid);
+        let l = EffectiveLimits::for_tenant(&quota, 10, Billing::Paid, UserLimits::default());
         assert_eq!((l.user_messages, l.user_unique_recipients), (2_000, 500));
     }
 
+    /// Q9: a customer's own per-user limits replace the relay-wide ones, one by one.
+    #[test]
+    fn q09_a_tenant_may_have_its_own_user_limits() {
+        let own = UserLimits {
+            messages_per_day: Some(3_000),
+            unique_recipients_per_day: None,
+        };
+        let l = EffectiveLimits::for_tenant(&QuotaConfig::default(), 10, Billing::Paid, own);
+        assert_eq!((l.user_messages, l.user_unique_recipients), (3_000, 10_000));
+        let unpaid = EffectiveLimits::for_tenant(&QuotaConfig::default(), 10, Billing::Unpaid, own);
+        assert_eq!(
+            unpaid.user_messages, 1_000,
+            "the trial's lower value still applies"
+        );
+    }
+
     fn limits(licences: u32, billing: Billing) -> EffectiveLimits {
-        EffectiveLimits::for_tenant(&QuotaConfig::default(), licences, billing)
+        EffectiveLimits::for_tenant(
+            &QuotaConfig::default(),
+            licences,
+            billing,
+            UserLimits::default(),
+        )
     }
 
     /// Q1, Q2, Q9: 10,000 messages and 10,000 unique recipients per user.

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::delays::DelayPercentiles;
+use relay::TenantIx;
 use relay::limits::EffectiveLimits;
-use relay::{TenantConfig, TenantIx};
 use scenario::{Model, RelayConfig};
 use sim::{Counts, RunReport};
 
@@ -53,6 +53,19 @@ struct Entity<'a> {
     delivery_delay_s: Option<DelayPercentiles>,
     #[serde(skip_serializing_if = "Option::is_none")]
     limits: Option<Limits>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    storage: Option<Storage>,
+}
+
+/// P13: a tenant's storage settings and what became of its relayed messages.
+#[derive(Serialize)]
+struct Storage {
+    comprehensive_mail_storage: bool,
+    vault: bool,
+    /// Relayed messages (accepted after DATA) also stored in the sender's mailbox.
+    relayed_messages_stored: u64,
+    /// Relayed messages archived in Vault (needs comprehensive mail storage too).
+    relayed_messages_archived_in_vault: u64,
 }
 
 /// A tenant's limits at the start (Q1, Q2, Q4, Q5, Q6).
@@ -75,11 +88,19 @@ impl<'a> Entity<'a> {
             connections: e.connections,
             delivery_delay_s: None,
             limits: None,
+            storage: None,
         }
     }
 
-    fn of_tenant(e: &'a sim::EntityReport, tenant: &TenantConfig, model: &Model) -> Self {
+    fn of_tenant(e: &'a sim::EntityReport, ix: TenantIx, model: &Model) -> Self {
+        let tenant = model.tenant(ix);
         let l = EffectiveLimits::of_tenant(&model.relay.quota, tenant);
+        let storage = model.storage[ix.0 as usize];
+        let relayed = e
+            .replies
+            .iter()
+            .find(|(r, _)| *r == relay::Reply::MessageAccepted)
+            .map_or(0, |(_, n)| n);
         Entity {
             delivery_delay_s: DelayPercentiles::of(&e.delays),
             limits: Some(Limits {
@@ -90,6 +111,20 @@ impl<'a> Entity<'a> {
                 customer_peak: l.customer_peak,
                 day_window_s: l.day_window.as_secs_f64(),
                 peak_window_s: l.peak_window.as_secs_f64(),
+            }),
+            storage: Some(Storage {
+                comprehensive_mail_storage: storage.comprehensive_mail_storage,
+                vault: storage.vault,
+                relayed_messages_stored: if storage.stores_relayed_mail() {
+                    relayed
+                } else {
+                    0
+                },
+                relayed_messages_archived_in_vault: if storage.archives_relayed_mail() {
+                    relayed
+                } else {
+                    0
+                },
             }),
             ..Entity::of(e)
         }
@@ -143,8 +178,10 @@ pub fn render(model: &Model, report: &RunReport) -> String {
             .iter()
             .enumerate()
             .map(|(i, e)| {
-                let tenant = model.tenant(TenantIx(i as u32));
-                (e.id.as_str(), Entity::of_tenant(e, tenant, model))
+                (
+                    e.id.as_str(),
+                    Entity::of_tenant(e, TenantIx(i as u32), model),
+                )
             })
             .collect(),
         senders: report

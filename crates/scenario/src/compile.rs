@@ -67,6 +67,14 @@ impl<'a> Names<'a> {
 pub(crate) fn compile(s: &Scenario) -> Option<Model> {
     let names = Names::new(s);
     let tenants: Vec<_> = s.tenants.iter().map(crate::Tenant::to_core).collect();
+    let storage = s
+        .tenants
+        .iter()
+        .map(|t| model::MailStorage {
+            comprehensive_mail_storage: t.comprehensive_mail_storage,
+            vault: t.vault,
+        })
+        .collect();
     let mtas = s
         .mtas
         .iter()
@@ -99,6 +107,7 @@ pub(crate) fn compile(s: &Scenario) -> Option<Model> {
         relay: s.relay.to_core(),
         relay_as_written: s.relay.clone(),
         tenants,
+        storage,
         mtas,
         senders,
         events,

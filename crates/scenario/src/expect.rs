@@ -86,6 +86,12 @@ pub enum Metric {
     NotificationsDelivered,
     /// M4: non-delivery reports that bounced themselves and were dropped.
     NotificationsDropped,
+    /// P13: relayed messages (accepted transactions) stored in the mailbox: those of
+    /// tenants with comprehensive mail storage on.
+    MessagesStored,
+    /// P13: relayed messages archived in Vault: those of tenants with comprehensive
+    /// mail storage and Vault on.
+    MessagesArchivedInVault,
 }
 
 #[derive(Clone, Debug, Deserialize, JsonSchema)]

@@ -20,6 +20,30 @@ use crate::replay::{ReplayRecipients, ReplayRow};
 use crate::values::{DomainName, EnvelopeSender, Rate, RecipientCount, RetryRules, StartTime};
 pub use crate::{Metric, MtaProfile, TlsMode};
 
+/// P13: a tenant's comprehensive mail storage and Vault settings. They change no
+/// limit and no reply; they decide what becomes of the mail the relay accepted: with
+/// comprehensive mail storage on, every relayed message is also stored in the
+/// sender's mailbox (so it shows in Gmail), and with Vault on as well, it is
+/// archived in Vault. Vault without comprehensive mail storage archives no relayed
+/// message (the seed page: storage "must also be enabled").
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MailStorage {
+    pub comprehensive_mail_storage: bool,
+    pub vault: bool,
+}
+
+impl MailStorage {
+    /// Whether relayed messages are stored in the mailbox.
+    pub fn stores_relayed_mail(self) -> bool {
+        self.comprehensive_mail_storage
+    }
+
+    /// Whether relayed messages are archived in Vault.
+    pub fn archives_relayed_mail(self) -> bool {
+        self.comprehensive_mail_storage && self.vault
+    }
+}
+
 /// Index of an `[[mta]]` in file order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct MtaIx(pub u32);
@@ -48,6 +72,8 @@ pub struct Model {
     pub relay_as_written: crate::RelayConfig,
     /// Tenants in file order; `TenantIx` indexes this.
     pub tenants: Vec<TenantConfig>,
+    /// P13: each tenant's mail storage settings (same order as `tenants`).
+    pub storage: Vec<MailStorage>,
     pub mtas: Vec<Mta>,
     pub senders: Vec<Sender>,
     /// Timed changes, in file order.
@@ -339,4 +365,32 @@ pub fn envelope_addresses(senders: &[Sender]) -> BTreeSet<&str> {
         }
     }
     set
+}
+
+#[cfg(test)]
+mod storage_tests {
+    use super::MailStorage;
+
+    /// P13: relayed mail is stored with comprehensive mail storage on, and archived in
+    /// Vault only when comprehensive storage is on too.
+    #[test]
+    fn p13_relayed_mail_is_archived_only_with_comprehensive_storage() {
+        let cases = [
+            (false, false, false, false),
+            (true, false, true, false),
+            (false, true, false, false),
+            (true, true, true, true),
+        ];
+        for (comprehensive_mail_storage, vault, stored, archived) in cases {
+            let s = MailStorage {
+                comprehensive_mail_storage,
+                vault,
+            };
+            assert_eq!(
+                (s.stores_relayed_mail(), s.archives_relayed_mail()),
+                (stored, archived),
+                "{s:?}"
+            );
+        }
+    }
 }

@@ -38,10 +38,19 @@ pub struct Tenant {
     /// Q13: block all senders, registered or not, once a customer limit is reached.
     #[serde(default)]
     pub block_all_senders_at_customer_limit: bool,
-    /// P13: recorded, no effect on limits.
+    /// Q9 [doc]: this customer's messages per registered user per day, where it
+    /// differs from `[relay.quota] user_messages_per_day` (the seed: the value can
+    /// differ with the number of licences).
+    pub user_messages_per_day: Option<u64>,
+    /// Q9 [doc]: this customer's unique recipients per registered user per day, where
+    /// it differs from `[relay.quota] user_unique_recipients_per_day`.
+    pub user_unique_recipients_per_day: Option<u64>,
+    /// P13: relayed messages are also stored in the sender's mailbox (no effect on
+    /// limits; `summary.json` and the `messages_stored` metric count them).
     #[serde(default)]
     pub comprehensive_mail_storage: bool,
-    /// P13: recorded, no effect on limits.
+    /// P13: relayed messages are archived in Vault — only with comprehensive mail
+    /// storage on (`messages_archived_in_vault`).
     #[serde(default)]
     pub vault: bool,
     /// P7: the tenant's SMTP relay settings, matched in order.
@@ -146,6 +155,10 @@ impl Tenant {
             domains: self.domains().map(|d| d.0.clone()).collect(),
             users: self.users.iter().map(|u| u.get_ref().0.clone()).collect(),
             block_all_senders_at_customer_limit: self.block_all_senders_at_customer_limit,
+            user_limits: relay::UserLimits {
+                messages_per_day: self.user_messages_per_day,
+                unique_recipients_per_day: self.user_unique_recipients_per_day,
+            },
             relay_settings: self
                 .relay_settings
                 .iter()

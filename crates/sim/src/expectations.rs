@@ -5,9 +5,11 @@
 //! must not pass.
 
 use relay::time::SimTime;
-use relay::{LimitChange, LimitEvent, Subject};
+use relay::{LimitChange, LimitEvent, Reply, Subject};
 use scenario::Model;
-use scenario::model::{Bounds, Check, CountMetric, Expectation, LimitFilter, Metric, Scope};
+use scenario::model::{
+    Bounds, Check, CountMetric, Expectation, LimitFilter, MailStorage, Metric, Scope,
+};
 
 use crate::{Connections, Counts, ReplyCounts, RunReport};
 
@@ -113,6 +115,12 @@ fn check(model: &Model, e: &Expectation, report: &RunReport) -> Result<String, S
                     Metric::NotificationsGenerated => counts.notifications.generated,
                     Metric::NotificationsDelivered => counts.notifications.delivered,
                     Metric::NotificationsDropped => counts.notifications.bounced,
+                    Metric::MessagesStored => {
+                        relayed_where(model, report, *scope, |s| s.stores_relayed_mail())
+                    }
+                    Metric::MessagesArchivedInVault => {
+                        relayed_where(model, report, *scope, |s| s.archives_relayed_mail())
+                    }
                 },
             };
             let name = match metric {
@@ -120,6 +128,41 @@ fn check(model: &Model, e: &Expectation, report: &RunReport) -> Result<String, S
                 CountMetric::Plain(m) => m.name(),
             };
             compare(&name, value, bounds)
+        }
+    }
+}
+
+/// P13: relayed messages (transactions accepted after DATA) in `scope` of the tenants
+/// whose storage settings pass `keep`.
+fn relayed_where(
+    model: &Model,
+    report: &RunReport,
+    scope: Scope,
+    keep: impl Fn(MailStorage) -> bool,
+) -> u64 {
+    let accepted = |replies: &ReplyCounts| {
+        replies
+            .iter()
+            .find(|(r, _)| *r == Reply::MessageAccepted)
+            .map_or(0, |(_, n)| n)
+    };
+    let tenant_count = |t: usize| {
+        if keep(model.storage[t]) {
+            accepted(&report.tenants[t].replies)
+        } else {
+            0
+        }
+    };
+    match scope {
+        Scope::Run => (0..model.tenants.len()).map(tenant_count).sum(),
+        Scope::Tenant(t) => tenant_count(t.0 as usize),
+        Scope::Sender(s) => {
+            let tenant = model.sender(s).tenant.0 as usize;
+            if keep(model.storage[tenant]) {
+                accepted(&report.senders[s.0 as usize].replies)
+            } else {
+                0
+            }
         }
     }
 }

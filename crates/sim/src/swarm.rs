@@ -287,7 +287,12 @@ impl<'a> Oracle<'a> {
                 _ => {}
             }
         }
-        EffectiveLimits::for_tenant(&self.model.relay.quota, licences, billing)
+        EffectiveLimits::for_tenant(
+            &self.model.relay.quota,
+            licences,
+            billing,
+            self.model.tenants[tenant].user_limits,
+        )
     }
 
     /// The messages of `list` (in time order) that still count at `t` in a window of

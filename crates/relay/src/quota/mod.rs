@@ -24,7 +24,7 @@ pub mod window;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 
-use crate::config::{Billing, QuotaConfig, TenantConfig};
+use crate::config::{Billing, QuotaConfig, TenantConfig, UserLimits};
 use crate::directory::{Directory, TenantIx, UserId};
 use crate::limit::{LimitChange, LimitEvent, LimitKey, LimitKind, Subject};
 use crate::limits::EffectiveLimits;
@@ -57,6 +57,8 @@ impl Reservation {
 struct CustomerQuota {
     licences: u32,
     billing: Billing,
+    /// Q9: the customer's own per-user limits.
+    user_limits: UserLimits,
     limits: EffectiveLimits,
     /// Q13: block every sender at MAIL FROM while a customer limit is hit.
     block_all: bool,
@@ -104,7 +106,13 @@ impl QuotaEngine {
                 CustomerQuota {
                     licences,
                     billing: t.billing,
-                    limits: EffectiveLimits::for_tenant(&config, licences, t.billing),
+                    user_limits: t.user_limits,
+                    limits: EffectiveLimits::for_tenant(
+                        &config,
+                        licences,
+                        t.billing,
+                        t.user_limits,
+                    ),
                     block_all: t.block_all_senders_at_customer_limit,
                     day: CountWindow::default(),
                     peak: CountWindow::default(),
@@ -307,7 +315,7 @@ impl QuotaEngine {
     fn refresh_limits(&mut self, now: SimTime, tenant: TenantIx, directory: &Directory) {
         let c = &mut self.customers[tenant.0 as usize];
         let before = c.limits;
-        c.limits = EffectiveLimits::for_tenant(&self.config, c.licences, c.billing);
+        c.limits = EffectiveLimits::for_tenant(&self.config, c.licences, c.billing, c.user_limits);
         let l = c.limits;
         if l.customer_day < before.customer_day
             || l.customer_peak < before.customer_peak
