@@ -501,3 +501,44 @@ fn sweep_with_a_bad_spec_is_a_clear_error() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("runs backwards"), "{}", stderr(&o));
 }
+
+/// Runs the binary with its stdout closed before it writes anything (a reader that
+/// went away, as `| head -1` does) and returns its exit code and stderr.
+fn with_stdout_closed(args: &[&str]) -> (Option<i32>, String) {
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_relaysim"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    drop(child.stdout.take());
+    let o = child.wait_with_output().expect("it ends");
+    (o.status.code(), stderr(&o))
+}
+
+/// A closed stdout ends every command quietly with its normal exit code — never the
+/// 101 of a panic ("failed printing to stdout: Broken pipe"); `test` still runs
+/// every scenario and still fails when one fails.
+#[test]
+fn a_closed_stdout_is_not_a_panic() {
+    for args in [
+        &["limits", "--licences", "250"][..],
+        &["schema"],
+        &["validate", "scenarios/quickstart.toml"],
+        &["--help"],
+        &["test", "scenarios/regression/q13-block-all-senders.toml"],
+    ] {
+        let (code, err) = with_stdout_closed(args);
+        assert_eq!(code, Some(0), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string("scenarios/regression/kernel-constant-rate.toml")
+        .unwrap()
+        .replace("equals = 3000", "equals = 2999");
+    std::fs::write(dir.path().join("x.toml"), text).unwrap();
+    let (code, err) = with_stdout_closed(&["test", dir.path().to_str().unwrap()]);
+    assert_eq!(code, Some(1), "the failure still counts: {err}");
+}

@@ -1,5 +1,6 @@
 //! `relaysim limits`: the effective limits of a tenant as a readable table.
 
+use super::output::out;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -41,7 +42,7 @@ pub fn limits(args: LimitsArgs) -> ExitCode {
         BillingArg::Paid => Billing::Paid,
         BillingArg::Unpaid => Billing::Unpaid,
     };
-    print!("{}", render(&quota, args.licences, billing));
+    out!("{}", render(&quota, args.licences, billing));
     ExitCode::SUCCESS
 }
 

@@ -1,12 +1,15 @@
 //! The `relaysim` command line (clap). Each subcommand lives in its own module and
 //! returns an exit code; errors are printed with a hint, never as a panic.
 
+pub(crate) mod output;
+
 mod limits;
 mod run;
 mod sweep;
 mod test;
 mod validate;
 
+use output::{err, errln, out, outln};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -83,12 +86,12 @@ fn plot(dir: &std::path::Path) -> ExitCode {
     match report::charts::draw_all(dir) {
         Ok(files) => {
             for f in files {
-                println!("wrote {}", f.display());
+                outln!("wrote {}", f.display());
             }
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!(
+            errln!(
                 "error: cannot draw the charts of {}: {e}\nhelp: give a folder written by `relaysim run` (it needs summary.json and throughput.csv)",
                 dir.display()
             );
@@ -107,7 +110,7 @@ pub fn main() -> ExitCode {
         Command::Plot { results_dir } => plot(&results_dir),
         Command::Sweep(args) => sweep::sweep(args),
         Command::Schema => {
-            print!("{}", scenario::json_schema());
+            out!("{}", scenario::json_schema());
             ExitCode::SUCCESS
         }
     }
@@ -131,8 +134,8 @@ fn load_or_report(path: &std::path::Path) -> Option<Model> {
 
 fn report_load_error(e: &LoadError) {
     match e {
-        LoadError::Invalid(invalid) => eprint!("{}", invalid.render(stderr_is_terminal())),
-        LoadError::Io { .. } => eprintln!("error: {e}"),
+        LoadError::Invalid(invalid) => err!("{}", invalid.render(stderr_is_terminal())),
+        LoadError::Io { .. } => errln!("error: {e}"),
     }
 }
 

@@ -1,5 +1,6 @@
 //! `relaysim run`: one scenario to a results folder.
 
+use super::output::{err, errln, outln};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -33,7 +34,7 @@ pub fn run(args: RunArgs) -> ExitCode {
         None => match Model::parse("quickstart.toml (embedded)", QUICKSTART) {
             Ok(s) => s,
             Err(e) => {
-                eprint!("{}", e.render(super::stderr_is_terminal()));
+                err!("{}", e.render(super::stderr_is_terminal()));
                 return ExitCode::FAILURE;
             }
         },
@@ -49,14 +50,14 @@ pub fn run(args: RunArgs) -> ExitCode {
     let report = match result {
         Ok(r) => r,
         Err(e) => {
-            eprintln!(
+            errln!(
                 "error: could not write results to {}: {e}\nhelp: check that the folder is writable, or choose another with --out DIR",
                 dir.display()
             );
             return ExitCode::FAILURE;
         }
     };
-    println!(
+    outln!(
         "{}: {} messages ({} recipients) generated over {} with seed {}",
         scenario.name,
         group_thousands(report.total.messages.generated),
@@ -65,19 +66,19 @@ pub fn run(args: RunArgs) -> ExitCode {
         seed
     );
     let m = &report.total.messages;
-    println!(
+    outln!(
         "messages: {} delivered, {} bounced, {} queued at the end; {} limit hits",
         group_thousands(m.delivered),
         group_thousands(m.bounced),
         group_thousands(m.queued_at_end),
         group_thousands(report.limit_hits)
     );
-    println!(
+    outln!(
         "{} events in {:.2?}",
         group_thousands(report.events_processed),
         started.elapsed()
     );
-    println!(
+    outln!(
         "wrote {}/: summary.json, throughput.csv, limit_hits.csv, queue_depth.csv, delivery_delay.hlog{}, and the charts (PNG and SVG)",
         dir.display(),
         if args.trace { ", transactions.csv" } else { "" }

@@ -1,6 +1,7 @@
 //! `relaysim sweep`: a scenario at many licence counts × seeds, in parallel; or the
 //! smallest licence count that meets a target (`--find-min-licences`).
 
+use super::output::{errln, outln};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -75,7 +76,7 @@ pub fn sweep(args: SweepArgs) -> ExitCode {
     let tenant = match tenant {
         Ok(t) => t,
         Err(message) => {
-            eprintln!("error: {message}");
+            errln!("error: {message}");
             return ExitCode::FAILURE;
         }
     };
@@ -86,7 +87,7 @@ pub fn sweep(args: SweepArgs) -> ExitCode {
         max_p99_delay: args.max_p99_delay,
     };
     if args.find_min_licences && target == Target::default() {
-        eprintln!(
+        errln!(
             "error: --find-min-licences needs a target\nhelp: add e.g. --max-bounced 0 --max-p99-delay 15m"
         );
         return ExitCode::FAILURE;
@@ -131,7 +132,7 @@ pub fn sweep(args: SweepArgs) -> ExitCode {
     let (points, ok) = match result {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             return ExitCode::FAILURE;
         }
     };
@@ -139,13 +140,13 @@ pub fn sweep(args: SweepArgs) -> ExitCode {
         print_table(&points, &tenant_id);
     }
     if let Err(e) = write(&dir, &points, &scenario.name) {
-        eprintln!(
+        errln!(
             "error: could not write the sweep to {}: {e}\nhelp: check that the folder is writable, or choose another with --out DIR",
             dir.display()
         );
         return ExitCode::FAILURE;
     }
-    println!(
+    outln!(
         "{} runs on {jobs} threads in {:.2?}; wrote {}/sweep.csv and capacity.png/.svg",
         group_thousands(points.len() as u64),
         started.elapsed(),
@@ -184,10 +185,15 @@ fn write(dir: &std::path::Path, points: &[Point], name: &str) -> std::io::Result
 
 /// One line per licence count: means over the seeds.
 fn print_table(points: &[Point], tenant: &str) {
-    println!("tenant {tenant}:");
-    println!(
+    outln!("tenant {tenant}:");
+    outln!(
         "{:>9}  {:>11}  {:>9}  {:>9}  {:>9}  {:>10}  first hit of",
-        "licences", "delivered %", "deferred", "bounced", "queued", "p99 delay"
+        "licences",
+        "delivered %",
+        "deferred",
+        "bounced",
+        "queued",
+        "p99 delay"
     );
     let mut i = 0;
     while i < points.len() {
@@ -215,7 +221,7 @@ fn print_table(points: &[Point], tenant: &str) {
                 })
             })
             .collect();
-        println!(
+        outln!(
             "{:>9}  {:>10.2}%  {:>9.0}  {:>9.0}  {:>9.0}  {:>9.0}s  {}",
             group_thousands(u64::from(l)),
             delivered,
@@ -238,7 +244,7 @@ fn explain(search: &sweep::Search, tenant: &str, (lo, hi): (u32, u32), target: &
         .iter()
         .map(|(l, ok)| format!("{l} {}", if *ok { "meets" } else { "misses" }))
         .collect();
-    println!(
+    outln!(
         "searched {lo}..{hi} licences for tenant {tenant}: {}",
         tried.join(", ")
     );
@@ -249,22 +255,22 @@ fn explain(search: &sweep::Search, tenant: &str, (lo, hi): (u32, u32), target: &
                 .filter_map(|p| p.delay_s.map(|d| d[2]))
                 .fold(0.0, f64::max);
             let bounced: u64 = points.iter().map(|p| p.bounced).max().unwrap_or(0);
-            println!(
+            outln!(
                 "answer: {l} licences meet the target at every seed (worst seed: {bounced} bounced, p99 delay {worst_p99:.0} s)"
             );
             if let Some((b, why)) = below {
-                println!("because at {b} licences: {why}");
+                outln!("because at {b} licences: {why}");
             } else if *l == lo {
-                println!("the lowest count tried already meets it; try a lower --licences range");
+                outln!("the lowest count tried already meets it; try a lower --licences range");
             }
         }
         (None, Some((b, why))) => {
-            println!("answer: none — even {b} licences miss the target: {why}");
-            println!(
+            outln!("answer: none — even {b} licences miss the target: {why}");
+            outln!(
                 "help: widen the range (--licences {lo}..{}:1) or relax the target ({target:?})",
                 b * 10
             );
         }
-        (None, None) => println!("answer: nothing was run"),
+        (None, None) => outln!("answer: nothing was run"),
     }
 }

@@ -1,5 +1,6 @@
 //! `relaysim test`: scenarios with `[[expect]]` blocks as a test suite.
 
+use super::output::{errln, outln};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -9,7 +10,7 @@ pub fn test(paths: &[PathBuf]) -> ExitCode {
     let mut files = Vec::new();
     for path in paths {
         if let Err(e) = collect_toml(path, &mut files) {
-            eprintln!(
+            errln!(
                 "error: cannot read {}: {e}\nhelp: pass scenario files or folders that exist",
                 path.display()
             );
@@ -21,7 +22,7 @@ pub fn test(paths: &[PathBuf]) -> ExitCode {
     let (mut passed, mut failed) = (0u32, 0u32);
     for file in &files {
         let Some(scenario) = super::load_or_report(file) else {
-            println!("FAIL {} (invalid scenario, see above)", file.display());
+            outln!("FAIL {} (invalid scenario, see above)", file.display());
             failed += 1;
             continue;
         };
@@ -33,17 +34,17 @@ pub fn test(paths: &[PathBuf]) -> ExitCode {
             Err(e) => (Vec::new(), Some(e)),
         };
         let ok = verdicts.iter().all(|v| v.passed) && run_error.is_none();
-        println!(
+        outln!(
             "{} {} ({} expectations)",
             if ok { "PASS" } else { "FAIL" },
             file.display(),
             scenario.expectations.len()
         );
         for v in verdicts.iter().filter(|v| !v.passed) {
-            println!("    ✗ {}: {}", v.name, v.detail);
+            outln!("    ✗ {}: {}", v.name, v.detail);
         }
         if let Some(e) = run_error {
-            println!("    ✗ the run failed its own checks: {e}");
+            outln!("    ✗ the run failed its own checks: {e}");
         }
         if ok {
             passed += 1;
@@ -52,7 +53,7 @@ pub fn test(paths: &[PathBuf]) -> ExitCode {
         }
     }
     if passed + failed == 0 {
-        eprintln!(
+        errln!(
             "error: no scenario with [[expect]] blocks under {}\nhelp: add [[expect]] blocks, or pass other paths",
             paths
                 .iter()
@@ -60,10 +61,10 @@ pub fn test(paths: &[PathBuf]) -> ExitCode {
                 .collect::<Vec<_>>()
                 .join(", ")
         );
-        println!("0 passed, 0 failed");
+        outln!("0 passed, 0 failed");
         return ExitCode::FAILURE;
     }
-    println!("{passed} passed, {failed} failed");
+    outln!("{passed} passed, {failed} failed");
     if failed > 0 {
         ExitCode::FAILURE
     } else {

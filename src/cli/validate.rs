@@ -1,5 +1,6 @@
 //! `relaysim validate`: check scenario files, report every problem.
 
+use super::output::{errln, outln};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -7,7 +8,7 @@ pub fn validate(paths: &[PathBuf]) -> ExitCode {
     let mut failed = 0;
     for path in paths {
         match super::load_or_report(path) {
-            Some(s) => println!(
+            Some(s) => outln!(
                 "ok: {} (scenario `{}`: {} tenants, {} MTAs, {} senders, {} expectations)",
                 path.display(),
                 s.name,
@@ -20,7 +21,7 @@ pub fn validate(paths: &[PathBuf]) -> ExitCode {
         }
     }
     if failed > 0 {
-        eprintln!("{failed} of {} scenario files have errors", paths.len());
+        errln!("{failed} of {} scenario files have errors", paths.len());
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
