@@ -542,3 +542,21 @@ fn a_closed_stdout_is_not_a_panic() {
     let (code, err) = with_stdout_closed(&["test", dir.path().to_str().unwrap()]);
     assert_eq!(code, Some(1), "the failure still counts: {err}");
 }
+
+/// `sweep --jobs 0` and `--seeds 0` are refused with the allowed range, not run "on 0
+/// threads" or silently as 1 seed.
+#[test]
+fn sweep_refuses_zero_jobs_and_zero_seeds() {
+    for (flag, range) in [("--jobs", "1..=1024"), ("--seeds", "1..=10000")] {
+        let o = relaysim(&[
+            "sweep",
+            "scenarios/quickstart.toml",
+            "--licences",
+            "10,20",
+            flag,
+            "0",
+        ]);
+        assert_eq!(o.status.code(), Some(2), "{flag}");
+        assert!(stderr(&o).contains(range), "{flag}: {}", stderr(&o));
+    }
+}

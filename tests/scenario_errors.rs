@@ -560,3 +560,80 @@ fn e37_p06_tls_setting_must_work_on_the_port() {
         assert!(Model::parse("c", &text).is_ok(), "{ok}");
     }
 }
+
+/// M2, M3: every MTA override has a range, and min/max relations hold. A retry gap
+/// under a second would loop a deferred message; zero concurrency or recipients would
+/// deliver nothing; no bandwidth would leave mail stuck. Each error points at the value.
+#[test]
+fn e38_m02_m03_overrides_have_ranges() {
+    let mta = |text: &str| replace_line(22, &format!("helo = \"mail.acme.example\"\n{text}"));
+    let cases: &[(&str, &str)] = &[
+        (
+            "overrides = { retry_intervals = [\"0s\"] }",
+            "retry interval \"0s\" is outside 1s..30d",
+        ),
+        (
+            "overrides = { retry_intervals = [\"1m\", \"1ms\"] }",
+            "retry interval \"1ms\" is outside 1s..30d",
+        ),
+        (
+            "overrides = { retry_intervals = [] }",
+            "retry_intervals is empty",
+        ),
+        (
+            "overrides = { queue_run_interval = \"0s\" }",
+            "queue_run_interval = \"0s\" is outside 1s..24h",
+        ),
+        (
+            "overrides = { min_backoff = \"0s\" }",
+            "min_backoff = \"0s\" is outside",
+        ),
+        (
+            "overrides = { min_backoff = \"1h\", max_backoff = \"10m\" }",
+            "max_backoff is below min_backoff",
+        ),
+        (
+            "overrides = { max_concurrency = 0 }",
+            "max_concurrency = 0 is outside 1..1000",
+        ),
+        (
+            "overrides = { initial_concurrency = 0 }",
+            "initial_concurrency = 0 is outside",
+        ),
+        (
+            "overrides = { initial_concurrency = 9, max_concurrency = 4 }",
+            "initial_concurrency is above max_concurrency (4)",
+        ),
+        (
+            "overrides = { recipients_per_transaction = 0 }",
+            "recipients_per_transaction = 0 is outside 1..1000",
+        ),
+        (
+            "bandwidth = \"0B\"",
+            "bandwidth 0 per second would leave mail stuck",
+        ),
+        (
+            "overrides = { retry_rule = \"F,4d,1ms\" }",
+            "retries less than a second apart",
+        ),
+    ];
+    for (text, message) in cases {
+        let err = Model::parse("case.toml", &mta(text)).expect_err(text);
+        assert!(
+            err.diagnostics
+                .iter()
+                .any(|d| d.message.contains(message) && d.line == 23),
+            "{text}: {:?}",
+            err.diagnostics
+                .iter()
+                .map(|d| (d.line, d.message.as_str()))
+                .collect::<Vec<_>>()
+        );
+    }
+    // In range, all of them together.
+    let ok = "overrides = { retry_intervals = [\"1s\", \"5m\"], queue_run_interval = \"1s\", \
+              min_backoff = \"1s\", max_backoff = \"1s\", max_concurrency = 1000, \
+              initial_concurrency = 1, recipients_per_transaction = 1000, queue_lifetime = \"0s\" }\n\
+              bandwidth = \"1KB\"";
+    Model::parse("ok.toml", &mta(ok)).unwrap_or_else(|e| panic!("{:?}", e.diagnostics));
+}

@@ -24,12 +24,12 @@ pub struct SweepArgs {
     /// Licence counts: `50,100,250`, `100..1000:100` or `10..100000:log:25`.
     #[arg(long, value_parser = |s: &str| s.parse::<LicenceSpec>())]
     licences: LicenceSpec,
-    /// Replications per licence count (seeds derived from the scenario seed).
-    #[arg(long, default_value_t = 1)]
+    /// Replications per licence count (seeds derived from the scenario seed), 1 to 10,000.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     seeds: u32,
-    /// Worker threads (default: one per core).
-    #[arg(long)]
-    jobs: Option<usize>,
+    /// Worker threads (default: one per core), 1 to 1,024.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    jobs: Option<u16>,
     /// Output folder (default: results/<scenario name>-sweep/).
     #[arg(long)]
     out: Option<PathBuf>,
@@ -92,9 +92,10 @@ pub fn sweep(args: SweepArgs) -> ExitCode {
         );
         return ExitCode::FAILURE;
     }
-    let seeds = args.seeds.max(1);
+    let seeds = args.seeds;
     let jobs = args
         .jobs
+        .map(usize::from)
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let dir = args
         .out

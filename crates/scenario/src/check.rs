@@ -14,6 +14,117 @@ use super::{
 };
 use relay::time::SimDuration;
 
+/// M2, M3: every override has a range a real server could be configured with, and
+/// the relations between them hold. A retry gap under a second would make a deferred
+/// message loop (no MTA retries faster); zero concurrency or recipients per
+/// transaction would deliver nothing.
+fn check_overrides(mta: &crate::mta::Mta, sink: &mut DiagnosticSink) {
+    let o = &mta.overrides;
+    let id = mta.id.get_ref();
+    let second = SimDuration::from_secs(1);
+    let day = SimDuration::DAY;
+    let month = SimDuration::from_secs(30 * 86_400);
+    let mut duration = |d: &Option<Spanned<crate::values::Duration>>,
+                        key: &str,
+                        max: SimDuration| {
+        if let Some(d) = d {
+            let v = d.get_ref().get();
+            if v < second || v > max {
+                sink.error_with_help(
+                    d.span(),
+                    &format!("mta `{id}`: {key} = \"{}\" is outside 1s..{}", d.get_ref(), crate::values::Duration(max)),
+                    "out of range",
+                    &format!("set {key} between 1s and {}: no mail server retries faster than once a second", crate::values::Duration(max)),
+                );
+            }
+        }
+    };
+    duration(&o.queue_run_interval, "queue_run_interval", day);
+    duration(&o.min_backoff, "min_backoff", day);
+    duration(&o.max_backoff, "max_backoff", month);
+    if let (Some(min), Some(max)) = (&o.min_backoff, &o.max_backoff)
+        && min.get_ref().get() > max.get_ref().get()
+    {
+        sink.error_with_help(
+            max.span(),
+            &format!("mta `{id}`: max_backoff is below min_backoff"),
+            "below min_backoff",
+            "make max_backoff at least min_backoff (Postfix: 300s and 4000s)",
+        );
+    }
+    if let Some(gaps) = &o.retry_intervals {
+        let list = gaps.get_ref();
+        if list.is_empty() {
+            sink.error_with_help(
+                gaps.span(),
+                &format!("mta `{id}`: retry_intervals is empty"),
+                "no interval",
+                "list at least one interval, e.g. [\"1m\", \"5m\"]; the last repeats",
+            );
+        }
+        if let Some(bad) = list.iter().find(|g| g.get() < second || g.get() > month) {
+            sink.error_with_help(
+                gaps.span(),
+                &format!("mta `{id}`: retry interval \"{bad}\" is outside 1s..30d"),
+                "out of range",
+                "give every retry interval between 1s and 30d: no mail server retries faster than once a second",
+            );
+        }
+    }
+    let mut count = |n: &Option<Spanned<u32>>, key: &str, max: u32, hint: &str| {
+        if let Some(n) = n
+            && !(1..=max).contains(n.get_ref())
+        {
+            sink.error_with_help(
+                n.span(),
+                &format!("mta `{id}`: {key} = {} is outside 1..{max}", n.get_ref()),
+                "out of range",
+                hint,
+            );
+        }
+    };
+    count(
+        &o.recipients_per_transaction,
+        "recipients_per_transaction",
+        1000,
+        "set 1 to 1000 (Postfix's smtpd_recipient_limit; the relay takes 100 by default, P10)",
+    );
+    count(
+        &o.max_concurrency,
+        "max_concurrency",
+        1000,
+        "set 1 to 1000 connections",
+    );
+    count(
+        &o.initial_concurrency,
+        "initial_concurrency",
+        1000,
+        "set 1 to max_concurrency",
+    );
+    let max = o.max_concurrency.as_ref().map(|m| *m.get_ref());
+    if let (Some(initial), Some(max)) = (&o.initial_concurrency, max)
+        && *initial.get_ref() > max
+    {
+        sink.error_with_help(
+            initial.span(),
+            &format!("mta `{id}`: initial_concurrency is above max_concurrency ({max})"),
+            "above the maximum",
+            "the slow start begins at or below the maximum: lower initial_concurrency",
+        );
+    }
+    if mta.bandwidth.get_ref().0 < 1000 {
+        sink.error_with_help(
+            mta.bandwidth.span(),
+            &format!(
+                "mta `{id}`: bandwidth {} per second would leave mail stuck",
+                mta.bandwidth.get_ref().0
+            ),
+            "too low",
+            "give at least 1KB per second, e.g. bandwidth = \"10MB\"",
+        );
+    }
+}
+
 /// P6: a client whose TLS setting cannot work on its port never gets an SMTP
 /// dialogue (plain SMTP or STARTTLS on an implicit-TLS port, implicit TLS on a plain
 /// port): that is a mistake in the file, not a scenario. A port the relay does not
@@ -106,6 +217,7 @@ pub(super) fn assemble(raw: RawScenario, sink: &mut DiagnosticSink) -> Option<Sc
             reference(&mta.tenant, &tenant_ids, "tenant", sink);
         }
         check_tls_against_port(mta, &policy, sink);
+        check_overrides(mta, sink);
         if let Some(auth) = &mta.auth
             && *mta.tls.get_ref() == TlsMode::None
         {

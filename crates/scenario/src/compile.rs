@@ -132,20 +132,20 @@ fn mta(m: &crate::Mta, names: &Names) -> Option<model::Mta> {
         }),
         internal_domains: m.internal_domains.clone(),
         round_trip: m.round_trip.get(),
-        bandwidth: m.bandwidth.0,
+        bandwidth: m.bandwidth.get_ref().0,
         overrides: model::MtaOverrides {
-            queue_run_interval: get(o.queue_run_interval),
-            min_backoff: get(o.min_backoff),
-            max_backoff: get(o.max_backoff),
+            queue_run_interval: get(o.queue_run_interval.as_ref().map(|d| *d.get_ref())),
+            min_backoff: get(o.min_backoff.as_ref().map(|d| *d.get_ref())),
+            max_backoff: get(o.max_backoff.as_ref().map(|d| *d.get_ref())),
             queue_lifetime: get(o.queue_lifetime),
             retry_rule: o.retry_rule.clone(),
             retry_intervals: o
                 .retry_intervals
                 .as_ref()
-                .map(|v| v.iter().map(|d| d.get()).collect()),
-            recipients_per_transaction: o.recipients_per_transaction,
-            initial_concurrency: o.initial_concurrency,
-            max_concurrency: o.max_concurrency,
+                .map(|v| v.get_ref().iter().map(|d| d.get()).collect()),
+            recipients_per_transaction: o.recipients_per_transaction.as_ref().map(|n| *n.get_ref()),
+            initial_concurrency: o.initial_concurrency.as_ref().map(|n| *n.get_ref()),
+            max_concurrency: o.max_concurrency.as_ref().map(|n| *n.get_ref()),
             connection_cache: o.connection_cache,
             connection_reuse_time: get(o.connection_reuse_time),
             connection_reuse_count: o.connection_reuse_count,

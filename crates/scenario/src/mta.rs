@@ -70,9 +70,11 @@ pub struct Mta {
     /// Network round trip to the relay (each SMTP command waits one).
     #[serde(default = "default_round_trip")]
     pub round_trip: Duration,
-    /// Bandwidth to the relay per second, e.g. "10MB" (message transfer time).
+    /// Bandwidth to the relay per second, e.g. "10MB" (message transfer time); at
+    /// least 1KB.
     #[serde(default = "default_bandwidth")]
-    pub bandwidth: ByteSize,
+    #[schemars(with = "ByteSize")]
+    pub bandwidth: Spanned<ByteSize>,
     /// M2, M3: profile values overridden for this MTA.
     #[serde(default)]
     pub overrides: MtaOverrides,
@@ -86,8 +88,8 @@ fn default_round_trip() -> Duration {
     Duration(relay::time::SimDuration::from_millis(20))
 }
 
-fn default_bandwidth() -> ByteSize {
-    ByteSize(10_000_000)
+fn default_bandwidth() -> Spanned<ByteSize> {
+    Spanned::new(0..0, ByteSize(10_000_000))
 }
 
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
@@ -108,24 +110,35 @@ fn valid() -> bool {
 #[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
 #[schemars(deny_unknown_fields)]
 pub struct MtaOverrides {
-    /// Postfix `queue_run_delay`, Sendmail and Exim `-q` interval.
-    pub queue_run_interval: Option<Duration>,
-    /// Postfix `minimal_backoff_time` (also how long a dead destination stays dead).
-    pub min_backoff: Option<Duration>,
-    /// Postfix `maximal_backoff_time`.
-    pub max_backoff: Option<Duration>,
-    /// Give up and bounce after this long in the queue (M4).
+    /// Postfix `queue_run_delay`, Sendmail and Exim `-q` interval: 1 s to 1 d.
+    #[schemars(with = "Option<Duration>")]
+    pub queue_run_interval: Option<Spanned<Duration>>,
+    /// Postfix `minimal_backoff_time` (also how long a dead destination stays dead):
+    /// 1 s to 1 d.
+    #[schemars(with = "Option<Duration>")]
+    pub min_backoff: Option<Spanned<Duration>>,
+    /// Postfix `maximal_backoff_time`: 1 s to 30 d, at least `min_backoff`.
+    #[schemars(with = "Option<Duration>")]
+    pub max_backoff: Option<Spanned<Duration>>,
+    /// Give up and bounce after this long in the queue (M4); 0 tries once, as
+    /// Postfix's `maximal_queue_lifetime = 0`.
     pub queue_lifetime: Option<Duration>,
     /// Exim-style retry rule, e.g. "F,2h,15m; G,16h,1h,1.5; F,4d,6h".
     pub retry_rule: Option<RetryRules>,
-    /// Explicit retry intervals; the last repeats (Exchange, Domino).
-    pub retry_intervals: Option<Vec<Duration>>,
-    /// M3: recipients per SMTP transaction.
-    pub recipients_per_transaction: Option<u32>,
-    /// M3: connections to the relay at first (Postfix slow start).
-    pub initial_concurrency: Option<u32>,
-    /// M3: most concurrent connections to the relay.
-    pub max_concurrency: Option<u32>,
+    /// Explicit retry intervals, each 1 s to 30 d; the last repeats (Exchange, Domino).
+    #[schemars(with = "Option<Vec<Duration>>")]
+    pub retry_intervals: Option<Spanned<Vec<Duration>>>,
+    /// M3: recipients per SMTP transaction, 1 to 1,000 (Postfix's
+    /// `smtpd_recipient_limit`).
+    #[schemars(with = "Option<u32>", range(min = 1, max = 1000))]
+    pub recipients_per_transaction: Option<Spanned<u32>>,
+    /// M3: connections to the relay at first (Postfix slow start), 1 to
+    /// `max_concurrency`.
+    #[schemars(with = "Option<u32>", range(min = 1, max = 1000))]
+    pub initial_concurrency: Option<Spanned<u32>>,
+    /// M3: most concurrent connections to the relay, 1 to 1,000.
+    #[schemars(with = "Option<u32>", range(min = 1, max = 1000))]
+    pub max_concurrency: Option<Spanned<u32>>,
     /// M3: keep connections open for reuse.
     pub connection_cache: Option<bool>,
     /// M3: how long a cached connection may be reused.

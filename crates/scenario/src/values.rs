@@ -647,8 +647,11 @@ impl FromStr for RetryRules {
                 RetryItem::Fixed { interval, .. } => interval,
                 RetryItem::Geometric { first, .. } => first,
             };
-            if gap == SimDuration::ZERO {
-                return Err(with_hint(&format!("`{raw}` retries at no interval"), hint));
+            if gap < SimDuration::from_secs(1) {
+                return Err(with_hint(
+                    &format!("`{raw}` retries less than a second apart"),
+                    "no mail server retries faster than once a second: give an interval of 1s or more",
+                ));
             }
             if items
                 .last()
