@@ -370,22 +370,45 @@ fn plot_redraws_the_same_charts() {
     );
 }
 
-/// A run killed half way leaves none of its output files, only hidden temporary
-/// ones, and the next run in the folder removes those.
+/// The run folder is one run or nothing. A run killed half way over an older
+/// complete run leaves the older run exactly as it was (no new file beside the old
+/// summary.json); the next run replaces the folder whole (an old transactions.csv does
+/// not survive a run without --trace) and removes the killed run's hidden leftovers.
 #[test]
-fn a_killed_run_leaves_no_half_written_file() {
+fn a_killed_run_leaves_the_previous_run_whole() {
     let dir = tempfile::tempdir().unwrap();
-    let scenario = dir.path().join("long.toml");
-    let text = std::fs::read_to_string("scenarios/large-tenant-cap.toml")
+    let scenario = dir.path().join("run.toml");
+    let small = std::fs::read_to_string("scenarios/regression/q13-block-all-senders.toml").unwrap();
+    std::fs::write(&scenario, &small).unwrap();
+    let out = dir.path().join("out");
+    let o = relaysim(&[
+        "run",
+        scenario.to_str().unwrap(),
+        "--trace",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let listing = |d: &Path| {
+        let mut v: Vec<String> = std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    let old_files = listing(&out);
+    let old_summary = read(&out, "summary.json");
+    assert!(old_files.contains(&"transactions.csv".to_string()));
+
+    let long = std::fs::read_to_string("scenarios/large-tenant-cap.toml")
         .unwrap()
         .replace("duration = \"24h\"", "duration = \"30d\"");
-    std::fs::write(&scenario, text).unwrap();
-    let out = dir.path().join("out");
+    std::fs::write(&scenario, long).unwrap();
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_relaysim"))
         .args([
             "run",
             scenario.to_str().unwrap(),
-            "--trace",
             "--out",
             out.to_str().unwrap(),
         ])
@@ -393,13 +416,13 @@ fn a_killed_run_leaves_no_half_written_file() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    // Wait until the run is writing (its temporary files exist), then kill it.
+    // Wait until the run is writing (its staging folder exists beside `out`).
     let started = std::time::Instant::now();
     while started.elapsed() < std::time::Duration::from_secs(60) {
-        let writing = std::fs::read_dir(&out)
-            .map(|d| d.count() > 0)
-            .unwrap_or(false);
-        if writing {
+        if listing(dir.path())
+            .iter()
+            .any(|n| n.contains("relaysim-staging"))
+        {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
@@ -407,19 +430,15 @@ fn a_killed_run_leaves_no_half_written_file() {
     std::thread::sleep(std::time::Duration::from_millis(300));
     child.kill().unwrap();
     child.wait().unwrap();
-    let names: Vec<String> = std::fs::read_dir(&out)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    assert!(!names.is_empty(), "the run had started writing");
-    for name in &names {
-        assert!(
-            name.starts_with(".relaysim-") && name.contains(".partial"),
-            "a killed run left `{name}`"
-        );
-    }
-    // The next run cleans up and writes complete files.
-    let small = std::fs::read_to_string("scenarios/regression/q13-block-all-senders.toml").unwrap();
+    assert!(
+        listing(dir.path())
+            .iter()
+            .any(|n| n.contains("relaysim-staging")),
+        "the run had started writing"
+    );
+    assert_eq!(listing(&out), old_files, "the old run, untouched");
+    assert_eq!(read(&out, "summary.json"), old_summary);
+
     std::fs::write(&scenario, small).unwrap();
     let o = relaysim(&[
         "run",
@@ -428,17 +447,33 @@ fn a_killed_run_leaves_no_half_written_file() {
         out.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let leftovers = std::fs::read_dir(&out)
-        .unwrap()
-        .filter(|e| {
-            e.as_ref()
-                .unwrap()
-                .file_name()
-                .to_string_lossy()
-                .starts_with('.')
-        })
-        .count();
-    assert_eq!(leftovers, 0);
+    assert!(
+        !listing(&out).contains(&"transactions.csv".to_string()),
+        "replaced whole"
+    );
+    assert_eq!(
+        listing(dir.path()),
+        ["out", "run.toml"],
+        "no leftovers beside it"
+    );
+}
+
+/// relaysim does not write into a folder it did not make, unless asked.
+#[test]
+fn run_refuses_a_foreign_folder_without_overwrite() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("thesis.tex"), "precious").unwrap();
+    let out = dir.path().to_str().unwrap();
+    let scenario = "scenarios/regression/q13-block-all-senders.toml";
+    let o = relaysim(&["run", scenario, "--out", out]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("is not a relaysim results folder"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(stderr(&o).contains("--overwrite"), "{}", stderr(&o));
+    assert!(dir.path().join("thesis.tex").exists());
 }
 
 /// A sweep's output is the same whatever the number of threads.

@@ -23,6 +23,10 @@ pub struct RunArgs {
     /// Also write transactions.csv, one row per SMTP transaction.
     #[arg(long)]
     trace: bool,
+    /// Replace the output folder even if relaysim did not make it (it is replaced
+    /// whole; without this only relaysim's own run folders and empty ones are).
+    #[arg(long)]
+    overwrite: bool,
 }
 
 pub fn run(args: RunArgs) -> ExitCode {
@@ -45,14 +49,22 @@ pub fn run(args: RunArgs) -> ExitCode {
         .unwrap_or_else(|| PathBuf::from("results").join(&scenario.name));
     let started = Instant::now();
     let mut progress = Progress::new(scenario.duration);
-    let result = report::run_to_folder(&scenario, seed, &dir, args.trace, &mut progress);
+    let result = report::run_to_folder(
+        &scenario,
+        seed,
+        &dir,
+        args.trace,
+        args.overwrite,
+        &mut progress,
+    );
     progress.bar.finish_and_clear();
     let report = match result {
         Ok(r) => r,
         Err(e) => {
             errln!(
-                "error: could not write results to {}: {e}\nhelp: check that the folder is writable, or choose another with --out DIR",
-                dir.display()
+                "error: could not write results to {}: {e}\nhelp: {}",
+                dir.display(),
+                e.help()
             );
             return ExitCode::FAILURE;
         }

@@ -1,11 +1,12 @@
-//! Writers: the run folder's files (PRODUCT.md "Contract"). Every file is written to a
-//! temporary name in the target folder and renamed into place when complete, so a
-//! killed run never leaves a half-written file behind.
+//! Writers: the run folder's files (PRODUCT.md "Contract"). A run is written into a
+//! hidden staging folder and swapped in whole (`folder.rs`), so a reader sees one
+//! complete run or none; single files elsewhere are written whole (`atomic.rs`).
 
 pub mod atomic;
 pub mod bucketed;
 pub mod charts;
 pub mod delays;
+pub mod folder;
 pub mod limit_hits;
 pub mod queue_depth;
 pub mod summary;
@@ -14,6 +15,7 @@ pub mod throughput;
 pub mod transactions;
 
 pub use atomic::AtomicFile;
+pub use folder::{FolderError, StagedFolder};
 
 use std::io;
 use std::path::Path;
@@ -26,20 +28,35 @@ use sim::world::recipients::RecipientSpace;
 use throughput::ThroughputWriter;
 use transactions::TransactionWriter;
 
-/// Runs `scenario` with `seed` and writes its results folder `dir`: `throughput.csv`,
-/// `queue_depth.csv` and, with `trace`, `transactions.csv` (streamed during the run),
-/// `limit_hits.csv`, `delivery_delay.hlog`, `summary.json`, then the charts (drawn
-/// from those files). `observer` watches the run too (a progress bar). Fails, leaving
-/// no partial file, if writing fails or the run fails its own checks.
+/// Runs `scenario` with `seed` and writes its results folder `target`:
+/// `throughput.csv`, `queue_depth.csv` and, with `trace`, `transactions.csv` (streamed
+/// during the run), `limit_hits.csv`, `delivery_delay.hlog`, `summary.json`, then the
+/// charts (drawn from those files). Everything is written into a staging folder that
+/// replaces `target` whole at the end (`folder.rs`); `overwrite` allows replacing a
+/// folder relaysim did not make. `observer` watches the run too (a progress bar).
+/// Fails, leaving `target` as it was, if writing fails or the run fails its checks.
 pub fn run_to_folder(
+    model: &Model,
+    seed: u64,
+    target: &Path,
+    trace: bool,
+    overwrite: bool,
+    observer: &mut impl sim::Observer,
+) -> Result<RunReport, FolderError> {
+    let staged = StagedFolder::begin(target, overwrite)?;
+    let report = write_run(model, seed, staged.path(), trace, observer)?;
+    staged.publish()?;
+    Ok(report)
+}
+
+/// The files of one run, into the (empty) folder `dir`.
+fn write_run(
     model: &Model,
     seed: u64,
     dir: &Path,
     trace: bool,
     observer: &mut impl sim::Observer,
 ) -> io::Result<RunReport> {
-    std::fs::create_dir_all(dir)?;
-    remove_stale_partials(dir)?;
     let tenants: Vec<String> = model.tenants.iter().map(|t| t.id.clone()).collect();
     let bucket = model.bucket;
     let file = AtomicFile::create(&dir.join("throughput.csv"))?;
@@ -75,19 +92,4 @@ pub fn run_to_folder(
     )?;
     charts::draw_all(dir)?;
     Ok(report)
-}
-
-/// Removes the temporary files (`.relaysim-*`) a killed earlier run left in `dir`.
-fn remove_stale_partials(dir: &Path) -> io::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
-        let stale = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .is_some_and(|n| n.starts_with(".relaysim-") && n.contains(".partial"));
-        if stale {
-            std::fs::remove_file(&path)?;
-        }
-    }
-    Ok(())
 }
