@@ -595,3 +595,24 @@ fn sweep_refuses_zero_jobs_and_zero_seeds() {
         assert!(stderr(&o).contains(range), "{flag}: {}", stderr(&o));
     }
 }
+
+/// A scenario that is not UTF-8 is reported at the line and column of its first bad
+/// byte, with the encoding expected; UTF-16 is recognised by its byte order mark.
+#[test]
+fn a_file_that_is_not_utf8_is_located() {
+    let dir = tempfile::tempdir().unwrap();
+    let latin1 = dir.path().join("latin1.toml");
+    std::fs::write(&latin1, b"[simulation]\nname = \"t\"\n# caf\xe9\n").unwrap();
+    let o = relaysim(&["validate", latin1.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(
+        err.contains("latin1.toml:3:6: byte 0xE9 is not UTF-8"),
+        "{err}"
+    );
+    assert!(err.contains("save the file as UTF-8"), "{err}");
+    let utf16 = dir.path().join("utf16.toml");
+    std::fs::write(&utf16, b"\xff\xfe[\x00s\x00").unwrap();
+    let err = stderr(&relaysim(&["validate", utf16.to_str().unwrap()]));
+    assert!(err.contains("utf16.toml:1:1: the file is UTF-16"), "{err}");
+}

@@ -637,3 +637,49 @@ fn e38_m02_m03_overrides_have_ranges() {
               bandwidth = \"1KB\"";
     Model::parse("ok.toml", &mta(ok)).unwrap_or_else(|e| panic!("{:?}", e.diagnostics));
 }
+
+/// An unknown key inside a value relaysim keeps the position of (`auth`) is named in
+/// the user's words and pointed at, not `[mta.auth.$__serde_spanned_private_value]`.
+#[test]
+fn e39_unknown_key_in_a_spanned_table_names_the_table() {
+    let text = replace_line(
+        22,
+        "helo = \"mail.acme.example\"\nport = 587\ntls = \"starttls\"\nauth = { username = \"a@acme.example\", password = \"x\" }",
+    );
+    assert_errors(
+        "auth password",
+        &text,
+        &[(25, 39, "unknown key `password` in [mta.auth]")],
+    );
+}
+
+/// A burst at or after the horizon never happens (like an `[[event]]` after it);
+/// bounds no count can meet fail at validation, not when the test runs; an IP range
+/// with leading zeros is refused like `source_ip` is, never read as another address.
+#[test]
+fn e40_bursts_bounds_and_leading_zeros() {
+    let burst = append(
+        "\n[[sender]]\nid = \"late\"\nmta = \"m\"\nenvelope_from = [\"a@acme.example\"]\npattern = \"bursts\"\n[[sender.burst]]\nat = \"2h\"\nmessages = 5\n",
+    );
+    assert_errors(
+        "late burst",
+        &burst,
+        &[(36, 6, "starts at or after the end of the run (1h)")],
+    );
+    let bounds = append(
+        "\n[[expect]]\ncheck = \"count\"\nmetric = \"messages_generated\"\nat_least = 10\nat_most = 5\n",
+    );
+    let err = Model::parse("b.toml", &bounds).unwrap_err();
+    assert!(
+        err.diagnostics.iter().any(|d| d
+            .message
+            .contains("no count can meet these bounds: at least 10 and at most 5")),
+        "{:?}",
+        err.diagnostics
+    );
+    assert_errors(
+        "leading zeros",
+        &replace_line(15, r#"ip_ranges = [{ cidr = "203.0.113.010/32" }]"#),
+        &[(15, 23, "`203.0.113.010/32` is not an IP range")],
+    );
+}

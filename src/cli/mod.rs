@@ -135,7 +135,7 @@ fn load_or_report(path: &std::path::Path) -> Option<Model> {
 fn report_load_error(e: &LoadError) {
     match e {
         LoadError::Invalid(invalid) => err!("{}", invalid.render(stderr_is_terminal())),
-        LoadError::Io { .. } => errln!("error: {e}"),
+        LoadError::Io { .. } | LoadError::Encoding { .. } => errln!("error: {e}"),
     }
 }
 

@@ -236,6 +236,22 @@ pub(super) fn assemble(raw: RawScenario, sink: &mut DiagnosticSink) -> Option<Sc
             reference(&sender.mta, &mta_ids, "mta", sink);
         }
         check_sender(sender, has_start, sink);
+        for burst in &sender.bursts {
+            if let Some(h) = horizon
+                && burst.at.get_ref().get() >= h.get()
+            {
+                sink.error_with_help(
+                    burst.at.span(),
+                    &format!(
+                        "burst of sender `{}` at {} starts at or after the end of the run ({h})",
+                        sender.id.get_ref(),
+                        burst.at.get_ref()
+                    ),
+                    "never happens",
+                    "move it before [simulation] duration or lengthen the run",
+                );
+            }
+        }
     }
     for event in &events {
         if tenants_ok {
@@ -761,6 +777,19 @@ fn check_expectation(
                 "add equals = N, at_least = N and/or at_most = N",
                 sink,
             );
+            // Bounds no count can meet would fail every run: say so now.
+            let low = e.at_least.into_iter().chain(e.equals).max();
+            let high = e.at_most.into_iter().chain(e.equals).min();
+            if let (Some(low), Some(high)) = (low, high)
+                && low > high
+            {
+                sink.error_with_help(
+                    span.clone(),
+                    &format!("no count can meet these bounds: at least {low} and at most {high}"),
+                    "contradictory bounds",
+                    "make at_least ≤ equals ≤ at_most",
+                );
+            }
             if let Some(m) = &e.metric
                 && *m.get_ref() == Metric::Replies
                 && e.reply.is_none()

@@ -186,7 +186,7 @@ fn sender(
             .bursts
             .iter()
             .map(|b| model::Burst {
-                at: b.at.get(),
+                at: b.at.get_ref().get(),
                 messages: b.messages,
                 over: b.over.get(),
             })

@@ -130,18 +130,74 @@ pub enum LoadError {
         path: String,
         source: std::io::Error,
     },
+    /// The file is not UTF-8 text: where the first bad byte is.
+    #[error(
+        "{path}:{line}:{column}: {what}; scenario files are UTF-8 text\nhelp: save the file as UTF-8 (in most editors: \"Save with encoding\" → UTF-8)"
+    )]
+    Encoding {
+        path: String,
+        line: usize,
+        column: usize,
+        what: String,
+    },
     #[error(transparent)]
     Invalid(#[from] ScenarioError),
+}
+
+/// The text of a scenario file's bytes, or where and why it is not UTF-8.
+fn utf8_text(path: &str, bytes: Vec<u8>) -> Result<String, LoadError> {
+    let encoding = |line, column, what: String| LoadError::Encoding {
+        path: path.to_string(),
+        line,
+        column,
+        what,
+    };
+    if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
+        return Err(encoding(
+            1,
+            1,
+            "the file is UTF-16 (it starts with a UTF-16 byte order mark)".into(),
+        ));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        let bytes = e.as_bytes();
+        let at = e.utf8_error().valid_up_to();
+        let before = &bytes[..at];
+        let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+        let line_start = before
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |i| i + 1);
+        // Columns count characters, as the other diagnostics do.
+        let column = String::from_utf8_lossy(&before[line_start..])
+            .chars()
+            .count()
+            + 1;
+        let what = if bytes.contains(&0) {
+            format!(
+                "byte 0x{:02X} is not UTF-8, and the file holds NUL bytes: it looks binary",
+                bytes[at]
+            )
+        } else {
+            format!(
+                "byte 0x{:02X} is not UTF-8 (Latin-1 or Windows-1252 text, perhaps)",
+                bytes[at]
+            )
+        };
+        encoding(line, column, what)
+    })
 }
 
 impl Model {
     /// Reads, validates and compiles a scenario file.
     pub fn load(path: &Path) -> Result<Model, LoadError> {
-        let text = std::fs::read_to_string(path).map_err(|source| LoadError::Io {
-            path: path.display().to_string(),
+        let name = path.display().to_string();
+        let bytes = std::fs::read(path).map_err(|source| LoadError::Io {
+            path: name.clone(),
             source,
         })?;
-        Ok(Model::parse(&path.display().to_string(), &text)?)
+        let text = utf8_text(&name, bytes)?;
+        Ok(Model::parse(&name, &text)?)
     }
 
     /// Validates and compiles scenario text; `file` names it in diagnostics, and

@@ -170,6 +170,10 @@ fn segments(path: &serde_ignored::Path<'_>) -> Vec<Segment> {
             v.push(Segment::Index(*index));
             v
         }
+        // A `Spanned` value is a map with a private key inside serde: not the user's.
+        Path::Map { parent, key } if key.starts_with("$__serde_spanned_private") => {
+            segments(parent)
+        }
         Path::Map { parent, key } => {
             let mut v = segments(parent);
             v.push(Segment::Key(key.clone()));

@@ -46,13 +46,42 @@ pub fn read(
     start: Option<StartTime>,
     horizon: SimDuration,
 ) -> Result<Vec<ReplayRow>, Vec<String>> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        vec![format!(
-            "cannot read replay file {}: {e}; the path is relative to the scenario file",
-            path.display()
-        )]
-    })?;
+    let text = read_bounded(path).map_err(|e| vec![e])?;
     parse(&text, start, horizon)
+}
+
+/// The largest replay file read: 256 MiB, some five million rows — months of a busy
+/// relay host's log. A bigger one is refused before it is read.
+pub const MAX_REPLAY_BYTES: u64 = 256 << 20;
+
+/// Reads a regular file of at most [`MAX_REPLAY_BYTES`] that is UTF-8 text.
+fn read_bounded(path: &Path) -> Result<String, String> {
+    use std::io::Read;
+    let shown = path.display();
+    let cannot = |e: std::io::Error| {
+        format!("cannot read replay file {shown}: {e}; the path is relative to the scenario file")
+    };
+    let file = std::fs::File::open(path).map_err(cannot)?;
+    if !file.metadata().map_err(cannot)?.is_file() {
+        return Err(format!(
+            "replay file {shown} is not a regular file; give a CSV file"
+        ));
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_REPLAY_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(cannot)?;
+    if bytes.len() as u64 > MAX_REPLAY_BYTES {
+        return Err(format!(
+            "replay file {shown} is larger than {} MiB; split it into several replay senders, or aggregate it (a `recipients` count per row instead of addresses)",
+            MAX_REPLAY_BYTES >> 20
+        ));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        let before = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+        format!("line {line}: replay file {shown} is not UTF-8 text; save it as UTF-8")
+    })
 }
 
 /// Parses the text of a replay file.
@@ -206,6 +235,26 @@ mod tests {
         assert!(matches!(&rows[0].recipients, ReplayRecipients::Addresses(a) if a.len() == 2));
         assert_eq!(rows[1].recipients, ReplayRecipients::Count(3));
         assert_eq!(rows[1].size, Some(ByteSize(20_000)));
+    }
+
+    /// A device or a huge file is refused before it is read whole.
+    #[test]
+    fn a_replay_file_that_is_not_a_bounded_regular_file_is_refused() {
+        let h = SimDuration::from_secs(3600);
+        let err = read(Path::new("/dev/zero"), None, h).unwrap_err();
+        assert!(err[0].contains("is not a regular file"), "{err:?}");
+        let dir = tempfile::tempdir().unwrap();
+        let latin1 = dir.path().join("l.csv");
+        std::fs::write(
+            &latin1,
+            b"time,envelope_from,recipients\n0,caf\xe9@a.example,1\n",
+        )
+        .unwrap();
+        let err = read(&latin1, None, h).unwrap_err();
+        assert!(
+            err[0].starts_with("line 2:") && err[0].contains("not UTF-8"),
+            "{err:?}"
+        );
     }
 
     #[test]

@@ -78,7 +78,9 @@ fn default_size() -> ByteSize {
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[schemars(deny_unknown_fields)]
 pub struct Burst {
-    pub at: Duration,
+    /// When the burst starts, before the end of the run.
+    #[schemars(with = "Duration")]
+    pub at: Spanned<Duration>,
     pub messages: u32,
     #[serde(default)]
     pub over: Duration,

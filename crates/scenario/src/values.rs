@@ -225,13 +225,18 @@ impl FromStr for Cidr {
     type Err = String;
     fn from_str(text: &str) -> Result<Cidr, String> {
         let text = text.trim();
-        let net = if text.contains('/') {
-            IpNet::from_str(text).map_err(|_| {
+        let net = if let Some((address, prefix)) = text.split_once('/') {
+            // The address as the standard library reads it, like `source_ip`: leading
+            // zeros ("192.0.2.010") are refused, never read as decimal or octal.
+            let not_a_range = || {
                 with_hint(
                     &format!("`{text}` is not an IP range"),
-                    "write an address or CIDR, e.g. \"203.0.113.0/24\", \"2001:db8::/112\" or \"198.51.100.7\"",
+                    "write an address or CIDR without leading zeros, e.g. \"203.0.113.0/24\", \"2001:db8::/112\" or \"198.51.100.7\"",
                 )
-            })?
+            };
+            let address = IpAddr::from_str(address).map_err(|_| not_a_range())?;
+            let prefix: u8 = prefix.parse().map_err(|_| not_a_range())?;
+            IpNet::new(address, prefix).map_err(|_| not_a_range())?
         } else {
             IpNet::from(IpAddr::from_str(text).map_err(|_| {
                 with_hint(
