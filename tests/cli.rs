@@ -616,3 +616,27 @@ fn a_file_that_is_not_utf8_is_located() {
     let err = stderr(&relaysim(&["validate", utf16.to_str().unwrap()]));
     assert!(err.contains("utf16.toml:1:1: the file is UTF-16"), "{err}");
 }
+
+/// Command-line numbers are checked in words: a negative seed, a zero step, a sweep
+/// of billions of points (refused before anything is allocated).
+#[test]
+fn cli_numbers_are_checked_in_words() {
+    let o = relaysim(&["run", "--seed", "-1"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("the seed is a whole number from 0 to 18446744073709551615"),
+        "{}",
+        stderr(&o)
+    );
+    for (spec, says) in [
+        ("10..100:0", "`0` in `10..100:0` is not a step of 1 or more"),
+        (
+            "1..4000000000:1",
+            "names 4000000000 licence counts, more than the 10000",
+        ),
+    ] {
+        let o = relaysim(&["sweep", "scenarios/quickstart.toml", "--licences", spec]);
+        assert_eq!(o.status.code(), Some(2), "{spec}");
+        assert!(stderr(&o).contains(says), "{spec}: {}", stderr(&o));
+    }
+}

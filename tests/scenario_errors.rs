@@ -420,7 +420,7 @@ fn e32_relay_with_no_frontends() {
     assert_errors(
         "frontends",
         &append("\n[relay]\nfrontends = 0\n"),
-        &[(31, 13, "expected a nonzero u32")],
+        &[(31, 13, "frontends = 0 is outside 1..1000")],
     );
 }
 
@@ -438,7 +438,11 @@ fn e34_p10_zero_recipients_per_transaction() {
     assert_errors(
         "zero recipients",
         &append("\n[relay.policy]\nmax_recipients_per_transaction = 0\n"),
-        &[(31, 34, "expected a nonzero u32")],
+        &[(
+            31,
+            34,
+            "0 is out of range: this setting takes a whole number from 1 to 4294967295",
+        )],
     );
 }
 
@@ -682,4 +686,56 @@ fn e40_bursts_bounds_and_leading_zeros() {
         &replace_line(15, r#"ip_ranges = [{ cidr = "203.0.113.010/32" }]"#),
         &[(15, 23, "`203.0.113.010/32` is not an IP range")],
     );
+}
+
+/// Every number has a maximum a real deployment could need, said in the user's words:
+/// no allocation of gigabytes, no minutes of work hidden behind a valid-looking file.
+#[test]
+fn e41_numbers_have_documented_maxima() {
+    let sender = |keys: &str| {
+        append(&format!(
+            "\n[[sender]]\nid = \"big\"\nmta = \"m\"\nenvelope_from = [\"a@acme.example\"]\n{keys}\n"
+        ))
+    };
+    let cases: Vec<(String, &str)> = vec![
+        (
+            sender("recipients = 1000000\nrate = \"1/h\""),
+            "1000000 recipients per message is more than the 10000",
+        ),
+        (
+            sender("recipients = \"geometric:1e9\"\nrate = \"1/h\""),
+            "a geometric mean of 1000000000 recipients",
+        ),
+        (
+            sender("recipients = \"1..4294967295\"\nrate = \"1/h\""),
+            "up to 4294967295 recipients",
+        ),
+        (
+            sender("rate = \"1e12/s\""),
+            "more than 1000 messages a second",
+        ),
+        (
+            sender("pattern = \"bursts\"\n[[sender.burst]]\nat = \"1m\"\nmessages = 4294967295"),
+            "a burst of 4294967295 messages is more than 10000000",
+        ),
+        (
+            replace_line(3, "duration = \"1h\"\n[relay]\nfrontends = 4000000000"),
+            "frontends = 4000000000 is outside 1..1000",
+        ),
+        (
+            replace_line(7, "licences = 18446744073709551616"),
+            "is out of range: this setting takes a whole number from 0 to 4294967295",
+        ),
+    ];
+    for (text, message) in &cases {
+        let err = Model::parse("n.toml", text).expect_err(message);
+        assert!(
+            err.diagnostics.iter().any(|d| d.message.contains(message)),
+            "{message}: {:?}",
+            err.diagnostics
+                .iter()
+                .map(|d| d.message.as_str())
+                .collect::<Vec<_>>()
+        );
+    }
 }

@@ -17,8 +17,8 @@ pub struct RunArgs {
     /// Output folder (default: results/<scenario name>/).
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Seed of every random stream (default: the scenario's).
-    #[arg(long)]
+    /// Seed of every random stream, 0 to 18446744073709551615 (default: the scenario's).
+    #[arg(long, allow_negative_numbers = true, value_parser = parse_seed)]
     seed: Option<u64>,
     /// Also write transactions.csv, one row per SMTP transaction.
     #[arg(long)]
@@ -27,6 +27,16 @@ pub struct RunArgs {
     /// whole; without this only relaysim's own run folders and empty ones are).
     #[arg(long)]
     overwrite: bool,
+}
+
+/// `--seed`: a whole number from 0 to 2⁶⁴ − 1, said so in words.
+fn parse_seed(text: &str) -> Result<u64, String> {
+    text.trim().parse::<u64>().map_err(|_| {
+        format!(
+            "the seed is a whole number from 0 to {}, not `{text}`",
+            u64::MAX
+        )
+    })
 }
 
 pub fn run(args: RunArgs) -> ExitCode {

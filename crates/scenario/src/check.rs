@@ -561,10 +561,38 @@ fn check_domains_are_owned_once(tenants: &[Tenant], sink: &mut DiagnosticSink) {
     }
 }
 
+/// Most messages a sender may hand over per second (3.6 M an hour, far above any
+/// customer's relay limits), and in one burst.
+pub const MAX_SENDER_RATE_PER_SECOND: f64 = 1_000.0;
+pub const MAX_BURST_MESSAGES: u32 = 10_000_000;
+
 fn check_sender(sender: &Sender, has_start: bool, sink: &mut DiagnosticSink) {
     let id = sender.id.get_ref();
     let pattern = *sender.pattern.get_ref();
     let pattern_span = sender.pattern.span();
+    if let Some(rate) = &sender.rate
+        && rate.per_milli() * 1000.0 > MAX_SENDER_RATE_PER_SECOND
+    {
+        sink.error_with_help(
+            sender.id.span(),
+            &format!("sender `{id}`: rate {rate} is more than {MAX_SENDER_RATE_PER_SECOND} messages a second"),
+            "rate too high",
+            "lower the rate (1000/s is 86.4 million messages a day), or split the traffic over several senders",
+        );
+    }
+    for burst in &sender.bursts {
+        if burst.messages > MAX_BURST_MESSAGES {
+            sink.error_with_help(
+                burst.at.span(),
+                &format!(
+                    "sender `{id}`: a burst of {} messages is more than {MAX_BURST_MESSAGES}",
+                    burst.messages
+                ),
+                "burst too big",
+                "split it into several bursts, or lower `messages`",
+            );
+        }
+    }
     let replay = pattern == Pattern::Replay;
     if !replay && sender.envelope_from.get_ref().is_empty() {
         let span = if sender.envelope_from.span().is_empty() {

@@ -138,6 +138,49 @@ fn section<T: DeserializeOwned>(
     }
 }
 
+/// serde's words for a number out of its type's range ("invalid type: integer `N` as
+/// i128, expected u32", "expected a nonzero u32") in the user's: the range allowed.
+fn plain_number_message(message: &str) -> Option<String> {
+    use super::diagnostic::with_hint;
+    let range = |ty: &str, nonzero: bool| -> Option<String> {
+        let low = if nonzero { 1 } else { 0 };
+        let high = match ty {
+            "u8" => u64::from(u8::MAX),
+            "u16" => u64::from(u16::MAX),
+            "u32" => u64::from(u32::MAX),
+            "u64" => u64::MAX,
+            _ => return None,
+        };
+        Some(format!("{low} to {high}"))
+    };
+    let (value, ty, nonzero) = if let Some(rest) = message.strip_prefix("invalid type: integer `") {
+        let (value, rest) = rest.split_once('`')?;
+        let ty = rest.rsplit("expected ").next()?.trim();
+        let nonzero = ty.starts_with("a nonzero ");
+        (
+            value,
+            ty.trim_start_matches("a nonzero ").trim_start_matches("a "),
+            nonzero,
+        )
+    } else if let Some(rest) = message.strip_prefix("invalid value: integer `") {
+        let (value, rest) = rest.split_once('`')?;
+        let ty = rest.rsplit("expected ").next()?.trim();
+        let nonzero = ty.starts_with("a nonzero ");
+        (
+            value,
+            ty.trim_start_matches("a nonzero ").trim_start_matches("a "),
+            nonzero,
+        )
+    } else {
+        return None;
+    };
+    let allowed = range(ty, nonzero)?;
+    Some(with_hint(
+        &format!("{value} is out of range: this setting takes a whole number from {allowed}"),
+        "`relaysim schema` gives each setting's range",
+    ))
+}
+
 /// Makes serde's messages read like ours: name the table a missing key belongs to,
 /// and give every message a hint.
 fn refine_serde_message(message: &str, path: &[Segment]) -> String {
@@ -148,6 +191,9 @@ fn refine_serde_message(message: &str, path: &[Segment]) -> String {
             &format!("missing key {rest} in {table}"),
             &format!("add {rest} = … to this {table}; `relaysim schema` lists every key"),
         );
+    }
+    if let Some(plain) = plain_number_message(message) {
+        return plain;
     }
     match split_hint(message) {
         (_, Some(_)) => message.to_string(),

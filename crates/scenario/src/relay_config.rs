@@ -15,7 +15,10 @@ use relay::time::SimDuration;
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(default)]
 pub struct RelayConfig {
-    /// P11 [assumption]: number of relay front-end servers a connection can land on.
+    /// P11 [assumption]: number of relay front-end servers a connection can land on,
+    /// 1 to 1,000.
+    #[serde(deserialize_with = "frontend_count")]
+    #[schemars(range(min = 1, max = 1000))]
     pub frontends: NonZeroU32,
     /// P11 [doc]: a settings change takes effect on each front-end after a delay drawn
     /// uniformly from [0, this].
@@ -253,6 +256,20 @@ impl DosConfig {
             max_messages_per_connection: self.max_messages_per_connection,
         }
     }
+}
+
+/// P11: 1 to 1,000 front-ends (each keeps its own copy of the settings).
+fn frontend_count<'de, D: Deserializer<'de>>(d: D) -> Result<NonZeroU32, D::Error> {
+    let n = u64::deserialize(d)?;
+    u32::try_from(n)
+        .ok()
+        .filter(|n| (1..=1000).contains(n))
+        .and_then(NonZeroU32::new)
+        .ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "frontends = {n} is outside 1..1000; the relay's settings propagate to each front-end (P11): use 1 to 1000"
+            ))
+        })
 }
 
 /// A window or bucket length: zero would make every limit meaningless.

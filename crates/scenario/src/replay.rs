@@ -203,6 +203,12 @@ fn parse_recipients(text: &str) -> Result<ReplayRecipients, String> {
         if n == 0 {
             return Err("recipients: a message needs at least one recipient".into());
         }
+        if n > crate::values::MAX_RECIPIENTS_PER_MESSAGE {
+            return Err(format!(
+                "recipients: {}",
+                first_line(&crate::values::too_many_recipients(&n.to_string()))
+            ));
+        }
         return Ok(ReplayRecipients::Count(n));
     }
     let addresses = text

@@ -447,6 +447,11 @@ impl Default for RecipientCount {
     }
 }
 
+/// Most recipients one message may have: 10,000 — a list expanded into one envelope,
+/// 100 relay transactions (P10). Counts, range ends, geometric means and replay counts
+/// are refused above it; geometric draws are capped at it.
+pub const MAX_RECIPIENTS_PER_MESSAGE: u32 = 10_000;
+
 const RECIPIENTS_HINT: &str =
     "write an integer (3), an inclusive range (\"1..5\") or a geometric mean (\"geometric:2.5\")";
 
@@ -468,6 +473,9 @@ impl FromStr for RecipientCount {
                     "every message has at least one recipient: use a mean of 1 or more",
                 ));
             }
+            if mean > f64::from(MAX_RECIPIENTS_PER_MESSAGE) {
+                return Err(too_many_recipients(&format!("a geometric mean of {mean}")));
+            }
             return Ok(RecipientCount::Geometric { mean });
         }
         if let Some((lo, hi)) = t.split_once("..") {
@@ -480,11 +488,24 @@ impl FromStr for RecipientCount {
                     "write min..max with 1 ≤ min ≤ max, e.g. \"1..5\"",
                 ));
             }
+            if max > MAX_RECIPIENTS_PER_MESSAGE {
+                return Err(too_many_recipients(&format!("up to {max}")));
+            }
             return Ok(RecipientCount::Uniform { min, max });
         }
         let n: u32 = t.parse().map_err(|_| bad())?;
         RecipientCount::fixed(n)
     }
+}
+
+/// The error for a recipient count above [`MAX_RECIPIENTS_PER_MESSAGE`].
+pub fn too_many_recipients(what: &str) -> String {
+    with_hint(
+        &format!(
+            "{what} recipients per message is more than the {MAX_RECIPIENTS_PER_MESSAGE} relaysim models"
+        ),
+        "a bigger mailing is several messages: lower the count, or send more messages",
+    )
 }
 
 impl RecipientCount {
@@ -494,6 +515,9 @@ impl RecipientCount {
                 "a message needs at least one recipient",
                 "use 1 or more",
             ));
+        }
+        if n > MAX_RECIPIENTS_PER_MESSAGE {
+            return Err(too_many_recipients(&n.to_string()));
         }
         Ok(RecipientCount::Fixed(n))
     }

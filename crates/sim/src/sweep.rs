@@ -21,6 +21,9 @@ use scenario::Model;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LicenceSpec(pub Vec<u32>);
 
+/// Most licence counts one sweep runs (each is a run per seed).
+pub const MAX_POINTS: u32 = 10_000;
+
 impl FromStr for LicenceSpec {
     type Err = String;
     fn from_str(text: &str) -> Result<Self, String> {
@@ -34,6 +37,11 @@ impl FromStr for LicenceSpec {
                 .filter(|n| *n >= 1)
                 .ok_or_else(|| format!("`{s}` is not a licence count of 1 or more; {hint}"))
         };
+        let too_many = |n: u64| {
+            format!(
+                "`{text}` names {n} licence counts, more than the {MAX_POINTS} a sweep runs; use a bigger step or a log range such as `10..100000:log:25`"
+            )
+        };
         let mut values = if let Some((range, rest)) = text.split_once(':') {
             let (lo, hi) = range
                 .split_once("..")
@@ -42,8 +50,20 @@ impl FromStr for LicenceSpec {
             if lo > hi {
                 return Err(format!("`{text}` runs backwards; {hint}"));
             }
+            let count = |s: &str, what: &str| -> Result<u32, String> {
+                s.trim()
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|n| *n >= 1)
+                    .ok_or_else(|| {
+                        format!("`{s}` in `{text}` is not a {what} of 1 or more; {hint}")
+                    })
+            };
             if let Some(points) = rest.strip_prefix("log:") {
-                let n = number(points)?.max(2);
+                let n = count(points, "number of points")?.max(2);
+                if n > MAX_POINTS {
+                    return Err(too_many(u64::from(n)));
+                }
                 // libm: the same points on every platform.
                 let (a, b) = (libm::log(f64::from(lo)), libm::log(f64::from(hi)));
                 (0..n)
@@ -52,11 +72,19 @@ impl FromStr for LicenceSpec {
                     })
                     .collect()
             } else {
-                let step = number(rest)?;
+                let step = count(rest, "step")?;
+                let n = u64::from(hi - lo) / u64::from(step) + 1;
+                if n > u64::from(MAX_POINTS) {
+                    return Err(too_many(n));
+                }
                 (lo..=hi).step_by(step as usize).collect()
             }
         } else {
-            text.split(',').map(number).collect::<Result<Vec<_>, _>>()?
+            let list = text.split(',').map(number).collect::<Result<Vec<_>, _>>()?;
+            if list.len() > MAX_POINTS as usize {
+                return Err(too_many(list.len() as u64));
+            }
+            list
         };
         values.sort_unstable();
         values.dedup();

@@ -145,7 +145,8 @@ pub fn draw_recipients(count: &RecipientCount, rng: &mut ChaCha12Rng) -> u32 {
             }
             let u: f64 = rng.random();
             let k = (libm::log(1.0 - u) / libm::log(1.0 - p)).floor() + 1.0;
-            k.min(f64::from(u32::MAX)) as u32
+            // Capped like every count of the format (scenario::values).
+            k.min(f64::from(scenario::values::MAX_RECIPIENTS_PER_MESSAGE)) as u32
         }
     }
 }
