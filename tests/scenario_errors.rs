@@ -1,7 +1,7 @@
 //! The catalogue of malformed scenarios: each case edits a valid base scenario and
 //! asserts every diagnostic's line, column and message. No input may panic.
 
-use relaysim::scenario::Model;
+use relaysim::scenario::{self, Model};
 
 const BASE: &str = r#"[simulation]
 name = "t"
@@ -738,4 +738,32 @@ fn e41_numbers_have_documented_maxima() {
                 .collect::<Vec<_>>()
         );
     }
+}
+
+/// The pre-run estimate: a plausible typo (`bucket = "1ms"` for "1m") over 30 days
+/// would write 2.6 billion rows; it is refused at `bucket`, unless allowed.
+#[test]
+fn e42_runaway_output_is_refused_before_the_run() {
+    let text = replace_line(3, "duration = \"30d\"\nbucket = \"1ms\"");
+    assert_errors(
+        "bucket typo",
+        &text,
+        &[(
+            4,
+            10,
+            "2592000000 buckets of 1ms over 30d make 2592000000 rows",
+        )],
+    );
+    let allowed = scenario::Options { allow_large: true };
+    assert!(Model::parse_with("big.toml", &text, allowed).is_ok());
+    let many = append("\n[[sender]]\nid = \"flood\"\nmta = \"m\"\nenvelope_from = [\"a@acme.example\"]\nrate = \"1000/s\"\n")
+        .replace("duration = \"1h\"", "duration = \"5d\"");
+    let err = Model::parse("m.toml", &many).unwrap_err();
+    assert!(
+        err.diagnostics[0]
+            .message
+            .contains("about 432012000 messages in 5d, above 100000000"),
+        "{:?}",
+        err.diagnostics
+    );
 }

@@ -34,6 +34,20 @@ pub const QUICKSTART: &str = include_str!("../../scenarios/quickstart.toml");
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Accept scenarios whose pre-run estimate is above the bounds (10 million rows in
+    /// a results file, 100 million messages): for whoever means it.
+    #[arg(long, global = true)]
+    allow_large: bool,
+}
+
+/// `--allow-large`, set once from the command line before any scenario is loaded.
+static ALLOW_LARGE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// How the command line loads scenarios.
+fn load_options() -> scenario::Options {
+    scenario::Options {
+        allow_large: ALLOW_LARGE.load(std::sync::atomic::Ordering::Relaxed),
+    }
 }
 
 #[derive(Subcommand)]
@@ -102,6 +116,7 @@ fn plot(dir: &std::path::Path) -> ExitCode {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    ALLOW_LARGE.store(cli.allow_large, std::sync::atomic::Ordering::Relaxed);
     match cli.command {
         Command::Run(args) => run::run(args),
         Command::Validate { scenarios } => validate::validate(&scenarios),
@@ -123,7 +138,7 @@ fn stderr_is_terminal() -> bool {
 
 /// Loads a scenario, printing diagnostics to stderr on failure.
 fn load_or_report(path: &std::path::Path) -> Option<Model> {
-    match Model::load(path) {
+    match Model::load_with(path, load_options()) {
         Ok(s) => Some(s),
         Err(e) => {
             report_load_error(&e);

@@ -353,6 +353,50 @@ pub(super) fn assemble(raw: RawScenario, sink: &mut DiagnosticSink) -> Option<Sc
 
 /// Every recipient must have a 32-bit number: the pools' addresses (shared per
 /// domain) and the envelope and replay addresses together.
+/// The pre-run estimate (`estimate.rs`) within its bounds, else an error at the
+/// setting to change.
+pub(super) fn estimate_within_bounds(
+    scenario: &Scenario,
+    model: &Model,
+    sink: &mut DiagnosticSink,
+) {
+    use crate::estimate::{MAX_MESSAGES, MAX_ROWS_PER_FILE};
+    let e = model.estimate();
+    let sim = &scenario.simulation;
+    let at_duration = sim.duration.span();
+    if e.rows_per_file() > MAX_ROWS_PER_FILE {
+        let span = if sim.bucket.span().is_empty() {
+            at_duration.clone()
+        } else {
+            sim.bucket.span()
+        };
+        sink.error_with_help(
+            span,
+            &format!(
+                "{} buckets of {} over {} make {} rows in a results file, above {MAX_ROWS_PER_FILE}",
+                e.buckets,
+                sim.bucket.get_ref(),
+                sim.duration.get_ref(),
+                e.rows_per_file()
+            ),
+            "too many rows",
+            "use a longer bucket (e.g. bucket = \"1m\" or \"1h\") or a shorter duration; pass --allow-large if you mean it",
+        );
+    }
+    if e.messages > MAX_MESSAGES {
+        sink.error_with_help(
+            at_duration,
+            &format!(
+                "the senders would hand over about {:.0} messages in {}, above {MAX_MESSAGES:.0}",
+                e.messages,
+                sim.duration.get_ref()
+            ),
+            "too much work",
+            "shorten the duration or lower the senders' rates; pass --allow-large if you mean it",
+        );
+    }
+}
+
 pub(super) fn address_space(scenario: &Scenario, model: &Model, sink: &mut DiagnosticSink) {
     let addresses: u64 = crate::model::recipient_domains(&model.senders)
         .values()

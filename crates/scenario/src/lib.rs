@@ -11,6 +11,7 @@
 mod check;
 mod compile;
 pub mod diagnostic;
+pub mod estimate;
 mod event;
 mod expect;
 mod load;
@@ -191,18 +192,28 @@ fn utf8_text(path: &str, bytes: Vec<u8>) -> Result<String, LoadError> {
 impl Model {
     /// Reads, validates and compiles a scenario file.
     pub fn load(path: &Path) -> Result<Model, LoadError> {
+        Model::load_with(path, Options::default())
+    }
+
+    /// [`Model::load`] with `options`.
+    pub fn load_with(path: &Path, options: Options) -> Result<Model, LoadError> {
         let name = path.display().to_string();
         let bytes = std::fs::read(path).map_err(|source| LoadError::Io {
             path: name.clone(),
             source,
         })?;
         let text = utf8_text(&name, bytes)?;
-        Ok(Model::parse(&name, &text)?)
+        Ok(Model::parse_with(&name, &text, options)?)
     }
 
     /// Validates and compiles scenario text; `file` names it in diagnostics, and
     /// replay files are read relative to it.
     pub fn parse(file: &str, text: &str) -> Result<Model, ScenarioError> {
+        Model::parse_with(file, text, Options::default())
+    }
+
+    /// [`Model::parse`] with `options`.
+    pub fn parse_with(file: &str, text: &str, options: Options) -> Result<Model, ScenarioError> {
         let mut sink = diagnostic::DiagnosticSink::new(text);
         let mut scenario =
             load::parse_sections(text, &mut sink).and_then(|raw| check::assemble(raw, &mut sink));
@@ -215,6 +226,9 @@ impl Model {
                 let model = compile::compile(s);
                 if let Some(m) = &model {
                     check::address_space(s, m, &mut sink);
+                    if !options.allow_large {
+                        check::estimate_within_bounds(s, m, &mut sink);
+                    }
                 } else {
                     sink.error_with_help(
                         0..0,
@@ -237,6 +251,13 @@ impl Model {
             }),
         }
     }
+}
+
+/// How a scenario is loaded.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Options {
+    /// Accept scenarios whose pre-run estimate is above the bounds of `estimate.rs`.
+    pub allow_large: bool,
 }
 
 impl Scenario {
