@@ -640,3 +640,30 @@ fn cli_numbers_are_checked_in_words() {
         assert!(stderr(&o).contains(says), "{spec}: {}", stderr(&o));
     }
 }
+
+/// Reading a results folder validates it: `inf`, huge, negative or non-numeric values
+/// (which once made `plot` loop forever or draw NaN) are reported at file, line and
+/// column, and nothing is drawn.
+#[test]
+fn plot_refuses_a_folder_with_bad_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    run_into("scenarios/regression/q13-block-all-senders.toml", &out, &[]);
+    let original = std::fs::read_to_string(out.join("throughput.csv")).unwrap();
+    for bad in ["inf", "1e308", "-5", "many", "NaN"] {
+        let mut lines: Vec<String> = original.lines().map(str::to_string).collect();
+        let mut fields: Vec<String> = lines[2].split(',').map(str::to_string).collect();
+        fields[2] = bad.to_string();
+        lines[2] = fields.join(",");
+        std::fs::write(out.join("throughput.csv"), lines.join("\n") + "\n").unwrap();
+        let o = relaysim(&["plot", out.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(1), "{bad}");
+        assert!(
+            stderr(&o).contains(&format!(
+                "throughput.csv: line 3, column 3: `{bad}` is not a count"
+            )),
+            "{bad}: {}",
+            stderr(&o)
+        );
+    }
+}

@@ -69,10 +69,31 @@ pub fn read(dir: &Path) -> io::Result<Results> {
     let summary: serde_json::Value =
         serde_json::from_slice(&bytes).map_err(|e| invalid(&summary_path, e))?;
     let num = |v: &serde_json::Value| v.as_f64().unwrap_or(0.0);
+    let seconds = |key: &str| -> io::Result<f64> {
+        match summary[key].as_f64() {
+            Some(v) if v.is_finite() && v > 0.0 && v <= MAX_SECONDS => Ok(v),
+            _ => Err(invalid(
+                &summary_path,
+                format!(
+                    "`{key}` is {}, not a time in seconds from 0 to {MAX_SECONDS}; rerun `relaysim run` to rebuild the folder",
+                    summary[key]
+                ),
+            )),
+        }
+    };
+    let (horizon_s, bucket_s) = (seconds("horizon_s")?, seconds("bucket_s")?);
+    if horizon_s / bucket_s > MAX_BUCKETS {
+        return Err(invalid(
+            &summary_path,
+            format!(
+                "{horizon_s} s in buckets of {bucket_s} s is more than {MAX_BUCKETS} buckets to draw"
+            ),
+        ));
+    }
     let mut results = Results {
         scenario: summary["scenario"].as_str().unwrap_or("").to_string(),
-        horizon_s: num(&summary["horizon_s"]),
-        bucket_s: num(&summary["bucket_s"]).max(0.001),
+        horizon_s,
+        bucket_s,
         start_second_of_day: summary["start"].as_str().and_then(second_of_day),
         ..Results::default()
     };
@@ -90,18 +111,20 @@ pub fn read(dir: &Path) -> io::Result<Results> {
             );
         }
     }
-    for r in records(&dir.join("throughput.csv"))? {
-        let f = |i: usize| r.get(i).and_then(|x| x.parse::<f64>().ok()).unwrap_or(0.0);
+    let path = dir.join("throughput.csv");
+    for r in records(&path)? {
+        let f = |i: usize| value(&path, &r, i, horizon_s);
+        let (start_s, offered, accepted, deferred, rejected) = (f(0)?, f(2)?, f(3)?, f(4)?, f(5)?);
         results
             .throughput
             .entry(r.get(1).unwrap_or("").to_string())
             .or_default()
             .push(ThroughputRow {
-                start_s: f(0),
-                offered: f(2),
-                accepted: f(3),
-                deferred: f(4),
-                rejected: f(5),
+                start_s,
+                offered,
+                accepted,
+                deferred,
+                rejected,
             });
     }
     let path = dir.join("limit_hits.csv");
@@ -112,7 +135,7 @@ pub fn read(dir: &Path) -> io::Result<Results> {
         for record in reader.records() {
             let r = record.map_err(|e| invalid(&path, e))?;
             let field = |i: usize| r.get(i).unwrap_or("");
-            let time_s: f64 = field(0).parse().unwrap_or(0.0);
+            let time_s = value(&path, &r, 0, horizon_s)?;
             let name = format!("{} · {}", field(4), field(3));
             let lane = match results.lanes.iter().position(|l| l.name == name) {
                 Some(i) => i,
@@ -141,15 +164,40 @@ pub fn read(dir: &Path) -> io::Result<Results> {
     let path = dir.join("queue_depth.csv");
     if path.exists() {
         for r in records(&path)? {
-            let f = |i: usize| r.get(i).and_then(|x| x.parse::<f64>().ok()).unwrap_or(0.0);
+            let f = |i: usize| value(&path, &r, i, horizon_s);
+            let point = (f(0)?, f(2)?);
             results
                 .queue_depth
                 .entry(r.get(1).unwrap_or("").to_string())
                 .or_default()
-                .push((f(0), f(2)));
+                .push(point);
         }
     }
     Ok(results)
+}
+
+/// The longest horizon a results folder may hold (1,000 years), and the most buckets
+/// a chart draws: beyond them the folder was not written by relaysim.
+const MAX_SECONDS: f64 = 1000.0 * 365.0 * 86_400.0;
+const MAX_BUCKETS: f64 = 50_000_000.0;
+
+/// Field `i` of `record` of `path`: a finite number from 0 up, and for column 0 (a
+/// time) at most the horizon; anything else names the file, line and column.
+fn value(path: &Path, record: &csv::StringRecord, i: usize, horizon_s: f64) -> io::Result<f64> {
+    let line = record.position().map_or(0, |p| p.line());
+    let text = record.get(i).unwrap_or("");
+    let max = if i == 0 { horizon_s } else { 1e15 };
+    match text.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && (0.0..=max).contains(&v) => Ok(v),
+        _ => Err(invalid(
+            path,
+            format!(
+                "line {line}, column {}: `{text}` is not a {} from 0 to {max}; rerun `relaysim run` to rebuild the folder",
+                i + 1,
+                if i == 0 { "time in seconds" } else { "count" }
+            ),
+        )),
+    }
 }
 
 /// The rows of a CSV file with a header.
