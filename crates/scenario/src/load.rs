@@ -153,27 +153,15 @@ fn plain_number_message(message: &str) -> Option<String> {
         };
         Some(format!("{low} to {high}"))
     };
-    let (value, ty, nonzero) = if let Some(rest) = message.strip_prefix("invalid type: integer `") {
-        let (value, rest) = rest.split_once('`')?;
-        let ty = rest.rsplit("expected ").next()?.trim();
-        let nonzero = ty.starts_with("a nonzero ");
-        (
-            value,
-            ty.trim_start_matches("a nonzero ").trim_start_matches("a "),
-            nonzero,
-        )
-    } else if let Some(rest) = message.strip_prefix("invalid value: integer `") {
-        let (value, rest) = rest.split_once('`')?;
-        let ty = rest.rsplit("expected ").next()?.trim();
-        let nonzero = ty.starts_with("a nonzero ");
-        (
-            value,
-            ty.trim_start_matches("a nonzero ").trim_start_matches("a "),
-            nonzero,
-        )
-    } else {
-        return None;
-    };
+    let rest = message
+        .strip_prefix("invalid type: integer `")
+        .or_else(|| message.strip_prefix("invalid value: integer `"))?;
+    let (value, rest) = rest.split_once('`')?;
+    let expected = rest.rsplit("expected ").next()?.trim();
+    let nonzero = expected.starts_with("a nonzero ");
+    let ty = expected
+        .trim_start_matches("a nonzero ")
+        .trim_start_matches("a ");
     let allowed = range(ty, nonzero)?;
     Some(with_hint(
         &format!("{value} is out of range: this setting takes a whole number from {allowed}"),

@@ -496,12 +496,10 @@ helo = "mx.acme.example"
         )
     }
 
-    /// M6: recipients refused with 452 go in the next transaction on the connection
-    /// (Exim: up to 100 recipients per transaction, so every remaining one is sent
-    /// again each time).
-    #[test]
-    fn m06_too_many_recipients_continue_in_another_transaction() {
-        let s = scenario_of("exim", "");
+    /// One message to recipients 0..5 through an MTA of `profile`, against a relay that
+    /// takes 2 recipients per transaction: the delivery's stats and the fates.
+    fn deliver_five(profile: &str) -> (DeliveryStats, Vec<Fate>) {
+        let s = scenario_of(profile, "");
         let mut relay = Relay::new(&s.relay, &s.tenants, ChaCha12Rng::seed_from_u64(1));
         let client = client_of(&s);
         let now = SimTime::ZERO;
@@ -520,36 +518,26 @@ helo = "mx.acme.example"
             &mut scratch,
             &mut silent(&mut ()),
         );
+        close(&mut relay, now, session);
+        (stats, fates)
+    }
+
+    /// M6: recipients refused with 452 go in the next transaction on the connection
+    /// (Exim: up to 100 recipients per transaction, so every remaining one is sent
+    /// again each time: 5 + 3 + 1 RCPT commands).
+    #[test]
+    fn m06_too_many_recipients_continue_in_another_transaction() {
+        let (stats, fates) = deliver_five("exim");
         assert_eq!((stats.transactions, stats.accepted), (3, 3));
         assert!(fates.iter().all(|f| *f == Fate::Delivered));
-        // 5 + 3 + 1 RCPT commands.
         assert_eq!(stats.rcpts_sent, 9);
-        close(&mut relay, now, session);
     }
 
     /// M6 does not apply to qmail: `qmail-remote` makes one transaction per delivery,
     /// so the recipients refused with 452 are deferred to qmail-send's next retry.
     #[test]
     fn m06_qmail_defers_what_the_relay_refused_with_452() {
-        let s = scenario("");
-        let mut relay = Relay::new(&s.relay, &s.tenants, ChaCha12Rng::seed_from_u64(1));
-        let client = client_of(&s);
-        let now = SimTime::ZERO;
-        let mut session = open(&mut relay, now, &client, &mut silent(&mut ())).unwrap();
-        let from: EnvelopeSender = "app@acme.example".parse().unwrap();
-        let rcpts: Vec<RecipientId> = (0..5).map(RecipientId).collect();
-        let (mut fates, mut scratch) = (Vec::new(), Scratch::default());
-        let stats = deliver_on(
-            &mut relay,
-            now,
-            &mut session,
-            &client,
-            &from,
-            &rcpts,
-            &mut fates,
-            &mut scratch,
-            &mut silent(&mut ()),
-        );
+        let (stats, fates) = deliver_five("qmail");
         assert_eq!(
             (stats.transactions, stats.accepted, stats.rcpts_sent),
             (1, 1, 5)
@@ -564,7 +552,6 @@ helo = "mx.acme.example"
                 Fate::Deferred
             ]
         );
-        close(&mut relay, now, session);
     }
 
     /// M5: an MTA routes its internal domains (and their subdomains) elsewhere.
