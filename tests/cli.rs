@@ -667,3 +667,36 @@ fn plot_refuses_a_folder_with_bad_values() {
         );
     }
 }
+
+/// A sweep's folder is replaced whole too (no file of an older sweep survives), and a
+/// folder relaysim did not make is refused before any run.
+#[test]
+fn sweep_folder_is_one_sweep_or_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("sweep");
+    let sweep = |out: &Path| {
+        relaysim(&[
+            "sweep",
+            "scenarios/regression/q13-block-all-senders.toml",
+            "--tenant",
+            "block-all",
+            "--licences",
+            "1,2",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+    };
+    assert!(sweep(&out).status.success());
+    std::fs::write(out.join("stale.png"), "from an older sweep").unwrap();
+    let o = sweep(&out);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!out.join("stale.png").exists());
+    assert!(out.join("sweep.csv").exists());
+    let foreign = dir.path().join("mine");
+    std::fs::create_dir(&foreign).unwrap();
+    std::fs::write(foreign.join("notes.txt"), "precious").unwrap();
+    let o = sweep(&foreign);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("--overwrite"), "{}", stderr(&o));
+    assert!(foreign.join("notes.txt").exists());
+}

@@ -30,9 +30,12 @@ pub struct SweepArgs {
     /// Worker threads (default: one per core), 1 to 1,024.
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
     jobs: Option<u16>,
-    /// Output folder (default: results/<scenario name>-sweep/).
+    /// Output folder (default: results/<scenario name>-sweep/), replaced whole.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Replace the output folder even if relaysim did not make it.
+    #[arg(long)]
+    overwrite: bool,
     /// The tenant whose licences change (needed when the scenario has several).
     #[arg(long)]
     tenant: Option<String>,
@@ -100,6 +103,19 @@ pub fn sweep(args: SweepArgs) -> ExitCode {
     let dir = args
         .out
         .unwrap_or_else(|| PathBuf::from("results").join(format!("{}-sweep", scenario.name)));
+    // Checked before any run: a folder relaysim may not replace fails now, not after
+    // an hour of sweeping.
+    let staged = match report::StagedFolder::begin(&dir, args.overwrite) {
+        Ok(s) => s,
+        Err(e) => {
+            errln!(
+                "error: cannot write the sweep to {}: {e}\nhelp: {}",
+                dir.display(),
+                e.help()
+            );
+            return ExitCode::FAILURE;
+        }
+    };
     let spec = &args.licences.0;
     let total = if args.find_min_licences {
         // About log2(range) + 1 evaluations.
@@ -140,7 +156,7 @@ pub fn sweep(args: SweepArgs) -> ExitCode {
     if !args.find_min_licences {
         print_table(&points, &tenant_id);
     }
-    if let Err(e) = write(&dir, &points, &scenario.name) {
+    if let Err(e) = write(staged.path(), &points, &scenario.name).and_then(|()| staged.publish()) {
         errln!(
             "error: could not write the sweep to {}: {e}\nhelp: check that the folder is writable, or choose another with --out DIR",
             dir.display()
@@ -173,8 +189,8 @@ fn progress_bar(total: u64) -> ProgressBar {
     bar
 }
 
+/// The sweep's files into the (empty) staging folder `dir`.
 fn write(dir: &std::path::Path, points: &[Point], name: &str) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
     let mut csv = Vec::new();
     report::sweep_csv::write(&mut csv, points)?;
     AtomicFile::write_all(&dir.join("sweep.csv"), &csv)?;
