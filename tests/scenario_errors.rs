@@ -767,3 +767,26 @@ fn e42_runaway_output_is_refused_before_the_run() {
         err.diagnostics
     );
 }
+
+/// More members of the runaway class: a background load simulated connection by
+/// connection (1e12 a second would never finish) and absurd licence counts.
+#[test]
+fn e43_background_load_and_licences_have_maxima() {
+    let text = replace_line(
+        3,
+        "duration = \"1h\"\n[relay.dos]\ngeneric_helo_background = \"1e12/s\"",
+    );
+    let err = Model::parse("b.toml", &text).unwrap_err();
+    assert!(
+        err.diagnostics[0]
+            .message
+            .contains("is more than 100 connections a second"),
+        "{:?}",
+        err.diagnostics
+    );
+    assert_errors(
+        "licences",
+        &replace_line(7, "licences = 4000000000"),
+        &[(7, 12, "4000000000 licences is more than 10000000")],
+    );
+}

@@ -507,13 +507,25 @@ fn reference(id: &Spanned<String>, known: &[String], kind: &str, sink: &mut Diag
     }
 }
 
+/// Most licences a tenant may have: ten million, far past the 35,400 at which both
+/// customer caps (Q4, Q5) already bind.
+pub const MAX_LICENCES: u32 = 10_000_000;
+
 fn check_licences(licences: &Spanned<u32>, sink: &mut DiagnosticSink) {
-    if *licences.get_ref() == 0 {
+    let n = *licences.get_ref();
+    if n == 0 {
         sink.error_with_help(
             licences.span(),
             "a tenant needs at least 1 licence",
             "zero licences",
             "set licences = 1 or more (Q4 and Q5 scale with it)",
+        );
+    } else if n > MAX_LICENCES {
+        sink.error_with_help(
+            licences.span(),
+            &format!("{n} licences is more than {MAX_LICENCES}"),
+            "too many licences",
+            "set 1 to 10000000; above 35,400 licences the customer caps bind anyway (Q4, Q5)",
         );
     }
 }

@@ -222,7 +222,9 @@ pub struct DosConfig {
     pub max_concurrent_per_ip: u32,
     /// D3: new connections per minute for the global pool of generic HELO names.
     pub generic_helo_pool: Rate,
-    /// D3: background load on the generic HELO pool from other customers.
+    /// D3: background load on the generic HELO pool from other customers, at most
+    /// 100 a second (each is simulated).
+    #[serde(deserialize_with = "background_rate")]
     pub generic_helo_background: Rate,
     /// D4: messages per connection; the next MAIL gets 421.
     pub max_messages_per_connection: u32,
@@ -270,6 +272,18 @@ fn frontend_count<'de, D: Deserializer<'de>>(d: D) -> Result<NonZeroU32, D::Erro
                 "frontends = {n} is outside 1..1000; the relay's settings propagate to each front-end (P11): use 1 to 1000"
             ))
         })
+}
+
+/// D3: the background connections are simulated one by one: at most 100 a second
+/// (6,000 a minute, 200 times the default pool).
+fn background_rate<'de, D: Deserializer<'de>>(d: D) -> Result<Rate, D::Error> {
+    let rate = Rate::deserialize(d)?;
+    if rate.per_milli() * 1000.0 > 100.0 {
+        return Err(serde::de::Error::custom(format!(
+            "generic_helo_background = \"{rate}\" is more than 100 connections a second; each is simulated: use e.g. \"40/min\""
+        )));
+    }
+    Ok(rate)
 }
 
 /// A window or bucket length: zero would make every limit meaningless.
