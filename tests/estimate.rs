@@ -15,21 +15,19 @@ fn the_estimate_is_within_a_factor_of_two_of_the_actual_run() {
         let model = Model::load(&path).unwrap();
         let e = model.estimate();
         let report = sim::run(&model, model.seed, &mut ()).unwrap();
-        let actual = report.total.messages.generated as f64;
-        let ratio = e.messages / actual.max(1.0);
-        assert!(
-            (0.5..=2.0).contains(&ratio),
-            "{}: estimated {:.0} messages, generated {actual}",
-            path.display(),
-            e.messages
-        );
-        let recipients = report.total.recipients.generated as f64;
-        let ratio = e.recipients / recipients.max(1.0);
-        assert!(
-            (0.5..=2.0).contains(&ratio),
-            "{}: estimated {:.0} recipients, generated {recipients}",
-            path.display(),
-            e.recipients
+        let within_2 = |what: &str, estimated: f64, actual: u64| {
+            let ratio = estimated / (actual as f64).max(1.0);
+            assert!(
+                (0.5..=2.0).contains(&ratio),
+                "{}: estimated {estimated:.0} {what}, generated {actual}",
+                path.display()
+            );
+        };
+        within_2("messages", e.messages, report.total.messages.generated);
+        within_2(
+            "recipients",
+            e.recipients,
+            report.total.recipients.generated,
         );
         let buckets = sim::bucket_count(model.duration, model.bucket);
         assert_eq!(e.buckets, buckets, "{}", path.display());

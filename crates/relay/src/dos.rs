@@ -140,8 +140,6 @@ pub struct DosGuard {
     /// D3: the pool is hit; its reply names the command of the client it refused
     /// first (`(HELO)` or `(EHLO)`), and its clear is reported with the same reply.
     pool_hit: Option<HeloVerb>,
-    /// The command named in the pool's limit events (set just before each is emitted).
-    pool_verb: HeloVerb,
     /// The next background connection to the generic HELO pool (D3).
     background_next: Option<SimTime>,
     /// D3's background load draws from its own stream, so its draws do not depend on
@@ -163,7 +161,6 @@ impl DosGuard {
                 millionths(config.generic_helo_pool.count),
             ),
             pool_hit: None,
-            pool_verb: HeloVerb::Ehlo,
             background_next: None,
             background_rng,
             recheck: BinaryHeap::new(),
@@ -198,9 +195,12 @@ impl DosGuard {
             if first {
                 self.emit(
                     now,
-                    LimitKind::DosConcurrency,
-                    Subject::SourceIp(ip),
+                    LimitKey {
+                        limit: LimitKind::DosConcurrency,
+                        subject: Subject::SourceIp(ip),
+                    },
                     LimitChange::Hit,
+                    None,
                     u64::from(open),
                     u64::from(max),
                 );
@@ -213,14 +213,11 @@ impl DosGuard {
             let next = state.bucket.token_at();
             let burst = u64::from(self.config.new_connection_burst);
             if first {
-                let key = self.emit(
-                    now,
-                    LimitKind::DosConnectionRate,
-                    Subject::SourceIp(ip),
-                    LimitChange::Hit,
-                    burst,
-                    burst,
-                );
+                let key = LimitKey {
+                    limit: LimitKind::DosConnectionRate,
+                    subject: Subject::SourceIp(ip),
+                };
+                self.emit(now, key, LimitChange::Hit, None, burst, burst);
                 if let Some(t) = next {
                     self.recheck.push(Reverse((t, key)));
                 }
@@ -237,9 +234,12 @@ impl DosGuard {
             let subject = Subject::SourceIp(ip);
             self.emit(
                 now,
-                LimitKind::DosConnectionRate,
-                subject,
+                LimitKey {
+                    limit: LimitKind::DosConnectionRate,
+                    subject,
+                },
                 LimitChange::Cleared,
+                None,
                 0,
                 burst,
             );
@@ -258,9 +258,12 @@ impl DosGuard {
             let open = u64::from(open);
             self.emit(
                 now,
-                LimitKind::DosConcurrency,
-                Subject::SourceIp(ip),
+                LimitKey {
+                    limit: LimitKind::DosConcurrency,
+                    subject: Subject::SourceIp(ip),
+                },
                 LimitChange::Cleared,
+                None,
                 open,
                 u64::from(max),
             );
@@ -297,15 +300,17 @@ impl DosGuard {
         self.run_background(now);
         if self.pool.try_take(now) {
             if let Some(hit_by) = self.pool_hit.take() {
-                self.pool_verb = hit_by;
                 // Cleared now, whether or not the recheck timer has run yet.
                 let limit = self.config.generic_helo_pool.count as u64;
                 let subject = Subject::GenericHeloPool;
                 self.emit(
                     now,
-                    LimitKind::DosGenericHelo,
-                    subject,
+                    LimitKey {
+                        limit: LimitKind::DosGenericHelo,
+                        subject,
+                    },
                     LimitChange::Cleared,
+                    Some(hit_by),
                     0,
                     limit,
                 );
@@ -314,16 +319,12 @@ impl DosGuard {
         }
         if self.pool_hit.is_none() {
             self.pool_hit = Some(verb);
-            self.pool_verb = verb;
             let limit = self.config.generic_helo_pool.count as u64;
-            let key = self.emit(
-                now,
-                LimitKind::DosGenericHelo,
-                Subject::GenericHeloPool,
-                LimitChange::Hit,
-                limit,
-                limit,
-            );
+            let key = LimitKey {
+                limit: LimitKind::DosGenericHelo,
+                subject: Subject::GenericHeloPool,
+            };
+            self.emit(now, key, LimitChange::Hit, Some(verb), limit, limit);
             if let Some(t) = self.pool.token_at() {
                 self.recheck.push(Reverse((t, key)));
             }
@@ -346,17 +347,23 @@ impl DosGuard {
         let (used, limit) = (u64::from(messages), u64::from(max));
         self.emit(
             now,
-            LimitKind::DosMessagesPerConnection,
-            subject,
+            LimitKey {
+                limit: LimitKind::DosMessagesPerConnection,
+                subject,
+            },
             LimitChange::Hit,
+            None,
             used,
             limit,
         );
         self.emit(
             now,
-            LimitKind::DosMessagesPerConnection,
-            subject,
+            LimitKey {
+                limit: LimitKind::DosMessagesPerConnection,
+                subject,
+            },
             LimitChange::Cleared,
+            None,
             0,
             limit,
         );
@@ -386,7 +393,7 @@ impl DosGuard {
                     if state.bucket.has_token() {
                         state.rate_hit = false;
                         let burst = u64::from(self.config.new_connection_burst);
-                        self.emit(t, key.limit, key.subject, LimitChange::Cleared, 0, burst);
+                        self.emit(t, key, LimitChange::Cleared, None, 0, burst);
                     } else if let Some(next) = state.bucket.token_at() {
                         self.recheck.push(Reverse((next, key)));
                     }
@@ -400,8 +407,7 @@ impl DosGuard {
                     let limit = self.config.generic_helo_pool.count as u64;
                     if self.pool.has_token() {
                         self.pool_hit = None;
-                        self.pool_verb = hit_by;
-                        self.emit(t, key.limit, key.subject, LimitChange::Cleared, 0, limit);
+                        self.emit(t, key, LimitChange::Cleared, Some(hit_by), 0, limit);
                     } else if let Some(next) = self.pool.token_at() {
                         self.recheck.push(Reverse((next, key)));
                     }
@@ -434,28 +440,26 @@ impl DosGuard {
         Some(SimTime(after.as_millis() + gap))
     }
 
+    /// Records a change of `key`; `at` is the greeting a D3 refusal names (`None` for
+    /// the per-IP limits).
     fn emit(
         &mut self,
         time: SimTime,
-        limit: LimitKind,
-        subject: Subject,
+        key: LimitKey,
         change: LimitChange,
+        at: Option<HeloVerb>,
         used: u64,
         limit_value: u64,
-    ) -> LimitKey {
-        let key = LimitKey { limit, subject };
+    ) {
         self.events.push_back(LimitEvent {
             time,
             tenant: None,
             key,
             change,
-            reply: Reply::TryAgainLater {
-                at: (limit == LimitKind::DosGenericHelo).then_some(self.pool_verb),
-            },
+            reply: Reply::TryAgainLater { at },
             used,
             limit_value,
         });
-        key
     }
 }
 

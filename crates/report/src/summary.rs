@@ -96,11 +96,7 @@ impl<'a> Entity<'a> {
         let tenant = model.tenant(ix);
         let l = EffectiveLimits::of_tenant(&model.relay.quota, tenant);
         let storage = model.storage[ix.0 as usize];
-        let relayed = e
-            .replies
-            .iter()
-            .find(|(r, _)| *r == relay::Reply::MessageAccepted)
-            .map_or(0, |(_, n)| n);
+        let relayed = e.replies.count(relay::Reply::MessageAccepted);
         Entity {
             delivery_delay_s: DelayPercentiles::of(&e.delays),
             limits: Some(Limits {

@@ -140,12 +140,7 @@ fn relayed_where(
     scope: Scope,
     keep: impl Fn(MailStorage) -> bool,
 ) -> u64 {
-    let accepted = |replies: &ReplyCounts| {
-        replies
-            .iter()
-            .find(|(r, _)| *r == Reply::MessageAccepted)
-            .map_or(0, |(_, n)| n)
-    };
+    let accepted = |replies: &ReplyCounts| replies.count(Reply::MessageAccepted);
     let tenant_count = |t: usize| {
         if keep(model.storage[t]) {
             accepted(&report.tenants[t].replies)

@@ -28,6 +28,14 @@ impl ReplyCounts {
         }
     }
 
+    /// How often `reply` was given.
+    pub fn count(&self, reply: Reply) -> u64 {
+        match reply.dense_index() {
+            Some(i) => self.dense[i],
+            None => self.with_ip.get(&reply).copied().unwrap_or(0),
+        }
+    }
+
     /// The replies given at least once, with their counts, in a fixed order.
     pub fn iter(&self) -> impl Iterator<Item = (Reply, u64)> + '_ {
         Reply::WITHOUT_DATA

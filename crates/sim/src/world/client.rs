@@ -290,12 +290,13 @@ pub fn deliver_on(
         stats.transactions += 1;
         let mail = session.mail_from(relay, now, from.reverse_path());
         report.reply(now, mail);
+        // Q8, Q3: who the relay charged and counted, also when it refused MAIL.
+        let attribution = session.last_attribution().copied();
         if !mail.is_positive() {
             // M1: a refusal at MAIL applies to every remaining recipient.
             for &i in remaining.iter() {
                 fates[i] = Fate::of_refusal(mail);
             }
-            let attribution = session.last_attribution().copied();
             trace_with(
                 relay,
                 now,
@@ -309,7 +310,6 @@ pub fn deliver_on(
             );
             break;
         }
-        let attribution = session.last_attribution().copied();
         chunk.clear();
         pending.clear();
         rcpt_replies.clear();
