@@ -617,6 +617,34 @@ fn a_file_that_is_not_utf8_is_located() {
     assert!(err.contains("utf16.toml:1:1: the file is UTF-16"), "{err}");
 }
 
+/// A scenario file is read up to 64 MiB and no further: an endless input such as
+/// `/dev/zero` was read until memory ran out; now it is refused, and a scenario on
+/// standard input still works.
+#[test]
+fn an_endless_scenario_file_is_refused_after_64_mib() {
+    let o = relaysim(&["validate", "/dev/zero"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("scenario /dev/zero is larger than 64 MiB"),
+        "{}",
+        stderr(&o)
+    );
+    let quickstart = std::fs::read("scenarios/quickstart.toml").unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_relaysim"))
+        .args(["validate", "/dev/stdin"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write as _;
+    child.stdin.take().unwrap().write_all(&quickstart).unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success());
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("ok: /dev/stdin"), "{out}");
+    assert!(out.contains("expected: ~3,960 messages"), "{out}");
+}
+
 /// Command-line numbers are checked in words: a negative seed, a zero step, a sweep
 /// of billions of points (refused before anything is allocated).
 #[test]

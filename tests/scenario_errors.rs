@@ -790,3 +790,104 @@ fn e43_background_load_and_licences_have_maxima() {
         &[(7, 12, "4000000000 licences is more than 10000000")],
     );
 }
+
+/// DoS thresholds (D2–D4) have documented ranges: zero would refuse every
+/// connection, and a rate of 1e30 a second overflowed the token bucket's exact
+/// arithmetic (a panic in debug builds, a wrapped level in release).
+#[test]
+fn e44_dos_thresholds_have_ranges() {
+    let dos = |line: &str| replace_line(3, &format!("duration = \"1h\"\n[relay.dos]\n{line}"));
+    let cases: &[(&str, &str)] = &[
+        (
+            "new_connections_per_ip = \"1e30/s\"",
+            "is more than 1000000 connections a second",
+        ),
+        (
+            "generic_helo_pool = \"1e35/100000d\"",
+            "is more than 1000000 connections a second",
+        ),
+        (
+            "new_connection_burst = 0",
+            "0 is out of range: this setting takes a whole number from 1 to 1000000",
+        ),
+        (
+            "max_concurrent_per_ip = 4294967295",
+            "4294967295 is out of range: this setting takes a whole number from 1 to 1000000",
+        ),
+        (
+            "max_messages_per_connection = 0",
+            "0 is out of range: this setting takes a whole number from 1 to 1000000",
+        ),
+    ];
+    for (line, message) in cases {
+        let text = dos(line);
+        let err = Model::parse("d.toml", &text).expect_err(line);
+        assert!(
+            err.diagnostics
+                .iter()
+                .any(|d| d.line == 5 && d.message.contains(message)),
+            "{line}: {:?}",
+            err.diagnostics
+        );
+    }
+    // At the documented maxima the run completes.
+    let text = dos(
+        "new_connections_per_ip = \"1000000/s\"\ngeneric_helo_pool = \"1000000/s\"\nnew_connection_burst = 1000000\nmax_concurrent_per_ip = 1000000",
+    );
+    let model = Model::parse("d.toml", &text).unwrap();
+    relaysim::sim::run(&model, 1, &mut ()).unwrap();
+}
+
+/// A scenario whose queues would outgrow memory is refused at the setting to
+/// change, naming what the memory is for; `--allow-large` lets it through.
+#[test]
+fn e45_runaway_memory_is_refused_before_the_run() {
+    // 100 licences pass 900 recipients per 10 minutes; 11 senders at 450 messages a
+    // second pile up deferred mail for the 2.4 hours until the day limit (Q4).
+    let mut text = replace_line(3, "duration = \"3h\"");
+    for i in 0..11 {
+        text.push_str(&format!(
+            "\n[[sender]]\nid = \"load{i}\"\nmta = \"m\"\nenvelope_from = [\"a@acme.example\"]\nrate = \"450/s\"\nrecipients = 3\n"
+        ));
+    }
+    let text = text.replace("licences = 10", "licences = 100");
+    let err = Model::parse("q.toml", &text).unwrap_err();
+    let d = &err.diagnostics[0];
+    assert_eq!((d.line, d.column), (3, 12), "{d:?}");
+    assert!(
+        d.message.contains("of memory, above 8.0 GB")
+            && d.message.contains("for messages queued in the MTAs"),
+        "{d:?}"
+    );
+    assert!(d.help.as_deref().unwrap().contains("--allow-large"));
+    let allowed = scenario::Options { allow_large: true };
+    let model = Model::parse_with("q.toml", &text, allowed).unwrap();
+    assert!(model.estimate().memory.total() > scenario::estimate::MAX_MEMORY);
+}
+
+/// Thousands of problems are counted, the first 50 shown; finding their lines does
+/// not rescan the file for each (20,000 errors took minutes before).
+#[test]
+fn e46_thousands_of_errors_are_shown_in_part_and_quickly() {
+    let mut text = BASE.to_string();
+    for i in 0..20_000 {
+        text.push_str(&format!(
+            "\n[[event]]\nat = \"30m\"\ntenant = \"acme\"\nset_licences = {i}\n"
+        ));
+    }
+    let err = Model::parse("many.toml", &text).unwrap_err();
+    assert_eq!(err.diagnostics.len(), 40_000);
+    let last = err.diagnostics.last().unwrap();
+    assert_eq!(last.line, BASE.lines().count() + 20_000 * 5, "{last:?}");
+    let shown = err.render(false);
+    assert_eq!(
+        shown.matches(": error: ").count(),
+        scenario::diagnostic::MAX_SHOWN
+    );
+    assert!(
+        shown.contains("… and 39950 more errors, not shown"),
+        "{}",
+        &shown[shown.len() - 300..]
+    );
+    assert!(shown.ends_with("many.toml: 40000 errors\n"));
+}

@@ -4,6 +4,7 @@
 pub(crate) mod output;
 
 mod limits;
+mod memory;
 mod run;
 mod sweep;
 mod test;
@@ -35,7 +36,7 @@ struct Cli {
     #[command(subcommand)]
     command: Command,
     /// Accept scenarios whose pre-run estimate is above the bounds (10 million rows in
-    /// a results file, 100 million messages): for whoever means it.
+    /// a results file, 100 million messages, 8 GB of memory): for whoever means it.
     #[arg(long, global = true)]
     allow_large: bool,
 }
@@ -150,7 +151,9 @@ fn load_or_report(path: &std::path::Path) -> Option<Model> {
 fn report_load_error(e: &LoadError) {
     match e {
         LoadError::Invalid(invalid) => err!("{}", invalid.render(stderr_is_terminal())),
-        LoadError::Io { .. } | LoadError::Encoding { .. } => errln!("error: {e}"),
+        LoadError::Io { .. } | LoadError::Encoding { .. } | LoadError::TooLarge { .. } => {
+            errln!("error: {e}")
+        }
     }
 }
 

@@ -95,11 +95,22 @@ pub fn run(args: RunArgs) -> ExitCode {
         group_thousands(m.queued_at_end),
         group_thousands(report.limit_hits)
     );
-    outln!(
-        "{} events in {:.2?}",
-        group_thousands(report.events_processed),
-        started.elapsed()
-    );
+    let estimated = scenario.estimate().memory.total();
+    match super::memory::peak_resident_bytes() {
+        Some(peak) => outln!(
+            "{} events in {:.2?}; peak memory {} (estimated {})",
+            group_thousands(report.events_processed),
+            started.elapsed(),
+            super::memory::megabytes(peak as f64),
+            super::memory::megabytes(estimated)
+        ),
+        None => outln!(
+            "{} events in {:.2?}; estimated memory {}",
+            group_thousands(report.events_processed),
+            started.elapsed(),
+            super::memory::megabytes(estimated)
+        ),
+    }
     outln!(
         "wrote {}/: summary.json, throughput.csv, limit_hits.csv, queue_depth.csv, delivery_delay.hlog{}, and the charts (PNG and SVG)",
         dir.display(),

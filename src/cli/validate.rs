@@ -8,15 +8,18 @@ pub fn validate(paths: &[PathBuf]) -> ExitCode {
     let mut failed = 0;
     for path in paths {
         match super::load_or_report(path) {
-            Some(s) => outln!(
-                "ok: {} (scenario `{}`: {} tenants, {} MTAs, {} senders, {} expectations)",
-                path.display(),
-                s.name,
-                s.tenants.len(),
-                s.mtas.len(),
-                s.senders.len(),
-                s.expectations.len()
-            ),
+            Some(s) => {
+                outln!(
+                    "ok: {} (scenario `{}`: {} tenants, {} MTAs, {} senders, {} expectations)",
+                    path.display(),
+                    s.name,
+                    s.tenants.len(),
+                    s.mtas.len(),
+                    s.senders.len(),
+                    s.expectations.len()
+                );
+                outln!("  {}", super::memory::describe(&s.estimate()));
+            }
             None => failed += 1,
         }
     }

@@ -50,7 +50,9 @@ impl TokenBucket {
     /// A full bucket of `burst_millionths` millionths of a token.
     fn new(rate: Rate, burst_millionths: u128) -> Self {
         let per_ms = u128::from(rate.per.as_millis().max(1));
-        let burst = burst_millionths * per_ms;
+        // Saturating: scenario validation keeps these far from 2¹²⁸, but the relay
+        // core takes configurations from other drivers too.
+        let burst = burst_millionths.saturating_mul(per_ms);
         TokenBucket {
             level: burst,
             last: SimTime::ZERO,
@@ -63,7 +65,10 @@ impl TokenBucket {
     fn refill(&mut self, now: SimTime) {
         if now > self.last {
             let dt = u128::from(now.as_millis() - self.last.as_millis());
-            self.level = (self.level + dt * self.refill).min(self.burst);
+            self.level = self
+                .level
+                .saturating_add(dt.saturating_mul(self.refill))
+                .min(self.burst);
             self.last = now;
         }
     }

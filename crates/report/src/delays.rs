@@ -57,9 +57,14 @@ pub fn write_log(out: &mut Vec<u8>, report: &RunReport) -> io::Result<()> {
         .begin_log_with(out, &mut serializer)
         .map_err(io::Error::other)?;
     writer
-        .write_histogram(&report.delays, Duration::ZERO, horizon, None)
+        .write_histogram(
+            &sim::full_range(&report.delays),
+            Duration::ZERO,
+            horizon,
+            None,
+        )
         .map_err(|e| io::Error::other(format!("{e:?}")))?;
-    for tenant in &report.tenants {
+    for (tenant, delays) in report.tenants.iter().zip(&report.tenant_delays) {
         // A tag may not hold commas, white space or '='.
         let name: String = tenant
             .id
@@ -74,7 +79,7 @@ pub fn write_log(out: &mut Vec<u8>, report: &RunReport) -> io::Result<()> {
             .collect();
         let tag = Tag::new(&name);
         writer
-            .write_histogram(&tenant.delays, Duration::ZERO, horizon, tag)
+            .write_histogram(&sim::full_range(delays), Duration::ZERO, horizon, tag)
             .map_err(|e| io::Error::other(format!("{e:?}")))?;
     }
     Ok(())

@@ -92,13 +92,18 @@ impl<'a> Entity<'a> {
         }
     }
 
-    fn of_tenant(e: &'a sim::EntityReport, ix: TenantIx, model: &Model) -> Self {
+    fn of_tenant(
+        e: &'a sim::EntityReport,
+        delays: &sim::Delays,
+        ix: TenantIx,
+        model: &Model,
+    ) -> Self {
         let tenant = model.tenant(ix);
         let l = EffectiveLimits::of_tenant(&model.relay.quota, tenant);
         let storage = model.storage[ix.0 as usize];
         let relayed = e.replies.count(relay::Reply::MessageAccepted);
         Entity {
-            delivery_delay_s: DelayPercentiles::of(&e.delays),
+            delivery_delay_s: DelayPercentiles::of(delays),
             limits: Some(Limits {
                 licences: tenant.licences,
                 user_messages: l.user_messages,
@@ -176,7 +181,7 @@ pub fn render(model: &Model, report: &RunReport) -> String {
             .map(|(i, e)| {
                 (
                     e.id.as_str(),
-                    Entity::of_tenant(e, TenantIx(i as u32), model),
+                    Entity::of_tenant(e, &report.tenant_delays[i], TenantIx(i as u32), model),
                 )
             })
             .collect(),

@@ -360,7 +360,7 @@ pub(super) fn estimate_within_bounds(
     model: &Model,
     sink: &mut DiagnosticSink,
 ) {
-    use crate::estimate::{MAX_MESSAGES, MAX_ROWS_PER_FILE};
+    use crate::estimate::{MAX_MEMORY, MAX_MESSAGES, MAX_ROWS_PER_FILE};
     let e = model.estimate();
     let sim = &scenario.simulation;
     let at_duration = sim.duration.span();
@@ -385,7 +385,7 @@ pub(super) fn estimate_within_bounds(
     }
     if e.messages > MAX_MESSAGES {
         sink.error_with_help(
-            at_duration,
+            at_duration.clone(),
             &format!(
                 "the senders would hand over about {:.0} messages in {}, above {MAX_MESSAGES:.0}",
                 e.messages,
@@ -393,6 +393,62 @@ pub(super) fn estimate_within_bounds(
             ),
             "too much work",
             "shorten the duration or lower the senders' rates; pass --allow-large if you mean it",
+        );
+    }
+    let memory = e.memory;
+    if memory.total() > MAX_MEMORY {
+        let gb = |b: f64| format!("{:.1} GB", b / 1e9);
+        let parts = [
+            (
+                memory.queue,
+                "messages queued in the MTAs (about {q} at the deepest)",
+            ),
+            (
+                memory.program_and_senders,
+                "the tenants, MTAs and senders ({n} senders)",
+            ),
+            (
+                memory.windows,
+                "the registered users' unique-recipient windows (Q2)",
+            ),
+            (memory.tables, "the recipient pools' popularity tables"),
+        ];
+        let (bytes, what) = parts
+            .iter()
+            .copied()
+            .fold((0.0, ""), |best, p| if p.0 > best.0 { p } else { best });
+        let what = what
+            .replace("{q}", &format!("{:.0}", e.peak_queue))
+            .replace("{n}", &model.senders.len().to_string());
+        let largest_pool = scenario
+            .senders
+            .iter()
+            .max_by_key(|s| s.recipient_pool.size.get_ref())
+            .filter(|_| memory.tables == bytes);
+        let (span, help) = match largest_pool {
+            Some(s) => (
+                s.recipient_pool.size.span(),
+                "use smaller recipient pools, or pools above 4,000,000 addresses (sampled without a table)",
+            ),
+            None if memory.queue == bytes => (
+                at_duration.clone(),
+                "lower the senders' rates below the customer limits, shorten the duration, or give the MTAs a shorter queue_lifetime",
+            ),
+            None => (
+                at_duration.clone(),
+                "simulate fewer senders or registered users, or a shorter duration",
+            ),
+        };
+        sink.error_with_help(
+            span,
+            &format!(
+                "the run would need about {} of memory, above {}; most of it ({}) for {what}",
+                gb(memory.total()),
+                gb(MAX_MEMORY),
+                gb(bytes)
+            ),
+            "too much memory",
+            &format!("{help}; pass --allow-large if you mean it"),
         );
     }
 }

@@ -51,6 +51,9 @@ pub struct Diagnostic {
 /// Collects diagnostics for one source text, computing line and column.
 pub struct DiagnosticSink<'a> {
     source: &'a str,
+    /// Byte offset of each line's start, found on first use: a file with thousands
+    /// of problems must not be scanned from its start for each.
+    line_starts: std::cell::OnceCell<Vec<usize>>,
     pub diagnostics: Vec<Diagnostic>,
 }
 
@@ -58,13 +61,30 @@ impl<'a> DiagnosticSink<'a> {
     pub fn new(source: &'a str) -> Self {
         DiagnosticSink {
             source,
+            line_starts: std::cell::OnceCell::new(),
             diagnostics: Vec::new(),
         }
     }
 
     /// 1-based line of a byte offset, for hints such as "first defined on line 12".
     pub fn line_of(&self, offset: usize) -> usize {
-        line_column(self.source, offset).0
+        self.line_column(offset).0
+    }
+
+    /// 1-based line and column (in characters) of a byte offset.
+    fn line_column(&self, offset: usize) -> (usize, usize) {
+        let starts = self.line_starts.get_or_init(|| {
+            std::iter::once(0)
+                .chain(self.source.match_indices('\n').map(|(i, _)| i + 1))
+                .collect()
+        });
+        let mut offset = offset.min(self.source.len());
+        while !self.source.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        let line = starts.partition_point(|&start| start <= offset);
+        let line_start = starts[line - 1];
+        (line, self.source[line_start..offset].chars().count() + 1)
     }
 
     /// Records a problem. `message` may carry a hint joined by [`with_hint`].
@@ -81,7 +101,7 @@ impl<'a> DiagnosticSink<'a> {
     fn push(&mut self, span: Range<usize>, message: &str, label: &str, help: Option<&str>) {
         let start = span.start.min(self.source.len());
         let end = span.end.clamp(start, self.source.len());
-        let (line, column) = line_column(self.source, start);
+        let (line, column) = self.line_column(start);
         self.diagnostics.push(Diagnostic {
             span: start..end,
             line,
@@ -106,23 +126,12 @@ impl<'a> DiagnosticSink<'a> {
     }
 }
 
-fn line_column(source: &str, offset: usize) -> (usize, usize) {
-    let mut offset = offset.min(source.len());
-    while !source.is_char_boundary(offset) {
-        offset -= 1;
-    }
-    let before = &source[..offset];
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    (line, before[line_start..].chars().count() + 1)
-}
-
 #[derive(Debug, thiserror::Error)]
 #[error("{message}")]
 struct Rendered<'a> {
     message: &'a str,
     help: Option<&'a str>,
-    code: NamedSource<String>,
+    code: NamedSource<std::sync::Arc<str>>,
     label: LabeledSpan,
 }
 
@@ -138,8 +147,14 @@ impl miette::Diagnostic for Rendered<'_> {
     }
 }
 
+/// At most this many problems are shown with their excerpts; the rest are counted.
+/// A file with thousands of problems usually has one cause repeated (a renamed key,
+/// a generator's bug), and the first few say what it is.
+pub const MAX_SHOWN: usize = 50;
+
 /// Renders diagnostics as `file:line:col: error: message` followed by the source
-/// excerpt and the hint. `color` selects ANSI colours (for a terminal).
+/// excerpt and the hint (the first [`MAX_SHOWN`] of them). `color` selects ANSI
+/// colours (for a terminal).
 pub fn render(file: &str, source: &str, diagnostics: &[Diagnostic], color: bool) -> String {
     let theme = if color {
         GraphicalTheme::unicode()
@@ -148,12 +163,13 @@ pub fn render(file: &str, source: &str, diagnostics: &[Diagnostic], color: bool)
     };
     let handler = GraphicalReportHandler::new_themed(theme).with_context_lines(1);
     let mut out = String::new();
-    for d in diagnostics {
+    let shared: std::sync::Arc<str> = source.into();
+    for d in diagnostics.iter().take(MAX_SHOWN) {
         let _ = writeln!(out, "{file}:{}:{}: error: {}", d.line, d.column, d.message);
         let report = Rendered {
             message: &d.message,
             help: d.help.as_deref(),
-            code: NamedSource::new(file, source.to_string()),
+            code: NamedSource::new(file, std::sync::Arc::clone(&shared)),
             label: LabeledSpan::new_with_span(Some(d.label.clone()), d.span.clone()),
         };
         let mut excerpt = String::new();
@@ -165,6 +181,13 @@ pub fn render(file: &str, source: &str, diagnostics: &[Diagnostic], color: bool)
         out.push('\n');
     }
     let n = diagnostics.len();
+    if n > MAX_SHOWN {
+        let _ = writeln!(
+            out,
+            "{file}: … and {} more errors, not shown: fix the ones above first (the rest are often the same mistake)",
+            n - MAX_SHOWN
+        );
+    }
     let _ = writeln!(out, "{file}: {n} error{}", if n == 1 { "" } else { "s" });
     out
 }
@@ -201,10 +224,13 @@ mod tests {
 
     #[test]
     fn line_and_column_are_one_based_and_count_characters() {
-        let src = "a = 1\nbé = 2\n";
-        assert_eq!(line_column(src, 0), (1, 1));
-        assert_eq!(line_column(src, 6), (2, 1));
-        assert_eq!(line_column(src, 9), (2, 3)); // after the two-byte 'é'
+        let sink = DiagnosticSink::new("a = 1\nbé = 2\n");
+        assert_eq!(sink.line_column(0), (1, 1));
+        assert_eq!(sink.line_column(5), (1, 6)); // the newline itself
+        assert_eq!(sink.line_column(6), (2, 1));
+        assert_eq!(sink.line_column(8), (2, 2)); // inside 'é': its start
+        assert_eq!(sink.line_column(9), (2, 3)); // after the two-byte 'é'
+        assert_eq!(sink.line_column(99), (3, 1)); // past the end: the end
     }
 
     #[test]

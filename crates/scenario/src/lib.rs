@@ -141,8 +141,31 @@ pub enum LoadError {
         column: usize,
         what: String,
     },
+    /// The file is larger than [`MAX_SCENARIO_BYTES`] (or endless, as `/dev/zero`).
+    #[error(
+        "scenario {path} is larger than {} MiB; a scenario that big is mostly listings\nhelp: move long address lists into a replay file or shorten them; many similar senders are one [[sender]] with a higher rate",
+        MAX_SCENARIO_BYTES >> 20
+    )]
+    TooLarge { path: String },
     #[error(transparent)]
     Invalid(#[from] ScenarioError),
+}
+
+/// The largest scenario file read: 64 MiB. Reading one takes some 25 bytes of memory
+/// per byte of TOML (the document with every value's place, for the diagnostics),
+/// so this bounds reading at about 1.6 GB; a bigger or endless input is refused
+/// after this many bytes, not read whole.
+pub const MAX_SCENARIO_BYTES: u64 = 64 << 20;
+
+/// The bytes of `path` if it holds at most `max` (`None` if it holds more); reads at
+/// most `max + 1` bytes, so an endless input such as a device ends the read too.
+pub(crate) fn read_at_most(path: &Path, max: u64) -> std::io::Result<Option<Vec<u8>>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(max + 1)
+        .read_to_end(&mut bytes)?;
+    Ok((bytes.len() as u64 <= max).then_some(bytes))
 }
 
 /// The text of a scenario file's bytes, or where and why it is not UTF-8.
@@ -198,10 +221,12 @@ impl Model {
     /// [`Model::load`] with `options`.
     pub fn load_with(path: &Path, options: Options) -> Result<Model, LoadError> {
         let name = path.display().to_string();
-        let bytes = std::fs::read(path).map_err(|source| LoadError::Io {
-            path: name.clone(),
-            source,
-        })?;
+        let bytes = read_at_most(path, MAX_SCENARIO_BYTES)
+            .map_err(|source| LoadError::Io {
+                path: name.clone(),
+                source,
+            })?
+            .ok_or_else(|| LoadError::TooLarge { path: name.clone() })?;
         let text = utf8_text(&name, bytes)?;
         Ok(Model::parse_with(&name, &text, options)?)
     }

@@ -214,19 +214,29 @@ impl PolicyConfig {
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(default)]
 pub struct DosConfig {
-    /// D2: new connections per source IP (token bucket refill rate).
+    /// D2: new connections per source IP (token bucket refill rate), at most
+    /// 1,000,000 a second (more is "no limit": write that instead).
+    #[serde(deserialize_with = "connection_rate")]
     pub new_connections_per_ip: Rate,
-    /// D2: token bucket size for new connections per source IP.
+    /// D2: token bucket size for new connections per source IP, 1 to 1,000,000.
+    #[serde(deserialize_with = "connection_count")]
+    #[schemars(range(min = 1, max = 1_000_000))]
     pub new_connection_burst: u32,
-    /// D2: concurrent connections per source IP.
+    /// D2: concurrent connections per source IP, 1 to 1,000,000.
+    #[serde(deserialize_with = "connection_count")]
+    #[schemars(range(min = 1, max = 1_000_000))]
     pub max_concurrent_per_ip: u32,
-    /// D3: new connections per minute for the global pool of generic HELO names.
+    /// D3: new connections per minute for the global pool of generic HELO names, at
+    /// most 1,000,000 a second.
+    #[serde(deserialize_with = "connection_rate")]
     pub generic_helo_pool: Rate,
     /// D3: background load on the generic HELO pool from other customers, at most
     /// 100 a second (each is simulated).
     #[serde(deserialize_with = "background_rate")]
     pub generic_helo_background: Rate,
-    /// D4: messages per connection; the next MAIL gets 421.
+    /// D4: messages per connection, 1 to 1,000,000; the next MAIL gets 421.
+    #[serde(deserialize_with = "connection_count")]
+    #[schemars(range(min = 1, max = 1_000_000))]
     pub max_messages_per_connection: u32,
 }
 
@@ -284,6 +294,36 @@ fn background_rate<'de, D: Deserializer<'de>>(d: D) -> Result<Rate, D::Error> {
         )));
     }
     Ok(rate)
+}
+
+/// The most a DoS count or rate may be: a million (a second, for rates). Beyond it
+/// the protection is off in effect, and a token bucket's exact arithmetic
+/// (`relay::dos`) stays far inside 128 bits for any horizon.
+const DOS_MAX: u32 = 1_000_000;
+
+/// D2, D3: a connection rate of at most [`DOS_MAX`] a second.
+fn connection_rate<'de, D: Deserializer<'de>>(d: D) -> Result<Rate, D::Error> {
+    let rate = Rate::deserialize(d)?;
+    if rate.per_milli() * 1000.0 > f64::from(DOS_MAX) {
+        return Err(serde::de::Error::custom(format!(
+            "\"{rate}\" is more than {DOS_MAX} connections a second; to switch this protection off in effect write \"1000000/s\""
+        )));
+    }
+    Ok(rate)
+}
+
+/// D2, D4: a count of connections or messages from 1 to [`DOS_MAX`] (zero would
+/// refuse everything, which no relay does on purpose).
+fn connection_count<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    let n = u64::deserialize(d)?;
+    u32::try_from(n)
+        .ok()
+        .filter(|n| (1..=DOS_MAX).contains(n))
+        .ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "{n} is out of range: this setting takes a whole number from 1 to {DOS_MAX}"
+            ))
+        })
 }
 
 /// A window or bucket length: zero would make every limit meaningless.

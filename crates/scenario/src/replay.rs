@@ -56,27 +56,23 @@ pub const MAX_REPLAY_BYTES: u64 = 256 << 20;
 
 /// Reads a regular file of at most [`MAX_REPLAY_BYTES`] that is UTF-8 text.
 fn read_bounded(path: &Path) -> Result<String, String> {
-    use std::io::Read;
     let shown = path.display();
     let cannot = |e: std::io::Error| {
         format!("cannot read replay file {shown}: {e}; the path is relative to the scenario file")
     };
-    let file = std::fs::File::open(path).map_err(cannot)?;
-    if !file.metadata().map_err(cannot)?.is_file() {
+    if !std::fs::metadata(path).map_err(cannot)?.is_file() {
         return Err(format!(
             "replay file {shown} is not a regular file; give a CSV file"
         ));
     }
-    let mut bytes = Vec::new();
-    file.take(MAX_REPLAY_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(cannot)?;
-    if bytes.len() as u64 > MAX_REPLAY_BYTES {
-        return Err(format!(
-            "replay file {shown} is larger than {} MiB; split it into several replay senders, or aggregate it (a `recipients` count per row instead of addresses)",
-            MAX_REPLAY_BYTES >> 20
-        ));
-    }
+    let bytes = crate::read_at_most(path, MAX_REPLAY_BYTES)
+        .map_err(cannot)?
+        .ok_or_else(|| {
+            format!(
+                "replay file {shown} is larger than {} MiB; split it into several replay senders, or aggregate it (a `recipients` count per row instead of addresses)",
+                MAX_REPLAY_BYTES >> 20
+            )
+        })?;
     String::from_utf8(bytes).map_err(|e| {
         let before = &e.as_bytes()[..e.utf8_error().valid_up_to()];
         let line = before.iter().filter(|&&b| b == b'\n').count() + 1;

@@ -14,5 +14,7 @@ pub mod world;
 
 pub use driver::{RunError, TimerOrder, bucket_count, run, run_with};
 pub use observe::{Observation, Observer};
-pub use report::{Connections, Counts, Delays, EntityReport, Outcomes, ReplyCounts, RunReport};
+pub use report::{
+    Connections, Counts, Delays, EntityReport, Outcomes, ReplyCounts, RunReport, full_range,
+};
 pub use world::mta::{AttemptCounts, RecipientFates};

@@ -119,9 +119,28 @@ impl Counts {
 /// Delivery delays (arrival to last delivery) in milliseconds, 3 significant digits.
 pub type Delays = hdrhistogram::Histogram<u64>;
 
-/// Delays up to a year are kept exactly (to 3 digits); longer ones are clamped.
+/// The longest delay kept exactly (to 3 digits): a year; longer ones count as a year.
+pub const MAX_DELAY_MS: u64 = 365 * 86_400_000;
+
+/// An empty histogram that grows with the longest delay recorded: one of the full
+/// range is 208 KB, and a scenario of many tenants would be mostly that. The bucket
+/// layout is the same (lowest 1 ms, 3 digits), so percentiles are too.
 fn new_delays() -> Delays {
-    Delays::new_with_bounds(1, 365 * 86_400_000, 3).expect("valid histogram bounds")
+    Delays::new(3).expect("3 significant digits is a valid precision")
+}
+
+/// `h` over the full range (1 ms to [`MAX_DELAY_MS`]): the shape
+/// `delivery_delay.hlog` records, whatever the longest delay was.
+pub fn full_range(h: &Delays) -> Delays {
+    let mut full = Delays::new_with_bounds(1, MAX_DELAY_MS, 3).expect("valid histogram bounds");
+    full.add(h).expect("delays are clamped to the full range");
+    full
+}
+
+/// Records `ms`, clamped to [`MAX_DELAY_MS`] (growing the histogram as needed).
+fn record_delay(h: &mut Delays, ms: u64) {
+    h.record(ms.min(MAX_DELAY_MS))
+        .expect("an auto-resizing histogram records any delay up to a year");
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -130,8 +149,6 @@ pub struct EntityReport {
     pub counts: Counts,
     pub replies: ReplyCounts,
     pub connections: Connections,
-    /// Delivery delays of the messages (tenants only; empty for senders).
-    pub delays: Delays,
     /// Recipient deferrals over all attempts (4xx, refused connections).
     pub deferrals: u64,
     /// P8: messages accepted with the envelope sender rewritten to postmaster@.
@@ -154,6 +171,9 @@ pub struct RunReport {
     /// Delivery delays of all messages.
     pub delays: Delays,
     pub tenants: Vec<EntityReport>,
+    /// Per tenant (by index), the delivery delays of its messages. Senders have none:
+    /// a histogram is 208 KB, and a population of senders would be mostly that.
+    pub tenant_delays: Vec<Delays>,
     pub senders: Vec<EntityReport>,
     /// Per registered user (by `UserId`), the replies of the transactions it was
     /// counted in (Q3): MAIL FROM's, each RCPT TO's and DATA's.
@@ -177,7 +197,6 @@ impl RunReport {
                     counts: Counts::default(),
                     replies: ReplyCounts::default(),
                     connections: Connections::default(),
-                    delays: new_delays(),
                     deferrals: 0,
                     rewritten: 0,
                 })
@@ -198,6 +217,7 @@ impl RunReport {
             limit_hits: 0,
             first_changes: Default::default(),
             tenants: entities(model.tenants.iter().map(|t| &t.id).collect()),
+            tenant_delays: model.tenants.iter().map(|_| new_delays()).collect(),
             senders: entities(model.senders.iter().map(|s| &s.id).collect()),
             user_replies: vec![
                 ReplyCounts::default();
@@ -259,10 +279,8 @@ impl RunReport {
 
     pub(super) fn delivery_delay(&mut self, tag: MessageTag, delay: relay::time::SimDuration) {
         let ms = delay.as_millis();
-        self.delays.saturating_record(ms);
-        self.tenants[tag.tenant as usize]
-            .delays
-            .saturating_record(ms);
+        record_delay(&mut self.delays, ms);
+        record_delay(&mut self.tenant_delays[tag.tenant as usize], ms);
     }
 
     /// Counts a reply for the run, the tenant and — unless it answered a

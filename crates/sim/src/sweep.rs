@@ -161,7 +161,7 @@ fn point(report: &RunReport, tenant: TenantIx, licences: u32, k: u32) -> Point {
             })
             .map(|e| e.time.as_millis() as f64 / 1000.0)
     });
-    let d = &t.delays;
+    let d = &report.tenant_delays[tenant.0 as usize];
     let s = |ms: u64| ms as f64 / 1000.0;
     Point {
         licences,

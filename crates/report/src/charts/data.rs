@@ -52,6 +52,58 @@ pub struct Results {
     pub lanes: Vec<Lane>,
     /// Per MTA: (bucket start, most queued).
     pub queue_depth: BTreeMap<String, Vec<(f64, f64)>>,
+    /// What [`Results::keep_drawable`] left out of the charts.
+    pub omitted: Omitted,
+}
+
+/// Tenants, limit lanes and MTAs not drawn (they are all in the CSV files).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Omitted {
+    /// Of how many tenants the throughput panels show the busiest.
+    pub tenants_of: Option<usize>,
+    /// Of how many lanes the timeline shows the first hit.
+    pub lanes_of: Option<usize>,
+    /// Of how many MTAs the queue chart shows the deepest.
+    pub mtas_of: Option<usize>,
+}
+
+/// Throughput panels drawn at most (each is 380 px high).
+pub const MAX_TENANT_PANELS: usize = 6;
+/// Limit lanes drawn at most (each is 60 px high).
+pub const MAX_LANES: usize = 40;
+/// Queue-depth lines drawn at most (more are not told apart by colour).
+pub const MAX_MTA_LINES: usize = 8;
+
+impl Results {
+    /// Keeps what a chart of bounded size can show: the tenants that offered the
+    /// most recipients, the limits hit first, the MTAs whose queues got deepest. A
+    /// scenario of 20,000 tenants otherwise asks for a 7.6-million-pixel-high
+    /// bitmap. What is left out is counted in `omitted` and said on the chart.
+    pub fn keep_drawable(&mut self) {
+        let offered = |rows: &Vec<ThroughputRow>| rows.iter().map(|x| x.offered).sum::<f64>();
+        if self.throughput.len() > MAX_TENANT_PANELS {
+            self.omitted.tenants_of = Some(self.throughput.len());
+            let keep = busiest(&self.throughput, MAX_TENANT_PANELS, offered);
+            self.throughput.retain(|name, _| keep.contains(name));
+        }
+        if self.lanes.len() > MAX_LANES {
+            self.omitted.lanes_of = Some(self.lanes.len());
+            self.lanes.truncate(MAX_LANES);
+        }
+        if self.queue_depth.len() > MAX_MTA_LINES {
+            self.omitted.mtas_of = Some(self.queue_depth.len());
+            let deepest = |p: &Vec<(f64, f64)>| p.iter().map(|x| x.1).fold(0.0, f64::max);
+            let keep = busiest(&self.queue_depth, MAX_MTA_LINES, deepest);
+            self.queue_depth.retain(|name, _| keep.contains(name));
+        }
+    }
+}
+
+/// The `n` names with the largest `size`, ties by name.
+fn busiest<T>(map: &BTreeMap<String, T>, n: usize, size: impl Fn(&T) -> f64) -> Vec<String> {
+    let mut ranked: Vec<(f64, &String)> = map.iter().map(|(k, v)| (size(v), k)).collect();
+    ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(b.1)));
+    ranked.into_iter().take(n).map(|(_, k)| k.clone()).collect()
 }
 
 fn invalid(file: &Path, what: impl std::fmt::Display) -> io::Error {
@@ -226,5 +278,49 @@ mod tests {
         assert_eq!(second_of_day("2026-03-02T08:30:15Z"), Some(30_615.0));
         assert_eq!(second_of_day("2026-03-02T00:00:00+01:00"), Some(0.0));
         assert_eq!(second_of_day("nonsense"), None);
+    }
+
+    /// 20,000 tenants asked for a bitmap 7.6 million pixels high (a panic in
+    /// plotters); the charts keep the busiest and say how many there were.
+    #[test]
+    fn charts_keep_the_busiest_tenants_and_deepest_queues() {
+        let mut r = Results::default();
+        for i in 0..20_000 {
+            let row = ThroughputRow {
+                offered: f64::from(i % 1000),
+                ..ThroughputRow::default()
+            };
+            r.throughput.insert(format!("t{i:05}"), vec![row]);
+            r.queue_depth
+                .insert(format!("m{i:05}"), vec![(0.0, f64::from(i))]);
+            r.lanes.push(Lane {
+                name: format!("lane {i}"),
+                bands: Vec::new(),
+            });
+        }
+        r.keep_drawable();
+        // Offered 999 by t00999, t01999, …: the first six of them by name.
+        let tenants: Vec<&str> = r.throughput.keys().map(String::as_str).collect();
+        assert_eq!(
+            tenants,
+            ["t00999", "t01999", "t02999", "t03999", "t04999", "t05999"]
+        );
+        let mtas: Vec<&str> = r.queue_depth.keys().map(String::as_str).collect();
+        assert_eq!(mtas.len(), MAX_MTA_LINES);
+        assert_eq!(mtas[0], "m19992");
+        assert_eq!(r.lanes.len(), MAX_LANES);
+        assert_eq!(r.lanes[0].name, "lane 0");
+        assert_eq!(
+            r.omitted,
+            Omitted {
+                tenants_of: Some(20_000),
+                lanes_of: Some(20_000),
+                mtas_of: Some(20_000)
+            }
+        );
+        let mut few = Results::default();
+        few.throughput.insert("a".into(), Vec::new());
+        few.keep_drawable();
+        assert_eq!(few.omitted, Omitted::default());
     }
 }

@@ -147,14 +147,28 @@ fn nothing_to_show<DB: DrawingBackend>(
     Ok(())
 }
 
+/// The title's note when a chart shows `shown` of `of` (`Results::keep_drawable`).
+fn shown_of(shown: usize, of: Option<usize>, which: &str, what: &str, file: &str) -> String {
+    of.map_or_else(String::new, |of| {
+        format!(" — the {shown} {which} of {of} {what} (all are in {file})")
+    })
+}
+
 /// Accepted, deferred and rejected recipients per bucket, stacked, one panel per
 /// tenant, with the peak limit (Q5) scaled to the bucket drawn as a line.
 pub fn throughput<DB: DrawingBackend>(area: &Area<DB>, r: &Results) -> Result<(), String> {
     area.fill(&WHITE).map_err(e)?;
     let title = format!(
-        "{} — recipients per {} bucket",
+        "{} — recipients per {} bucket{}",
         r.scenario,
-        bucket_name(r.bucket_s)
+        bucket_name(r.bucket_s),
+        shown_of(
+            r.throughput.len(),
+            r.omitted.tenants_of,
+            "busiest",
+            "tenants",
+            "throughput.csv"
+        )
     );
     let area = area.titled(&title, font(26)).map_err(e)?;
     let tenants: Vec<_> = r.throughput.iter().collect();
@@ -223,7 +237,17 @@ pub fn throughput<DB: DrawingBackend>(area: &Area<DB>, r: &Results) -> Result<()
 /// One lane per limit that was hit (user, customer, DoS), a band while it is in
 /// force, the reply code on it.
 pub fn limit_timeline<DB: DrawingBackend>(area: &Area<DB>, r: &Results) -> Result<(), String> {
-    let title = format!("{} — limits in force (hit → cleared)", r.scenario);
+    let title = format!(
+        "{} — limits in force (hit → cleared){}",
+        r.scenario,
+        shown_of(
+            r.lanes.len(),
+            r.omitted.lanes_of,
+            "first hit",
+            "limits",
+            "limit_hits.csv"
+        )
+    );
     let lanes = &r.lanes;
     if lanes.is_empty() {
         return nothing_to_show(area, &title, "No limit was hit in this run.");
@@ -294,7 +318,17 @@ pub fn limit_timeline<DB: DrawingBackend>(area: &Area<DB>, r: &Results) -> Resul
 /// (Q5) windows, summed over `throughput.csv`'s accepted recipients (so at bucket
 /// resolution; the quota engine itself is exact).
 pub fn quota_utilisation<DB: DrawingBackend>(area: &Area<DB>, r: &Results) -> Result<(), String> {
-    let title = format!("{} — customer quota used (% of limit)", r.scenario);
+    let title = format!(
+        "{} — customer quota used (% of limit){}",
+        r.scenario,
+        shown_of(
+            r.throughput.len(),
+            r.omitted.tenants_of,
+            "busiest",
+            "tenants",
+            "throughput.csv"
+        )
+    );
     area.fill(&WHITE).map_err(e)?;
     let x_max = (r.horizon_s / 3600.0).max(1e-3);
     let mut series: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
@@ -356,9 +390,16 @@ pub fn quota_utilisation<DB: DrawingBackend>(area: &Area<DB>, r: &Results) -> Re
 /// The most messages each MTA's queue held per bucket.
 pub fn queue_depth<DB: DrawingBackend>(area: &Area<DB>, r: &Results) -> Result<(), String> {
     let title = format!(
-        "{} — MTA queue depth (most per {})",
+        "{} — MTA queue depth (most per {}){}",
         r.scenario,
-        bucket_name(r.bucket_s)
+        bucket_name(r.bucket_s),
+        shown_of(
+            r.queue_depth.len(),
+            r.omitted.mtas_of,
+            "deepest",
+            "MTAs",
+            "queue_depth.csv"
+        )
     );
     if r.queue_depth.is_empty() {
         return nothing_to_show(area, &title, "No queue_depth.csv in this folder.");

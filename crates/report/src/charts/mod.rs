@@ -81,7 +81,8 @@ pub fn draw_all(dir: &Path) -> io::Result<Vec<PathBuf>> {
         return draw_sweep(dir, &format!("{name} — outcome against licences"));
     }
     register_font();
-    let r = data::read(dir)?;
+    let mut r = data::read(dir)?;
+    r.keep_drawable();
     let panels = r.throughput.len().max(1) as u32;
     let lanes = r.lanes.len() as u32;
     let mut written = Vec::new();

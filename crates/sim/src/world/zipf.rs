@@ -12,8 +12,9 @@ use std::rc::Rc;
 use rand::RngExt;
 use rand_chacha::ChaCha12Rng;
 
-/// Largest pool given an alias table (8 bytes a rank: 32 MiB at the limit).
-pub const TABLE_LIMIT: u32 = 4_000_000;
+/// Largest pool given an alias table (8 bytes a rank: 32 MiB at the limit); the
+/// pre-run memory estimate charges the same tables.
+pub const TABLE_LIMIT: u32 = scenario::estimate::ZIPF_TABLE_LIMIT;
 
 /// Vose's alias table: draw a column uniformly, keep it with probability `keep`, else
 /// take its alias. A column's two values sit together: one cache line per draw.
