@@ -891,3 +891,73 @@ fn e46_thousands_of_errors_are_shown_in_part_and_quickly() {
     );
     assert!(shown.ends_with("many.toml: 40000 errors\n"));
 }
+
+/// Populations: 1 to a million members or users, `{n}` only where there are
+/// members, in the local part, and an address of the tenant's domains.
+#[test]
+fn e47_populations_have_ranges_and_numbered_addresses() {
+    let sender = |keys: &str| {
+        append(&format!(
+            "\n[[sender]]\nid = \"many\"\nmta = \"m\"\nenvelope_from = [\"user{{n}}@acme.example\"]\nrate = \"1/h\"\n{keys}\n"
+        ))
+    };
+    let tenant = |pattern: &str| {
+        replace_line(
+            9,
+            &format!("users = [\"a@acme.example\"]\nusers_pattern = {pattern}"),
+        )
+    };
+    let cases: Vec<(String, &str)> = vec![
+        (
+            sender("population = 0"),
+            "population = 0 is outside 1..1000000",
+        ),
+        (
+            sender("population = 2000000"),
+            "population = 2000000 is outside 1..1000000",
+        ),
+        (sender(""), "`{n}` in envelope_from, but no population"),
+        (
+            tenant("{ count = 0, pattern = \"u{n}@acme.example\" }"),
+            "users_pattern count = 0 is outside 1..1000000",
+        ),
+        (
+            tenant("{ count = 5, pattern = \"u@acme.example\" }"),
+            "the pattern has no `{n}`",
+        ),
+        (
+            tenant("{ count = 5, pattern = \"u@acme{n}.example\" }"),
+            "`{n}` may only stand in the part before the @",
+        ),
+        (
+            tenant("{ count = 5, pattern = \"user{n}\" }"),
+            "it is not an email address",
+        ),
+        (
+            tenant("{ count = 5, pattern = \"u{n}@other.example\" }"),
+            "is not in a domain of the tenant",
+        ),
+    ];
+    for (text, message) in &cases {
+        let err = Model::parse("p.toml", text).expect_err(message);
+        assert!(
+            err.diagnostics.iter().any(|d| d.message.contains(message)),
+            "{message}: {:?}",
+            err.diagnostics
+                .iter()
+                .map(|d| d.message.as_str())
+                .collect::<Vec<_>>()
+        );
+    }
+    let replay = append(
+        "\n[[sender]]\nid = \"r\"\nmta = \"m\"\npattern = \"replay\"\nreplay = \"x.csv\"\npopulation = 3\n",
+    );
+    let err = Model::parse("p.toml", &replay).unwrap_err();
+    assert!(
+        err.diagnostics.iter().any(|d| d
+            .message
+            .contains("a replay sender cannot have a population")),
+        "{:?}",
+        err.diagnostics
+    );
+}

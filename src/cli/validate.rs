@@ -9,13 +9,21 @@ pub fn validate(paths: &[PathBuf]) -> ExitCode {
     for path in paths {
         match super::load_or_report(path) {
             Some(s) => {
+                let members = if s.senders.len() == s.declared_senders.len() {
+                    String::new()
+                } else {
+                    format!(
+                        " ({} members)",
+                        super::group_thousands(s.senders.len() as u64)
+                    )
+                };
                 outln!(
-                    "ok: {} (scenario `{}`: {} tenants, {} MTAs, {} senders, {} expectations)",
+                    "ok: {} (scenario `{}`: {} tenants, {} MTAs, {} senders{members}, {} expectations)",
                     path.display(),
                     s.name,
                     s.tenants.len(),
                     s.mtas.len(),
-                    s.senders.len(),
+                    s.declared_senders.len(),
                     s.expectations.len()
                 );
                 outln!("  {}", super::memory::describe(&s.estimate()));

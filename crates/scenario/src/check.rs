@@ -325,13 +325,13 @@ pub(super) fn assemble(raw: RawScenario, sink: &mut DiagnosticSink) -> Option<Sc
             );
         }
     }
-    let users: Vec<(&str, &str)> = tenants
+    let addresses: Vec<(&str, Vec<String>)> = tenants
         .iter()
-        .flat_map(|t| {
-            t.users
-                .iter()
-                .map(move |u| (t.id.get_ref().as_str(), u.get_ref().0.as_str()))
-        })
+        .map(|t| (t.id.get_ref().as_str(), t.user_addresses()))
+        .collect();
+    let users: Vec<(&str, &str)> = addresses
+        .iter()
+        .flat_map(|(t, list)| list.iter().map(move |u| (*t, u.as_str())))
         .collect();
     for expectation in expectations.iter().filter(|_| tenants_ok && senders_ok) {
         check_expectation(expectation, &tenant_ids, &sender_ids, &users, sink);
@@ -586,6 +586,59 @@ fn check_licences(licences: &Spanned<u32>, sink: &mut DiagnosticSink) {
     }
 }
 
+/// `users_pattern`: 1 to a million users, `{n}` in the local part, an address of one
+/// of the tenant's domains (checked once: the domain is every member's).
+fn check_user_pattern(
+    tenant: &Tenant,
+    p: &crate::population::UserPattern,
+    sink: &mut DiagnosticSink,
+) {
+    use crate::population::{MAX_POPULATION, member_address, pattern_problem};
+    let id = tenant.id.get_ref();
+    if !(1..=MAX_POPULATION).contains(p.count.get_ref()) {
+        sink.error_with_help(
+            p.count.span(),
+            &format!(
+                "tenant `{id}`: users_pattern count = {} is outside 1..{MAX_POPULATION}",
+                p.count.get_ref()
+            ),
+            "out of range",
+            "give the number of users, 1 to 1000000",
+        );
+    }
+    let pattern = p.pattern.get_ref();
+    let first = member_address(pattern, 1);
+    let problem = match first.parse::<super::values::EmailAddress>() {
+        Err(_) => Some("it is not an email address with `{n}` for the number"),
+        Ok(_) => pattern_problem(pattern),
+    };
+    if let Some(problem) = problem {
+        sink.error_with_help(
+            p.pattern.span(),
+            &format!("tenant `{id}`: users_pattern \"{pattern}\": {problem}"),
+            "not a pattern",
+            "write e.g. pattern = \"user{n}@acme.example\" (n runs from 1 to count)",
+        );
+        return;
+    }
+    let domain: Option<super::values::DomainName> =
+        first.rsplit_once('@').and_then(|(_, d)| d.parse().ok());
+    if let Some(domain) = domain
+        && !tenant.domains().any(|d| domain.is_within(d))
+    {
+        let domains: Vec<String> = tenant.domains().map(ToString::to_string).collect();
+        sink.error_with_help(
+            p.pattern.span(),
+            &format!("tenant `{id}`: users_pattern \"{pattern}\" is not in a domain of the tenant"),
+            "foreign domain",
+            &format!(
+                "registered users belong to the tenant's domains: {}",
+                domains.join(", ")
+            ),
+        );
+    }
+}
+
 fn check_tenant(tenant: &Tenant, sink: &mut DiagnosticSink) {
     check_licences(&tenant.licences, sink);
     let mut names: BTreeMap<&str, ()> = BTreeMap::new();
@@ -603,6 +656,9 @@ fn check_tenant(tenant: &Tenant, sink: &mut DiagnosticSink) {
                 "give each relay setting its own name",
             );
         }
+    }
+    if let Some(p) = &tenant.users_pattern {
+        check_user_pattern(tenant, p, sink);
     }
     for user in &tenant.users {
         let domain: super::values::DomainName = match user.get_ref().domain().parse() {
@@ -678,6 +734,46 @@ fn check_domains_are_owned_once(tenants: &[Tenant], sink: &mut DiagnosticSink) {
 pub const MAX_SENDER_RATE_PER_SECOND: f64 = 1_000.0;
 pub const MAX_BURST_MESSAGES: u32 = 10_000_000;
 
+/// A population has 1 to a million members, is not a replay (the file is one
+/// sender's), and `{n}` numbers members only where there are members.
+fn check_population(sender: &Sender, replay: bool, sink: &mut DiagnosticSink) {
+    use crate::population::{MAX_POPULATION, MEMBER};
+    let id = sender.id.get_ref();
+    match &sender.population {
+        Some(p) if !(1..=MAX_POPULATION).contains(p.get_ref()) => sink.error_with_help(
+            p.span(),
+            &format!(
+                "sender `{id}`: population = {} is outside 1..{MAX_POPULATION}",
+                p.get_ref()
+            ),
+            "out of range",
+            "give the number of members, 1 to 1000000",
+        ),
+        Some(p) if replay => sink.error_with_help(
+            p.span(),
+            &format!("sender `{id}`: a replay sender cannot have a population"),
+            "not with replay",
+            "remove population: the replay file is one sender's mail",
+        ),
+        Some(_) => {}
+        None => {
+            let numbered = sender
+                .envelope_from
+                .get_ref()
+                .iter()
+                .any(|f| f.to_string().contains(MEMBER));
+            if numbered {
+                sink.error_with_help(
+                    sender.envelope_from.span(),
+                    &format!("sender `{id}`: `{{n}}` in envelope_from, but no population"),
+                    "no members to number",
+                    "add population = N (members 1 to N), or write the address out",
+                );
+            }
+        }
+    }
+}
+
 fn check_sender(sender: &Sender, has_start: bool, sink: &mut DiagnosticSink) {
     let id = sender.id.get_ref();
     let pattern = *sender.pattern.get_ref();
@@ -706,6 +802,7 @@ fn check_sender(sender: &Sender, has_start: bool, sink: &mut DiagnosticSink) {
         }
     }
     let replay = pattern == Pattern::Replay;
+    check_population(sender, replay, sink);
     if !replay && sender.envelope_from.get_ref().is_empty() {
         let span = if sender.envelope_from.span().is_empty() {
             sender.id.span()

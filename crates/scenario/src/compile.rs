@@ -81,11 +81,16 @@ pub(crate) fn compile(s: &Scenario) -> Option<Model> {
         .map(|m| mta(m, &names))
         .collect::<Option<Vec<_>>>()?;
     let duration = s.duration();
-    let senders = s
-        .senders
-        .iter()
-        .map(|x| sender(x, s, &names, &mtas))
-        .collect::<Option<Vec<_>>>()?;
+    let mut senders = Vec::new();
+    for (i, x) in s.senders.iter().enumerate() {
+        let declared = sender(x, SenderIx(i as u32), s, &names, &mtas)?;
+        match x.population.as_ref().map(|p| *p.get_ref()) {
+            None => senders.push(declared),
+            Some(population) => {
+                senders.extend((1..=population).map(|n| member(&declared, x, population, n)));
+            }
+        }
+    }
     let events = s
         .events
         .iter()
@@ -110,6 +115,7 @@ pub(crate) fn compile(s: &Scenario) -> Option<Model> {
         storage,
         mtas,
         senders,
+        declared_senders: s.senders.iter().map(|x| x.id.get_ref().clone()).collect(),
         events,
         expectations,
     })
@@ -154,8 +160,33 @@ fn mta(m: &crate::Mta, names: &Names) -> Option<model::Mta> {
     })
 }
 
+/// Member `n` of a population of `population`: `{n}` in its envelope senders is its
+/// number; a rate for the whole population is split evenly.
+fn member(declared: &model::Sender, x: &crate::Sender, population: u32, n: u32) -> model::Sender {
+    use crate::population::{RatePer, member_address};
+    use crate::values::{EmailAddress, EnvelopeSender};
+    let mut m = declared.clone();
+    m.member = Some(n);
+    for from in &mut m.envelope_from {
+        if let EnvelopeSender::Address(a) = from {
+            *a = EmailAddress(member_address(&a.0, n));
+        }
+    }
+    if x.rate_per == RatePer::Population {
+        let share = |r: &mut crate::values::Rate| r.count /= f64::from(population);
+        match &mut m.traffic {
+            Traffic::Constant { rate }
+            | Traffic::Poisson { rate }
+            | Traffic::Diurnal { rate, .. } => share(rate),
+            Traffic::Bursts | Traffic::Replay { .. } => {}
+        }
+    }
+    m
+}
+
 fn sender(
     x: &crate::Sender,
+    declared: SenderIx,
     s: &Scenario,
     names: &Names,
     mtas: &[model::Mta],
@@ -178,6 +209,8 @@ fn sender(
     let pool = &x.recipient_pool;
     Some(model::Sender {
         id: x.id.get_ref().clone(),
+        declared,
+        member: None,
         mta: MtaIx(mta),
         tenant: mtas.get(mta as usize)?.tenant,
         traffic,

@@ -17,6 +17,7 @@ mod expect;
 mod load;
 pub mod model;
 mod mta;
+pub mod population;
 mod relay_config;
 pub mod replay;
 mod schema;

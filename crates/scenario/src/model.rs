@@ -75,7 +75,10 @@ pub struct Model {
     /// P13: each tenant's mail storage settings (same order as `tenants`).
     pub storage: Vec<MailStorage>,
     pub mtas: Vec<Mta>,
+    /// One per sender and per member of a population, in file order.
     pub senders: Vec<Sender>,
+    /// The ids of the `[[sender]]` blocks; `SenderIx` indexes this.
+    pub declared_senders: Vec<String>,
     /// Timed changes, in file order.
     pub events: Vec<TimedCommand>,
     pub expectations: Vec<Expectation>,
@@ -106,8 +109,18 @@ impl Model {
         &self.mtas[ix.0 as usize]
     }
 
+    /// The (first member of the) `[[sender]]` `ix`.
     pub fn sender(&self, ix: SenderIx) -> &Sender {
-        &self.senders[ix.0 as usize]
+        let first = self.senders.partition_point(|s| s.declared < ix);
+        &self.senders[first]
+    }
+
+    /// The name of a sender's random stream: its id, with `#n` for a member.
+    pub fn stream_name(sender: &Sender) -> std::borrow::Cow<'_, str> {
+        match sender.member {
+            None => std::borrow::Cow::Borrowed(sender.id.as_str()),
+            Some(n) => std::borrow::Cow::Owned(format!("{}#{n}", sender.id)),
+        }
     }
 
     /// The address of registered user `user` (users are numbered across tenants in
@@ -198,7 +211,14 @@ pub struct MtaOverrides {
 /// An application or user population that hands mail to an MTA.
 #[derive(Clone, Debug)]
 pub struct Sender {
+    /// The id of its `[[sender]]` (shared by the members of a population).
     pub id: String,
+    /// The `[[sender]]` it is (or is a member of): reports and expectations count
+    /// by this.
+    pub declared: SenderIx,
+    /// Its member number, 1 to the population, for a `[[sender]]` with
+    /// `population`; `None` otherwise.
+    pub member: Option<u32>,
     pub mta: MtaIx,
     /// The tenant of its MTA.
     pub tenant: TenantIx,

@@ -41,8 +41,18 @@ pub struct Sender {
     #[serde(default = "super::values::unspanned_default::<Pattern>")]
     #[schemars(with = "Pattern")]
     pub pattern: Spanned<Pattern>,
-    /// Mean message rate (constant, poisson, diurnal).
+    /// How many members this sender stands for (default 1): each its own arrival
+    /// process and random stream, `{n}` in `envelope_from` replaced by its number
+    /// (1 to `population`). Reported as one sender.
+    #[schemars(with = "Option<u32>", range(min = 1, max = 1_000_000))]
+    pub population: Option<Spanned<u32>>,
+    /// Mean message rate (constant, poisson, diurnal); per member of a population
+    /// unless `rate_per = "population"`.
     pub rate: Option<Rate>,
+    /// With `population`: whether `rate` is each member's (default) or all members'
+    /// together.
+    #[serde(default)]
+    pub rate_per: crate::population::RatePer,
     /// Diurnal: 24 relative weights, hour 0 to 23 of the local day.
     #[schemars(with = "Option<Vec<f64>>")]
     pub weights: Option<Spanned<Vec<f64>>>,

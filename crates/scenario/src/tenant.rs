@@ -35,6 +35,9 @@ pub struct Tenant {
     #[serde(default)]
     #[schemars(with = "Vec<EmailAddress>")]
     pub users: Vec<Spanned<EmailAddress>>,
+    /// Q3: more registered users, numbered: `{ count = 2000, pattern =
+    /// "user{n}@acme.example" }` registers user1@… to user2000@… (after `users`).
+    pub users_pattern: Option<crate::population::UserPattern>,
     /// Q13: block all senders, registered or not, once a customer limit is reached.
     #[serde(default)]
     pub block_all_senders_at_customer_limit: bool,
@@ -62,6 +65,21 @@ impl Tenant {
     /// All domains of the tenant, primary first.
     pub fn domains(&self) -> impl Iterator<Item = &DomainName> {
         std::iter::once(&self.primary_domain).chain(&self.secondary_domains)
+    }
+
+    /// Every registered user: `users`, then the numbered ones of `users_pattern` not
+    /// already listed (lowercase, as addresses are compared).
+    pub fn user_addresses(&self) -> Vec<String> {
+        let mut all: Vec<String> = self.users.iter().map(|u| u.get_ref().0.clone()).collect();
+        if let Some(p) = &self.users_pattern {
+            let listed: std::collections::BTreeSet<String> = all.iter().cloned().collect();
+            all.extend(
+                p.addresses()
+                    .map(|a| a.to_ascii_lowercase())
+                    .filter(|a| !listed.contains(a)),
+            );
+        }
+        all
     }
 }
 
@@ -153,7 +171,7 @@ impl Tenant {
             licences: *self.licences.get_ref(),
             billing: self.billing.to_core(),
             domains: self.domains().map(|d| d.0.clone()).collect(),
-            users: self.users.iter().map(|u| u.get_ref().0.clone()).collect(),
+            users: self.user_addresses(),
             block_all_senders_at_customer_limit: self.block_all_senders_at_customer_limit,
             user_limits: relay::UserLimits {
                 messages_per_day: self.user_messages_per_day,

@@ -186,6 +186,9 @@ pub struct RunReport {
     pub limit_hits: u64,
     /// Which (limit of a subject, change) already has its first event.
     first_changes: std::collections::BTreeSet<(LimitKey, LimitChange)>,
+    /// Per sender of the model (members of populations included), the `[[sender]]`
+    /// its counts go to (`senders` has one entry per `[[sender]]`).
+    declared_of_sender: Vec<u32>,
 }
 
 impl RunReport {
@@ -218,12 +221,18 @@ impl RunReport {
             first_changes: Default::default(),
             tenants: entities(model.tenants.iter().map(|t| &t.id).collect()),
             tenant_delays: model.tenants.iter().map(|_| new_delays()).collect(),
-            senders: entities(model.senders.iter().map(|s| &s.id).collect()),
+            senders: entities(model.declared_senders.iter().collect()),
+            declared_of_sender: model.senders.iter().map(|s| s.declared.0).collect(),
             user_replies: vec![
                 ReplyCounts::default();
                 model.tenants.iter().map(|t| t.users.len()).sum()
             ],
         }
+    }
+
+    /// The report of the `[[sender]]` that model sender `sender` is (a member of).
+    fn sender_mut(&mut self, sender: u32) -> &mut EntityReport {
+        &mut self.senders[self.declared_of_sender[sender as usize] as usize]
     }
 
     /// Counts the replies of one transaction under the user it counted (Q3).
@@ -249,7 +258,7 @@ impl RunReport {
     fn count(&mut self, tag: MessageTag, f: impl Fn(&mut Counts)) {
         f(&mut self.total);
         f(&mut self.tenants[tag.tenant as usize].counts);
-        f(&mut self.senders[tag.sender as usize].counts);
+        f(&mut self.sender_mut(tag.sender).counts);
     }
 
     pub(super) fn message_generated(&mut self, tag: MessageTag, recipients: u32) {
@@ -273,7 +282,7 @@ impl RunReport {
     pub(super) fn deferrals(&mut self, tag: MessageTag, n: u64) {
         self.tenants[tag.tenant as usize].deferrals += n;
         if !tag.notification {
-            self.senders[tag.sender as usize].deferrals += n;
+            self.sender_mut(tag.sender).deferrals += n;
         }
     }
 
@@ -289,7 +298,7 @@ impl RunReport {
         self.replies.add(reply);
         self.tenants[tag.tenant as usize].replies.add(reply);
         if !tag.notification {
-            self.senders[tag.sender as usize].replies.add(reply);
+            self.sender_mut(tag.sender).replies.add(reply);
         }
     }
 
@@ -297,7 +306,7 @@ impl RunReport {
         self.rewritten += 1;
         self.tenants[tag.tenant as usize].rewritten += 1;
         if !tag.notification {
-            self.senders[tag.sender as usize].rewritten += 1;
+            self.sender_mut(tag.sender).rewritten += 1;
         }
     }
 
@@ -312,7 +321,7 @@ impl RunReport {
         count(&mut self.connections);
         count(&mut self.tenants[tag.tenant as usize].connections);
         if !tag.notification {
-            count(&mut self.senders[tag.sender as usize].connections);
+            count(&mut self.sender_mut(tag.sender).connections);
         }
     }
 
