@@ -151,7 +151,7 @@ fn two_runs_with_the_same_seed_are_byte_identical() {
         "summary.json",
         "throughput.csv",
         "limit_hits.csv",
-        "transactions.csv",
+        "transactions.csv.zst",
         "queue_depth.csv",
         "delivery_delay.hlog",
         "throughput.png",
@@ -282,6 +282,38 @@ fn limit_hits_csv_is_the_exact_timeline() {
     insta::assert_snapshot!("q05_limit_hits_csv", csv);
 }
 
+/// `--trace` writes `transactions.csv.zst` (zstd), decompressed.
+fn read_trace(dir: &Path) -> Vec<u8> {
+    zstd::decode_all(&read(dir, "transactions.csv.zst")[..]).unwrap()
+}
+
+/// `--trace-format csv` writes the same rows uncompressed as `transactions.csv`;
+/// the compressed trace is a fraction of its size; a misspelt format is explained.
+#[test]
+fn the_trace_is_compressed_unless_asked_for_csv() {
+    let zst = tempfile::tempdir().unwrap();
+    let csv = tempfile::tempdir().unwrap();
+    let scenario = "scenarios/exchange-vs-postfix.toml";
+    run_into(scenario, zst.path(), &["--trace"]);
+    run_into(scenario, csv.path(), &["--trace-format", "csv"]);
+    let plain = read(csv.path(), "transactions.csv");
+    assert_eq!(read_trace(zst.path()), plain);
+    let compressed = read(zst.path(), "transactions.csv.zst").len();
+    assert!(
+        compressed * 10 < plain.len(),
+        "{compressed} of {}",
+        plain.len()
+    );
+    assert!(!zst.path().join("transactions.csv").exists());
+    let o = relaysim(&["run", scenario, "--trace-format", "gz"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("`gz` is not a trace format: use `zst`"),
+        "{}",
+        stderr(&o)
+    );
+}
+
 /// The trace shows who is charged, who is counted, and the P8 rewrite.
 #[test]
 fn transactions_csv_shows_attribution_and_rewriting() {
@@ -291,7 +323,7 @@ fn transactions_csv_shows_attribution_and_rewriting() {
         dir.path(),
         &["--trace"],
     );
-    let trace = String::from_utf8(read(dir.path(), "transactions.csv")).unwrap();
+    let trace = String::from_utf8(read_trace(dir.path())).unwrap();
     let mut lines = trace.lines();
     assert_eq!(
         lines.next().unwrap(),
@@ -327,7 +359,11 @@ fn outputs_of_a_small_scenario_are_golden() {
         "transactions.csv",
         "queue_depth.csv",
     ] {
-        let text = String::from_utf8(read(dir.path(), file)).unwrap();
+        let bytes = match file {
+            "transactions.csv" => read_trace(dir.path()),
+            _ => read(dir.path(), file),
+        };
+        let text = String::from_utf8(bytes).unwrap();
         insta::assert_snapshot!(format!("q13_{}", file.replace('.', "_")), text);
     }
 }
@@ -399,7 +435,7 @@ fn a_killed_run_leaves_the_previous_run_whole() {
     };
     let old_files = listing(&out);
     let old_summary = read(&out, "summary.json");
-    assert!(old_files.contains(&"transactions.csv".to_string()));
+    assert!(old_files.contains(&"transactions.csv.zst".to_string()));
 
     let long = std::fs::read_to_string("scenarios/large-tenant-cap.toml")
         .unwrap()
@@ -448,7 +484,7 @@ fn a_killed_run_leaves_the_previous_run_whole() {
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(
-        !listing(&out).contains(&"transactions.csv".to_string()),
+        !listing(&out).contains(&"transactions.csv.zst".to_string()),
         "replaced whole"
     );
     assert_eq!(

@@ -20,13 +20,29 @@ pub struct RunArgs {
     /// Seed of every random stream, 0 to 18446744073709551615 (default: the scenario's).
     #[arg(long, allow_negative_numbers = true, value_parser = parse_seed)]
     seed: Option<u64>,
-    /// Also write transactions.csv, one row per SMTP transaction.
+    /// Also write the transaction trace, one row per SMTP transaction:
+    /// transactions.csv.zst (zstd; polars and pandas read it as it is).
     #[arg(long)]
     trace: bool,
+    /// The trace's format: `zst` (transactions.csv.zst, the default) or `csv`
+    /// (transactions.csv, uncompressed: some ten times larger). Implies --trace.
+    #[arg(long, value_name = "zst|csv", value_parser = parse_trace_format)]
+    trace_format: Option<report::TraceFormat>,
     /// Replace the output folder even if relaysim did not make it (it is replaced
     /// whole; without this only relaysim's own run folders and empty ones are).
     #[arg(long)]
     overwrite: bool,
+}
+
+/// `--trace-format`: `zst` or `csv`.
+fn parse_trace_format(text: &str) -> Result<report::TraceFormat, String> {
+    match text.trim() {
+        "zst" | "zstd" => Ok(report::TraceFormat::Zstd),
+        "csv" => Ok(report::TraceFormat::Csv),
+        other => Err(format!(
+            "`{other}` is not a trace format: use `zst` (compressed, the default) or `csv`"
+        )),
+    }
 }
 
 /// `--seed`: a whole number from 0 to 2⁶⁴ − 1, said so in words.
@@ -57,16 +73,14 @@ pub fn run(args: RunArgs) -> ExitCode {
     let dir = args
         .out
         .unwrap_or_else(|| PathBuf::from("results").join(&scenario.name));
+    let trace = match (args.trace, args.trace_format) {
+        (_, Some(format)) => Some(format),
+        (true, None) => Some(report::TraceFormat::default()),
+        (false, None) => None,
+    };
     let started = Instant::now();
     let mut progress = Progress::new(scenario.duration);
-    let result = report::run_to_folder(
-        &scenario,
-        seed,
-        &dir,
-        args.trace,
-        args.overwrite,
-        &mut progress,
-    );
+    let result = report::run_to_folder(&scenario, seed, &dir, trace, args.overwrite, &mut progress);
     progress.bar.finish_and_clear();
     let report = match result {
         Ok(r) => r,
@@ -114,7 +128,7 @@ pub fn run(args: RunArgs) -> ExitCode {
     outln!(
         "wrote {}/: summary.json, throughput.csv, limit_hits.csv, queue_depth.csv, delivery_delay.hlog{}, and the charts (PNG and SVG)",
         dir.display(),
-        if args.trace { ", transactions.csv" } else { "" }
+        trace.map_or(String::new(), |f| format!(", {}", f.file_name()))
     );
     ExitCode::SUCCESS
 }

@@ -26,10 +26,11 @@ use scenario::Model;
 use sim::RunReport;
 use sim::world::recipients::RecipientSpace;
 use throughput::ThroughputWriter;
-use transactions::TransactionWriter;
+pub use transactions::TraceFormat;
+use transactions::{TraceFile, TransactionWriter};
 
 /// Runs `scenario` with `seed` and writes its results folder `target`:
-/// `throughput.csv`, `queue_depth.csv` and, with `trace`, `transactions.csv` (streamed
+/// `throughput.csv`, `queue_depth.csv` and, with `trace`, `transactions.csv.zst` (streamed
 /// during the run), `limit_hits.csv`, `delivery_delay.hlog`, `summary.json`, then the
 /// charts (drawn from those files). Everything is written into a staging folder that
 /// replaces `target` whole at the end (`folder.rs`); `overwrite` allows replacing a
@@ -39,7 +40,7 @@ pub fn run_to_folder(
     model: &Model,
     seed: u64,
     target: &Path,
-    trace: bool,
+    trace: Option<TraceFormat>,
     overwrite: bool,
     observer: &mut impl sim::Observer,
 ) -> Result<RunReport, FolderError> {
@@ -54,7 +55,7 @@ fn write_run(
     model: &Model,
     seed: u64,
     dir: &Path,
-    trace: bool,
+    trace: Option<TraceFormat>,
     observer: &mut impl sim::Observer,
 ) -> io::Result<RunReport> {
     let tenants: Vec<String> = model.tenants.iter().map(|t| t.id.clone()).collect();
@@ -65,13 +66,13 @@ fn write_run(
     let file = AtomicFile::create(&dir.join("queue_depth.csv"))?;
     let queues = QueueDepthWriter::new(file, mta_ids, bucket)?;
     let transactions = match trace {
-        true => {
-            let file = AtomicFile::create(&dir.join("transactions.csv"))?;
+        Some(format) => {
+            let file = TraceFile::create(dir, format)?;
             let mtas = model.mtas.iter().map(|m| m.id.clone()).collect();
             let space = RecipientSpace::new(&model.senders).map_err(io::Error::other)?;
             Some(TransactionWriter::new(file, tenants, mtas, space)?)
         }
-        false => None,
+        None => None,
     };
     let hits = LimitHitsWriter::new(AtomicFile::create(&dir.join("limit_hits.csv"))?, model)?;
     let mut writers = ((((throughput, queues), hits), transactions), observer);
