@@ -1,11 +1,13 @@
 //! Whole runs, the relay and the world together: the embedded quickstart (a day of
 //! a 250-licence company through one Postfix host) and the 36,000-licence day
 //! (`scenarios/large-tenant-cap.toml`: four hubs, ~5.2 M recipients against the
-//! 4.6 M cap). No output files: the run alone.
+//! 4.6 M cap). No output files: the run alone. And the SimPy-equivalent scenario
+//! (`benches/data/`, written by `../shared/bench/gen_scenario.py`, the counterpart
+//! of `simpy_relay.py`) at 1× and 10× traffic, per simulated message.
 
 use std::hint::black_box;
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use relaysim::scenario::Model;
 use relaysim::sim;
 
@@ -25,6 +27,27 @@ fn runs(c: &mut Criterion) {
     group.bench_function("large_tenant_36000_licences_day", |b| {
         b.iter(|| black_box(sim::run(&large, 36, &mut ()).expect("the run checks out")))
     });
+    group.finish();
+
+    let mut group = c.benchmark_group("simpy_equivalent");
+    group.sample_size(10);
+    for (name, file) in [
+        ("1x", "benches/data/simpy-equivalent.toml"),
+        ("10x", "benches/data/simpy-equivalent-10x.toml"),
+    ] {
+        let model = Model::load(std::path::Path::new(file)).expect("the scenario is valid");
+        let messages = sim::run(&model, model.seed, &mut ())
+            .expect("the run checks out")
+            .total
+            .messages
+            .generated;
+        // Elements are simulated messages: criterion's time per element is the
+        // figure to set beside SimPy's.
+        group.throughput(Throughput::Elements(messages));
+        group.bench_function(name, |b| {
+            b.iter(|| black_box(sim::run(&model, model.seed, &mut ()).expect("the run checks out")))
+        });
+    }
     group.finish();
 }
 

@@ -12,6 +12,7 @@ use crate::world::mta::{Envelopes, MessageTag, MtaEvent, MtaRuntime, MtaSink, Ne
 use crate::world::profile::MtaParams;
 use crate::world::recipients::{RecipientSampler, RecipientSpace, TooManyRecipients};
 use crate::world::traffic::{ArrivalProcess, burst_time, draw_index, draw_recipients};
+use crate::world::zipf::ZipfTables;
 use relay::time::{SimDuration, SimTime};
 use relay::{RecipientId, Relay, Reply};
 use scenario::Model;
@@ -135,6 +136,18 @@ pub fn run_with(
     observer: &mut impl Observer,
     timers: TimerOrder,
 ) -> Result<RunReport, RunError> {
+    run_with_tables(model, seed, observer, timers, &ZipfTables::default())
+}
+
+/// [`run_with`], starting from Zipf tables already built (a sweep builds them once
+/// for all its points, `ZipfTables::for_model`); those missing are built.
+pub fn run_with_tables(
+    model: &Model,
+    seed: u64,
+    observer: &mut impl Observer,
+    timers: TimerOrder,
+    tables: &ZipfTables,
+) -> Result<RunReport, RunError> {
     let streams = RandomStreams::new(seed);
     let horizon = model.horizon();
     let mut report = RunReport::new(model, seed, horizon);
@@ -155,7 +168,7 @@ pub fn run_with(
         })
         .collect();
     let mut envelopes = Envelopes::default();
-    let mut zipf_tables = std::collections::BTreeMap::new();
+    let mut zipf_tables = tables.clone();
 
     for (index, event) in model.events.iter().enumerate() {
         queue.schedule(

@@ -12,9 +12,10 @@ pub mod swarm;
 pub mod sweep;
 pub mod world;
 
-pub use driver::{RunError, TimerOrder, bucket_count, run, run_with};
+pub use driver::{RunError, TimerOrder, bucket_count, run, run_with, run_with_tables};
 pub use observe::{Observation, Observer};
 pub use report::{
     Connections, Counts, Delays, EntityReport, Outcomes, ReplyCounts, RunReport, full_range,
 };
 pub use world::mta::{AttemptCounts, RecipientFates};
+pub use world::zipf::ZipfTables;

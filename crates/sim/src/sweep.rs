@@ -11,7 +11,7 @@ use std::str::FromStr;
 use rayon::prelude::*;
 
 use crate::kernel::Fnv1a;
-use crate::{RunError, RunReport};
+use crate::{RunError, RunReport, ZipfTables};
 use relay::time::SimDuration;
 use relay::{LimitChange, LimitKind, TenantIx};
 use scenario::Model;
@@ -138,15 +138,24 @@ pub fn with_licences(model: &Model, tenant: TenantIx, licences: u32) -> Model {
     m
 }
 
-/// Runs one point.
+/// Runs one point; `tables` are the scenario's Zipf tables, built once for the sweep
+/// (`ZipfTables::for_model`).
 pub fn run_point(
     model: &Model,
+    tables: &ZipfTables,
     tenant: TenantIx,
     licences: u32,
     k: u32,
 ) -> Result<Point, RunError> {
     let seed = point_seed(model.seed, licences, k);
-    let report = crate::run(&with_licences(model, tenant, licences), seed, &mut ())?;
+    let point_model = with_licences(model, tenant, licences);
+    let report = crate::run_with_tables(
+        &point_model,
+        seed,
+        &mut (),
+        crate::TimerOrder::AsScheduled,
+        tables,
+    )?;
     Ok(point(&report, tenant, licences, k))
 }
 
@@ -203,10 +212,11 @@ pub fn sweep(
         .num_threads(jobs.max(1))
         .build()
         .map_err(|e| format!("cannot start {jobs} worker threads: {e}"))?;
+    let tables = ZipfTables::for_model(model);
     pool.install(|| {
         work.par_iter()
             .map(|&(l, k)| {
-                let p = run_point(model, tenant, l, k);
+                let p = run_point(model, &tables, tenant, l, k);
                 progress();
                 p.map_err(|e| format!("the run at {l} licences, seed {k}: {e}"))
             })

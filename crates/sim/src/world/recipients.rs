@@ -6,13 +6,10 @@
 //! addresses, which is what the relay's unique-recipient count (Q2) sees. No string
 //! is built per message; the trace renders an address from its number.
 
-use std::collections::BTreeMap;
-use std::rc::Rc;
-
 use rand::RngExt;
 use rand_chacha::ChaCha12Rng;
 
-use super::zipf::{AliasTable, Popularity};
+use super::zipf::Popularity;
 
 use relay::RecipientId;
 use scenario::model::{self, Sender};
@@ -87,12 +84,40 @@ impl RecipientSpace {
 
     /// The address of `id`, e.g. `r17@customers.example`.
     pub fn address(&self, id: RecipientId) -> String {
+        let mut text = String::new();
+        let _ = self.write_address(id, &mut text);
+        text
+    }
+
+    /// Writes the address of `id` to `out` (the trace writes one per recipient, so
+    /// without a `String` each).
+    pub fn write_address(
+        &self,
+        id: RecipientId,
+        out: &mut impl std::fmt::Write,
+    ) -> std::fmt::Result {
         if id.0 >= self.senders_base {
-            return self.senders[(id.0 - self.senders_base) as usize].clone();
+            return out.write_str(&self.senders[(id.0 - self.senders_base) as usize]);
         }
         let i = self.blocks.partition_point(|b| b.0 <= id.0) - 1;
         let (first, _, domain) = &self.blocks[i];
-        format!("r{}@{}", id.0 - first, domain)
+        // `r{n}@{domain}` by hand: the formatting machinery cost more than the rest
+        // of a traced run's recipient.
+        let mut digits = [0u8; 10];
+        let mut n = id.0 - first;
+        let mut start = digits.len();
+        loop {
+            start -= 1;
+            digits[start] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        out.write_char('r')?;
+        out.write_str(std::str::from_utf8(&digits[start..]).unwrap_or("0"))?;
+        out.write_char('@')?;
+        out.write_str(domain)
     }
 }
 
@@ -117,7 +142,7 @@ impl RecipientSampler {
         sender: &Sender,
         space: &RecipientSpace,
         routed_elsewhere: impl Fn(&DomainName) -> bool,
-        tables: &mut BTreeMap<(u32, u64), Rc<AliasTable>>,
+        tables: &mut super::zipf::ZipfTables,
     ) -> Self {
         let pool = &sender.recipient_pool;
         RecipientSampler {
@@ -192,7 +217,7 @@ recipient_pool = { size = 50, domain = "shared.example", internal_share = 0.5, i
         let s = scenario();
         let space = RecipientSpace::new(&s.senders).unwrap();
         let routes = |d: &DomainName| d.0 == "t.example";
-        let mut tables = BTreeMap::new();
+        let mut tables = super::super::zipf::ZipfTables::default();
         let a = RecipientSampler::new(&s.senders[0], &space, routes, &mut tables);
         let b = RecipientSampler::new(&s.senders[1], &space, routes, &mut tables);
         assert_eq!(a.external_base, b.external_base);

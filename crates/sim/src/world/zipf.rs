@@ -7,7 +7,8 @@
 //! `TABLE_LIMIT` fall back to rejection sampling, to bound memory. Both use `libm`
 //! for powers and logarithms, so every platform draws the same ranks.
 
-use std::rc::Rc;
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use rand::RngExt;
 use rand_chacha::ChaCha12Rng;
@@ -75,27 +76,21 @@ pub enum Popularity {
     Single,
     /// Exponent 0: every address alike.
     Uniform(u32),
-    Table(Rc<AliasTable>),
+    Table(Arc<AliasTable>),
     /// Beyond `TABLE_LIMIT`.
     Rejection(RejectionZipf),
 }
 
 impl Popularity {
-    /// `tables` shares built tables between senders, keyed by (size, exponent bits).
-    pub fn new(
-        size: u32,
-        exponent: f64,
-        tables: &mut std::collections::BTreeMap<(u32, u64), Rc<AliasTable>>,
-    ) -> Self {
+    /// `tables` shares built tables between senders (and runs), building those
+    /// missing.
+    pub fn new(size: u32, exponent: f64, tables: &mut ZipfTables) -> Self {
         if size <= 1 {
             Popularity::Single
         } else if exponent == 0.0 {
             Popularity::Uniform(size)
         } else if size <= TABLE_LIMIT {
-            let table = tables
-                .entry((size, exponent.to_bits()))
-                .or_insert_with(|| Rc::new(AliasTable::zipf(size, exponent)));
-            Popularity::Table(Rc::clone(table))
+            Popularity::Table(tables.get(size, exponent))
         } else {
             Popularity::Rejection(RejectionZipf::new(size, exponent))
         }
@@ -109,6 +104,33 @@ impl Popularity {
             Popularity::Table(t) => t.sample(rng),
             Popularity::Rejection(z) => z.sample(rng),
         }
+    }
+}
+
+/// Built alias tables, keyed by (size, exponent bits): senders with pools of the same
+/// shape share one, and so do the runs of a sweep (the tables are read-only; a
+/// 2 M-address pool's table takes some 50 ms to build).
+#[derive(Clone, Debug, Default)]
+pub struct ZipfTables(BTreeMap<(u32, u64), Arc<AliasTable>>);
+
+impl ZipfTables {
+    /// Every table the senders of `model` use, built once.
+    pub fn for_model(model: &scenario::Model) -> Self {
+        let mut tables = ZipfTables::default();
+        for s in &model.senders {
+            let pool = &s.recipient_pool;
+            let _ = Popularity::new(pool.size, pool.zipf_exponent, &mut tables);
+        }
+        tables
+    }
+
+    /// The table of Zipf(`size`, `exponent`), built if missing.
+    fn get(&mut self, size: u32, exponent: f64) -> Arc<AliasTable> {
+        Arc::clone(
+            self.0
+                .entry((size, exponent.to_bits()))
+                .or_insert_with(|| Arc::new(AliasTable::zipf(size, exponent))),
+        )
     }
 }
 
@@ -206,17 +228,17 @@ mod tests {
 
     #[test]
     fn uniform_and_single_pools() {
-        let mut tables = Default::default();
+        let mut tables = ZipfTables::default();
         let mut rng = ChaCha12Rng::seed_from_u64(1);
         assert_eq!(Popularity::new(1, 1.0, &mut tables).sample(&mut rng), 0);
         let u = Popularity::new(10, 0.0, &mut tables);
         assert!((0..1000).all(|_| u.sample(&mut rng) < 10));
-        assert!(tables.is_empty(), "no table for uniform pools");
+        assert!(tables.0.is_empty(), "no table for uniform pools");
         let a = Popularity::new(100, 1.0, &mut tables);
         let b = Popularity::new(100, 1.0, &mut tables);
-        assert_eq!(tables.len(), 1, "one table shared");
+        assert_eq!(tables.0.len(), 1, "one table shared");
         assert!(
-            matches!((a, b), (Popularity::Table(x), Popularity::Table(y)) if Rc::ptr_eq(&x, &y))
+            matches!((a, b), (Popularity::Table(x), Popularity::Table(y)) if Arc::ptr_eq(&x, &y))
         );
     }
 }
