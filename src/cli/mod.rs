@@ -4,7 +4,7 @@
 pub(crate) mod output;
 
 mod limits;
-mod memory;
+mod estimate;
 mod run;
 mod sweep;
 mod test;

@@ -110,19 +110,19 @@ pub fn run(args: RunArgs) -> ExitCode {
         group_thousands(report.limit_hits)
     );
     let estimated = scenario.estimate().memory.total();
-    match super::memory::peak_resident_bytes() {
+    match super::estimate::peak_resident_bytes() {
         Some(peak) => outln!(
             "{} events in {:.2?}; peak memory {} (estimated {})",
             group_thousands(report.events_processed),
             started.elapsed(),
-            super::memory::megabytes(peak as f64),
-            super::memory::megabytes(estimated)
+            super::estimate::megabytes(peak as f64),
+            super::estimate::megabytes(estimated)
         ),
         None => outln!(
             "{} events in {:.2?}; estimated memory {}",
             group_thousands(report.events_processed),
             started.elapsed(),
-            super::memory::megabytes(estimated)
+            super::estimate::megabytes(estimated)
         ),
     }
     outln!(

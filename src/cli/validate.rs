@@ -26,7 +26,7 @@ pub fn validate(paths: &[PathBuf]) -> ExitCode {
                     s.declared_senders.len(),
                     s.expectations.len()
                 );
-                outln!("  {}", super::memory::describe(&s.estimate()));
+                outln!("  {}", super::estimate::describe(&s.estimate()));
             }
             None => failed += 1,
         }

@@ -397,46 +397,39 @@ pub(super) fn estimate_within_bounds(
     }
     let memory = e.memory;
     if memory.total() > MAX_MEMORY {
+        use crate::estimate::MemoryPart;
         let gb = |b: f64| format!("{:.1} GB", b / 1e9);
-        let parts = [
-            (
-                memory.queue,
-                "messages queued in the MTAs (about {q} at the deepest)",
-            ),
-            (
-                memory.program_and_senders,
-                "the tenants, MTAs and senders ({n} senders)",
-            ),
-            (
-                memory.windows,
-                "the registered users' unique-recipient windows (Q2)",
-            ),
-            (memory.tables, "the recipient pools' popularity tables"),
-        ];
-        let (bytes, what) = parts
-            .iter()
-            .copied()
-            .fold((0.0, ""), |best, p| if p.0 > best.0 { p } else { best });
-        let what = what
-            .replace("{q}", &format!("{:.0}", e.peak_queue))
-            .replace("{n}", &model.senders.len().to_string());
-        let largest_pool = scenario
-            .senders
-            .iter()
-            .max_by_key(|s| s.recipient_pool.size.get_ref())
-            .filter(|_| memory.tables == bytes);
-        let (span, help) = match largest_pool {
-            Some(s) => (
-                s.recipient_pool.size.span(),
-                "use smaller recipient pools, or pools above 4,000,000 addresses (sampled without a table)",
-            ),
-            None if memory.queue == bytes => (
+        let (part, bytes) = memory.largest();
+        let (what, span, help) = match part {
+            MemoryPart::Queue => (
+                format!(
+                    "messages queued in the MTAs (about {:.0} at the deepest)",
+                    e.peak_queue
+                ),
                 at_duration.clone(),
                 "lower the senders' rates below the customer limits, shorten the duration, or give the MTAs a shorter queue_lifetime",
             ),
-            None => (
+            MemoryPart::ProgramAndSenders => (
+                format!(
+                    "the tenants, MTAs and senders ({} senders)",
+                    model.senders.len()
+                ),
                 at_duration.clone(),
-                "simulate fewer senders or registered users, or a shorter duration",
+                "simulate fewer senders or smaller populations",
+            ),
+            MemoryPart::Windows => (
+                "the registered users' unique-recipient windows (Q2)".to_string(),
+                at_duration.clone(),
+                "simulate fewer registered users or a lower traffic",
+            ),
+            MemoryPart::Tables => (
+                "the recipient pools' popularity tables".to_string(),
+                scenario
+                    .senders
+                    .iter()
+                    .max_by_key(|s| s.recipient_pool.size.get_ref())
+                    .map_or(at_duration.clone(), |s| s.recipient_pool.size.span()),
+                "use smaller recipient pools, or pools above 4,000,000 addresses (sampled without a table)",
             ),
         };
         sink.error_with_help(

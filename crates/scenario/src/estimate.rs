@@ -83,9 +83,32 @@ pub struct Memory {
     pub tables: f64,
 }
 
+/// The parts of [`Memory`], to say which one a refusal is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MemoryPart {
+    ProgramAndSenders,
+    Queue,
+    Windows,
+    Tables,
+}
+
 impl Memory {
     pub fn total(&self) -> f64 {
         self.program_and_senders + self.queue + self.windows + self.tables
+    }
+
+    /// The largest part and its bytes.
+    pub fn largest(&self) -> (MemoryPart, f64) {
+        [
+            (MemoryPart::Queue, self.queue),
+            (MemoryPart::ProgramAndSenders, self.program_and_senders),
+            (MemoryPart::Windows, self.windows),
+            (MemoryPart::Tables, self.tables),
+        ]
+        .into_iter()
+        .fold((MemoryPart::Queue, f64::NEG_INFINITY), |best, part| {
+            if part.1 > best.1 { part } else { best }
+        })
     }
 }
 
