@@ -44,6 +44,21 @@ fn append(text: &str) -> String {
     format!("{BASE}{text}")
 }
 
+/// Every scenario text is refused, with a diagnostic whose message holds its part.
+fn each_is_refused_with(cases: &[(String, &str)]) {
+    for (text, message) in cases {
+        let err = Model::parse("case.toml", text).expect_err(message);
+        assert!(
+            err.diagnostics.iter().any(|d| d.message.contains(message)),
+            "{message}: {:?}",
+            err.diagnostics
+                .iter()
+                .map(|d| d.message.as_str())
+                .collect::<Vec<_>>()
+        );
+    }
+}
+
 /// (line, column, part of the message)
 type Expected = &'static [(usize, usize, &'static str)];
 
@@ -727,17 +742,7 @@ fn e41_numbers_have_documented_maxima() {
             "is out of range: this setting takes a whole number from 0 to 4294967295",
         ),
     ];
-    for (text, message) in &cases {
-        let err = Model::parse("n.toml", text).expect_err(message);
-        assert!(
-            err.diagnostics.iter().any(|d| d.message.contains(message)),
-            "{message}: {:?}",
-            err.diagnostics
-                .iter()
-                .map(|d| d.message.as_str())
-                .collect::<Vec<_>>()
-        );
-    }
+    each_is_refused_with(&cases);
 }
 
 /// The pre-run estimate: a plausible typo (`bucket = "1ms"` for "1m") over 30 days
@@ -938,17 +943,7 @@ fn e47_populations_have_ranges_and_numbered_addresses() {
             "is not in a domain of the tenant",
         ),
     ];
-    for (text, message) in &cases {
-        let err = Model::parse("p.toml", text).expect_err(message);
-        assert!(
-            err.diagnostics.iter().any(|d| d.message.contains(message)),
-            "{message}: {:?}",
-            err.diagnostics
-                .iter()
-                .map(|d| d.message.as_str())
-                .collect::<Vec<_>>()
-        );
-    }
+    each_is_refused_with(&cases);
     let replay = append(
         "\n[[sender]]\nid = \"r\"\nmta = \"m\"\npattern = \"replay\"\nreplay = \"x.csv\"\npopulation = 3\n",
     );

@@ -3,8 +3,8 @@
 
 pub(crate) mod output;
 
-mod limits;
 mod estimate;
+mod limits;
 mod run;
 mod sweep;
 mod test;

@@ -154,6 +154,17 @@ fn shown_of(shown: usize, of: Option<usize>, which: &str, what: &str, file: &str
     })
 }
 
+/// The title's note when the tenants' charts show only the busiest.
+fn tenants_shown(r: &Results) -> String {
+    shown_of(
+        r.throughput.len(),
+        r.omitted.tenants_of,
+        "busiest",
+        "tenants",
+        "throughput.csv",
+    )
+}
+
 /// Accepted, deferred and rejected recipients per bucket, stacked, one panel per
 /// tenant, with the peak limit (Q5) scaled to the bucket drawn as a line.
 pub fn throughput<DB: DrawingBackend>(area: &Area<DB>, r: &Results) -> Result<(), String> {
@@ -162,13 +173,7 @@ pub fn throughput<DB: DrawingBackend>(area: &Area<DB>, r: &Results) -> Result<()
         "{} — recipients per {} bucket{}",
         r.scenario,
         bucket_name(r.bucket_s),
-        shown_of(
-            r.throughput.len(),
-            r.omitted.tenants_of,
-            "busiest",
-            "tenants",
-            "throughput.csv"
-        )
+        tenants_shown(r)
     );
     let area = area.titled(&title, font(26)).map_err(e)?;
     let tenants: Vec<_> = r.throughput.iter().collect();
@@ -321,13 +326,7 @@ pub fn quota_utilisation<DB: DrawingBackend>(area: &Area<DB>, r: &Results) -> Re
     let title = format!(
         "{} — customer quota used (% of limit){}",
         r.scenario,
-        shown_of(
-            r.throughput.len(),
-            r.omitted.tenants_of,
-            "busiest",
-            "tenants",
-            "throughput.csv"
-        )
+        tenants_shown(r)
     );
     area.fill(&WHITE).map_err(e)?;
     let x_max = (r.horizon_s / 3600.0).max(1e-3);
