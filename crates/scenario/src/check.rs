@@ -411,11 +411,12 @@ pub(super) fn estimate_within_bounds(
             ),
             MemoryPart::ProgramAndSenders => (
                 format!(
-                    "the tenants, MTAs and senders ({} senders)",
+                    "the tenants, registered users, MTAs and senders ({} users, {} senders)",
+                    model.tenants.iter().map(|t| t.users.len()).sum::<usize>(),
                     model.senders.len()
                 ),
                 at_duration.clone(),
-                "simulate fewer senders or smaller populations",
+                "simulate fewer senders or registered users (smaller populations)",
             ),
             MemoryPart::Windows => (
                 "the registered users' unique-recipient windows (Q2)".to_string(),

@@ -41,6 +41,9 @@ mod cost {
     pub const TENANT: f64 = 20_000.0;
     /// An MTA: its queue, connections and retry state.
     pub const MTA: f64 = 4_000.0;
+    /// A registered user: its address in the directory and its empty quota windows
+    /// (a million users of a `users_pattern`, idle, peak at 691 MB).
+    pub const USER: f64 = 700.0;
     /// A queued message: its slot, its pending recipients, its timer in the event
     /// queue and the vectors' spare capacity (199 MB at 800,000 queued).
     pub const QUEUED_MESSAGE: f64 = 220.0;
@@ -72,8 +75,8 @@ pub struct Estimate {
 /// The parts of the memory estimate, in bytes.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Memory {
-    /// The program and its tenants, MTAs and senders (`cost::BASE`, `cost::TENANT`,
-    /// `cost::MTA`, `cost::SENDER`).
+    /// The program and its tenants, registered users, MTAs and senders
+    /// (`cost::BASE`, `cost::TENANT`, `cost::USER`, `cost::MTA`, `cost::SENDER`).
     pub program_and_senders: f64,
     /// The queued messages at the deepest (`peak_queue`).
     pub queue: f64,
@@ -225,6 +228,7 @@ impl Model {
             memory: Memory {
                 program_and_senders: cost::BASE
                     + self.tenants.len() as f64 * cost::TENANT
+                    + self.tenants.iter().map(|t| t.users.len()).sum::<usize>() as f64 * cost::USER
                     + self.mtas.len() as f64 * cost::MTA
                     + self.senders.len() as f64 * cost::SENDER,
                 queue: peak_queue * cost::QUEUED_MESSAGE,
