@@ -21,7 +21,8 @@ pub struct RunArgs {
     #[arg(long, allow_negative_numbers = true, value_parser = parse_seed)]
     seed: Option<u64>,
     /// Also write the transaction trace, one row per SMTP transaction:
-    /// transactions.csv.zst (zstd; polars and pandas read it as it is).
+    /// transactions.csv.zst (zstd; polars reads it as it is, pandas with the
+    /// zstandard package).
     #[arg(long)]
     trace: bool,
     /// The trace's format: `zst` (transactions.csv.zst, the default) or `csv`

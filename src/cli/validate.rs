@@ -18,13 +18,13 @@ pub fn validate(paths: &[PathBuf]) -> ExitCode {
                     )
                 };
                 outln!(
-                    "ok: {} (scenario `{}`: {} tenants, {} MTAs, {} senders{members}, {} expectations)",
+                    "ok: {} (scenario `{}`: {}, {}, {}{members}, {})",
                     path.display(),
                     s.name,
-                    s.tenants.len(),
-                    s.mtas.len(),
-                    s.declared_senders.len(),
-                    s.expectations.len()
+                    count(s.tenants.len(), "tenant"),
+                    count(s.mtas.len(), "MTA"),
+                    count(s.declared_senders.len(), "sender"),
+                    count(s.expectations.len(), "expectation")
                 );
                 outln!("  {}", super::estimate::describe(&s.estimate()));
             }
@@ -37,4 +37,9 @@ pub fn validate(paths: &[PathBuf]) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// `1 tenant`, `2 tenants`.
+fn count(n: usize, what: &str) -> String {
+    format!("{n} {what}{}", if n == 1 { "" } else { "s" })
 }
