@@ -142,6 +142,14 @@ impl Model {
         let mut steady_rate = vec![0.0; self.tenants.len()];
         let mut largest_burst = vec![0.0_f64; self.tenants.len()];
         let mut per_message = vec![(0.0, 0.0); self.tenants.len()];
+        // Per tenant, the shortest `queue_lifetime` its MTAs override (ms).
+        let mut lifetime = vec![f64::INFINITY; self.tenants.len()];
+        for m in &self.mtas {
+            if let Some(d) = m.overrides.queue_lifetime {
+                let t = m.tenant.0 as usize;
+                lifetime[t] = lifetime[t].min(d.as_millis() as f64);
+            }
+        }
         for s in &self.senders {
             let stop = s.stop.as_millis().min(horizon);
             let active_ms = stop.saturating_sub(s.start.as_millis()) as f64;
@@ -184,14 +192,7 @@ impl Model {
             let pass_rate = peak / limits.peak_window.as_millis().max(1) as f64;
             let excess_rate = (steady_rate[t] - pass_rate).max(0.0);
             let until_day_limit = limits.customer_day as f64 / pass_rate.max(1e-12);
-            let lifetime = self
-                .mtas
-                .iter()
-                .filter(|m| m.tenant.0 as usize == t)
-                .filter_map(|m| m.overrides.queue_lifetime)
-                .map(|d| d.as_millis() as f64)
-                .fold(f64::INFINITY, f64::min);
-            let piling = until_day_limit.min(horizon as f64).min(lifetime);
+            let piling = until_day_limit.min(horizon as f64).min(lifetime[t]);
             let steady_pile = excess_rate * piling;
             let burst_pile = (largest_burst[t] - peak).max(0.0);
             let pile = steady_pile
