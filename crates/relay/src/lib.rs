@@ -32,6 +32,7 @@ pub use config::{
 };
 pub use directory::{Directory, DomainId, TenantIx, UserId};
 pub use limit::{LimitChange, LimitEvent, LimitKey, LimitKind, Subject};
+pub use policy::{HeloName, PresentedSender};
 pub use quota::unique::RecipientId;
 pub use reply::{HeloVerb, Reply};
 pub use service::{Relay, RelayCommand};

@@ -145,6 +145,27 @@ impl Relay {
     }
 }
 
+impl Relay {
+    /// P12: what a HELO/EHLO argument says about the client (the relay's generic
+    /// names and directory never change during a run, so the answer for a name is
+    /// fixed).
+    pub fn classify_helo(&self, name: &str) -> HeloName {
+        policy::classify_helo(name, &self.policy.generic_helo_names, &self.directory)
+    }
+
+    /// Q3, Q8: the envelope sender of MAIL FROM resolved against the directory (its
+    /// customer domain, whether it is a registered user); fixed for an address.
+    pub fn present_sender(&self, sender: ReversePath<'_>) -> PresentedSender {
+        match sender {
+            ReversePath::Null => PresentedSender::Null,
+            ReversePath::Address(a) => PresentedSender::Address {
+                domain: self.directory.owned_domain_of_address(a),
+                user: self.directory.user(a),
+            },
+        }
+    }
+}
+
 impl Session {
     /// False once the relay has closed the connection (D1).
     pub fn is_open(&self) -> bool {
@@ -180,25 +201,37 @@ impl Session {
         verb: HeloVerb,
         name: &str,
     ) -> Reply {
+        let class = relay.classify_helo(name);
+        self.helo_classified(relay, now, verb, class)
+    }
+
+    /// [`Session::helo_command`] with the argument already classified by
+    /// [`Relay::classify_helo`]: a driver whose client always greets with the same
+    /// name classifies it once, not on every connection.
+    pub fn helo_classified(
+        &mut self,
+        relay: &mut Relay,
+        now: SimTime,
+        verb: HeloVerb,
+        class: HeloName,
+    ) -> Reply {
         if let Phase::Closed { reply } = self.phase {
             return reply;
         }
         self.end_transaction(relay, now);
-        match policy::classify_helo(name, &relay.policy.generic_helo_names, &relay.directory) {
-            HeloName::Invalid => Reply::InvalidHelo,
-            class => {
-                if class == HeloName::Generic && !self.helo_checked {
-                    self.helo_checked = true;
-                    if let Err(reply) = relay.dos.generic_helo(now, verb) {
-                        self.close(relay, now, reply);
-                        return reply;
-                    }
-                }
-                self.helo_checked = true;
-                self.phase = Phase::Greeted { helo: class };
-                Reply::HeloOk
+        if class == HeloName::Invalid {
+            return Reply::InvalidHelo;
+        }
+        if class == HeloName::Generic && !self.helo_checked {
+            self.helo_checked = true;
+            if let Err(reply) = relay.dos.generic_helo(now, verb) {
+                self.close(relay, now, reply);
+                return reply;
             }
         }
+        self.helo_checked = true;
+        self.phase = Phase::Greeted { helo: class };
+        Reply::HeloOk
     }
 
     /// STARTTLS: TLS is on from here; the client greets again.
@@ -238,6 +271,18 @@ impl Session {
 
     /// MAIL FROM: decides who is charged and counted, and whether the sender may relay.
     pub fn mail_from(&mut self, relay: &mut Relay, now: SimTime, sender: ReversePath<'_>) -> Reply {
+        let presented = relay.present_sender(sender);
+        self.mail_from_presented(relay, now, presented)
+    }
+
+    /// [`Session::mail_from`] with the envelope sender already resolved by
+    /// [`Relay::present_sender`] (a driver resolves each of its senders once).
+    pub fn mail_from_presented(
+        &mut self,
+        relay: &mut Relay,
+        now: SimTime,
+        presented: PresentedSender,
+    ) -> Reply {
         let helo = match self.phase {
             Phase::Closed { reply } => return reply,
             Phase::Connected => return Reply::BadSequence(Sequence::HeloFirst),
@@ -250,13 +295,6 @@ impl Session {
             return reply;
         }
         let directory = &relay.directory;
-        let presented = match sender {
-            ReversePath::Null => PresentedSender::Null,
-            ReversePath::Address(a) => PresentedSender::Address {
-                domain: directory.owned_domain_of_address(a),
-                user: directory.user(a),
-            },
-        };
         let facts = ConnectionFacts {
             ip: self.ip,
             tls: self.tls,

@@ -19,6 +19,8 @@ pub struct SimDuration(pub u64);
 
 impl SimTime {
     pub const ZERO: SimTime = SimTime(0);
+    /// Later than any instant a run reaches.
+    pub const MAX: SimTime = SimTime(u64::MAX);
 
     pub fn as_millis(self) -> u64 {
         self.0

@@ -164,10 +164,10 @@ pub fn run_with_tables(
         .iter()
         .map(|m| {
             let params = MtaParams::for_mta(m);
-            MtaRuntime::new(MtaClient::new(m, &params), params)
+            MtaRuntime::new(MtaClient::new(m, &params, &relay), params)
         })
         .collect();
-    let mut envelopes = Envelopes::default();
+    let mut envelopes = Envelopes::new(&relay);
     let mut zipf_tables = tables.clone();
 
     for (index, event) in model.events.iter().enumerate() {
@@ -190,7 +190,7 @@ pub fn run_with_tables(
                     (id, client.routes_elsewhere(&domain))
                 }),
             };
-            (envelopes.intern(f), bounce_to)
+            (envelopes.intern(f, &relay), bounce_to)
         };
         let from = sender.envelope_from.iter().map(&mut envelope).collect();
         let replay_rows = sender.traffic.replay_rows();

@@ -24,8 +24,15 @@ impl ReplyCounts {
     pub fn add(&mut self, reply: Reply) {
         match reply.dense_index() {
             Some(i) => self.dense[i] += 1,
-            None => *self.with_ip.entry(reply).or_default() += 1,
+            None => self.add_with_ip(reply),
         }
+    }
+
+    /// The rare replies that name an IP, out of the hot path's way.
+    #[cold]
+    #[inline(never)]
+    fn add_with_ip(&mut self, reply: Reply) {
+        *self.with_ip.entry(reply).or_default() += 1;
     }
 
     /// How often `reply` was given.
@@ -294,6 +301,7 @@ impl RunReport {
 
     /// Counts a reply for the run, the tenant and — unless it answered a
     /// non-delivery report — the sender: a sender's counts are its own messages'.
+    #[inline]
     pub(super) fn reply(&mut self, tag: MessageTag, reply: Reply) {
         self.replies.add(reply);
         self.tenants[tag.tenant as usize].replies.add(reply);

@@ -287,10 +287,25 @@ impl QuotaEngine {
                 uq.unique.unhold(r);
             }
         }
+        let held = !res.recipients.is_empty();
         res.recipients.clear();
-        let user_keys = user.map(user_keys).into_iter().flatten();
-        for key in customer_keys(tenant).into_iter().chain(user_keys) {
-            self.reevaluate(now, key);
+        // A window whose reservations did not change is looked at as a check looks at
+        // it (`clear_if_room`: not before its quiet time); the others in full.
+        for key in customer_keys(tenant) {
+            if held {
+                self.reevaluate(now, key);
+            } else {
+                self.clear_if_room(now, key);
+            }
+        }
+        if let Some(u) = user {
+            let [messages, unique] = user_keys(u);
+            self.reevaluate(now, messages);
+            if held {
+                self.reevaluate(now, unique);
+            } else {
+                self.clear_if_room(now, unique);
+            }
         }
     }
 
@@ -373,7 +388,7 @@ impl QuotaEngine {
                     limit,
                     subject: Subject::Customer(tenant),
                 };
-                self.check_window(key, window, hit, value, lowered, full)?;
+                self.check_window(now, key, window, hit, value, lowered, full)?;
             }
         }
         for (u, uq) in self.users.iter().enumerate() {
@@ -398,6 +413,7 @@ impl QuotaEngine {
             ];
             for (limit, window, hit, value) in windows {
                 self.check_window(
+                    now,
                     LimitKey { limit, subject },
                     window,
                     hit,
@@ -410,8 +426,10 @@ impl QuotaEngine {
         Ok(())
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn check_window(
         &self,
+        now: SimTime,
         key: LimitKey,
         window: WindowRef<'_>,
         hit: HitState,
@@ -440,6 +458,13 @@ impl QuotaEngine {
             return Err(format!(
                 "{name} of {:?}: not hit but a recheck is pending",
                 key.subject
+            ));
+        }
+        if hit.hit && now < hit.quiet_until && committed + reserved < limit {
+            return Err(format!(
+                "{name} of {:?}: has room ({committed} + {reserved} < {limit}) but is taken as \
+                 hit without looking until {:?}",
+                key.subject, hit.quiet_until
             ));
         }
         if hit.hit && reserved == 0 && hit.recheck_at.is_none() {
@@ -553,10 +578,35 @@ impl QuotaEngine {
     /// A hit limit whose window has room by `now` is cleared now, before a check at
     /// the same instant can use that room (the recheck timer may come later in the
     /// same instant).
+    #[inline(always)]
     fn clear_if_room(&mut self, now: SimTime, key: LimitKey) {
-        if self.slot(key).hit.hit {
-            self.reevaluate(now, key);
+        if let Some(state) = self.hit_state(key)
+            && now >= state.quiet_until
+        {
+            self.reevaluate_hit(now, key);
         }
+    }
+
+    /// The hit state of `key` when it is hit.
+    #[inline(always)]
+    fn hit_state(&self, key: LimitKey) -> Option<HitState> {
+        let state = match (key.subject, key.limit) {
+            (Subject::Customer(t), LimitKind::CustomerDay) => self.customers[t.0 as usize].day_hit,
+            (Subject::Customer(t), _) => self.customers[t.0 as usize].peak_hit,
+            (Subject::User(u), LimitKind::UserMessages) => self.users[u.0 as usize].messages_hit,
+            (Subject::User(u), _) => self.users[u.0 as usize].unique_hit,
+            (Subject::SourceIp(_) | Subject::GenericHeloPool, _) => {
+                unreachable!("the quota engine keeps no DoS limits")
+            }
+        };
+        state.hit.then_some(state)
+    }
+
+    /// Whether the limit behind `key` is hit: the one question asked of every limit
+    /// on every command, so it reads the flag without building a [`Slot`].
+    #[inline(always)]
+    fn is_hit(&self, key: LimitKey) -> bool {
+        self.hit_state(key).is_some()
     }
 
     /// A refusal by `key`: records the hit unless it is already hit.
@@ -569,10 +619,10 @@ impl QuotaEngine {
         limit_value: u64,
     ) {
         let key = LimitKey { limit, subject };
-        let slot = self.slot(key);
-        if slot.hit.hit {
+        if self.is_hit(key) {
             return;
         }
+        let slot = self.slot(key);
         slot.hit.hit = true;
         let reserved = slot.window.reserved();
         self.events.push_back(LimitEvent {
@@ -592,7 +642,17 @@ impl QuotaEngine {
     /// Looks at a hit limit at `now`: cleared if its window has room, else looked at
     /// again when enough committed items expire. While an open transaction holds
     /// reservations in the window, its commit or release looks again instead.
+    #[inline(always)]
     fn reevaluate(&mut self, now: SimTime, key: LimitKey) {
+        // Most limits are not hit most of the time: that answer is one load, inlined.
+        if self.is_hit(key) {
+            self.reevaluate_hit(now, key);
+        }
+    }
+
+    /// [`QuotaEngine::reevaluate`] of a limit that is hit.
+    #[inline(never)]
+    fn reevaluate_hit(&mut self, now: SimTime, key: LimitKey) {
         let tenant = self.tenant_of(key.subject);
         let mut slot = self.slot(key);
         if !slot.hit.hit {
@@ -611,12 +671,17 @@ impl QuotaEngine {
                 used,
                 limit_value,
             });
-        } else if slot.window.reserved() == 0
-            && let Some(t) = slot.window.frees_room_at(limit_value)
-            && slot.hit.recheck_at != Some(t)
-        {
-            slot.hit.recheck_at = Some(t);
-            self.recheck.push(Reverse((t, key)));
+        } else if slot.window.reserved() == 0 {
+            let frees = slot.window.frees_room_at(limit_value);
+            slot.hit.quiet_until = frees.unwrap_or(SimTime::MAX);
+            if let Some(t) = frees
+                && slot.hit.recheck_at != Some(t)
+            {
+                slot.hit.recheck_at = Some(t);
+                self.recheck.push(Reverse((t, key)));
+            }
+        } else {
+            slot.hit.quiet_until = SimTime::ZERO;
         }
     }
 }
@@ -634,6 +699,12 @@ enum WindowRef<'a> {
 struct HitState {
     hit: bool,
     recheck_at: Option<SimTime>,
+    /// Before this instant the hit limit cannot clear by itself: its window held no
+    /// reservation when it was last looked at, and committed items leave no earlier.
+    /// Only a release, a commit or a new limit can clear it sooner, and each of those
+    /// looks at it again (`reevaluate`), which sets this anew. So a check before it
+    /// need not look (`clear_if_room`). `SimTime::ZERO`: look every time.
+    quiet_until: SimTime,
 }
 
 /// The window, hit state and limit of one `LimitKey`.

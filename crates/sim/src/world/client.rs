@@ -14,7 +14,9 @@ use std::net::IpAddr;
 
 use relay::policy::RelayedSender;
 use relay::time::{SimDuration, SimTime};
-use relay::{ClientOpening, HeloVerb, RecipientId, Relay, Reply, Session};
+use relay::{
+    ClientOpening, HeloName, HeloVerb, PresentedSender, RecipientId, Relay, Reply, Session,
+};
 
 use super::mta::MessageTag;
 use crate::{Observation, Observer};
@@ -26,6 +28,8 @@ use scenario::values::{DomainName, EnvelopeSender};
 pub struct MtaClient {
     pub source_ip: IpAddr,
     pub helo: String,
+    /// P12: the relay's classification of `helo`, made once (see [`MtaClient::greet_as`]).
+    pub helo_class: HeloName,
     pub port: u16,
     pub tls: TlsMode,
     /// How it opens the dialogue: EHLO, or HELO for a client without ESMTP (qmail's
@@ -45,10 +49,11 @@ pub struct MtaClient {
 }
 
 impl MtaClient {
-    pub fn new(mta: &Mta, params: &super::profile::MtaParams) -> Self {
+    pub fn new(mta: &Mta, params: &super::profile::MtaParams, relay: &Relay) -> Self {
         MtaClient {
             source_ip: mta.source_ip,
             helo: mta.helo.clone(),
+            helo_class: relay.classify_helo(&mta.helo),
             port: mta.port,
             tls: mta.tls,
             verb: if mta.tls == TlsMode::Starttls {
@@ -63,6 +68,12 @@ impl MtaClient {
             bytes_per_milli: (mta.bandwidth as f64 / 1000.0).max(1e-9),
             internal_domains: mta.internal_domains.clone(),
         }
+    }
+
+    /// The client greets with `helo` from now on (classified by `relay` once).
+    pub fn greet_as(&mut self, relay: &Relay, helo: &str) {
+        self.helo = helo.to_string();
+        self.helo_class = relay.classify_helo(helo);
     }
 
     /// How long opening a connection takes: TCP and greeting, EHLO, with STARTTLS a
@@ -93,6 +104,21 @@ impl MtaClient {
     /// M5: whether the MTA routes `domain` (or its parent) to another server.
     pub fn routes_elsewhere(&self, domain: &DomainName) -> bool {
         self.internal_domains.iter().any(|d| domain.is_within(d))
+    }
+}
+
+/// An envelope sender of the scenario, with the relay's reading of it (Q3, Q8)
+/// made once: it never changes during a run.
+#[derive(Clone, Debug)]
+pub struct Envelope {
+    pub address: EnvelopeSender,
+    pub presented: PresentedSender,
+}
+
+impl Envelope {
+    pub fn new(address: EnvelopeSender, relay: &Relay) -> Self {
+        let presented = relay.present_sender(address.reverse_path());
+        Envelope { address, presented }
     }
 }
 
@@ -265,7 +291,7 @@ pub fn deliver_on(
     now: SimTime,
     session: &mut Session,
     client: &MtaClient,
-    from: &EnvelopeSender,
+    from: &Envelope,
     recipients: &[RecipientId],
     fates: &mut Vec<Fate>,
     scratch: &mut Scratch,
@@ -288,7 +314,7 @@ pub fn deliver_on(
             .len()
             .min(client.recipients_per_transaction as usize);
         stats.transactions += 1;
-        let mail = session.mail_from(relay, now, from.reverse_path());
+        let mail = session.mail_from_presented(relay, now, from.presented);
         report.reply(now, mail);
         // Q8, Q3: who the relay charged and counted, also when it refused MAIL.
         let attribution = session.last_attribution().copied();
@@ -384,10 +410,10 @@ fn greet(
             Err(reply)
         }
     };
-    step(session.helo_command(relay, now, client.verb, &client.helo))?;
+    step(session.helo_classified(relay, now, client.verb, client.helo_class))?;
     if client.tls == TlsMode::Starttls {
         step(session.starttls(relay, now))?;
-        step(session.helo_command(relay, now, client.verb, &client.helo))?;
+        step(session.helo_classified(relay, now, client.verb, client.helo_class))?;
     }
     if let Some((username, valid)) = &client.auth {
         step(session.auth(relay, username, *valid))?;
@@ -400,7 +426,7 @@ fn trace_with(
     relay: &Relay,
     now: SimTime,
     client: &MtaClient,
-    from: &EnvelopeSender,
+    from: &Envelope,
     attribution: Option<relay::Transaction>,
     recipients: &[RecipientId],
     rcpt_replies: &[Reply],
@@ -423,7 +449,7 @@ fn trace_with(
             }),
             source_ip: client.source_ip,
             helo: &client.helo,
-            envelope_from: from,
+            envelope_from: &from.address,
             recipients,
             rcpt_replies,
             reply,
@@ -489,10 +515,11 @@ helo = "mx.acme.example"
         .unwrap()
     }
 
-    fn client_of(s: &Model) -> MtaClient {
+    fn client_of(s: &Model, relay: &Relay) -> MtaClient {
         MtaClient::new(
             &s.mtas[0],
             &crate::world::profile::MtaParams::for_mta(&s.mtas[0]),
+            relay,
         )
     }
 
@@ -501,10 +528,10 @@ helo = "mx.acme.example"
     fn deliver_five(profile: &str) -> (DeliveryStats, Vec<Fate>) {
         let s = scenario_of(profile, "");
         let mut relay = Relay::new(&s.relay, &s.tenants, ChaCha12Rng::seed_from_u64(1));
-        let client = client_of(&s);
+        let client = client_of(&s, &relay);
         let now = SimTime::ZERO;
         let mut session = open(&mut relay, now, &client, &mut silent(&mut ())).unwrap();
-        let from: EnvelopeSender = "app@acme.example".parse().unwrap();
+        let from = Envelope::new("app@acme.example".parse().unwrap(), &relay);
         let rcpts: Vec<RecipientId> = (0..5).map(RecipientId).collect();
         let (mut fates, mut scratch) = (Vec::new(), Scratch::default());
         let stats = deliver_on(
@@ -558,7 +585,8 @@ helo = "mx.acme.example"
     #[test]
     fn m05_internal_domains_are_routed_elsewhere() {
         let s = scenario("internal_domains = [\"corp.example\"]");
-        let client = client_of(&s);
+        let relay = Relay::new(&s.relay, &s.tenants, ChaCha12Rng::seed_from_u64(1));
+        let client = client_of(&s, &relay);
         let d = |name: &str| scenario::values::DomainName(name.into());
         assert!(client.routes_elsewhere(&d("corp.example")));
         assert!(client.routes_elsewhere(&d("eu.corp.example")));
@@ -571,8 +599,8 @@ helo = "mx.acme.example"
     fn m01_refusals_before_mail() {
         let s = scenario("");
         let mut relay = Relay::new(&s.relay, &s.tenants, ChaCha12Rng::seed_from_u64(1));
-        let mut client = client_of(&s);
-        client.helo = "bad name".into();
+        let mut client = client_of(&s, &relay);
+        client.greet_as(&relay, "bad name");
         assert!(matches!(
             open(&mut relay, SimTime::ZERO, &client, &mut silent(&mut ())),
             Err(ConnectFailure::Refusal(Fate::Bounced))

@@ -26,7 +26,7 @@
 
 use std::collections::VecDeque;
 
-use super::client::{self, ConnectFailure, Fate, MtaClient, Reporting, Scratch};
+use super::client::{self, ConnectFailure, Envelope, Fate, MtaClient, Reporting, Scratch};
 use super::profile::{FailureKind, MtaParams, RetryState, SiteHealth};
 use crate::{Observation, Observer};
 use relay::time::{SimDuration, SimTime};
@@ -87,38 +87,37 @@ pub trait MtaSink: Observer {
     fn next_connection(&mut self) -> u64;
 }
 
-/// The envelope senders of the scenario, by number (0 is the empty sender).
+/// The envelope senders of the scenario, by number (0 is the empty sender), each
+/// resolved by the relay once.
 #[derive(Clone, Debug)]
 pub struct Envelopes {
-    list: Vec<EnvelopeSender>,
+    list: Vec<Envelope>,
     index: rustc_hash::FxHashMap<EnvelopeSender, u32>,
-}
-
-impl Default for Envelopes {
-    fn default() -> Self {
-        let mut e = Envelopes {
-            list: Vec::new(),
-            index: Default::default(),
-        };
-        e.intern(&EnvelopeSender::Null);
-        e
-    }
 }
 
 impl Envelopes {
     pub const NULL: u32 = 0;
 
-    pub fn intern(&mut self, sender: &EnvelopeSender) -> u32 {
+    pub fn new(relay: &Relay) -> Self {
+        let mut e = Envelopes {
+            list: Vec::new(),
+            index: Default::default(),
+        };
+        e.intern(&EnvelopeSender::Null, relay);
+        e
+    }
+
+    pub fn intern(&mut self, sender: &EnvelopeSender, relay: &Relay) -> u32 {
         if let Some(&i) = self.index.get(sender) {
             return i;
         }
         let i = self.list.len() as u32;
-        self.list.push(sender.clone());
+        self.list.push(Envelope::new(sender.clone(), relay));
         self.index.insert(sender.clone(), i);
         i
     }
 
-    pub fn get(&self, id: u32) -> &EnvelopeSender {
+    pub fn get(&self, id: u32) -> &Envelope {
         &self.list[id as usize]
     }
 }
@@ -847,14 +846,15 @@ helo = "mx.acme.example"
 "#
         );
         let s = Model::parse("t.toml", &text).unwrap();
-        let mut envelopes = Envelopes::default();
-        let from = envelopes.intern(&"app@acme.example".parse().unwrap());
+        let relay = Relay::new(&s.relay, &s.tenants, ChaCha12Rng::seed_from_u64(1));
+        let mut envelopes = Envelopes::new(&relay);
+        let from = envelopes.intern(&"app@acme.example".parse().unwrap(), &relay);
         World {
-            relay: Relay::new(&s.relay, &s.tenants, ChaCha12Rng::seed_from_u64(1)),
             mta: {
                 let params = MtaParams::for_mta(&s.mtas[0]);
-                MtaRuntime::new(MtaClient::new(&s.mtas[0], &params), params)
+                MtaRuntime::new(MtaClient::new(&s.mtas[0], &params, &relay), params)
             },
+            relay,
             envelopes,
             from,
             sink: Recording::default(),
