@@ -45,7 +45,14 @@ pub struct Relay {
     /// The relay's own random stream: front-end choice and propagation delays (D3's
     /// background load has a stream of its own, see `background_stream`).
     pub(crate) rng: ChaCha12Rng,
+    /// Recipient lists of ended sessions, handed to new ones: a connection then
+    /// allocates nothing (at most [`SPARE_LISTS`] are kept).
+    pub(crate) spare_lists: Vec<Vec<crate::quota::unique::RecipientId>>,
 }
+
+/// How many spare recipient lists the relay keeps (one per session open at once is
+/// enough; more would only hold memory).
+pub(crate) const SPARE_LISTS: usize = 1024;
 
 impl Relay {
     /// The relay serving `tenants` under `config`; `rng` is its own stream.
@@ -68,6 +75,7 @@ impl Relay {
             settings,
             dos: DosGuard::new(&config.dos, background_stream(&rng)),
             rng,
+            spare_lists: Vec::new(),
         }
     }
 

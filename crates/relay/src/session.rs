@@ -139,7 +139,7 @@ impl Relay {
             helo_checked: false,
             messages: 0,
             auth_user: None,
-            reservation: Reservation::default(),
+            reservation: Reservation::reusing(self.spare_lists.pop().unwrap_or_default()),
             attribution: None,
         })
     }
@@ -398,11 +398,17 @@ impl Session {
 
     /// QUIT (or a dropped connection): the open transaction ends, uncounted.
     pub fn quit(mut self, relay: &mut Relay, now: SimTime) -> Reply {
-        if let Phase::Closed { reply } = self.phase {
-            return reply;
+        let reply = match self.phase {
+            Phase::Closed { reply } => reply,
+            _ => {
+                self.close(relay, now, Reply::Closing);
+                Reply::Closing
+            }
+        };
+        if relay.spare_lists.len() < crate::service::SPARE_LISTS {
+            relay.spare_lists.push(self.reservation.into_list());
         }
-        self.close(relay, now, Reply::Closing);
-        Reply::Closing
+        reply
     }
 
     /// The connection ends with `reply`: its transaction is released, DoS protection

@@ -44,6 +44,22 @@ pub struct Reservation {
 }
 
 impl Reservation {
+    /// An empty reservation that fills `list` (cleared), so that a list's memory can
+    /// serve one session after another.
+    pub(crate) fn reusing(mut list: Vec<RecipientId>) -> Self {
+        list.clear();
+        Reservation {
+            tenant: None,
+            user: None,
+            recipients: list,
+        }
+    }
+
+    /// The recipient list's memory, for [`Reservation::reusing`].
+    pub(crate) fn into_list(self) -> Vec<RecipientId> {
+        self.recipients
+    }
+
     pub fn recipients(&self) -> &[RecipientId] {
         &self.recipients
     }
