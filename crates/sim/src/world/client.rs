@@ -111,14 +111,20 @@ impl MtaClient {
 /// made once: it never changes during a run.
 #[derive(Clone, Debug)]
 pub struct Envelope {
+    /// Its number in the run's list of envelope senders.
+    pub id: u32,
     pub address: EnvelopeSender,
     pub presented: PresentedSender,
 }
 
 impl Envelope {
-    pub fn new(address: EnvelopeSender, relay: &Relay) -> Self {
+    pub fn new(id: u32, address: EnvelopeSender, relay: &Relay) -> Self {
         let presented = relay.present_sender(address.reverse_path());
-        Envelope { address, presented }
+        Envelope {
+            id,
+            address,
+            presented,
+        }
     }
 }
 
@@ -151,10 +157,12 @@ pub struct TransactionTrace<'a> {
     pub counted_user: Option<&'a str>,
     pub user: Option<relay::UserId>,
     /// P8: the domain of `postmaster@<domain>` the envelope sender was rewritten to.
-    pub postmaster_domain: Option<&'a str>,
+    pub postmaster_domain: Option<(relay::DomainId, &'a str)>,
     pub source_ip: IpAddr,
     pub helo: &'a str,
     pub envelope_from: &'a EnvelopeSender,
+    /// `envelope_from`'s number among the run's envelope senders (fixed for a run).
+    pub envelope: u32,
     pub recipients: &'a [RecipientId],
     pub rcpt_replies: &'a [Reply],
     /// The transaction's final reply: DATA's, or the refusal that ended it.
@@ -444,12 +452,13 @@ fn trace_with(
                 .map(|u| directory.user_address(u)),
             user: attribution.and_then(|a| a.counted_user),
             postmaster_domain: attribution.and_then(|a| match a.relayed {
-                RelayedSender::Postmaster(d) => Some(directory.domain_name(d)),
+                RelayedSender::Postmaster(d) => Some((d, directory.domain_name(d))),
                 RelayedSender::AsPresented => None,
             }),
             source_ip: client.source_ip,
             helo: &client.helo,
             envelope_from: &from.address,
+            envelope: from.id,
             recipients,
             rcpt_replies,
             reply,
@@ -531,7 +540,7 @@ helo = "mx.acme.example"
         let client = client_of(&s, &relay);
         let now = SimTime::ZERO;
         let mut session = open(&mut relay, now, &client, &mut silent(&mut ())).unwrap();
-        let from = Envelope::new("app@acme.example".parse().unwrap(), &relay);
+        let from = Envelope::new(1, "app@acme.example".parse().unwrap(), &relay);
         let rcpts: Vec<RecipientId> = (0..5).map(RecipientId).collect();
         let (mut fates, mut scratch) = (Vec::new(), Scratch::default());
         let stats = deliver_on(

@@ -112,7 +112,7 @@ impl Envelopes {
             return i;
         }
         let i = self.list.len() as u32;
-        self.list.push(Envelope::new(sender.clone(), relay));
+        self.list.push(Envelope::new(i, sender.clone(), relay));
         self.index.insert(sender.clone(), i);
         i
     }
