@@ -847,10 +847,10 @@ fn e44_dos_thresholds_have_ranges() {
 /// change, naming what the memory is for; `--allow-large` lets it through.
 #[test]
 fn e45_runaway_memory_is_refused_before_the_run() {
-    // 100 licences pass 900 recipients per 10 minutes; 11 senders at 450 messages a
+    // 100 licences pass 900 recipients per 10 minutes; 16 senders at 450 messages a
     // second pile up deferred mail for the 2.4 hours until the day limit (Q4).
     let mut text = replace_line(3, "duration = \"3h\"");
-    for i in 0..11 {
+    for i in 0..16 {
         text.push_str(&format!(
             "\n[[sender]]\nid = \"load{i}\"\nmta = \"m\"\nenvelope_from = [\"a@acme.example\"]\nrate = \"450/s\"\nrecipients = 3\n"
         ));

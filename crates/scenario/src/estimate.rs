@@ -44,9 +44,10 @@ mod cost {
     /// A registered user: its address in the directory and its empty quota windows
     /// (a million users of a `users_pattern`, idle, peak at 691 MB).
     pub const USER: f64 = 700.0;
-    /// A queued message: its slot, its pending recipients, its timer in the event
-    /// queue and the vectors' spare capacity (199 MB at 800,000 queued).
-    pub const QUEUED_MESSAGE: f64 = 220.0;
+    /// A queued message: its 96-byte slot (recipients inline up to four), its
+    /// 12-byte place in a queue run and the vectors' spare capacity (the 10,000-sender
+    /// SimPy scenario: 145 MB peak at 800,000 queued, 71 MB of it parsing the file).
+    pub const QUEUED_MESSAGE: f64 = 150.0;
     /// A recipient in a registered user's Q2 window: a FIFO entry and a hash entry.
     pub const UNIQUE_RECIPIENT: f64 = 48.0;
     /// A rank of a Zipf alias table (8 bytes) and its build-time weight (8 bytes).

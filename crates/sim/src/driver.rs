@@ -162,9 +162,11 @@ pub fn run_with_tables(
     let mut mtas: Vec<MtaRuntime> = model
         .mtas
         .iter()
-        .map(|m| {
+        .enumerate()
+        .map(|(i, m)| {
             let params = MtaParams::for_mta(m);
-            MtaRuntime::new(MtaClient::new(m, &params, &relay), params)
+            let client = MtaClient::new(m, &params, &relay);
+            MtaRuntime::new(client, params, i as u32, m.tenant.0)
         })
         .collect();
     let mut envelopes = Envelopes::new(&relay);
@@ -528,6 +530,21 @@ impl<O: Observer> MtaSink for Sink<'_, O> {
     fn schedule(&mut self, at: SimTime, event: MtaEvent) {
         self.queue.schedule(
             at,
+            Event::Mta {
+                mta: self.mta,
+                event,
+            },
+        );
+    }
+
+    fn reserve_sequence(&mut self) -> u64 {
+        self.queue.reserve_sequence()
+    }
+
+    fn schedule_in_order(&mut self, at: SimTime, seq: u64, event: MtaEvent) {
+        self.queue.schedule_in_order(
+            at,
+            seq,
             Event::Mta {
                 mta: self.mta,
                 event,

@@ -77,9 +77,25 @@ impl<E: Copy> EventQueue<E> {
     /// Schedules `event` at `time`. A time in the past is clamped to now: the clock
     /// is monotonic, and an event can at best happen immediately.
     pub fn schedule(&mut self, time: SimTime, event: E) {
-        let time = time.max(self.now);
+        let seq = self.reserve_sequence();
+        self.schedule_in_order(time, seq, event);
+    }
+
+    /// Takes the next sequence number for an event to be scheduled later with
+    /// [`EventQueue::schedule_in_order`]: that event keeps the place in the order it
+    /// would have had had it been scheduled now.
+    pub fn reserve_sequence(&mut self) -> u64 {
         let seq = self.next_seq;
         self.next_seq += 1;
+        seq
+    }
+
+    /// Schedules `event` at `time` (clamped to now) with sequence number `seq`, one
+    /// [`EventQueue::reserve_sequence`] gave. A number must be scheduled at most once
+    /// at a time: keys stay unique.
+    pub fn schedule_in_order(&mut self, time: SimTime, seq: u64, event: E) {
+        debug_assert!(seq < self.next_seq, "a reserved sequence number");
+        let time = time.max(self.now);
         let key = (u128::from(time.as_millis()) << 64) | u128::from(seq);
         self.heap.push(Entry { key, event });
         self.sift_up(self.heap.len() - 1);

@@ -24,7 +24,9 @@
 //!   the sender's domain is one the MTA routes elsewhere (M5). A report that bounces is
 //!   dropped (it is not reported again).
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
+
+use smallvec::SmallVec;
 
 use super::client::{self, ConnectFailure, Envelope, Fate, MtaClient, Reporting, Scratch};
 use super::profile::{FailureKind, MtaParams, RetryState, SiteHealth};
@@ -68,8 +70,9 @@ pub struct RecipientFates {
 /// The MTA's own timed events.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MtaEvent {
-    /// A deferred message's retry time.
-    Due { msg: u32 },
+    /// A queue run: the deferred messages due now are tried again (M2), one kernel
+    /// event for all of them (see `MtaRuntime::deferred`).
+    QueueRun,
     /// A connection finished its delivery.
     ConnectionDone { conn: u32, generation: u32 },
     /// An idle cached connection times out.
@@ -83,6 +86,12 @@ pub enum MtaEvent {
 /// `Observer::observe`).
 pub trait MtaSink: Observer {
     fn schedule(&mut self, at: SimTime, event: MtaEvent);
+    /// The next number of the run's total order `(time, sequence)`, taken now for an
+    /// event that waits in the MTA's own queue and is scheduled later with
+    /// [`MtaSink::schedule_in_order`]: it keeps the place it would have had.
+    fn reserve_sequence(&mut self) -> u64;
+    /// Schedules `event` at `at` in the place of sequence number `seq`.
+    fn schedule_in_order(&mut self, at: SimTime, seq: u64, event: MtaEvent);
     /// A fresh connection number (for the trace).
     fn next_connection(&mut self) -> u64;
 }
@@ -137,17 +146,60 @@ pub struct NewMessage<'a> {
     pub routed_elsewhere: u32,
 }
 
+/// A message in the queue. A deferred message waits here for hours, and a queue may
+/// hold a million: it is kept small (recipients inline up to four; the tag's tenant
+/// and MTA are the queue's own).
 #[derive(Clone, Debug)]
 struct Queued {
-    live: bool,
-    tag: MessageTag,
-    from: u32,
-    bounce_to: Option<(RecipientId, bool)>,
-    size: u64,
-    pending: Vec<RecipientId>,
     retry: RetryState,
-    delivered: u64,
-    bounced: u64,
+    size: u64,
+    pending: SmallVec<[RecipientId; 4]>,
+    sender: u32,
+    from: u32,
+    /// Where a non-delivery report goes ([`NO_REPORT`]: the empty sender, none).
+    bounce_to: RecipientId,
+    delivered: u32,
+    bounced: u32,
+    live: bool,
+    notification: bool,
+    /// The report is delivered by the MTA itself (M5: the sender's domain is routed
+    /// elsewhere).
+    bounce_local: bool,
+}
+
+/// `Queued::bounce_to` of a message whose failures are reported to no one.
+const NO_REPORT: RecipientId = RecipientId(u32::MAX);
+
+/// A deferred message and its place in the run's order (the sequence number its
+/// retry was given when it was deferred), 12 bytes.
+#[derive(Clone, Copy, Debug)]
+struct Due {
+    seq: [u32; 2],
+    msg: u32,
+}
+
+impl Due {
+    fn new(seq: u64, msg: u32) -> Self {
+        Due {
+            seq: [(seq >> 32) as u32, seq as u32],
+            msg,
+        }
+    }
+
+    fn seq(self) -> u64 {
+        (u64::from(self.seq[0]) << 32) | u64::from(self.seq[1])
+    }
+}
+
+/// The deferred messages due at one instant, in their order; one kernel event
+/// (`QueueRun`, at the place of the next one to try) stands for them while `armed`.
+#[derive(Debug, Default)]
+struct DueGroup {
+    entries: SmallVec<[Due; 2]>,
+    /// Entries before this one were tried.
+    next: usize,
+    /// A `QueueRun` for this instant is in the kernel's queue, or running.
+    armed: bool,
 }
 
 struct Conn {
@@ -162,9 +214,18 @@ struct Conn {
 pub struct MtaRuntime {
     pub client: MtaClient,
     pub params: MtaParams,
+    /// The MTA's number and its tenant's (every message here is tagged with them).
+    mta: u32,
+    tenant: u32,
     slots: Vec<Queued>,
     free_slots: Vec<u32>,
     ready: VecDeque<u32>,
+    /// Deferred messages by the instant they are due (M2). A retry does not wait in
+    /// the kernel's queue: the messages due at one instant are one queue run, as in
+    /// a real MTA, with one kernel event at a time (the next message's), and each
+    /// keeps the sequence number it was deferred with, so the order of the run is
+    /// exactly as if each were an event of its own.
+    deferred: BTreeMap<SimTime, DueGroup>,
     conns: Vec<Option<Conn>>,
     open_conns: u32,
     concurrency: u32,
@@ -177,14 +238,18 @@ pub struct MtaRuntime {
 }
 
 impl MtaRuntime {
-    pub fn new(client: MtaClient, params: MtaParams) -> Self {
+    /// The MTA numbered `mta` of tenant `tenant`.
+    pub fn new(client: MtaClient, params: MtaParams, mta: u32, tenant: u32) -> Self {
         MtaRuntime {
             concurrency: params.initial_concurrency,
             client,
             params,
+            mta,
+            tenant,
             slots: Vec::new(),
             free_slots: Vec::new(),
             ready: VecDeque::new(),
+            deferred: BTreeMap::new(),
             conns: Vec::new(),
             open_conns: 0,
             successes: 0,
@@ -260,6 +325,20 @@ impl MtaRuntime {
                 return Err(format!("message {msg} is ready twice, or ready but gone"));
             }
         }
+        for (at, group) in &self.deferred {
+            if !group.armed {
+                return Err(format!("deferred messages due at {at} without a queue run"));
+            }
+            for due in &group.entries[group.next..] {
+                let q = self
+                    .slots
+                    .get(due.msg as usize)
+                    .ok_or("a deferred message out of range")?;
+                if !q.live {
+                    return Err(format!("message {} is deferred but gone", due.msg));
+                }
+            }
+        }
         if let Some(i) = self
             .slots
             .iter()
@@ -304,17 +383,23 @@ impl MtaRuntime {
             );
             return;
         }
+        debug_assert_eq!(
+            (message.tag.mta, message.tag.tenant),
+            (self.mta, self.tenant),
+            "a message of this MTA"
+        );
         let slot = self.allocate();
         let q = &mut self.slots[slot as usize];
         q.live = true;
-        q.tag = message.tag;
+        q.sender = message.tag.sender;
+        q.notification = message.tag.notification;
         q.from = message.from;
-        q.bounce_to = message.bounce_to;
+        (q.bounce_to, q.bounce_local) = message.bounce_to.unwrap_or((NO_REPORT, false));
         q.size = message.size;
         q.pending.clear();
         q.pending.extend_from_slice(message.recipients);
         q.retry = RetryState::new(now);
-        q.delivered = u64::from(message.routed_elsewhere);
+        q.delivered = message.routed_elsewhere;
         q.bounced = 0;
         self.ready.push_back(slot);
         let (mta, depth) = (message.tag.mta, self.queued());
@@ -331,12 +416,7 @@ impl MtaRuntime {
         sink: &mut impl MtaSink,
     ) {
         match event {
-            MtaEvent::Due { msg } => {
-                if self.slots.get(msg as usize).is_some_and(|q| q.live) {
-                    self.ready.push_back(msg);
-                }
-                self.dispatch(relay, now, envelopes, sink);
-            }
+            MtaEvent::QueueRun => self.queue_run(relay, now, envelopes, sink),
             MtaEvent::ConnectionDone { conn, generation } => {
                 let Some(c) = self.conn_mut(conn, generation) else {
                     return;
@@ -372,11 +452,11 @@ impl MtaRuntime {
     pub fn settle_at_horizon(&mut self, horizon: SimTime, sink: &mut impl MtaSink) {
         for q in self.slots.iter().filter(|q| q.live) {
             let fates = RecipientFates {
-                delivered: q.delivered,
-                bounced: q.bounced,
+                delivered: u64::from(q.delivered),
+                bounced: u64::from(q.bounced),
                 queued: q.pending.len() as u64,
             };
-            let tag = q.tag;
+            let tag = self.tag_of(q);
             sink.observe(
                 horizon,
                 &Observation::Settled {
@@ -388,25 +468,77 @@ impl MtaRuntime {
         }
     }
 
+    /// The tag a queued message is counted under.
+    fn tag_of(&self, q: &Queued) -> MessageTag {
+        MessageTag {
+            sender: q.sender,
+            tenant: self.tenant,
+            mta: self.mta,
+            notification: q.notification,
+        }
+    }
+
+    /// M2: message `msg` is tried again at `at` (not before now), in the queue run of
+    /// that instant; it takes its place in the run's order now.
+    fn defer(&mut self, msg: u32, at: SimTime, sink: &mut impl MtaSink) {
+        let seq = sink.reserve_sequence();
+        let group = self.deferred.entry(at).or_default();
+        group.entries.push(Due::new(seq, msg));
+        if !group.armed {
+            group.armed = true;
+            sink.schedule_in_order(at, seq, MtaEvent::QueueRun);
+        }
+    }
+
+    /// The queue run of `now` takes its next message: to the ready queue, and
+    /// dispatched. Then the run waits for its next message's place in the order
+    /// (others events of this instant may come between two of them, and the driver
+    /// reports after each event), exactly as if each message were an event of its own.
+    fn queue_run(
+        &mut self,
+        relay: &mut Relay,
+        now: SimTime,
+        envelopes: &Envelopes,
+        sink: &mut impl MtaSink,
+    ) {
+        let Some(group) = self.deferred.get_mut(&now) else {
+            return;
+        };
+        let Some(&due) = group.entries.get(group.next) else {
+            self.deferred.remove(&now);
+            return;
+        };
+        group.next += 1;
+        if self.slots.get(due.msg as usize).is_some_and(|q| q.live) {
+            self.ready.push_back(due.msg);
+        }
+        self.dispatch(relay, now, envelopes, sink);
+        // Messages deferred to this same instant meanwhile joined the group.
+        let group = self.deferred.get_mut(&now).expect("the group of this run");
+        match group.entries.get(group.next) {
+            Some(next) => sink.schedule_in_order(now, next.seq(), MtaEvent::QueueRun),
+            None => {
+                self.deferred.remove(&now);
+            }
+        }
+    }
+
     fn allocate(&mut self) -> u32 {
         if let Some(slot) = self.free_slots.pop() {
             return slot;
         }
         self.slots.push(Queued {
-            live: false,
-            tag: MessageTag {
-                sender: 0,
-                tenant: 0,
-                mta: 0,
-                notification: false,
-            },
-            from: 0,
-            bounce_to: None,
-            size: 0,
-            pending: Vec::new(),
             retry: RetryState::new(SimTime::ZERO),
+            size: 0,
+            pending: SmallVec::new(),
+            sender: 0,
+            from: 0,
+            bounce_to: NO_REPORT,
             delivered: 0,
             bounced: 0,
+            live: false,
+            notification: false,
+            bounce_local: false,
         });
         (self.slots.len() - 1) as u32
     }
@@ -475,7 +607,7 @@ impl MtaRuntime {
                 continue;
             }
             self.ready.pop_front();
-            let tag = self.slots[msg as usize].tag;
+            let tag = self.tag_of(&self.slots[msg as usize]);
             let id = sink.next_connection();
             let opened = {
                 let mut report = Reporting {
@@ -575,11 +707,11 @@ impl MtaRuntime {
         envelopes: &Envelopes,
         sink: &mut impl MtaSink,
     ) {
+        let tag = self.tag_of(&self.slots[msg as usize]);
         let c = self.conns[conn as usize]
             .as_mut()
             .expect("a live connection");
         let q = &self.slots[msg as usize];
-        let tag = q.tag;
         let stats = {
             let mut report = Reporting {
                 out: &mut *sink,
@@ -634,6 +766,7 @@ impl MtaRuntime {
         sink: &mut impl MtaSink,
     ) {
         let lifetime = self.params.queue_lifetime;
+        let tag = self.tag_of(&self.slots[msg as usize]);
         let q = &mut self.slots[msg as usize];
         let mut counts = AttemptCounts::default();
         let mut bounced_now = 0u64;
@@ -649,13 +782,13 @@ impl MtaRuntime {
             fate == Fate::Deferred
         });
         counts.accepted_msgs = u64::from(counts.accepted_rcpts > 0);
-        q.delivered += counts.accepted_rcpts;
-        q.bounced += counts.rejected_rcpts;
+        q.delivered += counts.accepted_rcpts as u32;
+        q.bounced += counts.rejected_rcpts as u32;
         bounced_now += counts.rejected_rcpts;
         sink.observe(
             now,
             &Observation::Attempt {
-                tag: q.tag,
+                tag,
                 counts: &counts,
             },
         );
@@ -668,25 +801,23 @@ impl MtaRuntime {
                 self.params.retry.after_failure(&mut q.retry, now, kind)
             };
             match next {
-                Some(t) => sink.schedule(t, MtaEvent::Due { msg }),
+                Some(t) => self.defer(msg, t.max(now), sink),
                 None => {
-                    let n = q.pending.len() as u64;
-                    q.bounced += n;
-                    bounced_now += n;
+                    let n = q.pending.len();
+                    q.bounced += n as u32;
+                    bounced_now += n as u64;
                     q.pending.clear();
                     done = true;
                 }
             }
         }
-        let (tag, bounce_to, fates) = (
-            q.tag,
-            q.bounce_to,
-            RecipientFates {
-                delivered: q.delivered,
-                bounced: q.bounced,
-                queued: q.pending.len() as u64,
-            },
-        );
+        let q = &mut self.slots[msg as usize];
+        let bounce_to = (q.bounce_to != NO_REPORT).then_some((q.bounce_to, q.bounce_local));
+        let fates = RecipientFates {
+            delivered: u64::from(q.delivered),
+            bounced: u64::from(q.bounced),
+            queued: q.pending.len() as u64,
+        };
         if done {
             let delay = (fates.delivered > 0).then(|| now.saturating_since(q.retry.birth));
             q.live = false;
@@ -767,7 +898,7 @@ mod tests {
 
     fn key(e: MtaEvent) -> EventKey {
         match e {
-            MtaEvent::Due { msg } => EventKey(0, msg, 0),
+            MtaEvent::QueueRun => EventKey(0, 0, 0),
             MtaEvent::ConnectionDone { conn, generation } => EventKey(1, conn, generation),
             MtaEvent::IdleEnd { conn, generation } => EventKey(2, conn, generation),
             MtaEvent::SiteUp => EventKey(3, 0, 0),
@@ -776,7 +907,7 @@ mod tests {
 
     fn event(k: EventKey) -> MtaEvent {
         match k.0 {
-            0 => MtaEvent::Due { msg: k.1 },
+            0 => MtaEvent::QueueRun,
             1 => MtaEvent::ConnectionDone {
                 conn: k.1,
                 generation: k.2,
@@ -804,9 +935,17 @@ mod tests {
 
     impl MtaSink for Recording {
         fn schedule(&mut self, at: SimTime, event: MtaEvent) {
-            self.seq += 1;
-            self.events.push(Reverse((at, self.seq, key(event))));
+            let seq = self.reserve_sequence();
+            self.schedule_in_order(at, seq, event);
         }
+        fn reserve_sequence(&mut self) -> u64 {
+            self.seq += 1;
+            self.seq
+        }
+        fn schedule_in_order(&mut self, at: SimTime, seq: u64, event: MtaEvent) {
+            self.events.push(Reverse((at, seq, key(event))));
+        }
+
         fn next_connection(&mut self) -> u64 {
             self.next_connection += 1;
             self.next_connection
@@ -852,7 +991,7 @@ helo = "mx.acme.example"
         World {
             mta: {
                 let params = MtaParams::for_mta(&s.mtas[0]);
-                MtaRuntime::new(MtaClient::new(&s.mtas[0], &params, &relay), params)
+                MtaRuntime::new(MtaClient::new(&s.mtas[0], &params, &relay), params, 0, 0)
             },
             relay,
             envelopes,

@@ -65,8 +65,10 @@ pub enum RetryPolicy {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RetryState {
     pub birth: SimTime,
-    /// The first failed attempt (Exim's rules are measured from it).
-    pub first_failure: Option<SimTime>,
+    /// The first failed attempt (Exim's rules are measured from it); meaningful once
+    /// `failures > 0`. (Not an `Option`: every queued message carries one, and a
+    /// queue may hold a million.)
+    pub first_failure: SimTime,
     pub failures: u32,
     /// Failures without a session (Exchange 2007/2010 counts them).
     pub connection_failures: u32,
@@ -80,7 +82,7 @@ impl RetryState {
     pub fn new(birth: SimTime) -> Self {
         RetryState {
             birth,
-            first_failure: None,
+            first_failure: birth,
             failures: 0,
             connection_failures: 0,
             last_try: birth,
@@ -98,7 +100,10 @@ impl RetryPolicy {
         now: SimTime,
         kind: FailureKind,
     ) -> Option<SimTime> {
-        let first = *state.first_failure.get_or_insert(now);
+        if state.failures == 0 {
+            state.first_failure = now;
+        }
+        let first = state.first_failure;
         state.failures += 1;
         if kind == FailureKind::Connection {
             state.connection_failures += 1;
