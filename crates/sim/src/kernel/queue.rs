@@ -175,6 +175,31 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    /// An event scheduled later with a number reserved earlier keeps the place it
+    /// would have had (how deferred mail waits in its MTA's queue runs).
+    #[test]
+    fn a_reserved_sequence_number_keeps_its_place() {
+        let mut q = EventQueue::default();
+        let early = q.reserve_sequence();
+        q.schedule(SimTime(5), "scheduled after the reservation");
+        let late = q.reserve_sequence();
+        q.schedule(SimTime(5), "scheduled last");
+        q.schedule_in_order(SimTime(5), late, "reserved second");
+        q.schedule_in_order(SimTime(5), early, "reserved first");
+        let order: Vec<_> = std::iter::from_fn(|| q.pop_until(SimTime(10)))
+            .map(|(_, e)| e)
+            .collect();
+        assert_eq!(
+            order,
+            [
+                "reserved first",
+                "scheduled after the reservation",
+                "reserved second",
+                "scheduled last"
+            ]
+        );
+    }
+
     #[test]
     fn same_instant_events_run_in_scheduling_order() {
         let mut q = EventQueue::default();
