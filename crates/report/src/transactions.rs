@@ -384,15 +384,23 @@ fn csv_fields(fields: &[&str]) -> String {
     String::from_utf8(out).expect("fields of UTF-8 stay UTF-8")
 }
 
+/// Whether a CSV field holding `text` must be quoted.
+fn needs_quotes(text: &[u8]) -> bool {
+    text.iter()
+        .any(|&b| matches!(b, b',' | b'"' | b'\n' | b'\r'))
+}
+
 /// Appends `field` to `out` as one CSV field.
 fn push_field(out: &mut Vec<u8>, field: &[u8]) {
-    if !field
-        .iter()
-        .any(|&b| matches!(b, b',' | b'"' | b'\n' | b'\r'))
-    {
+    if !needs_quotes(field) {
         out.extend_from_slice(field);
         return;
     }
+    push_quoted(out, field);
+}
+
+/// Appends `field` quoted (quotes doubled).
+fn push_quoted(out: &mut Vec<u8>, field: &[u8]) {
     out.push(b'"');
     for &b in field {
         if b == b'"' {
@@ -414,16 +422,31 @@ struct CsvRows {
     users: Vec<String>,
     domains: Vec<String>,
     replies: ReplyTexts,
+    /// No address needs quotes (checked once, on the names addresses are made of);
+    /// otherwise each recipients field is checked.
+    addresses_plain: bool,
     out: Vec<u8>,
     field: String,
 }
 
+/// `fmt::Write` into a byte buffer.
+struct Bytes<'a>(&'a mut Vec<u8>);
+
+impl std::fmt::Write for Bytes<'_> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.0.extend_from_slice(s.as_bytes());
+        Ok(())
+    }
+}
+
 impl CsvRows {
     fn new(tenants: Vec<String>, mtas: Vec<String>, space: RecipientSpace) -> Self {
+        let addresses_plain = space.names().all(|n| !needs_quotes(n.as_bytes()));
         CsvRows {
             tenants: tenants.iter().map(|t| csv_fields(&[t])).collect(),
             mtas: mtas.iter().map(|m| csv_fields(&[m])).collect(),
             origins: vec![String::new(); mtas.len()],
+            addresses_plain,
             space,
             envelopes: Vec::new(),
             users: Vec::new(),
@@ -510,16 +533,22 @@ impl CsvRows {
                 .extend_from_slice(self.users[row.user as usize].as_bytes());
         }
         self.out.push(b',');
-        self.field.clear();
+        // Recipients straight into the row when no address can need quotes.
+        let start = self.out.len();
         for (i, r) in recipients.iter().enumerate() {
             if i > 0 {
-                self.field.push(';');
+                self.out.push(b';');
             }
-            let _ = self.space.write_address(*r, &mut self.field);
+            let _ = self.space.write_address(*r, &mut Bytes(&mut self.out));
         }
-        push_field(&mut self.out, self.field.as_bytes());
+        if !self.addresses_plain && needs_quotes(&self.out[start..]) {
+            let field = self.out.split_off(start);
+            push_quoted(&mut self.out, &field);
+        }
         self.out.push(b',');
+        // Reply texts are checked for quotes once, when first rendered.
         self.field.clear();
+        let mut quote = false;
         for (i, r) in replies.iter().enumerate() {
             if i > 0 {
                 self.field.push(';');
@@ -530,11 +559,22 @@ impl CsvRows {
                     .next()
                     .expect("a reply naming an IP for each code saying so"),
             };
-            self.field.push_str(self.replies.text_of(reply));
+            let (text, quoted) = self.replies.text_of(reply);
+            self.field.push_str(text);
+            quote |= quoted;
         }
-        push_field(&mut self.out, self.field.as_bytes());
+        if quote {
+            push_quoted(&mut self.out, self.field.as_bytes());
+        } else {
+            self.out.extend_from_slice(self.field.as_bytes());
+        }
         self.out.push(b',');
-        push_field(&mut self.out, self.replies.text_of(row.reply).as_bytes());
+        let (text, quoted) = self.replies.text_of(row.reply);
+        if quoted {
+            push_quoted(&mut self.out, text.as_bytes());
+        } else {
+            self.out.extend_from_slice(text.as_bytes());
+        }
         self.out.push(b',');
         if row.postmaster != NONE {
             self.out
@@ -544,11 +584,11 @@ impl CsvRows {
     }
 }
 
-/// Reply texts, each rendered once (unquoted): by dense index, and the few that name
-/// an IP.
+/// Reply texts, each rendered once (unquoted, with whether a field holding it needs
+/// quotes): by dense index, and the few that name an IP.
 struct ReplyTexts {
-    dense: Vec<Option<String>>,
-    with_ip: std::collections::BTreeMap<Reply, String>,
+    dense: Vec<Option<(String, bool)>>,
+    with_ip: std::collections::BTreeMap<Reply, (String, bool)>,
 }
 
 impl Default for ReplyTexts {
@@ -561,14 +601,17 @@ impl Default for ReplyTexts {
 }
 
 impl ReplyTexts {
-    fn text_of(&mut self, reply: Reply) -> &str {
-        match reply.dense_index() {
-            Some(i) => self.dense[i].get_or_insert_with(|| reply.to_string()),
-            None => self
-                .with_ip
-                .entry(reply)
-                .or_insert_with(|| reply.to_string()),
-        }
+    fn text_of(&mut self, reply: Reply) -> (&str, bool) {
+        let render = || {
+            let text = reply.to_string();
+            let quoted = needs_quotes(text.as_bytes());
+            (text, quoted)
+        };
+        let (text, quoted) = match reply.dense_index() {
+            Some(i) => self.dense[i].get_or_insert_with(render),
+            None => self.with_ip.entry(reply).or_insert_with(render),
+        };
+        (text, *quoted)
     }
 }
 

@@ -82,6 +82,15 @@ impl RecipientSpace {
             .expect("every pool domain has a block")
     }
 
+    /// Every name an address is made of: the pool domains and the envelope
+    /// addresses (a CSV writer checks them once instead of every address).
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.blocks
+            .iter()
+            .map(|(_, _, d)| d.as_str())
+            .chain(self.senders.iter().map(String::as_str))
+    }
+
     /// The address of `id`, e.g. `r17@customers.example`.
     pub fn address(&self, id: RecipientId) -> String {
         let mut text = String::new();
