@@ -4,7 +4,9 @@
 //! `time_s,tenant,mta,connection,source_ip,helo,envelope_from,counted_user,recipients,rcpt_replies,reply,relayed_from`.
 //!
 //! `tenant` is the customer charged (Q8), `counted_user` the registered user counted
-//! (Q3, empty when none); `recipients` and `rcpt_replies` are `;`-joined and aligned;
+//! (Q3, empty when none); `recipients` is `;`-joined; `rcpt_replies` is the reply
+//! every recipient got when they all got the same one (most transactions), else one
+//! per recipient, `;`-joined and aligned with `recipients`;
 //! `reply` is the transaction's final reply; `relayed_from` is the envelope sender
 //! the relay passed on after P8 rewriting (empty when not rewritten).
 //!
@@ -422,6 +424,8 @@ struct CsvRows {
     users: Vec<String>,
     domains: Vec<String>,
     replies: ReplyTexts,
+    /// The replies of the row being written.
+    row_replies: Vec<Reply>,
     /// No address needs quotes (checked once, on the names addresses are made of);
     /// otherwise each recipients field is checked.
     addresses_plain: bool,
@@ -452,6 +456,7 @@ impl CsvRows {
             users: Vec::new(),
             domains: Vec::new(),
             replies: ReplyTexts::default(),
+            row_replies: Vec::new(),
             out: Vec::with_capacity(1 << 20),
             field: String::new(),
         }
@@ -546,20 +551,31 @@ impl CsvRows {
             push_quoted(&mut self.out, &field);
         }
         self.out.push(b',');
-        // Reply texts are checked for quotes once, when first rendered.
-        self.field.clear();
-        let mut quote = false;
-        for (i, r) in replies.iter().enumerate() {
-            if i > 0 {
-                self.field.push(';');
-            }
-            let reply = match *r {
+        // The recipients' replies: once when every recipient got the same one (the
+        // usual case), else one per recipient. Reply texts are checked for quotes
+        // once, when first rendered.
+        self.row_replies.clear();
+        self.row_replies.extend(replies.iter().map(|r| {
+            match *r {
                 ReplyCode(i) if i != ReplyCode::WITH_IP.0 => Reply::WITHOUT_DATA[i as usize],
                 _ => *with_ip
                     .next()
                     .expect("a reply naming an IP for each code saying so"),
-            };
-            let (text, quoted) = self.replies.text_of(reply);
+            }
+        }));
+        let same = self.row_replies.windows(2).all(|w| w[0] == w[1]);
+        let distinct = if same {
+            &self.row_replies[..self.row_replies.len().min(1)]
+        } else {
+            &self.row_replies[..]
+        };
+        self.field.clear();
+        let mut quote = false;
+        for (i, reply) in distinct.iter().enumerate() {
+            if i > 0 {
+                self.field.push(';');
+            }
+            let (text, quoted) = self.replies.text_of(*reply);
             self.field.push_str(text);
             quote |= quoted;
         }
