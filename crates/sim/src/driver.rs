@@ -418,6 +418,7 @@ pub fn run_with_tables(
         mta.settle_at_horizon(horizon, &mut sink);
     }
     report.fingerprint = fingerprint.finish();
+    report.finish();
     report.check_conservation().map_err(RunError::NothingLost)?;
     Ok(report)
 }

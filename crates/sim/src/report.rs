@@ -43,6 +43,16 @@ impl ReplyCounts {
         }
     }
 
+    /// Adds `other`'s counts to these.
+    pub fn merge(&mut self, other: &ReplyCounts) {
+        for (n, m) in self.dense.iter_mut().zip(&other.dense) {
+            *n += m;
+        }
+        for (reply, n) in &other.with_ip {
+            *self.with_ip.entry(*reply).or_default() += n;
+        }
+    }
+
     /// The replies given at least once, with their counts, in a fixed order.
     pub fn iter(&self) -> impl Iterator<Item = (Reply, u64)> + '_ {
         Reply::WITHOUT_DATA
@@ -61,6 +71,13 @@ pub struct Connections {
     pub refused: u64,
 }
 
+impl Connections {
+    fn merge(&mut self, other: &Connections) {
+        self.opened += other.opened;
+        self.refused += other.refused;
+    }
+}
+
 /// Fates of messages (or of recipients).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Outcomes {
@@ -71,6 +88,13 @@ pub struct Outcomes {
 }
 
 impl Outcomes {
+    fn merge(&mut self, other: &Outcomes) {
+        self.generated += other.generated;
+        self.delivered += other.delivered;
+        self.bounced += other.bounced;
+        self.queued_at_end += other.queued_at_end;
+    }
+
     /// Nothing lost: every generated item ended delivered, bounced or queued.
     pub fn is_conserved(&self) -> bool {
         self.generated == self.delivered + self.bounced + self.queued_at_end
@@ -87,6 +111,12 @@ pub struct Counts {
 }
 
 impl Counts {
+    fn merge(&mut self, other: &Counts) {
+        self.messages.merge(&other.messages);
+        self.recipients.merge(&other.recipients);
+        self.notifications.merge(&other.notifications);
+    }
+
     fn add_generated(&mut self, notification: bool, recipients: u32) {
         if notification {
             self.notifications.generated += 1;
@@ -196,6 +226,12 @@ pub struct RunReport {
     /// Per sender of the model (members of populations included), the `[[sender]]`
     /// its counts go to (`senders` has one entry per `[[sender]]`).
     declared_of_sender: Vec<u32>,
+    /// Per `[[sender]]`, its tenant.
+    tenant_of_declared: Vec<u32>,
+    /// During the run, messages and replies are counted once, under their sender (or
+    /// their tenant, for what only tenants count); [`RunReport::finish`] sums them
+    /// up into tenants and the run.
+    finished: bool,
 }
 
 impl RunReport {
@@ -230,6 +266,14 @@ impl RunReport {
             tenant_delays: model.tenants.iter().map(|_| new_delays()).collect(),
             senders: entities(model.declared_senders.iter().collect()),
             declared_of_sender: model.senders.iter().map(|s| s.declared.0).collect(),
+            tenant_of_declared: {
+                let mut of = vec![0; model.declared_senders.len()];
+                for s in &model.senders {
+                    of[s.declared.0 as usize] = s.tenant.0;
+                }
+                of
+            },
+            finished: false,
             user_replies: vec![
                 ReplyCounts::default();
                 model.tenants.iter().map(|t| t.users.len()).sum()
@@ -261,11 +305,30 @@ impl RunReport {
         }
     }
 
-    /// Applies `f` to the counts of the run, of the message's tenant and its sender.
+    /// Applies `f` to the counts of the message's sender (its tenant's and the
+    /// run's are their sums, made by `finish`).
+    #[inline]
     fn count(&mut self, tag: MessageTag, f: impl Fn(&mut Counts)) {
-        f(&mut self.total);
-        f(&mut self.tenants[tag.tenant as usize].counts);
+        debug_assert!(!self.finished, "counted after the sums were made");
         f(&mut self.sender_mut(tag.sender).counts);
+    }
+
+    /// Sums the counts and replies counted per sender into their tenants and the
+    /// run. Called once, when the run has ended.
+    pub(super) fn finish(&mut self) {
+        debug_assert!(!self.finished, "sums made once");
+        self.finished = true;
+        for (d, sender) in self.senders.iter().enumerate() {
+            let tenant = &mut self.tenants[self.tenant_of_declared[d] as usize];
+            tenant.counts.merge(&sender.counts);
+            tenant.replies.merge(&sender.replies);
+            tenant.connections.merge(&sender.connections);
+        }
+        for tenant in &self.tenants {
+            self.total.merge(&tenant.counts);
+            self.replies.merge(&tenant.replies);
+            self.connections.merge(&tenant.connections);
+        }
     }
 
     pub(super) fn message_generated(&mut self, tag: MessageTag, recipients: u32) {
@@ -301,11 +364,14 @@ impl RunReport {
 
     /// Counts a reply for the run, the tenant and — unless it answered a
     /// non-delivery report — the sender: a sender's counts are its own messages'.
+    /// (The run's and the tenant's are sums made by `finish`.)
     #[inline]
     pub(super) fn reply(&mut self, tag: MessageTag, reply: Reply) {
-        self.replies.add(reply);
-        self.tenants[tag.tenant as usize].replies.add(reply);
-        if !tag.notification {
+        // Counted once: under the sender, or under the tenant alone for a report;
+        // `finish` sums them up.
+        if tag.notification {
+            self.tenants[tag.tenant as usize].replies.add(reply);
+        } else {
             self.sender_mut(tag.sender).replies.add(reply);
         }
     }
@@ -318,18 +384,17 @@ impl RunReport {
         }
     }
 
+    /// Counted once, like `reply`; `finish` sums them up.
     pub(super) fn connection(&mut self, tag: MessageTag, opened: bool) {
-        let count = |c: &mut Connections| {
-            if opened {
-                c.opened += 1;
-            } else {
-                c.refused += 1;
-            }
+        let c = if tag.notification {
+            &mut self.tenants[tag.tenant as usize].connections
+        } else {
+            &mut self.sender_mut(tag.sender).connections
         };
-        count(&mut self.connections);
-        count(&mut self.tenants[tag.tenant as usize].connections);
-        if !tag.notification {
-            count(&mut self.sender_mut(tag.sender).connections);
+        if opened {
+            c.opened += 1;
+        } else {
+            c.refused += 1;
         }
     }
 
