@@ -492,7 +492,7 @@ impl MtaRuntime {
 
     /// The queue run of `now` takes its next message: to the ready queue, and
     /// dispatched. Then the run waits for its next message's place in the order
-    /// (others events of this instant may come between two of them, and the driver
+    /// (other events of this instant may come between two of them, and the driver
     /// reports after each event), exactly as if each message were an event of its own.
     fn queue_run(
         &mut self,
