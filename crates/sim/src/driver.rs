@@ -25,17 +25,84 @@ use crate::{Observation, Observer, RunReport};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Event {
     /// A timed `[[event]]` of the scenario (index into `model.events`).
-    Scenario { index: u32 },
+    Scenario {
+        index: u32,
+    },
     /// The next message of a sender's steady traffic.
-    Arrival { sender: u32 },
+    Arrival {
+        sender: u32,
+    },
     /// Message `k` of burst `burst` of a sender.
-    BurstMessage { sender: u32, burst: u32, k: u32 },
+    BurstMessage {
+        sender: u32,
+        burst: u32,
+        k: u32,
+    },
     /// The relay asked to be woken (a hit limit's window frees room).
     RelayTimer,
-    /// An MTA's own event (a retry, a connection finishing, …).
-    Mta { mta: u32, event: MtaEvent },
+    /// An MTA's own events (`MtaEvent`: a queue run, a connection finishing, …),
+    /// flattened here so that an event is 16 bytes and a heap entry 32 (see
+    /// [`Event::mta`]).
+    MtaQueueRun {
+        mta: u32,
+    },
+    MtaConnectionDone {
+        mta: u32,
+        conn: u32,
+        generation: u32,
+    },
+    MtaIdleEnd {
+        mta: u32,
+        conn: u32,
+        generation: u32,
+    },
+    MtaSiteUp {
+        mta: u32,
+    },
     /// Row `row` of a replay sender's file.
-    Replay { sender: u32, row: u32 },
+    Replay {
+        sender: u32,
+        row: u32,
+    },
+}
+
+impl Event {
+    /// MTA `mta`'s `event`.
+    fn mta(mta: u32, event: MtaEvent) -> Event {
+        match event {
+            MtaEvent::QueueRun => Event::MtaQueueRun { mta },
+            MtaEvent::ConnectionDone { conn, generation } => Event::MtaConnectionDone {
+                mta,
+                conn,
+                generation,
+            },
+            MtaEvent::IdleEnd { conn, generation } => Event::MtaIdleEnd {
+                mta,
+                conn,
+                generation,
+            },
+            MtaEvent::SiteUp => Event::MtaSiteUp { mta },
+        }
+    }
+
+    /// The MTA and its event, if this is one.
+    fn as_mta(self) -> Option<(u32, MtaEvent)> {
+        Some(match self {
+            Event::MtaQueueRun { mta } => (mta, MtaEvent::QueueRun),
+            Event::MtaConnectionDone {
+                mta,
+                conn,
+                generation,
+            } => (mta, MtaEvent::ConnectionDone { conn, generation }),
+            Event::MtaIdleEnd {
+                mta,
+                conn,
+                generation,
+            } => (mta, MtaEvent::IdleEnd { conn, generation }),
+            Event::MtaSiteUp { mta } => (mta, MtaEvent::SiteUp),
+            _ => return None,
+        })
+    }
 }
 
 struct SenderState {
@@ -310,7 +377,11 @@ pub fn run_with_tables(
                 relay.handle_timeout(now);
                 None
             }
-            Event::Mta { mta, event } => {
+            Event::MtaQueueRun { .. }
+            | Event::MtaConnectionDone { .. }
+            | Event::MtaIdleEnd { .. }
+            | Event::MtaSiteUp { .. } => {
+                let (mta, event) = event.as_mta().expect("an MTA's event");
                 sink.mta = mta;
                 mtas[mta as usize].handle(&mut relay, now, event, &envelopes, &mut sink);
                 None
@@ -529,13 +600,7 @@ impl<O: Observer> Observer for Sink<'_, O> {
 
 impl<O: Observer> MtaSink for Sink<'_, O> {
     fn schedule(&mut self, at: SimTime, event: MtaEvent) {
-        self.queue.schedule(
-            at,
-            Event::Mta {
-                mta: self.mta,
-                event,
-            },
-        );
+        self.queue.schedule(at, Event::mta(self.mta, event));
     }
 
     fn reserve_sequence(&mut self) -> u64 {
@@ -543,14 +608,8 @@ impl<O: Observer> MtaSink for Sink<'_, O> {
     }
 
     fn schedule_in_order(&mut self, at: SimTime, seq: u64, event: MtaEvent) {
-        self.queue.schedule_in_order(
-            at,
-            seq,
-            Event::Mta {
-                mta: self.mta,
-                event,
-            },
-        );
+        self.queue
+            .schedule_in_order(at, seq, Event::mta(self.mta, event));
     }
 
     fn next_connection(&mut self) -> u64 {
@@ -567,6 +626,12 @@ pub fn bucket_count(horizon: SimDuration, bucket: SimDuration) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An event is 16 bytes, so a heap entry (with its 16-byte key) is 32.
+    #[test]
+    fn an_event_is_sixteen_bytes() {
+        assert_eq!(std::mem::size_of::<Event>(), 16);
+    }
 
     /// Q10 (with M5): mail that reaches its recipients another way never reaches the
     /// relay's windows. With a peak limit of 9, 40 internally routed and 9 relayed
