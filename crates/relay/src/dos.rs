@@ -18,7 +18,7 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use rand::RngExt;
 use rand_chacha::ChaCha12Rng;
@@ -121,21 +121,28 @@ fn millionths(x: f64) -> u128 {
 /// [`DosGuard::disconnect`] takes the token at the close and reports the concurrency
 /// limit cleared when the count falls below it.
 #[derive(Debug)]
-pub struct OpenConnection(Arc<AtomicU32>);
+pub struct OpenConnection(Arc<Concurrency>);
 
 impl Drop for OpenConnection {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
+        self.0.open.fetch_sub(1, Ordering::Relaxed);
     }
+}
+
+/// D2 concurrency at one source IP, shared with its connections' tokens: a closing
+/// connection sees whether the limit is hit without looking its IP up.
+#[derive(Debug, Default)]
+struct Concurrency {
+    /// Open connections: the number of `OpenConnection` tokens alive.
+    open: AtomicU32,
+    hit: AtomicBool,
 }
 
 #[derive(Clone, Debug)]
 struct SourceIp {
     bucket: TokenBucket,
-    /// Open connections: the number of `OpenConnection` tokens alive.
-    open: Arc<AtomicU32>,
+    concurrency: Arc<Concurrency>,
     rate_hit: bool,
-    concurrency_hit: bool,
 }
 
 pub struct DosGuard {
@@ -182,9 +189,8 @@ impl DosGuard {
                 config.new_connections_per_ip,
                 u128::from(config.new_connection_burst) * 1_000_000,
             ),
-            open: Arc::new(AtomicU32::new(0)),
+            concurrency: Arc::default(),
             rate_hit: false,
-            concurrency_hit: false,
         })
     }
 
@@ -193,10 +199,9 @@ impl DosGuard {
     pub fn connect(&mut self, now: SimTime, ip: IpAddr) -> Result<OpenConnection, Reply> {
         let max = self.config.max_concurrent_per_ip;
         let state = self.ip(ip);
-        let open = state.open.load(Ordering::Relaxed);
+        let open = state.concurrency.open.load(Ordering::Relaxed);
         if open >= max {
-            let first = !state.concurrency_hit;
-            state.concurrency_hit = true;
+            let first = !state.concurrency.hit.swap(true, Ordering::Relaxed);
             if first {
                 self.emit(
                     now,
@@ -230,8 +235,8 @@ impl DosGuard {
             return Err(Reply::TryAgainLater { at: None });
         }
         let cleared = std::mem::take(&mut state.rate_hit);
-        state.open.fetch_add(1, Ordering::Relaxed);
-        let connection = OpenConnection(Arc::clone(&state.open));
+        state.concurrency.open.fetch_add(1, Ordering::Relaxed);
+        let connection = OpenConnection(Arc::clone(&state.concurrency));
         if cleared {
             // The bucket had a token again by now: the limit is cleared now, whether or
             // not the recheck timer for this instant has run yet.
@@ -254,12 +259,15 @@ impl DosGuard {
 
     /// A connection from `ip` closed (QUIT, or closed by a 421).
     pub fn disconnect(&mut self, now: SimTime, ip: IpAddr, connection: OpenConnection) {
+        if !connection.0.hit.load(Ordering::Relaxed) {
+            return; // Nothing to clear: the usual case, without looking the IP up.
+        }
+        let concurrency = Arc::clone(&connection.0);
         drop(connection);
         let max = self.config.max_concurrent_per_ip;
-        let state = self.ip(ip);
-        let open = state.open.load(Ordering::Relaxed);
-        if state.concurrency_hit && open < max {
-            state.concurrency_hit = false;
+        let open = concurrency.open.load(Ordering::Relaxed);
+        if open < max {
+            concurrency.hit.store(false, Ordering::Relaxed);
             let open = u64::from(open);
             self.emit(
                 now,
@@ -279,15 +287,15 @@ impl DosGuard {
     pub fn open_connections(&self, ip: IpAddr) -> u32 {
         self.ips
             .get(&ip)
-            .map_or(0, |s| s.open.load(Ordering::Relaxed))
+            .map_or(0, |s| s.concurrency.open.load(Ordering::Relaxed))
     }
 
     /// What must hold between two events: each source IP's open count is the number
     /// of live connection tokens; buckets hold between 0 and their burst.
     pub fn check_invariants(&self) -> Result<(), String> {
         for (ip, s) in &self.ips {
-            let open = s.open.load(Ordering::Relaxed) as usize;
-            let tokens = Arc::strong_count(&s.open) - 1;
+            let open = s.concurrency.open.load(Ordering::Relaxed) as usize;
+            let tokens = Arc::strong_count(&s.concurrency) - 1;
             if open != tokens {
                 return Err(format!(
                     "{ip}: {open} connections counted open, {tokens} alive"
