@@ -172,6 +172,9 @@ impl ReplyCode {
     const WITH_IP: ReplyCode = ReplyCode(u8::MAX);
 }
 
+// Every reply without data has a code below `WITH_IP`.
+const _: () = assert!(Reply::WITHOUT_DATA.len() < u8::MAX as usize);
+
 impl Batch {
     fn clear(&mut self) {
         self.names.clear();
@@ -260,7 +263,8 @@ impl<W: Write + Send + 'static> TransactionWriter<W> {
         self.stopped = !sent;
     }
 
-    /// `name_of(kind, id)` goes to the thread the first time `seen[id]` is false.
+    /// The name `text()` of `(kind, id)` goes to the thread with the batch, the first
+    /// time `id` is seen (`seen[id]`).
     fn name(
         batch: &mut Batch,
         seen: &mut Vec<bool>,
