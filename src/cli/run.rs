@@ -26,7 +26,7 @@ pub struct RunArgs {
     #[arg(long)]
     trace: bool,
     /// The trace's format: `zst` (transactions.csv.zst, the default) or `csv`
-    /// (transactions.csv, uncompressed: some ten times larger). Implies --trace.
+    /// (transactions.csv, uncompressed: some eight times larger). Implies --trace.
     #[arg(long, value_name = "zst|csv", value_parser = parse_trace_format)]
     trace_format: Option<report::TraceFormat>,
     /// Replace the output folder even if relaysim did not make it (it is replaced

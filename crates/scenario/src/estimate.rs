@@ -46,7 +46,7 @@ mod cost {
     pub const USER: f64 = 700.0;
     /// A queued message: its 96-byte slot (recipients inline up to four), its
     /// 12-byte place in a queue run and the vectors' spare capacity (the 10,000-sender
-    /// SimPy scenario: 145 MB peak at 800,000 queued, 71 MB of it parsing the file).
+    /// SimPy scenario: 145 MB peak at 800,000 queued, ~30 MB of it everything else).
     pub const QUEUED_MESSAGE: f64 = 150.0;
     /// A recipient in a registered user's Q2 window: a FIFO entry and a hash entry.
     pub const UNIQUE_RECIPIENT: f64 = 48.0;
