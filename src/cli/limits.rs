@@ -32,7 +32,7 @@ enum BillingArg {
 
 pub fn limits(args: LimitsArgs) -> ExitCode {
     let quota = match &args.relay_from {
-        Some(path) => match super::load_or_report(path) {
+        Some(path) => match super::load_or_report(path, &[]) {
             Some(model) => model.relay.quota,
             None => return ExitCode::FAILURE,
         },

@@ -7,6 +7,8 @@ mod estimate;
 mod limits;
 mod run;
 mod sweep;
+mod sweep_words;
+mod targets;
 mod test;
 mod validate;
 
@@ -17,6 +19,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use relay::TenantIx;
+use scenario::overrides::Override;
 use scenario::{LoadError, Model};
 
 /// The quickstart scenario, embedded so `relaysim run` works anywhere.
@@ -80,6 +84,9 @@ enum Command {
         /// Files or folders (searched recursively for *.toml).
         #[arg(default_value = "scenarios/regression")]
         paths: Vec<PathBuf>,
+        /// Change a scenario key in every file, e.g. `relay.dos.max_messages_per_connection=500` (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE", value_parser = |s: &str| s.parse::<Override>())]
+        set: Vec<Override>,
     },
     /// Run a scenario at many licence counts × seeds in parallel (capacity planning).
     #[command(
@@ -122,7 +129,7 @@ pub fn main() -> ExitCode {
         Command::Run(args) => run::run(args),
         Command::Validate { scenarios } => validate::validate(&scenarios),
         Command::Limits(args) => limits::limits(args),
-        Command::Test { paths } => test::test(&paths),
+        Command::Test { paths, set } => test::test(&paths, &set),
         Command::Plot { results_dir } => plot(&results_dir),
         Command::Sweep(args) => sweep::sweep(args),
         Command::Schema => {
@@ -137,12 +144,19 @@ fn stderr_is_terminal() -> bool {
     std::io::stderr().is_terminal()
 }
 
-/// Loads a scenario, printing diagnostics to stderr on failure.
-fn load_or_report(path: &std::path::Path) -> Option<Model> {
-    match Model::load_with(path, load_options()) {
+/// Loads a scenario with `--set` overrides, printing diagnostics to stderr on failure.
+fn load_or_report(path: &std::path::Path, set: &[Override]) -> Option<Model> {
+    match Model::load_with_overrides(path, load_options(), set) {
         Ok(s) => Some(s),
         Err(e) => {
             report_load_error(&e);
+            if matches!(e, LoadError::Invalid(_)) && !set.is_empty() {
+                let set: Vec<String> = set.iter().map(|o| format!("--set {o}")).collect();
+                errln!(
+                    "note: the lines shown are the file as edited by {}",
+                    set.join(" ")
+                );
+            }
             None
         }
     }
@@ -151,9 +165,34 @@ fn load_or_report(path: &std::path::Path) -> Option<Model> {
 fn report_load_error(e: &LoadError) {
     match e {
         LoadError::Invalid(invalid) => err!("{}", invalid.render(stderr_is_terminal())),
-        LoadError::Io { .. } | LoadError::Encoding { .. } | LoadError::TooLarge { .. } => {
-            errln!("error: {e}")
-        }
+        LoadError::Io { .. }
+        | LoadError::Encoding { .. }
+        | LoadError::TooLarge { .. }
+        | LoadError::Override { .. } => errln!("error: {e}"),
+    }
+}
+
+/// The tenant `id` of `model`, or its only tenant; the error says which to name.
+fn pick_tenant(
+    model: &Model,
+    file: &std::path::Path,
+    id: Option<&str>,
+) -> Result<TenantIx, String> {
+    let ids: Vec<&str> = model.tenants.iter().map(|t| t.id.as_str()).collect();
+    match (id, ids.len()) {
+        (Some(id), _) => model.tenant_ix(id).ok_or_else(|| {
+            format!(
+                "no tenant `{id}` in {}\nhelp: the tenants are: {}",
+                file.display(),
+                ids.join(", ")
+            )
+        }),
+        (None, 1) => Ok(TenantIx(0)),
+        (None, _) => Err(format!(
+            "{} has several tenants; say whose licences to change\nhelp: add --tenant ID, one of: {}",
+            file.display(),
+            ids.join(", ")
+        )),
     }
 }
 

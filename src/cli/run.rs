@@ -9,6 +9,7 @@ use clap::Args;
 
 use super::{QUICKSTART, group_thousands};
 use scenario::Model;
+use scenario::overrides::Override;
 
 #[derive(Args)]
 pub struct RunArgs {
@@ -33,6 +34,16 @@ pub struct RunArgs {
     /// whole; without this only relaysim's own run folders and empty ones are).
     #[arg(long)]
     overwrite: bool,
+    /// Change a scenario key, e.g. `sender.batch.rate=3000/h` (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE", value_parser = |s: &str| s.parse::<Override>())]
+    set: Vec<Override>,
+    /// Run the tenant at this many licences (with --seed, reproduces the row of
+    /// `relaysim sweep` at that count and seed).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    licences: Option<u32>,
+    /// The tenant --licences changes (needed when the scenario has several).
+    #[arg(long, requires = "licences")]
+    tenant: Option<String>,
 }
 
 /// `--trace-format`: `zst` or `csv`.
@@ -57,11 +68,17 @@ fn parse_seed(text: &str) -> Result<u64, String> {
 }
 
 pub fn run(args: RunArgs) -> ExitCode {
-    let scenario = match &args.scenario {
-        Some(path) => match super::load_or_report(path) {
+    let mut scenario = match &args.scenario {
+        Some(path) => match super::load_or_report(path, &args.set) {
             Some(s) => s,
             None => return ExitCode::FAILURE,
         },
+        None if !args.set.is_empty() => {
+            errln!(
+                "error: --set edits a scenario file, and none was given\nhelp: give the file, e.g. `relaysim run scenarios/quickstart.toml --set ...`"
+            );
+            return ExitCode::FAILURE;
+        }
         None => match Model::parse("quickstart.toml (embedded)", QUICKSTART) {
             Ok(s) => s,
             Err(e) => {
@@ -70,6 +87,20 @@ pub fn run(args: RunArgs) -> ExitCode {
             }
         },
     };
+    if let Some(licences) = args.licences {
+        let file = args
+            .scenario
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("quickstart.toml (embedded)"));
+        match super::pick_tenant(&scenario, &file, args.tenant.as_deref()) {
+            // As a sweep sets a point's licences: the same run.
+            Ok(t) => scenario = sim::sweep::with_licences(&scenario, t, licences),
+            Err(message) => {
+                errln!("error: {message}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
     let seed = args.seed.unwrap_or(scenario.seed);
     let dir = args
         .out

@@ -1,9 +1,10 @@
-//! `relaysim sweep`: a scenario at many licence counts × seeds, in parallel; or the
-//! smallest licence count that meets a target (`--find-min-licences`).
+//! `relaysim sweep`: a scenario at many licence counts (and `--vary` values) ×
+//! replicates, in parallel; or the smallest licence count that meets a target
+//! (`--find-min-licences`). What it prints is in `sweep_words.rs`.
 
 use super::output::{errln, outln};
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -11,22 +12,26 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::group_thousands;
-use relay::TenantIx;
-use relay::time::SimDuration;
+use super::sweep_words;
+use super::targets::TargetArgs;
 use report::AtomicFile;
-use scenario::values::parse_duration;
-use sim::sweep::{self, LicenceSpec, Point, Target};
+use report::sweep_meta::SweepMeta;
+use scenario::overrides::Override;
+use sim::sweep::{self, LicenceSpec, Point, PointId, PointObserver, Sweeper, Variant, VarySpec};
 
 #[derive(Args)]
 pub struct SweepArgs {
     /// Scenario file.
     scenario: PathBuf,
-    /// Licence counts: `50,100,250`, `100..1000:100` or `10..100000:log:25`.
+    /// Licence counts: `50,100,250`, `100..1000:100` or `10..100000:log:25`; with
+    /// --find-min-licences, the range searched (its lowest and highest).
     #[arg(long, value_parser = |s: &str| s.parse::<LicenceSpec>())]
     licences: LicenceSpec,
-    /// Replications per licence count (seeds derived from the scenario seed), 1 to 10,000.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=10_000))]
-    seeds: u32,
+    /// Replicates per point, 1 to 10,000 (default 5 with --find-min-licences, else 1).
+    /// Replicate 0 runs with the scenario's seed, replicate k with a seed derived from
+    /// it; every licence count sees the same traffic at the same replicate.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    seeds: Option<u32>,
     /// Worker threads (default: one per core), 1 to 1,024.
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
     jobs: Option<u16>,
@@ -39,140 +44,263 @@ pub struct SweepArgs {
     /// The tenant whose licences change (needed when the scenario has several).
     #[arg(long)]
     tenant: Option<String>,
-    /// Search the licence range for the smallest count that meets the --max-* target.
+    /// Search the licence range for the smallest count that meets the target at
+    /// every replicate.
     #[arg(long)]
     find_min_licences: bool,
-    /// Target: at most this many bounced recipients.
+    #[command(flatten)]
+    target: TargetArgs,
+    /// Also write each run's whole results folder, as points/licences-N-seed-K/.
     #[arg(long)]
-    max_bounced: Option<u64>,
-    /// Target: at most this many recipient deferrals.
-    #[arg(long)]
-    max_deferred: Option<u64>,
-    /// Target: at most this many recipients still queued at the end.
-    #[arg(long)]
-    max_queued: Option<u64>,
-    /// Target: p99 delivery delay at most this, e.g. "15m".
-    #[arg(long, value_parser = |s: &str| parse_duration(s).map_err(|e| scenario::diagnostic::split_hint(&e).0.to_string()))]
-    max_p99_delay: Option<SimDuration>,
+    keep_runs: bool,
+    /// Change a scenario key for every run, e.g. `tenant.acme.licences=300` (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE", value_parser = |s: &str| s.parse::<Override>())]
+    set: Vec<Override>,
+    /// Sweep a scenario key too, as a grid with the licence counts (repeatable):
+    /// `sender.batch.rate=4000/h..12000/h:2000`, `relay.dos.max_messages_per_connection=100,500`.
+    #[arg(long = "vary", value_name = "KEY=VALUES", value_parser = |s: &str| s.parse::<VarySpec>())]
+    vary: Vec<VarySpec>,
 }
 
 pub fn sweep(args: SweepArgs) -> ExitCode {
-    let Some(scenario) = super::load_or_report(&args.scenario) else {
-        return ExitCode::FAILURE;
-    };
-    let ids: Vec<&str> = scenario.tenants.iter().map(|t| t.id.as_str()).collect();
-    let tenant = match (&args.tenant, ids.len()) {
-        (Some(id), _) => scenario.tenant_ix(id).ok_or_else(|| {
-            format!(
-                "no tenant `{id}` in {}\nhelp: the tenants are: {}",
-                args.scenario.display(),
-                ids.join(", ")
-            )
-        }),
-        (None, 1) => Ok(TenantIx(0)),
-        (None, _) => Err(format!(
-            "{} has several tenants; say whose licences to sweep\nhelp: add --tenant ID, one of: {}",
-            args.scenario.display(),
-            ids.join(", ")
-        )),
-    };
-    let tenant = match tenant {
-        Ok(t) => t,
+    match sweep_or_explain(args) {
+        Ok(code) => code,
         Err(message) => {
             errln!("error: {message}");
-            return ExitCode::FAILURE;
+            ExitCode::FAILURE
         }
-    };
-    let target = Target {
-        max_bounced: args.max_bounced,
-        max_deferred: args.max_deferred,
-        max_queued: args.max_queued,
-        max_p99_delay: args.max_p99_delay,
-    };
-    if args.find_min_licences && target == Target::default() {
-        errln!(
-            "error: --find-min-licences needs a target\nhelp: add e.g. --max-bounced 0 --max-p99-delay 15m"
-        );
-        return ExitCode::FAILURE;
     }
-    let seeds = args.seeds;
+}
+
+fn sweep_or_explain(args: SweepArgs) -> Result<ExitCode, String> {
+    let Some(scenario) = super::load_or_report(&args.scenario, &args.set) else {
+        return Ok(ExitCode::FAILURE);
+    };
+    let tenant = super::pick_tenant(&scenario, &args.scenario, args.tenant.as_deref())?;
+    let target = args.target.target(&scenario, &args.scenario)?;
+    if args.find_min_licences && target.is_empty() {
+        return Err(
+            "--find-min-licences needs a target\nhelp: add e.g. --deadline 1h --max-bounced 0 (see `relaysim sweep --help`, \"Targets\")"
+                .into(),
+        );
+    }
+    if args.find_min_licences && !args.vary.is_empty() {
+        return Err("--find-min-licences searches one scenario; --vary makes a grid\nhelp: drop --vary (or give it with --set), or sweep the grid with the target: every point then says whether it meets it".into());
+    }
+    let variants = variants(&args.scenario, &args.set, &args.vary, scenario)?;
+    let replicates = args
+        .seeds
+        .unwrap_or(if args.find_min_licences { 5 } else { 1 });
     let jobs = args
         .jobs
         .map(usize::from)
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let name = variants[0].model.name.clone();
     let dir = args
         .out
-        .unwrap_or_else(|| PathBuf::from("results").join(format!("{}-sweep", scenario.name)));
+        .unwrap_or_else(|| PathBuf::from("results").join(format!("{name}-sweep")));
     // Checked before any run: a folder relaysim may not replace fails now, not after
     // an hour of sweeping.
-    let staged = match report::StagedFolder::begin(&dir, args.overwrite) {
-        Ok(s) => s,
-        Err(e) => {
-            errln!(
-                "error: cannot write the sweep to {}: {e}\nhelp: {}",
-                dir.display(),
-                e.help()
-            );
-            return ExitCode::FAILURE;
-        }
-    };
+    let staged = report::StagedFolder::begin(&dir, args.overwrite).map_err(|e| {
+        format!(
+            "cannot write the sweep to {}: {e}\nhelp: {}",
+            dir.display(),
+            e.help()
+        )
+    })?;
     let spec = &args.licences.0;
+    let (lo, hi) = (spec[0], spec[spec.len() - 1]);
     let total = if args.find_min_licences {
-        // About log2(range) + 1 evaluations.
-        let range = spec[spec.len() - 1] - spec[0] + 1;
-        u64::from(seeds) * (u64::from(u32::BITS - range.leading_zeros()) + 1)
+        // About log2(range) + 1 counts.
+        let range = hi - lo + 1;
+        u64::from(replicates) * (u64::from(u32::BITS - range.leading_zeros()) + 1)
     } else {
-        (spec.len() as u64) * u64::from(seeds)
+        (spec.len() * variants.len()) as u64 * u64::from(replicates)
     };
     let bar = progress_bar(total);
     let tick = || bar.inc(1);
     let started = Instant::now();
-    let tenant_id = scenario.tenant(tenant).id.clone();
-    let result = if args.find_min_licences {
-        let range = (spec[0], spec[spec.len() - 1]);
-        sweep::find_min_licences(&scenario, tenant, range, seeds, jobs, &target, &tick).map(
-            |search| {
-                explain(&search, &tenant_id, range, &target);
-                // sweep.csv holds the runs of the answer.
-                let points = search
-                    .found
-                    .as_ref()
-                    .map(|f| f.1.clone())
-                    .unwrap_or_default();
-                (points, search.found.is_some())
+    let tenant_id = variants[0].model.tenant(tenant).id.clone();
+    let vary_keys: Vec<String> = args.vary.iter().map(|v| v.key.clone()).collect();
+    let points_dir = staged.path().join("points");
+    let mut sweeper = Sweeper::new(&variants, tenant, replicates, &target, jobs, &tick)?;
+    if args.keep_runs {
+        std::fs::create_dir_all(&points_dir)
+            .map_err(|e| format!("cannot create {}: {e}", points_dir.display()))?;
+        let (points_dir, variants, keys) = (&points_dir, &variants, &vary_keys);
+        sweeper = sweeper.with_runner(Box::new(
+            move |model: &scenario::Model, id: PointId, observer: &mut PointObserver| {
+                let folder = points_dir.join(point_folder(
+                    id,
+                    keys,
+                    &variants[id.variant as usize].values,
+                ));
+                report::run_to_folder(model, id.seed, &folder, None, false, observer)
+                    .map_err(|e| format!("cannot write {}: {e}", folder.display()))
             },
-        )
-    } else {
-        sweep::sweep(&scenario, tenant, spec, seeds, jobs, &tick).map(|p| (p, true))
+        ));
+    }
+    let mut meta = SweepMeta {
+        scenario: name.clone(),
+        tenant: tenant_id.clone(),
+        replicates,
+        target: target.describe(),
+        delay_bound_s: target.delay_bound().map(|d| d.as_secs_f64()),
+        vary: vary_keys.clone(),
+        heatmap_metric: heatmap_metric(&target).into(),
+        ..SweepMeta::default()
     };
-    bar.finish_and_clear();
-    let (points, ok) = match result {
-        Ok(r) => r,
-        Err(e) => {
-            errln!("error: {e}");
-            return ExitCode::FAILURE;
+    let (points, code) = if args.find_min_licences {
+        let search = sweep::find_min_licences(&sweeper, (lo, hi));
+        bar.finish_and_clear();
+        let search = search?;
+        let code = sweep_words::explain_search(&search, &sweeper, &variants[0].model, (lo, hi));
+        match search.verdict {
+            sweep::Verdict::Found { licences } => {
+                meta.answer = Some(licences);
+                meta.verdict = Some("found".into());
+            }
+            sweep::Verdict::RangeTooSmall { .. } => meta.verdict = Some("range_too_small".into()),
+            sweep::Verdict::Unfixable { from } => {
+                meta.verdict = Some("licences_cannot_fix".into());
+                meta.unfixable_from = Some(from);
+            }
         }
+        (search.points().cloned().collect::<Vec<Point>>(), code)
+    } else {
+        let grid: Vec<(u32, u32)> = (0..variants.len() as u32)
+            .flat_map(|v| spec.iter().map(move |&l| (v, l)))
+            .collect();
+        let points = sweeper.run(&grid);
+        bar.finish_and_clear();
+        let points = points?;
+        sweep_words::print_table(&points, &tenant_id, &variants, &vary_keys, &target);
+        (points, ExitCode::SUCCESS)
     };
-    if !args.find_min_licences {
-        print_table(&points, &tenant_id);
-    }
-    if let Err(e) = write(staged.path(), &points, &scenario.name).and_then(|()| staged.publish()) {
-        errln!(
-            "error: could not write the sweep to {}: {e}\nhelp: check that the folder is writable, or choose another with --out DIR",
-            dir.display()
-        );
-        return ExitCode::FAILURE;
-    }
+    let values: Vec<Vec<String>> = variants.iter().map(|v| v.values.clone()).collect();
+    write(staged.path(), &points, &meta, &values).and_then(|()| staged.publish()).map_err(
+        |e| {
+            format!(
+                "could not write the sweep to {}: {e}\nhelp: check that the folder is writable, or choose another with --out DIR",
+                dir.display()
+            )
+        },
+    )?;
+    let kept = if args.keep_runs {
+        format!(", and every run's folder under {}/points/", dir.display())
+    } else {
+        String::new()
+    };
     outln!(
-        "{} runs on {jobs} threads in {:.2?}; wrote {}/sweep.csv and capacity.png/.svg",
+        "{} runs ({} replicate{} each) on {jobs} threads in {:.2?}; wrote {}/sweep.csv (every run), sweep.json and the charts{kept}",
         group_thousands(points.len() as u64),
+        replicates,
+        if replicates == 1 { "" } else { "s" },
         started.elapsed(),
         dir.display()
     );
-    if ok {
-        ExitCode::SUCCESS
+    Ok(code)
+}
+
+/// The scenario once per combination of `--vary` values (the first key varies
+/// slowest), each loaded from the file with `--set` and those values.
+fn variants(
+    path: &Path,
+    set: &[Override],
+    vary: &[VarySpec],
+    scenario: scenario::Model,
+) -> Result<Vec<Variant>, String> {
+    if vary.is_empty() {
+        return Ok(vec![Variant {
+            model: scenario,
+            values: Vec::new(),
+        }]);
+    }
+    let count: usize = vary.iter().map(|v| v.values.len()).product();
+    if count > sweep::MAX_POINTS as usize {
+        return Err(format!(
+            "the --vary grid has {count} combinations, more than the {} a sweep runs\nhelp: use bigger steps",
+            sweep::MAX_POINTS
+        ));
+    }
+    let mut combos: Vec<Vec<String>> = vec![Vec::new()];
+    for v in vary {
+        combos = combos
+            .into_iter()
+            .flat_map(|c| {
+                v.values.iter().map(move |x| {
+                    let mut c = c.clone();
+                    c.push(x.clone());
+                    c
+                })
+            })
+            .collect();
+    }
+    combos
+        .into_iter()
+        .map(|values| {
+            let mut overrides = set.to_vec();
+            overrides.extend(vary.iter().zip(&values).map(|(v, x)| Override {
+                key: v.key.clone(),
+                value: x.clone(),
+            }));
+            let with: Vec<String> = vary
+                .iter()
+                .zip(&values)
+                .map(|(v, x)| format!("{}={x}", v.key))
+                .collect();
+            match scenario::Model::load_with_overrides(path, super::load_options(), &overrides) {
+                Ok(model) => Ok(Variant { model, values }),
+                Err(e) => {
+                    super::report_load_error(&e);
+                    Err(format!(
+                        "the scenario with --vary {} is not valid (above)",
+                        with.join(" ")
+                    ))
+                }
+            }
+        })
+        .collect()
+}
+
+/// `licences-288-seed-3`, with `-KEY-VALUE` per `--vary` key (its last step, the
+/// value's letters and digits).
+fn point_folder(id: PointId, keys: &[String], values: &[String]) -> String {
+    let mut name = format!("licences-{}-seed-{}", id.licences, id.replicate);
+    for (k, v) in keys.iter().zip(values) {
+        let k = k.rsplit('.').next().unwrap_or(k);
+        let v: String = v
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '.' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        name.push_str(&format!("-{k}-{v}"));
+    }
+    name
+}
+
+/// The sweep.csv column a two-key grid's heatmap shows: the figure the target
+/// judges first, or the share delivered.
+fn heatmap_metric(target: &sim::sweep::Target) -> &'static str {
+    if target.deadline.is_some() || target.deliver_by.is_some() {
+        "late_msgs"
+    } else if target.max_delay.is_some() && target.quantile.is_none() {
+        "delay_max_s"
+    } else if target.max_p99_delay.is_some() {
+        "delay_p99_s"
+    } else if target.max_deferred.is_some() {
+        "deferred_rcpts"
+    } else if target.max_bounced.is_some() {
+        "bounced_rcpts"
+    } else if target.max_queued.is_some() {
+        "queued_at_end_rcpts"
     } else {
-        ExitCode::FAILURE
+        "delivered_rcpts"
     }
 }
 
@@ -189,105 +317,19 @@ fn progress_bar(total: u64) -> ProgressBar {
     bar
 }
 
-/// The sweep's files into the (empty) staging folder `dir`.
-fn write(dir: &std::path::Path, points: &[Point], name: &str) -> std::io::Result<()> {
+/// The sweep's files into the staging folder `dir`.
+fn write(
+    dir: &Path,
+    points: &[Point],
+    meta: &SweepMeta,
+    values: &[Vec<String>],
+) -> std::io::Result<()> {
     let mut csv = Vec::new();
-    report::sweep_csv::write(&mut csv, points)?;
+    report::sweep_csv::write(&mut csv, points, &meta.vary, values)?;
     AtomicFile::write_all(&dir.join("sweep.csv"), &csv)?;
+    AtomicFile::write_all(&dir.join("sweep.json"), meta.to_json().as_bytes())?;
     if !points.is_empty() {
-        report::charts::draw_sweep(dir, &format!("{name} — outcome against licences"))?;
+        report::charts::draw_sweep(dir)?;
     }
     Ok(())
-}
-
-/// One line per licence count: means over the seeds.
-fn print_table(points: &[Point], tenant: &str) {
-    outln!("tenant {tenant}:");
-    outln!(
-        "{:>9}  {:>11}  {:>9}  {:>9}  {:>9}  {:>10}  first hit of",
-        "licences",
-        "delivered %",
-        "deferred",
-        "bounced",
-        "queued",
-        "p99 delay"
-    );
-    let mut i = 0;
-    while i < points.len() {
-        let l = points[i].licences;
-        let group: Vec<&Point> = points[i..].iter().take_while(|p| p.licences == l).collect();
-        i += group.len();
-        let n = group.len() as f64;
-        let mean = |f: &dyn Fn(&Point) -> f64| group.iter().map(|p| f(p)).sum::<f64>() / n;
-        let delivered = mean(&|p| 100.0 * p.delivered as f64 / p.generated.max(1) as f64);
-        let p99 = mean(&|p| p.delay_s.map_or(0.0, |d| d[2]));
-        let hits: Vec<String> = sweep::LIMITS
-            .iter()
-            .enumerate()
-            .filter_map(|(k, limit)| {
-                let first = group
-                    .iter()
-                    .filter_map(|p| p.first_hits[k])
-                    .fold(f64::INFINITY, f64::min);
-                first.is_finite().then(|| {
-                    format!(
-                        "{} at {}",
-                        limit.name(),
-                        SimDuration::from_millis((first * 1000.0) as u64)
-                    )
-                })
-            })
-            .collect();
-        outln!(
-            "{:>9}  {:>10.2}%  {:>9.0}  {:>9.0}  {:>9.0}  {:>9.0}s  {}",
-            group_thousands(u64::from(l)),
-            delivered,
-            mean(&|p| p.deferred as f64),
-            mean(&|p| p.bounced as f64),
-            mean(&|p| p.queued_at_end as f64),
-            p99,
-            if hits.is_empty() {
-                "-".to_string()
-            } else {
-                hits.join(", ")
-            }
-        );
-    }
-}
-
-fn explain(search: &sweep::Search, tenant: &str, (lo, hi): (u32, u32), target: &Target) {
-    let tried: Vec<String> = search
-        .tried
-        .iter()
-        .map(|(l, ok)| format!("{l} {}", if *ok { "meets" } else { "misses" }))
-        .collect();
-    outln!(
-        "searched {lo}..{hi} licences for tenant {tenant}: {}",
-        tried.join(", ")
-    );
-    match (&search.found, &search.below) {
-        (Some((l, points)), below) => {
-            let worst_p99 = points
-                .iter()
-                .filter_map(|p| p.delay_s.map(|d| d[2]))
-                .fold(0.0, f64::max);
-            let bounced: u64 = points.iter().map(|p| p.bounced).max().unwrap_or(0);
-            outln!(
-                "answer: {l} licences meet the target at every seed (worst seed: {bounced} bounced, p99 delay {worst_p99:.0} s)"
-            );
-            if let Some((b, why)) = below {
-                outln!("because at {b} licences: {why}");
-            } else if *l == lo {
-                outln!("the lowest count tried already meets it; try a lower --licences range");
-            }
-        }
-        (None, Some((b, why))) => {
-            outln!("answer: none — even {b} licences miss the target: {why}");
-            outln!(
-                "help: widen the range (--licences {lo}..{}:1) or relax the target ({target:?})",
-                b * 10
-            );
-        }
-        (None, None) => outln!("answer: nothing was run"),
-    }
 }

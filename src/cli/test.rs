@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use sim::expectations::evaluate;
 
-pub fn test(paths: &[PathBuf]) -> ExitCode {
+pub fn test(paths: &[PathBuf], set: &[scenario::overrides::Override]) -> ExitCode {
     let mut files = Vec::new();
     for path in paths {
         if let Err(e) = collect_toml(path, &mut files) {
@@ -21,7 +21,7 @@ pub fn test(paths: &[PathBuf]) -> ExitCode {
     files.dedup();
     let (mut passed, mut failed) = (0u32, 0u32);
     for file in &files {
-        let Some(scenario) = super::load_or_report(file) else {
+        let Some(scenario) = super::load_or_report(file, set) else {
             outln!("FAIL {} (invalid scenario, see above)", file.display());
             failed += 1;
             continue;

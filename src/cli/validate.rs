@@ -7,7 +7,7 @@ use std::process::ExitCode;
 pub fn validate(paths: &[PathBuf]) -> ExitCode {
     let mut failed = 0;
     for path in paths {
-        match super::load_or_report(path) {
+        match super::load_or_report(path, &[]) {
             Some(s) => {
                 let members = if s.senders.len() == s.declared_senders.len() {
                     String::new()

@@ -42,6 +42,39 @@ impl LimitKind {
             LimitKind::DosMessagesPerConnection => "dos_messages_per_connection",
         }
     }
+
+    /// The rulebook's ID of the rule that sets the limit.
+    pub fn rule(self) -> &'static str {
+        match self {
+            LimitKind::UserMessages => "Q1",
+            LimitKind::UserUniqueRecipients => "Q2",
+            LimitKind::CustomerDay => "Q4",
+            LimitKind::CustomerPeak => "Q5",
+            LimitKind::DosConnectionRate | LimitKind::DosConcurrency => "D2",
+            LimitKind::DosGenericHelo => "D3",
+            LimitKind::DosMessagesPerConnection => "D4",
+        }
+    }
+
+    /// Whether more licences raise the limit (Q4 and Q5 are per licence; the
+    /// per-user and DoS limits are not).
+    pub fn grows_with_licences(self) -> bool {
+        matches!(self, LimitKind::CustomerDay | LimitKind::CustomerPeak)
+    }
+
+    /// What the limit counts, after its value: "1,000 *messages per connection*".
+    pub fn unit(self) -> &'static str {
+        match self {
+            LimitKind::UserMessages => "messages per user per day",
+            LimitKind::UserUniqueRecipients => "unique recipients per user per day",
+            LimitKind::CustomerDay => "recipients per customer per day",
+            LimitKind::CustomerPeak => "recipients per customer per peak window",
+            LimitKind::DosConnectionRate => "new connections per source IP per period (D2 rate)",
+            LimitKind::DosConcurrency => "concurrent connections per source IP",
+            LimitKind::DosGenericHelo => "connections per period in the shared generic-HELO pool",
+            LimitKind::DosMessagesPerConnection => "messages per connection",
+        }
+    }
 }
 
 /// Whose limit: a registered user's (Q1, Q2), a customer's (Q4, Q5), a source IP's

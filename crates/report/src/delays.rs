@@ -26,7 +26,9 @@ pub struct DelayPercentiles {
 }
 
 impl DelayPercentiles {
-    pub fn of(h: &Delays) -> Option<Self> {
+    /// The percentiles of `h` (3 significant digits) and the exact longest delay
+    /// `max` (the histogram's own is rounded up to its bucket).
+    pub fn of(h: &Delays, max: Option<relay::time::SimDuration>) -> Option<Self> {
         if h.is_empty() {
             return None;
         }
@@ -37,7 +39,7 @@ impl DelayPercentiles {
             p90: s(h.value_at_quantile(0.9)),
             p99: s(h.value_at_quantile(0.99)),
             p99_9: s(h.value_at_quantile(0.999)),
-            max: s(h.max()),
+            max: s(max.map_or_else(|| h.max(), |m| m.as_millis())),
         })
     }
 }

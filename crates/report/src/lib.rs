@@ -11,6 +11,7 @@ pub mod limit_hits;
 pub mod queue_depth;
 pub mod summary;
 pub mod sweep_csv;
+pub mod sweep_meta;
 pub mod throughput;
 pub mod transactions;
 

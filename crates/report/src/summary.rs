@@ -49,8 +49,16 @@ struct Entity<'a> {
     counts: &'a Counts,
     replies: BTreeMap<String, u64>,
     connections: sim::Connections,
+    /// Recipients deferred at least once, each counted once.
+    deferred_rcpts: u64,
+    /// Recipient deferrals over all attempts (a recipient retried three times
+    /// counts three).
+    deferral_attempts: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     delivery_delay_s: Option<DelayPercentiles>,
+    /// The age at the horizon of the oldest message still queued there.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    oldest_queued_s: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     limits: Option<Limits>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -86,7 +94,10 @@ impl<'a> Entity<'a> {
             counts: &e.counts,
             replies: reply_lines(&e.replies),
             connections: e.connections,
+            deferred_rcpts: e.deferred_rcpts,
+            deferral_attempts: e.deferrals,
             delivery_delay_s: None,
+            oldest_queued_s: e.oldest_queued.map(|d| d.as_secs_f64()),
             limits: None,
             storage: None,
         }
@@ -103,7 +114,7 @@ impl<'a> Entity<'a> {
         let storage = model.storage[ix.0 as usize];
         let relayed = e.replies.count(relay::Reply::MessageAccepted);
         Entity {
-            delivery_delay_s: DelayPercentiles::of(delays),
+            delivery_delay_s: DelayPercentiles::of(delays, e.max_delay),
             limits: Some(Limits {
                 licences: tenant.licences,
                 user_messages: l.user_messages,
@@ -173,7 +184,10 @@ pub fn render(model: &Model, report: &RunReport) -> String {
         replies: reply_lines(&report.replies),
         connections: report.connections,
         limit_hits: report.limit_hits,
-        delivery_delay_s: DelayPercentiles::of(&report.delays),
+        delivery_delay_s: DelayPercentiles::of(
+            &report.delays,
+            report.tenants.iter().filter_map(|t| t.max_delay).max(),
+        ),
         tenants: report
             .tenants
             .iter()

@@ -113,6 +113,7 @@ mod tests {
             &AttemptCounts {
                 accepted_rcpts: 2,
                 deferred_rcpts: 1,
+                newly_deferred_rcpts: 1,
                 rejected_rcpts: 0,
                 accepted_msgs: 1,
             },

@@ -17,6 +17,7 @@ mod expect;
 mod load;
 pub mod model;
 mod mta;
+pub mod overrides;
 pub mod population;
 mod relay_config;
 pub mod replay;
@@ -148,6 +149,9 @@ pub enum LoadError {
         MAX_SCENARIO_BYTES >> 20
     )]
     TooLarge { path: String },
+    /// A `--set` that names no key of the file.
+    #[error("{path}: {message}")]
+    Override { path: String, message: String },
     #[error(transparent)]
     Invalid(#[from] ScenarioError),
 }
@@ -230,6 +234,31 @@ impl Model {
             .ok_or_else(|| LoadError::TooLarge { path: name.clone() })?;
         let text = utf8_text(&name, bytes)?;
         Ok(Model::parse_with(&name, &text, options)?)
+    }
+
+    /// [`Model::load_with`], the file's text edited by `overrides` first (`--set`);
+    /// the edited text is checked like the file.
+    pub fn load_with_overrides(
+        path: &Path,
+        options: Options,
+        overrides: &[overrides::Override],
+    ) -> Result<Model, LoadError> {
+        if overrides.is_empty() {
+            return Model::load_with(path, options);
+        }
+        let name = path.display().to_string();
+        let bytes = read_at_most(path, MAX_SCENARIO_BYTES)
+            .map_err(|source| LoadError::Io {
+                path: name.clone(),
+                source,
+            })?
+            .ok_or_else(|| LoadError::TooLarge { path: name.clone() })?;
+        let text = utf8_text(&name, bytes)?;
+        let edited = overrides::apply(&text, overrides).map_err(|message| LoadError::Override {
+            path: name.clone(),
+            message,
+        })?;
+        Ok(Model::parse_with(&name, &edited, options)?)
     }
 
     /// Validates and compiles scenario text; `file` names it in diagnostics, and

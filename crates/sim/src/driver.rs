@@ -559,9 +559,17 @@ impl<O: Observer> Observer for Sink<'_, O> {
             Observation::Generated { tag, recipients } => {
                 self.report.message_generated(tag, recipients);
             }
-            Observation::Settled { tag, fates, delay } => {
+            Observation::Settled {
+                tag,
+                fates,
+                delay,
+                age,
+            } => {
                 if let (Some(d), false) = (delay, tag.notification) {
                     self.report.delivery_delay(tag, d);
+                }
+                if fates.queued > 0 {
+                    self.report.queued_at_horizon(tag, age);
                 }
                 self.fingerprint.write_u64(time.as_millis());
                 self.fingerprint.write_u64(u64::from(tag.sender));
@@ -571,7 +579,8 @@ impl<O: Observer> Observer for Sink<'_, O> {
                 self.report.message_settled(tag, fates);
             }
             Observation::Attempt { tag, counts } => {
-                self.report.deferrals(tag, counts.deferred_rcpts);
+                self.report
+                    .deferrals(tag, counts.deferred_rcpts, counts.newly_deferred_rcpts);
             }
             Observation::Reply { tag, reply } => {
                 self.fingerprint.write_u64(u64::from(reply.code()));

@@ -164,11 +164,7 @@ fn relayed_where(
 
 /// Replies whose line starts with `prefix`.
 fn count_replies(replies: &ReplyCounts, prefix: &str) -> u64 {
-    replies
-        .iter()
-        .filter(|(reply, _)| reply.to_string().starts_with(prefix))
-        .map(|(_, n)| n)
-        .sum()
+    replies.count_prefixed(prefix)
 }
 
 /// The hits (or clears) of the filter's limit, for its tenant, user and source IP

@@ -23,6 +23,9 @@ pub enum Observation<'a> {
         tag: MessageTag,
         fates: RecipientFates,
         delay: Option<SimDuration>,
+        /// From arrival at the MTA to now (to the horizon, for a message still
+        /// queued there).
+        age: SimDuration,
     },
     /// MTA `mta` holds `depth` messages in its queue from now on.
     QueueDepth { mta: u32, depth: usize },

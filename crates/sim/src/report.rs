@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::world::mta::{MessageTag, RecipientFates};
-use relay::time::SimTime;
+use relay::time::{SimDuration, SimTime};
 use relay::{LimitChange, LimitEvent, LimitKey, Reply};
 use scenario::Model;
 
@@ -41,6 +41,14 @@ impl ReplyCounts {
             Some(i) => self.dense[i],
             None => self.with_ip.get(&reply).copied().unwrap_or(0),
         }
+    }
+
+    /// How often a reply whose line starts with `prefix` (e.g. `550 5.7.1`) was given.
+    pub fn count_prefixed(&self, prefix: &str) -> u64 {
+        self.iter()
+            .filter(|(reply, _)| reply.to_string().starts_with(prefix))
+            .map(|(_, n)| n)
+            .sum()
     }
 
     /// Adds `other`'s counts to these.
@@ -186,8 +194,17 @@ pub struct EntityReport {
     pub counts: Counts,
     pub replies: ReplyCounts,
     pub connections: Connections,
-    /// Recipient deferrals over all attempts (4xx, refused connections).
+    /// Recipients deferred at least once (a 4xx, a refused connection), each
+    /// counted once however often it was retried.
+    pub deferred_rcpts: u64,
+    /// Recipient deferrals over all attempts: a recipient deferred at three queue
+    /// runs counts three times.
     pub deferrals: u64,
+    /// The longest delivery delay of a delivered message, exactly (the
+    /// histograms keep 3 significant digits).
+    pub max_delay: Option<SimDuration>,
+    /// The age at the horizon of the oldest message still queued there.
+    pub oldest_queued: Option<SimDuration>,
     /// P8: messages accepted with the envelope sender rewritten to postmaster@.
     pub rewritten: u64,
 }
@@ -221,8 +238,9 @@ pub struct RunReport {
     pub limit_events: Vec<LimitEvent>,
     /// Every hit, counted.
     pub limit_hits: u64,
-    /// Which (limit of a subject, change) already has its first event.
-    first_changes: std::collections::BTreeSet<(LimitKey, LimitChange)>,
+    /// How often each limit of each subject was hit and cleared (the first of
+    /// each is in `limit_events`).
+    changes: BTreeMap<(LimitKey, LimitChange), u64>,
     /// Per sender of the model (members of populations included), the `[[sender]]`
     /// its counts go to (`senders` has one entry per `[[sender]]`).
     declared_of_sender: Vec<u32>,
@@ -243,7 +261,10 @@ impl RunReport {
                     counts: Counts::default(),
                     replies: ReplyCounts::default(),
                     connections: Connections::default(),
+                    deferred_rcpts: 0,
                     deferrals: 0,
+                    max_delay: None,
+                    oldest_queued: None,
                     rewritten: 0,
                 })
                 .collect()
@@ -261,7 +282,7 @@ impl RunReport {
             delays: new_delays(),
             limit_events: Vec::new(),
             limit_hits: 0,
-            first_changes: Default::default(),
+            changes: Default::default(),
             tenants: entities(model.tenants.iter().map(|t| &t.id).collect()),
             tenant_delays: model.tenants.iter().map(|_| new_delays()).collect(),
             senders: entities(model.declared_senders.iter().collect()),
@@ -323,6 +344,10 @@ impl RunReport {
             tenant.counts.merge(&sender.counts);
             tenant.replies.merge(&sender.replies);
             tenant.connections.merge(&sender.connections);
+            tenant.deferred_rcpts += sender.deferred_rcpts;
+            tenant.deferrals += sender.deferrals;
+            tenant.max_delay = tenant.max_delay.max(sender.max_delay);
+            tenant.oldest_queued = tenant.oldest_queued.max(sender.oldest_queued);
         }
         for tenant in &self.tenants {
             self.total.merge(&tenant.counts);
@@ -344,22 +369,45 @@ impl RunReport {
         if event.change == LimitChange::Hit {
             self.limit_hits += 1;
         }
-        if self.first_changes.insert((event.key, event.change)) {
+        let n = self.changes.entry((event.key, event.change)).or_default();
+        *n += 1;
+        if *n == 1 {
             self.limit_events.push(event);
         }
     }
 
-    pub(super) fn deferrals(&mut self, tag: MessageTag, n: u64) {
-        self.tenants[tag.tenant as usize].deferrals += n;
+    /// How often `key` was hit during the run.
+    pub fn hits_of(&self, key: LimitKey) -> u64 {
+        self.changes
+            .get(&(key, LimitChange::Hit))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Deferred recipients of a message's attempt (a report's are not the tenant's
+    /// recipients, and are not counted): `newly` of them for the first time.
+    pub(super) fn deferrals(&mut self, tag: MessageTag, all: u64, newly: u64) {
         if !tag.notification {
-            self.sender_mut(tag.sender).deferrals += n;
+            let sender = self.sender_mut(tag.sender);
+            sender.deferrals += all;
+            sender.deferred_rcpts += newly;
         }
     }
 
-    pub(super) fn delivery_delay(&mut self, tag: MessageTag, delay: relay::time::SimDuration) {
+    pub(super) fn delivery_delay(&mut self, tag: MessageTag, delay: SimDuration) {
         let ms = delay.as_millis();
         record_delay(&mut self.delays, ms);
         record_delay(&mut self.tenant_delays[tag.tenant as usize], ms);
+        let max = &mut self.sender_mut(tag.sender).max_delay;
+        *max = (*max).max(Some(delay));
+    }
+
+    /// A message still queued at the horizon, `age` after it arrived.
+    pub(super) fn queued_at_horizon(&mut self, tag: MessageTag, age: SimDuration) {
+        if !tag.notification {
+            let oldest = &mut self.sender_mut(tag.sender).oldest_queued;
+            *oldest = (*oldest).max(Some(age));
+        }
     }
 
     /// Counts a reply for the run, the tenant and — unless it answered a

@@ -1,54 +1,20 @@
-//! The `capacity` chart of a sweep, from `sweep.csv`: the share of the tenant's
-//! recipients delivered, bounced and still queued, and the p99 delivery delay,
-//! against licences (log axis); the mean over seeds as a line, the spread across
-//! seeds as a bar from the lowest to the highest.
-
-use std::collections::BTreeMap;
-use std::io;
-use std::path::Path;
+//! The `capacity` chart of a sweep: against the licence count (or the one `--vary`
+//! key that changes), the share of the tenant's recipients delivered, bounced and
+//! still queued, and the p99 and longest delivery delay. Lines are means over the
+//! replicates, bars the spread from the lowest to the highest. With a target, each
+//! point is marked met (●, every replicate) or missed (✕), the delay target is a
+//! dashed line, and a search's answer a vertical line. The axis is linear, and
+//! logarithmic only when the values span more than 20×.
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-/// Per licence count, one entry per seed: (delivered %, bounced %, queued %, p99 min).
-type Rows = BTreeMap<u32, Vec<[f64; 4]>>;
+use super::sweep_data::{Sweep, SweepPoint, leading_number};
 
-pub fn read(dir: &Path) -> io::Result<Rows> {
-    let path = dir.join("sweep.csv");
-    let mut reader = csv::Reader::from_path(&path)
-        .map_err(|e| io::Error::other(format!("{}: {e}", path.display())))?;
-    let header = reader
-        .headers()
-        .map_err(|e| io::Error::other(format!("{}: {e}", path.display())))?
-        .clone();
-    let col = |name: &str| header.iter().position(|h| h == name);
-    let (Some(l), Some(g), Some(d), Some(b), Some(q), Some(p99)) = (
-        col("licences"),
-        col("generated_rcpts"),
-        col("delivered_rcpts"),
-        col("bounced_rcpts"),
-        col("queued_at_end_rcpts"),
-        col("delay_p99_s"),
-    ) else {
-        return Err(io::Error::other(format!(
-            "{}: not a sweep.csv",
-            path.display()
-        )));
-    };
-    let mut rows = Rows::new();
-    for record in reader.records() {
-        let r = record.map_err(|e| io::Error::other(format!("{}: {e}", path.display())))?;
-        let f = |i: usize| r.get(i).and_then(|x| x.parse::<f64>().ok()).unwrap_or(0.0);
-        let total = f(g).max(1.0);
-        rows.entry(f(l) as u32).or_default().push([
-            100.0 * f(d) / total,
-            100.0 * f(b) / total,
-            100.0 * f(q) / total,
-            f(p99) / 60.0,
-        ]);
-    }
-    Ok(rows)
-}
+const MET: RGBColor = RGBColor(46, 125, 50);
+const MISSED: RGBColor = RGBColor(198, 40, 40);
+const TARGET: RGBColor = RGBColor(90, 90, 90);
+const ANSWER: RGBColor = RGBColor(25, 45, 130);
 
 fn e<E: std::fmt::Debug>(err: E) -> String {
     format!("{err:?}")
@@ -58,123 +24,285 @@ fn font(size: u32) -> TextStyle<'static> {
     ("sans-serif", size).into_font().color(&BLACK)
 }
 
-/// (mean, min, max) of column `i`.
-fn stats(seeds: &[[f64; 4]], i: usize) -> (f64, f64, f64) {
-    let values = seeds.iter().map(|s| s[i]);
-    let mean = values.clone().sum::<f64>() / seeds.len().max(1) as f64;
-    let min = values.clone().fold(f64::INFINITY, f64::min);
-    let max = values.fold(f64::NEG_INFINITY, f64::max);
-    (mean, min, max)
+/// `12345` → `12,345`.
+fn thousands(x: f64) -> String {
+    let n = x.round().max(0.0) as u64;
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
+/// The x axis: linear, or log10 when the values span more than 20×.
+struct Axis {
+    log: bool,
+    range: std::ops::Range<f64>,
+}
+
+impl Axis {
+    fn new(xs: &[f64]) -> Self {
+        let lo = xs.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = xs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let log = lo > 0.0 && hi / lo > 20.0;
+        let (a, b) = if log {
+            (lo.log10(), hi.log10())
+        } else {
+            (lo, hi)
+        };
+        let pad = ((b - a) * 0.05).max(if log { 0.05 } else { 0.5 });
+        Axis {
+            log,
+            range: (a - pad)..(b + pad),
+        }
+    }
+
+    fn at(&self, x: f64) -> f64 {
+        if self.log { x.log10() } else { x }
+    }
+
+    fn label(&self, v: f64) -> String {
+        thousands(if self.log { 10f64.powf(v) } else { v })
+    }
+}
+
+/// Delays in the unit that reads best for the longest one.
+fn delay_unit(longest_s: f64) -> (&'static str, f64) {
+    if longest_s >= 3.0 * 3600.0 {
+        ("hours", 3600.0)
+    } else if longest_s >= 180.0 {
+        ("minutes", 60.0)
+    } else {
+        ("seconds", 1.0)
+    }
+}
+
+/// Draws the chart along dimension `d` of the sweep (0: licences).
 pub fn draw<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
-    rows: &Rows,
+    sweep: &Sweep,
+    d: usize,
     title: &str,
 ) -> Result<(), String> {
     area.fill(&WHITE).map_err(e)?;
     let area = area.titled(title, font(26)).map_err(e)?;
-    let (lo, hi) = match (rows.keys().next(), rows.keys().last()) {
-        (Some(&lo), Some(&hi)) => (f64::from(lo) / 1.2, f64::from(hi) * 1.2),
-        _ => return Ok(()),
-    };
+    let mut points: Vec<(f64, &SweepPoint)> = sweep
+        .points
+        .iter()
+        .map(|p| (leading_number(&sweep.value(p, d)), p))
+        .collect();
+    points.sort_by(|a, b| a.0.total_cmp(&b.0));
+    if points.is_empty() {
+        return Ok(());
+    }
+    let xs: Vec<f64> = points.iter().map(|(x, _)| *x).collect();
+    let axis = Axis::new(&xs);
+    let x_name = sweep.dimension_name(d);
+    let answer = sweep.meta.answer.filter(|_| d == 0).map(f64::from);
     let panels = area.split_evenly((2, 1));
-    let series: [(&str, usize, RGBColor); 3] = [
-        ("delivered", 0, RGBColor(46, 125, 50)),
-        ("bounced", 1, RGBColor(198, 40, 40)),
-        ("queued at the end", 2, RGBColor(245, 166, 35)),
-    ];
+
+    // Shares of the tenant's recipients.
     let mut shares = ChartBuilder::on(&panels[0])
         .margin(12)
         .margin_right(40)
         .x_label_area_size(45)
         .y_label_area_size(70)
-        .build_cartesian_2d((lo..hi).log_scale(), 0.0..105.0)
+        .build_cartesian_2d(axis.range.clone(), 0.0..105.0)
         .map_err(e)?;
     shares
         .configure_mesh()
-        .x_desc("licences")
+        .x_desc(x_name.as_str())
         .y_desc("% of the tenant's recipients")
-        .x_label_formatter(&|x| format!("{x:.0}"))
+        .x_label_formatter(&|x| axis.label(*x))
         .y_label_formatter(&|y| format!("{y:.0} %"))
         .label_style(font(15))
         .axis_desc_style(font(16))
         .light_line_style(WHITE.mix(0.0))
         .draw()
         .map_err(e)?;
-    for (name, i, color) in series {
-        let line: Vec<(f64, f64)> = rows
+    let series: [(&str, &str, RGBColor); 3] = [
+        ("delivered", "delivered_rcpts", RGBColor(46, 125, 50)),
+        ("bounced", "bounced_rcpts", RGBColor(198, 40, 40)),
+        (
+            "queued at the end",
+            "queued_at_end_rcpts",
+            RGBColor(245, 166, 35),
+        ),
+    ];
+    for (name, column, color) in series {
+        let stats: Vec<(f64, (f64, f64, f64))> = points
             .iter()
-            .map(|(l, s)| (f64::from(*l), stats(s, i).0))
+            .filter_map(|(x, p)| Some((axis.at(*x), p.share(column)?)))
             .collect();
-        shares
-            .draw_series(LineSeries::new(line.clone(), color.stroke_width(2)))
+        line_with_spread(&mut shares, &stats, color, name)?;
+    }
+    if let Some(a) = answer {
+        let nudge = (axis.range.end - axis.range.start) * 0.01;
+        mark_answer(
+            &mut shares,
+            (axis.at(a), nudge),
+            0.0..105.0,
+            &format!("answer: {} licences", thousands(a)),
+        )?;
+    }
+    legend(&mut shares)?;
+
+    // Delays.
+    let longest = points
+        .iter()
+        .filter_map(|(_, p)| p.stats("delay_max_s").map(|s| s.2))
+        .fold(0.0, f64::max)
+        .max(sweep.meta.delay_bound_s.unwrap_or(0.0));
+    let (unit, per) = delay_unit(longest);
+    let top = (longest / per * 1.12).max(1.0);
+    let mut delay = ChartBuilder::on(&panels[1])
+        .margin(12)
+        .margin_right(40)
+        .x_label_area_size(45)
+        .y_label_area_size(70)
+        .build_cartesian_2d(axis.range.clone(), 0.0..top)
+        .map_err(e)?;
+    delay
+        .configure_mesh()
+        .x_desc(x_name.as_str())
+        .y_desc(format!("delivery delay ({unit})"))
+        .x_label_formatter(&|x| axis.label(*x))
+        .y_label_formatter(&|y| format!("{y:.1}"))
+        .label_style(font(15))
+        .axis_desc_style(font(16))
+        .light_line_style(WHITE.mix(0.0))
+        .draw()
+        .map_err(e)?;
+    for (name, column, color) in [
+        ("p99", "delay_p99_s", RGBColor(31, 119, 180)),
+        ("longest", "delay_max_s", RGBColor(106, 61, 154)),
+    ] {
+        let stats: Vec<(f64, (f64, f64, f64))> = points
+            .iter()
+            .filter_map(|(x, p)| {
+                let (m, lo, hi) = p.stats(column)?;
+                Some((axis.at(*x), (m / per, lo / per, hi / per)))
+            })
+            .collect();
+        line_with_spread(&mut delay, &stats, color, name)?;
+    }
+    if let Some(bound) = sweep.meta.delay_bound_s {
+        let y = bound / per;
+        delay
+            .draw_series(DashedLineSeries::new(
+                [(axis.range.start, y), (axis.range.end, y)],
+                8,
+                6,
+                TARGET.stroke_width(2),
+            ))
             .map_err(e)?
-            .label(name)
-            .legend(move |(x, y)| PathElement::new([(x, y), (x + 14, y)], color.stroke_width(2)));
-        shares
-            .draw_series(line.iter().map(|p| Circle::new(*p, 4, color.filled())))
-            .map_err(e)?;
-        shares
-            .draw_series(rows.iter().map(|(l, s)| {
-                let (_, min, max) = stats(s, i);
-                PathElement::new(
-                    [(f64::from(*l), min), (f64::from(*l), max)],
-                    color.stroke_width(1),
-                )
-            }))
+            .label(format!("target ({})", sweep.meta.target))
+            .legend(|(x, y)| PathElement::new([(x, y), (x + 14, y)], TARGET.stroke_width(2)));
+    }
+    if let Some(a) = answer {
+        mark_answer(&mut delay, (axis.at(a), 0.0), 0.0..top, "")?;
+    }
+    // Met / missed marks on the delay panel, where the target is.
+    let marks: Vec<(f64, f64, bool)> = points
+        .iter()
+        .filter_map(|(x, p)| {
+            let met = p.meets()?;
+            let y = p.stats("delay_max_s").map_or(0.0, |s| s.0 / per);
+            Some((axis.at(*x), y, met))
+        })
+        .collect();
+    if !marks.is_empty() {
+        delay
+            .draw_series(
+                marks
+                    .iter()
+                    .filter(|m| m.2)
+                    .map(|&(x, y, _)| Circle::new((x, y), 7, MET.filled())),
+            )
+            .map_err(e)?
+            .label("meets the target (every replicate)")
+            .legend(|(x, y)| Circle::new((x + 7, y), 6, MET.filled()));
+        delay
+            .draw_series(
+                marks
+                    .iter()
+                    .filter(|m| !m.2)
+                    .map(|&(x, y, _)| Cross::new((x, y), 7, MISSED.stroke_width(3))),
+            )
+            .map_err(e)?
+            .label("misses it (some replicate)")
+            .legend(|(x, y)| Cross::new((x + 7, y), 6, MISSED.stroke_width(3)));
+    }
+    legend(&mut delay)
+}
+
+type Chart<'a, DB> = ChartContext<
+    'a,
+    DB,
+    Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+>;
+
+/// A mean line with dots, and a bar from min to max at each point.
+fn line_with_spread<DB: DrawingBackend>(
+    chart: &mut Chart<'_, DB>,
+    stats: &[(f64, (f64, f64, f64))],
+    color: RGBColor,
+    name: &str,
+) -> Result<(), String> {
+    let line: Vec<(f64, f64)> = stats.iter().map(|(x, s)| (*x, s.0)).collect();
+    chart
+        .draw_series(LineSeries::new(line.clone(), color.stroke_width(2)))
+        .map_err(e)?
+        .label(name)
+        .legend(move |(x, y)| PathElement::new([(x, y), (x + 14, y)], color.stroke_width(2)));
+    chart
+        .draw_series(line.iter().map(|p| Circle::new(*p, 3, color.filled())))
+        .map_err(e)?;
+    chart
+        .draw_series(stats.iter().map(|(x, (_, lo, hi))| {
+            PathElement::new([(*x, *lo), (*x, *hi)], color.stroke_width(1))
+        }))
+        .map_err(e)?;
+    Ok(())
+}
+
+/// The search's answer: a vertical line at `x`, labelled half-way up, `nudge` to
+/// its right.
+fn mark_answer<DB: DrawingBackend>(
+    chart: &mut Chart<'_, DB>,
+    (x, nudge): (f64, f64),
+    y: std::ops::Range<f64>,
+    label: &str,
+) -> Result<(), String> {
+    chart
+        .draw_series(std::iter::once(PathElement::new(
+            [(x, y.start), (x, y.end)],
+            ANSWER.stroke_width(2),
+        )))
+        .map_err(e)?;
+    if !label.is_empty() {
+        chart
+            .draw_series(std::iter::once(Text::new(
+                label.to_string(),
+                (x + nudge, (y.start + y.end) / 2.0),
+                font(17).color(&ANSWER),
+            )))
             .map_err(e)?;
     }
-    shares
+    Ok(())
+}
+
+fn legend<'a, DB: DrawingBackend + 'a>(chart: &mut Chart<'a, DB>) -> Result<(), String> {
+    chart
         .configure_series_labels()
         .label_font(font(15))
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK.mix(0.4))
         .position(SeriesLabelPosition::MiddleRight)
         .draw()
-        .map_err(e)?;
-    let top = rows
-        .values()
-        .flat_map(|s| s.iter().map(|x| x[3]))
-        .fold(1.0, f64::max)
-        * 1.1;
-    let mut delay = ChartBuilder::on(&panels[1])
-        .margin(12)
-        .margin_right(40)
-        .x_label_area_size(45)
-        .y_label_area_size(70)
-        .build_cartesian_2d((lo..hi).log_scale(), 0.0..top)
-        .map_err(e)?;
-    delay
-        .configure_mesh()
-        .x_desc("licences")
-        .y_desc("p99 delivery delay (minutes)")
-        .x_label_formatter(&|x| format!("{x:.0}"))
-        .y_label_formatter(&|y| format!("{y:.0}"))
-        .label_style(font(15))
-        .axis_desc_style(font(16))
-        .light_line_style(WHITE.mix(0.0))
-        .draw()
-        .map_err(e)?;
-    let color = RGBColor(31, 119, 180);
-    let line: Vec<(f64, f64)> = rows
-        .iter()
-        .map(|(l, s)| (f64::from(*l), stats(s, 3).0))
-        .collect();
-    delay
-        .draw_series(LineSeries::new(line.clone(), color.stroke_width(2)))
-        .map_err(e)?;
-    delay
-        .draw_series(line.iter().map(|p| Circle::new(*p, 4, color.filled())))
-        .map_err(e)?;
-    delay
-        .draw_series(rows.iter().map(|(l, s)| {
-            let (_, min, max) = stats(s, 3);
-            PathElement::new(
-                [(f64::from(*l), min), (f64::from(*l), max)],
-                color.stroke_width(1),
-            )
-        }))
-        .map_err(e)?;
-    Ok(())
+        .map_err(e)
 }

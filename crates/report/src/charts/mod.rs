@@ -7,6 +7,8 @@
 mod capacity;
 pub mod data;
 mod draw;
+mod heatmap;
+pub mod sweep_data;
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -59,14 +61,41 @@ macro_rules! png_and_svg {
     }};
 }
 
-/// Draws the `capacity` chart of a sweep folder (one with `sweep.csv`).
-pub fn draw_sweep(dir: &Path, title: &str) -> io::Result<Vec<PathBuf>> {
+/// Draws the charts of a sweep folder (one with `sweep.csv`): `capacity` along the
+/// one dimension that changes (licences, or a `--vary` key), or `heatmap` when two
+/// change; with more than two, none (the CSV holds the grid).
+pub fn draw_sweep(dir: &Path) -> io::Result<Vec<PathBuf>> {
     register_font();
-    let rows = capacity::read(dir)?;
+    let sweep = sweep_data::read(dir)?;
+    let name = if sweep.meta.scenario.is_empty() {
+        dir.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    } else {
+        sweep.meta.scenario.clone()
+    };
+    let varied = sweep.varied();
     let mut written = Vec::new();
-    png_and_svg!(dir, "capacity", (WIDTH, 900), written, |root| {
-        capacity::draw(&root, &rows, title)
-    });
+    match varied[..] {
+        [] | [_] => {
+            let d = varied.first().copied().unwrap_or(0);
+            let title = format!("{name} — outcome against {}", sweep.dimension_name(d));
+            png_and_svg!(dir, "capacity", (WIDTH, 900), written, |root| {
+                capacity::draw(&root, &sweep, d, &title)
+            });
+        }
+        [a, b] => {
+            let title = format!(
+                "{name} — {} × {}",
+                sweep.dimension_name(a),
+                sweep.dimension_name(b)
+            );
+            png_and_svg!(dir, "heatmap", (WIDTH, 800), written, |root| {
+                heatmap::draw(&root, &sweep, (a, b), &title)
+            });
+        }
+        _ => {}
+    }
     Ok(written)
 }
 
@@ -74,11 +103,7 @@ pub fn draw_sweep(dir: &Path, title: &str) -> io::Result<Vec<PathBuf>> {
 /// `capacity` chart); returns the files written.
 pub fn draw_all(dir: &Path) -> io::Result<Vec<PathBuf>> {
     if dir.join("sweep.csv").exists() && !dir.join("summary.json").exists() {
-        let name = dir
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        return draw_sweep(dir, &format!("{name} — outcome against licences"));
+        return draw_sweep(dir);
     }
     register_font();
     let mut r = data::read(dir)?;

@@ -53,6 +53,9 @@ pub struct AttemptCounts {
     pub accepted_rcpts: u64,
     /// Refused with a 4xx, or not tried (connection refused, destination down).
     pub deferred_rcpts: u64,
+    /// Of those, the recipients deferred for the first time (each recipient of a
+    /// message is counted here at most once, however often it is retried).
+    pub newly_deferred_rcpts: u64,
     /// Refused with a 5xx, or given up at the queue lifetime.
     pub rejected_rcpts: u64,
     /// Messages (transactions) accepted after DATA.
@@ -162,6 +165,9 @@ struct Queued {
     bounced: u32,
     live: bool,
     notification: bool,
+    /// Some of its recipients were deferred before: every recipient still pending
+    /// after an attempt was deferred in it, so each is counted once as deferred.
+    deferred_once: bool,
     /// The report is delivered by the MTA itself (M5: the sender's domain is routed
     /// elsewhere).
     bounce_local: bool,
@@ -379,6 +385,7 @@ impl MtaRuntime {
                     tag: message.tag,
                     fates,
                     delay: Some(SimDuration::ZERO),
+                    age: SimDuration::ZERO,
                 },
             );
             return;
@@ -393,6 +400,7 @@ impl MtaRuntime {
         q.live = true;
         q.sender = message.tag.sender;
         q.notification = message.tag.notification;
+        q.deferred_once = false;
         q.from = message.from;
         (q.bounce_to, q.bounce_local) = message.bounce_to.unwrap_or((NO_REPORT, false));
         q.size = message.size;
@@ -463,6 +471,7 @@ impl MtaRuntime {
                     tag,
                     fates,
                     delay: None,
+                    age: horizon.saturating_since(q.retry.birth),
                 },
             );
         }
@@ -538,6 +547,7 @@ impl MtaRuntime {
             bounced: 0,
             live: false,
             notification: false,
+            deferred_once: false,
             bounce_local: false,
         });
         (self.slots.len() - 1) as u32
@@ -782,6 +792,10 @@ impl MtaRuntime {
             fate == Fate::Deferred
         });
         counts.accepted_msgs = u64::from(counts.accepted_rcpts > 0);
+        if counts.deferred_rcpts > 0 && !q.deferred_once {
+            q.deferred_once = true;
+            counts.newly_deferred_rcpts = counts.deferred_rcpts;
+        }
         q.delivered += counts.accepted_rcpts as u32;
         q.bounced += counts.rejected_rcpts as u32;
         bounced_now += counts.rejected_rcpts;
@@ -819,10 +833,19 @@ impl MtaRuntime {
             queued: q.pending.len() as u64,
         };
         if done {
-            let delay = (fates.delivered > 0).then(|| now.saturating_since(q.retry.birth));
+            let age = now.saturating_since(q.retry.birth);
+            let delay = (fates.delivered > 0).then_some(age);
             q.live = false;
             self.free_slots.push(msg);
-            sink.observe(now, &Observation::Settled { tag, fates, delay });
+            sink.observe(
+                now,
+                &Observation::Settled {
+                    tag,
+                    fates,
+                    delay,
+                    age,
+                },
+            );
             let (mta, depth) = (tag.mta, self.queued());
             sink.observe(now, &Observation::QueueDepth { mta, depth });
         }

@@ -1,0 +1,210 @@
+//! One run of a sweep, reduced to the figures a target is judged on.
+
+use relay::time::{SimDuration, SimTime};
+use relay::{LimitChange, LimitKey, Subject, TenantIx};
+use scenario::Model;
+
+use super::{LIMITS, PointId, Target};
+use crate::{Observation, Observer, RunReport};
+
+/// A limit that licences do not raise (per-user Q1/Q2, DoS D2–D4), hit in a run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FixedLimitHit {
+    pub key: LimitKey,
+    /// The limit's value when it was first hit.
+    pub limit_value: u64,
+    /// How often it was hit in the run.
+    pub hits: u64,
+}
+
+/// One run of a sweep: the swept tenant's figures.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Point {
+    /// Index of the scenario variant (`--vary` values), 0 without `--vary`.
+    pub variant: u32,
+    pub licences: u32,
+    pub replicate: u32,
+    pub seed: u64,
+    pub generated: u64,
+    pub delivered: u64,
+    /// Recipients deferred at least once, each counted once.
+    pub deferred: u64,
+    /// Recipient deferrals over all attempts (4xx, refused connections).
+    pub deferral_attempts: u64,
+    pub bounced: u64,
+    pub queued_at_end: u64,
+    /// First hit of each of `LIMITS` for the tenant, if any.
+    pub first_hits: [Option<f64>; 4],
+    /// Whether a limit that grows with licences (Q4, Q5) was hit.
+    pub customer_limit_hit: bool,
+    /// Delivery-delay percentiles in seconds: p50, p90, p99 (3 significant digits)
+    /// and the exact maximum.
+    pub delay_s: Option<[f64; 4]>,
+    /// The delay at the target's `--quantile`, in seconds.
+    pub quantile_delay_s: Option<f64>,
+    /// Messages that missed `--deadline` (delivered later, or still queued older).
+    pub late: u64,
+    /// Messages generated before `--deliver-by` and not delivered by then.
+    pub late_by: u64,
+    /// Messages still queued at the horizon that had not yet missed `--deadline` or
+    /// `--deliver-by`: the run ended before it could judge them.
+    pub undecided: u64,
+    /// Per `--max-refused` entry of the target, how often its reply was given.
+    pub refused: Vec<u64>,
+    /// The limits licences do not raise that were hit, in the order of their first hit.
+    pub fixed_limits: Vec<FixedLimitHit>,
+    /// Whether the run met the sweep's target (`None`: no target).
+    pub meets: Option<bool>,
+}
+
+impl Point {
+    pub(super) fn of(
+        report: &RunReport,
+        model: &Model,
+        tenant: TenantIx,
+        id: PointId,
+        observer: &PointObserver,
+        target: &Target,
+    ) -> Self {
+        let t = &report.tenants[tenant.0 as usize];
+        let first_hits = LIMITS.map(|limit| {
+            report
+                .limit_events
+                .iter()
+                .find(|e| {
+                    e.change == LimitChange::Hit && e.key.limit == limit && e.tenant == Some(tenant)
+                })
+                .map(|e| e.time.as_millis() as f64 / 1000.0)
+        });
+        let ips: Vec<std::net::IpAddr> = model
+            .mtas
+            .iter()
+            .filter(|m| m.tenant == tenant)
+            .map(|m| m.source_ip)
+            .collect();
+        // The tenant's limits, and the DoS limits of its MTAs' addresses and of the
+        // shared pool of generic HELO names.
+        let concerns = |e: &relay::LimitEvent| match e.key.subject {
+            Subject::User(_) | Subject::Customer(_) => e.tenant == Some(tenant),
+            Subject::SourceIp(ip) => ips.contains(&ip),
+            Subject::GenericHeloPool => true,
+        };
+        let hits = || {
+            report
+                .limit_events
+                .iter()
+                .filter(move |e| e.change == LimitChange::Hit && concerns(e))
+        };
+        let d = &report.tenant_delays[tenant.0 as usize];
+        let s = |ms: u64| ms as f64 / 1000.0;
+        Point {
+            variant: id.variant,
+            licences: id.licences,
+            replicate: id.replicate,
+            seed: id.seed,
+            generated: t.counts.recipients.generated,
+            delivered: t.counts.recipients.delivered,
+            deferred: t.deferred_rcpts,
+            deferral_attempts: t.deferrals,
+            bounced: t.counts.recipients.bounced,
+            queued_at_end: t.counts.recipients.queued_at_end,
+            first_hits,
+            customer_limit_hit: hits().any(|e| e.key.limit.grows_with_licences()),
+            delay_s: (!d.is_empty()).then(|| {
+                [
+                    s(d.value_at_quantile(0.5)),
+                    s(d.value_at_quantile(0.9)),
+                    s(d.value_at_quantile(0.99)),
+                    s(t.max_delay.map_or_else(|| d.max(), |m| m.as_millis())),
+                ]
+            }),
+            quantile_delay_s: target
+                .quantile
+                .filter(|_| !d.is_empty())
+                .map(|q| s(d.value_at_quantile(q))),
+            late: observer.late,
+            late_by: observer.late_by,
+            undecided: observer.undecided,
+            refused: target
+                .max_refused
+                .iter()
+                .map(|(prefix, _)| t.replies.count_prefixed(prefix))
+                .collect(),
+            fixed_limits: hits()
+                .filter(|e| !e.key.limit.grows_with_licences())
+                .map(|e| FixedLimitHit {
+                    key: e.key,
+                    limit_value: e.limit_value,
+                    hits: report.hits_of(e.key),
+                })
+                .collect(),
+            meets: None,
+        }
+    }
+}
+
+/// Watches a sweep's run for the messages of the swept tenant that miss a deadline
+/// (`--deadline`, `--deliver-by`): per message, exactly, which the report's delay
+/// histogram cannot say.
+#[derive(Clone, Debug)]
+pub struct PointObserver {
+    tenant: u32,
+    deadline: Option<SimDuration>,
+    deliver_by: Option<SimTime>,
+    late: u64,
+    late_by: u64,
+    undecided: u64,
+}
+
+impl PointObserver {
+    pub fn new(tenant: TenantIx, target: &Target) -> Self {
+        PointObserver {
+            tenant: tenant.0,
+            deadline: target.deadline,
+            deliver_by: target.deliver_by.as_ref().map(|d| d.at),
+            late: 0,
+            late_by: 0,
+            undecided: 0,
+        }
+    }
+}
+
+impl Observer for PointObserver {
+    #[inline]
+    fn observe(&mut self, now: SimTime, what: &Observation<'_>) {
+        let Observation::Settled {
+            tag,
+            fates,
+            delay,
+            age,
+        } = *what
+        else {
+            return;
+        };
+        if tag.tenant != self.tenant || tag.notification {
+            return;
+        }
+        // Still queued: `now` is the horizon. Otherwise it left the queue now,
+        // delivered (`delay`) or bounced.
+        let queued = fates.queued > 0;
+        let mut undecided = false;
+        if let Some(limit) = self.deadline {
+            if delay.is_some_and(|d| d > limit) || (queued && age > limit) {
+                self.late += 1;
+            } else if queued {
+                undecided = true;
+            }
+        }
+        if let Some(by) = self.deliver_by {
+            let born = SimTime(now.as_millis() - age.as_millis());
+            if born < by {
+                if (queued || delay.is_some()) && now > by {
+                    self.late_by += 1;
+                } else if queued {
+                    undecided = true;
+                }
+            }
+        }
+        self.undecided += u64::from(undecided);
+    }
+}
