@@ -428,3 +428,74 @@ fn deliver_by_needs_a_start_and_reads_the_clock() {
         text(&o.stderr)
     );
 }
+
+/// `compare` puts two runs side by side: every summary figure with the difference,
+/// every limit's first hit, and overlay charts.
+#[test]
+fn compare_writes_the_figures_side_by_side_and_overlay_charts() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b, out) = (
+        dir.path().join("a"),
+        dir.path().join("b"),
+        dir.path().join("cmp"),
+    );
+    for (folder, licences) in [(&a, "250"), (&b, "400")] {
+        let o = relaysim(&[
+            "run",
+            "scenarios/helpdesk-burst.toml",
+            "--licences",
+            licences,
+            "--out",
+            folder.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", text(&o.stderr));
+    }
+    let o = relaysim(&[
+        "compare",
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let md = std::fs::read_to_string(out.join("compare.md")).unwrap();
+    assert!(
+        md.contains("| tenants.acme.limits.licences | 250 | 400 | +150 |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| recipients.delivered | 11,221 | 11,221 | 0 |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| customer_peak | customer acme | 32826.800 | — | — |"),
+        "{md}"
+    );
+    for chart in [
+        "compare_throughput",
+        "compare_queue_depth",
+        "compare_delays",
+    ] {
+        assert!(
+            std::fs::read(out.join(format!("{chart}.png")))
+                .unwrap()
+                .starts_with(b"\x89PNG")
+        );
+        assert!(md.contains(&format!("![{chart}]({chart}.png)")), "{md}");
+    }
+    // Not a run folder: a clear error.
+    let o = relaysim(&[
+        "compare",
+        a.to_str().unwrap(),
+        dir.path().to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--overwrite",
+    ]);
+    assert!(!o.status.success());
+    assert!(
+        text(&o.stderr).contains("summary.json"),
+        "{}",
+        text(&o.stderr)
+    );
+}

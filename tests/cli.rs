@@ -39,6 +39,15 @@ fn limits_for_250_licences() {
     assert!(out.contains("32,500"), "{out}");
     assert!(out.contains("2,250"), "{out}");
     assert!(out.contains("10,000"), "{out}");
+    // The limits licences do not lift are listed too.
+    for dos in [
+        "D2      new connections per source IP",
+        "D2      concurrent connections per source IP",
+        "D3      new connections, generic HELO names",
+        "D4      messages per connection                      -       1,000",
+    ] {
+        assert!(out.contains(dos), "{dos}: {out}");
+    }
 }
 
 #[test]

@@ -9,7 +9,7 @@ use clap::{Args, ValueEnum};
 
 use super::group_thousands;
 use relay::limits::{EffectiveLimits, LimitSource};
-use relay::{Billing, QuotaConfig, UserLimits};
+use relay::{Billing, RelayConfig, UserLimits};
 
 #[derive(Args)]
 pub struct LimitsArgs {
@@ -19,7 +19,8 @@ pub struct LimitsArgs {
     /// Whether the tenant has paid its first invoice (Q6).
     #[arg(long, value_enum, default_value = "paid")]
     billing: BillingArg,
-    /// Take the [relay.quota] settings from this scenario instead of the defaults.
+    /// Take the [relay] settings (quota and DoS) from this scenario instead of the
+    /// defaults.
     #[arg(long, value_name = "SCENARIO")]
     relay_from: Option<PathBuf>,
 }
@@ -31,24 +32,25 @@ enum BillingArg {
 }
 
 pub fn limits(args: LimitsArgs) -> ExitCode {
-    let quota = match &args.relay_from {
+    let relay = match &args.relay_from {
         Some(path) => match super::load_or_report(path, &[]) {
-            Some(model) => model.relay.quota,
+            Some(model) => model.relay,
             None => return ExitCode::FAILURE,
         },
-        None => QuotaConfig::default(),
+        None => RelayConfig::default(),
     };
     let billing = match args.billing {
         BillingArg::Paid => Billing::Paid,
         BillingArg::Unpaid => Billing::Unpaid,
     };
-    out!("{}", render(&quota, args.licences, billing));
+    out!("{}", render(&relay, args.licences, billing));
     ExitCode::SUCCESS
 }
 
-/// The table `relaysim limits` prints.
-pub fn render(quota: &QuotaConfig, licences: u32, billing: Billing) -> String {
-    let l = EffectiveLimits::for_tenant(quota, licences, billing, UserLimits::default());
+/// The table `relaysim limits` prints: the quota limits (Q1–Q6), then the DoS and
+/// per-connection limits (D2–D4), which do not grow with licences.
+pub fn render(relay: &RelayConfig, licences: u32, billing: Billing) -> String {
+    let l = EffectiveLimits::for_tenant(&relay.quota, licences, billing, UserLimits::default());
     let billing_word = match billing {
         Billing::Paid => "paid",
         Billing::Unpaid => "unpaid (no invoice paid yet)",
@@ -112,10 +114,56 @@ pub fn render(quota: &QuotaConfig, licences: u32, billing: Billing) -> String {
             group_thousands(value)
         );
     }
+    let dos = &relay.dos;
+    let window = |r: &relay::config::Rate| r.per.to_string();
+    let count = |r: &relay::config::Rate| r.count.round() as u64;
+    let dos_rows = [
+        (
+            "D2",
+            "new connections per source IP",
+            window(&dos.new_connections_per_ip),
+            count(&dos.new_connections_per_ip),
+            format!(
+                "token bucket, burst {} [assumption]",
+                dos.new_connection_burst
+            ),
+        ),
+        (
+            "D2",
+            "concurrent connections per source IP",
+            "-".into(),
+            u64::from(dos.max_concurrent_per_ip),
+            "[assumption]".into(),
+        ),
+        (
+            "D3",
+            "new connections, generic HELO names",
+            window(&dos.generic_helo_pool),
+            count(&dos.generic_helo_pool),
+            "one pool for all customers [assumption]".into(),
+        ),
+        (
+            "D4",
+            "messages per connection",
+            "-".into(),
+            u64::from(dos.max_messages_per_connection),
+            "then 421 to the next MAIL [assumption]".into(),
+        ),
+    ];
+    for (rule, what, window, value, basis) in dos_rows {
+        let _ = writeln!(
+            out,
+            "{:<9} {rule:<7} {what:<38} {window:>7} {:>11}  {basis}",
+            "dos",
+            group_thousands(value)
+        );
+    }
     let _ = writeln!(
         out,
         "\nQ1/Q2 count the envelope sender (MAIL FROM) if it is a registered user (Q3);\n\
-         Q4/Q5 count every recipient of every message the customer relays (Q8)."
+         Q4/Q5 count every recipient of every message the customer relays (Q8).\n\
+         Only Q4 and Q5 grow with licences: more licences never lift Q1, Q2 or D2–D4\n\
+         (the [relay.dos] settings of a scenario set D2–D4; see `--relay-from`)."
     );
     out
 }

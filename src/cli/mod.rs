@@ -3,6 +3,7 @@
 
 pub(crate) mod output;
 
+mod compare;
 mod estimate;
 mod limits;
 mod run;
@@ -93,6 +94,12 @@ enum Command {
         after_help = "Examples:\n  relaysim sweep scenarios/helpdesk-burst.toml --licences 50,100,250,500,1000 --seeds 3\n  relaysim sweep scenarios/helpdesk-burst.toml --licences 10..100000:log:25 --jobs 2\n  relaysim sweep scenarios/helpdesk-burst.toml --licences 50..2000:1 --find-min-licences --max-bounced 0 --max-p99-delay 5m"
     )]
     Sweep(sweep::SweepArgs),
+    /// Compare two run folders: compare.md (every summary figure and every limit's
+    /// first hit, side by side with the difference) and overlay charts.
+    #[command(
+        after_help = "Example:\n  relaysim run scenarios/helpdesk-burst.toml --out results/hb-250\n  relaysim run scenarios/helpdesk-burst.toml --licences 400 --out results/hb-400\n  relaysim compare results/hb-250 results/hb-400 --out results/hb-250-vs-400"
+    )]
+    Compare(compare::CompareArgs),
     /// Redraw the charts of a results folder from its CSVs and summary.json.
     #[command(after_help = "Example:\n  relaysim plot results/helpdesk-burst")]
     Plot {
@@ -131,6 +138,7 @@ pub fn main() -> ExitCode {
         Command::Limits(args) => limits::limits(args),
         Command::Test { paths, set } => test::test(&paths, &set),
         Command::Plot { results_dir } => plot(&results_dir),
+        Command::Compare(args) => compare::compare(args),
         Command::Sweep(args) => sweep::sweep(args),
         Command::Schema => {
             out!("{}", scenario::json_schema());

@@ -5,6 +5,7 @@
 pub mod atomic;
 pub mod bucketed;
 pub mod charts;
+pub mod compare;
 pub mod delays;
 pub mod folder;
 pub mod limit_hits;

@@ -84,11 +84,12 @@ fn bucket_name(bucket_s: f64) -> String {
     }
 }
 
-type TimeChart<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+pub(super) type TimeChart<'a, DB> =
+    ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
 
 /// A chart over the run's time (x, hours) and `0..top` (y), titled, with its mesh.
 /// `title` is `(text, font size)`.
-fn time_chart<'a, DB: DrawingBackend>(
+pub(super) fn time_chart<'a, DB: DrawingBackend>(
     area: &'a Area<DB>,
     r: &Results,
     (title, title_size): (&str, u32),
@@ -121,7 +122,7 @@ fn time_chart<'a, DB: DrawingBackend>(
 }
 
 /// The legend box of the series drawn so far.
-fn legend<'a, DB: DrawingBackend + 'a>(
+pub(super) fn legend<'a, DB: DrawingBackend + 'a>(
     chart: &mut TimeChart<'a, DB>,
     position: SeriesLabelPosition,
 ) -> Result<(), String> {

@@ -5,6 +5,7 @@
 //! the DejaVu Sans font is bundled (`crates/report/assets/fonts`, with its licence).
 
 mod capacity;
+mod compare;
 pub mod data;
 mod draw;
 mod heatmap;
@@ -96,6 +97,24 @@ pub fn draw_sweep(dir: &Path) -> io::Result<Vec<PathBuf>> {
         }
         _ => {}
     }
+    Ok(written)
+}
+
+/// Draws the overlay charts of runs `a` and `b` into `out`: `compare_throughput`,
+/// `compare_queue_depth`, `compare_delays`.
+pub fn draw_compare(a: &Path, b: &Path, out: &Path) -> io::Result<Vec<PathBuf>> {
+    register_font();
+    let pair = compare::Pair::read(a, b)?;
+    let mut written = Vec::new();
+    png_and_svg!(out, "compare_throughput", (WIDTH, 600), written, |root| {
+        compare::throughput(&root, &pair)
+    });
+    png_and_svg!(out, "compare_queue_depth", (WIDTH, 600), written, |root| {
+        compare::queue_depth(&root, &pair)
+    });
+    png_and_svg!(out, "compare_delays", (WIDTH, 600), written, |root| {
+        compare::delays(&root, &pair)
+    });
     Ok(written)
 }
 
