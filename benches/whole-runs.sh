@@ -18,11 +18,10 @@ python3 ../shared/bench/gen_scenario.py --senders 10000 --out "$work/senders-100
 /usr/bin/time -f "10,000 senders, 24 h: %e s wall, %M KB peak RSS" \
   "$relaysim" run "$work/senders-10000.toml" --out "$work/senders" >/dev/null
 
-sed 's/^duration = .*/duration = "30d"/' scenarios/large-tenant-cap.toml > "$work/ltc30.toml"
 for _ in $(seq "$pairs"); do
   /usr/bin/time -f "30 days, no trace: %e s wall" \
-    "$relaysim" run "$work/ltc30.toml" --out "$work/plain" --overwrite >/dev/null
+    "$relaysim" run scenarios/large-tenant-cap.toml --set simulation.duration=30d --out "$work/plain" --overwrite >/dev/null
   /usr/bin/time -f "30 days, --trace:  %e s wall" \
-    "$relaysim" run "$work/ltc30.toml" --out "$work/trace" --overwrite --trace >/dev/null
+    "$relaysim" run scenarios/large-tenant-cap.toml --set simulation.duration=30d --out "$work/trace" --overwrite --trace >/dev/null
   ls -l "$work/trace/transactions.csv.zst" | awk '{print "trace file: " $5 " bytes"}'
 done

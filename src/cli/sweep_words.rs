@@ -149,11 +149,12 @@ pub fn explain_search(
             .first_miss(target)
             .map(|(p, why)| format!("seed {}: {}", p.seed, why.join("; ")))
             .unwrap_or_default();
-        outln!(
+        let line = format!(
             "{:>9}  {:>5}  {why}",
             group_thousands(u64::from(e.licences)),
             format!("{}/{}", e.met(), e.points.len())
         );
+        outln!("{}", line.trim_end());
     }
     for note in &search.not_monotone {
         outln!(
