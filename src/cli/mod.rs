@@ -204,30 +204,11 @@ fn pick_tenant(
     }
 }
 
-/// `12345678` → `12,345,678`.
-pub fn group_thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
+pub use sim::numbers::group_thousands;
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn thousands_are_grouped() {
-        assert_eq!(group_thousands(0), "0");
-        assert_eq!(group_thousands(999), "999");
-        assert_eq!(group_thousands(32_500), "32,500");
-        assert_eq!(group_thousands(4_600_000), "4,600,000");
-    }
 
     #[test]
     fn the_embedded_quickstart_is_valid() {

@@ -118,27 +118,7 @@ fn flatten(prefix: &str, v: &Value, out: &mut BTreeMap<String, Value>) {
     }
 }
 
-/// A number as the summary has it: whole numbers grouped by thousands.
-fn number(x: f64) -> String {
-    if x.fract() == 0.0 && x.abs() < 1e15 {
-        let digits = (x.abs() as u64).to_string();
-        let mut out = String::new();
-        for (i, c) in digits.chars().enumerate() {
-            if i > 0 && (digits.len() - i).is_multiple_of(3) {
-                out.push(',');
-            }
-            out.push(c);
-        }
-        if x < 0.0 { format!("−{out}") } else { out }
-    } else {
-        let s = format!("{x:.3}");
-        if x < 0.0 {
-            s.replacen('-', "−", 1)
-        } else {
-            s
-        }
-    }
-}
+use sim::numbers::figure as number;
 
 fn signed(d: f64) -> String {
     if d > 0.0 {

@@ -100,15 +100,10 @@ pub fn write(
         });
         let group = &groups[&(p.variant, p.licences)];
         for (_, figure) in STATS {
-            let xs: Vec<f64> = group.iter().filter_map(|p| figure(p)).collect();
-            if xs.is_empty() {
-                row.extend([String::new(), String::new(), String::new()]);
-                continue;
+            match crate::charts::sweep_data::mean_min_max(group.iter().filter_map(|p| figure(p))) {
+                Some((mean, min, max)) => row.extend([mean, min, max].map(|x| format!("{x:.3}"))),
+                None => row.extend([String::new(), String::new(), String::new()]),
             }
-            let mean = xs.iter().sum::<f64>() / xs.len() as f64;
-            let min = xs.iter().copied().fold(f64::INFINITY, f64::min);
-            let max = xs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-            row.extend([mean, min, max].map(|x| format!("{x:.3}")));
         }
         if let Some(v) = values.get(p.variant as usize) {
             row.extend(v.iter().cloned());

@@ -225,15 +225,7 @@ impl Model {
 
     /// [`Model::load`] with `options`.
     pub fn load_with(path: &Path, options: Options) -> Result<Model, LoadError> {
-        let name = path.display().to_string();
-        let bytes = read_at_most(path, MAX_SCENARIO_BYTES)
-            .map_err(|source| LoadError::Io {
-                path: name.clone(),
-                source,
-            })?
-            .ok_or_else(|| LoadError::TooLarge { path: name.clone() })?;
-        let text = utf8_text(&name, bytes)?;
-        Ok(Model::parse_with(&name, &text, options)?)
+        Model::load_with_overrides(path, options, &[])
     }
 
     /// [`Model::load_with`], the file's text edited by `overrides` first (`--set`);
@@ -243,9 +235,6 @@ impl Model {
         options: Options,
         overrides: &[overrides::Override],
     ) -> Result<Model, LoadError> {
-        if overrides.is_empty() {
-            return Model::load_with(path, options);
-        }
         let name = path.display().to_string();
         let bytes = read_at_most(path, MAX_SCENARIO_BYTES)
             .map_err(|source| LoadError::Io {
@@ -253,12 +242,14 @@ impl Model {
                 source,
             })?
             .ok_or_else(|| LoadError::TooLarge { path: name.clone() })?;
-        let text = utf8_text(&name, bytes)?;
-        let edited = overrides::apply(&text, overrides).map_err(|message| LoadError::Override {
-            path: name.clone(),
-            message,
-        })?;
-        Ok(Model::parse_with(&name, &edited, options)?)
+        let mut text = utf8_text(&name, bytes)?;
+        if !overrides.is_empty() {
+            text = overrides::apply(&text, overrides).map_err(|message| LoadError::Override {
+                path: name.clone(),
+                message,
+            })?;
+        }
+        Ok(Model::parse_with(&name, &text, options)?)
     }
 
     /// Validates and compiles scenario text; `file` names it in diagnostics, and

@@ -6,6 +6,7 @@
 mod driver;
 pub mod expectations;
 pub mod kernel;
+pub mod numbers;
 pub mod observe;
 mod report;
 pub mod swarm;

@@ -9,6 +9,7 @@
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
+use super::draw::{TimeChart, legend};
 use super::sweep_data::{Sweep, SweepPoint, leading_number};
 
 const MET: RGBColor = RGBColor(46, 125, 50);
@@ -24,18 +25,9 @@ fn font(size: u32) -> TextStyle<'static> {
     ("sans-serif", size).into_font().color(&BLACK)
 }
 
-/// `12345` → `12,345`.
+/// A licence count (or other value) on the axis, grouped by thousands.
 fn thousands(x: f64) -> String {
-    let n = x.round().max(0.0) as u64;
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
+    sim::numbers::group_thousands(x.round().max(0.0) as u64)
 }
 
 /// The x axis: linear, or log10 when the values span more than 20×.
@@ -67,17 +59,6 @@ impl Axis {
 
     fn label(&self, v: f64) -> String {
         thousands(if self.log { 10f64.powf(v) } else { v })
-    }
-}
-
-/// Delays in the unit that reads best for the longest one.
-fn delay_unit(longest_s: f64) -> (&'static str, f64) {
-    if longest_s >= 3.0 * 3600.0 {
-        ("hours", 3600.0)
-    } else if longest_s >= 180.0 {
-        ("minutes", 60.0)
-    } else {
-        ("seconds", 1.0)
     }
 }
 
@@ -149,7 +130,7 @@ pub fn draw<DB: DrawingBackend>(
             &format!("answer: {} licences", thousands(a)),
         )?;
     }
-    legend(&mut shares)?;
+    legend(&mut shares, SeriesLabelPosition::MiddleRight)?;
 
     // Delays.
     let longest = points
@@ -157,7 +138,7 @@ pub fn draw<DB: DrawingBackend>(
         .filter_map(|(_, p)| p.stats("delay_max_s").map(|s| s.2))
         .fold(0.0, f64::max)
         .max(sweep.meta.delay_bound_s.unwrap_or(0.0));
-    let (unit, per) = delay_unit(longest);
+    let (unit, per) = super::delay_unit(longest);
     let top = (longest / per * 1.12).max(1.0);
     let mut delay = ChartBuilder::on(&panels[1])
         .margin(12)
@@ -237,18 +218,12 @@ pub fn draw<DB: DrawingBackend>(
             .label("misses it (some replicate)")
             .legend(|(x, y)| Cross::new((x + 7, y), 6, MISSED.stroke_width(3)));
     }
-    legend(&mut delay)
+    legend(&mut delay, SeriesLabelPosition::MiddleRight)
 }
-
-type Chart<'a, DB> = ChartContext<
-    'a,
-    DB,
-    Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
->;
 
 /// A mean line with dots, and a bar from min to max at each point.
 fn line_with_spread<DB: DrawingBackend>(
-    chart: &mut Chart<'_, DB>,
+    chart: &mut TimeChart<'_, DB>,
     stats: &[(f64, (f64, f64, f64))],
     color: RGBColor,
     name: &str,
@@ -273,7 +248,7 @@ fn line_with_spread<DB: DrawingBackend>(
 /// The search's answer: a vertical line at `x`, labelled half-way up, `nudge` to
 /// its right.
 fn mark_answer<DB: DrawingBackend>(
-    chart: &mut Chart<'_, DB>,
+    chart: &mut TimeChart<'_, DB>,
     (x, nudge): (f64, f64),
     y: std::ops::Range<f64>,
     label: &str,
@@ -294,15 +269,4 @@ fn mark_answer<DB: DrawingBackend>(
             .map_err(e)?;
     }
     Ok(())
-}
-
-fn legend<'a, DB: DrawingBackend + 'a>(chart: &mut Chart<'a, DB>) -> Result<(), String> {
-    chart
-        .configure_series_labels()
-        .label_font(font(15))
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK.mix(0.4))
-        .position(SeriesLabelPosition::MiddleRight)
-        .draw()
-        .map_err(e)
 }

@@ -90,9 +90,18 @@ fn percentiles(dir: &Path) -> io::Result<Vec<(f64, f64)>> {
 
 type Area<DB> = DrawingArea<DB, Shift>;
 
+/// A white chart titled "A-scenario (A) vs B-scenario (B) — `what`".
+fn titled<DB: DrawingBackend>(area: &Area<DB>, p: &Pair, what: &str) -> Result<Area<DB>, String> {
+    area.fill(&WHITE).map_err(e)?;
+    let title = format!(
+        "{} (A) vs {} (B) — {what}",
+        p.runs[0].scenario, p.runs[1].scenario
+    );
+    area.titled(&title, font(24)).map_err(e)
+}
+
 /// Accepted and deferred recipients per minute, all tenants, both runs.
 pub fn throughput<DB: DrawingBackend>(area: &Area<DB>, p: &Pair) -> Result<(), String> {
-    area.fill(&WHITE).map_err(e)?;
     let series: Vec<[Vec<(f64, f64)>; 2]> = p
         .runs
         .iter()
@@ -161,7 +170,6 @@ pub fn throughput<DB: DrawingBackend>(area: &Area<DB>, p: &Pair) -> Result<(), S
 
 /// Messages queued in all MTAs (each bucket's most, summed over the MTAs), both runs.
 pub fn queue_depth<DB: DrawingBackend>(area: &Area<DB>, p: &Pair) -> Result<(), String> {
-    area.fill(&WHITE).map_err(e)?;
     let series: Vec<Vec<(f64, f64)>> = p
         .runs
         .iter()
@@ -179,11 +187,7 @@ pub fn queue_depth<DB: DrawingBackend>(area: &Area<DB>, p: &Pair) -> Result<(), 
         })
         .collect();
     let top = series.iter().flatten().map(|x| x.1).fold(1.0, f64::max) * 1.1;
-    let title = format!(
-        "{} (A) vs {} (B) — messages queued in the MTAs",
-        p.runs[0].scenario, p.runs[1].scenario
-    );
-    let area = area.titled(&title, font(24)).map_err(e)?;
+    let area = titled(area, p, "messages queued in the MTAs")?;
     let mut chart = time_chart(
         &area,
         &p.axis,
@@ -204,20 +208,9 @@ pub fn queue_depth<DB: DrawingBackend>(area: &Area<DB>, p: &Pair) -> Result<(), 
 
 /// Delivery delay by percentile, both runs.
 pub fn delays<DB: DrawingBackend>(area: &Area<DB>, p: &Pair) -> Result<(), String> {
-    area.fill(&WHITE).map_err(e)?;
     let longest = p.delays.iter().flatten().map(|x| x.1).fold(0.0, f64::max);
-    let (unit, per) = if longest >= 3.0 * 3600.0 {
-        ("hours", 3600.0)
-    } else if longest >= 180.0 {
-        ("minutes", 60.0)
-    } else {
-        ("seconds", 1.0)
-    };
-    let title = format!(
-        "{} (A) vs {} (B) — delivery delay by percentile",
-        p.runs[0].scenario, p.runs[1].scenario
-    );
-    let area = area.titled(&title, font(24)).map_err(e)?;
+    let (unit, per) = super::delay_unit(longest);
+    let area = titled(area, p, "delivery delay by percentile")?;
     let top = (longest / per * 1.1).max(1.0);
     let mut chart = ChartBuilder::on(&area)
         .margin(12)
@@ -258,12 +251,5 @@ pub fn delays<DB: DrawingBackend>(area: &Area<DB>, p: &Pair) -> Result<(), Strin
             .draw_series(line.last().map(|&pt| Circle::new(pt, 5, colour.filled())))
             .map_err(e)?;
     }
-    chart
-        .configure_series_labels()
-        .label_font(font(15))
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK.mix(0.4))
-        .position(SeriesLabelPosition::UpperLeft)
-        .draw()
-        .map_err(e)
+    legend(&mut chart, SeriesLabelPosition::UpperLeft)
 }

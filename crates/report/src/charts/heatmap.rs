@@ -24,24 +24,6 @@ fn colour(t: f64) -> RGBColor {
     RGBColor(mix(255.0, 179.0), mix(245.0, 0.0), mix(200.0, 30.0))
 }
 
-/// A value for a cell: whole numbers grouped, others to 3 significant digits.
-fn short(x: f64) -> String {
-    if x.fract() == 0.0 && x.abs() < 1e15 {
-        let n = x as i64;
-        let digits = n.unsigned_abs().to_string();
-        let mut out = String::new();
-        for (i, c) in digits.chars().enumerate() {
-            if i > 0 && (digits.len() - i).is_multiple_of(3) {
-                out.push(',');
-            }
-            out.push(c);
-        }
-        if n < 0 { format!("-{out}") } else { out }
-    } else {
-        format!("{x:.3}")
-    }
-}
-
 /// Draws dimensions `dx` (across) and `dy` (up) of the sweep.
 pub fn draw<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
@@ -128,7 +110,7 @@ pub fn draw<DB: DrawingBackend>(
         .draw_series(cells.iter().filter_map(|&(i, j, v, _)| {
             let v = v?;
             Some(Text::new(
-                short(v),
+                sim::numbers::figure(v),
                 (i as f64 + 0.5, j as f64 + 0.5),
                 font(cell_font).pos(plotters::style::text_anchor::Pos::new(
                     plotters::style::text_anchor::HPos::Center,

@@ -100,6 +100,18 @@ pub fn draw_sweep(dir: &Path) -> io::Result<Vec<PathBuf>> {
     Ok(written)
 }
 
+/// Delays in the unit that reads best for the longest one (seconds): the unit's
+/// name and its length in seconds.
+fn delay_unit(longest_s: f64) -> (&'static str, f64) {
+    if longest_s >= 3.0 * 3600.0 {
+        ("hours", 3600.0)
+    } else if longest_s >= 180.0 {
+        ("minutes", 60.0)
+    } else {
+        ("seconds", 1.0)
+    }
+}
+
 /// Draws the overlay charts of runs `a` and `b` into `out`: `compare_throughput`,
 /// `compare_queue_depth`, `compare_delays`.
 pub fn draw_compare(a: &Path, b: &Path, out: &Path) -> io::Result<Vec<PathBuf>> {

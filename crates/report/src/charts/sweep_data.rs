@@ -23,18 +23,7 @@ pub struct SweepPoint {
 impl SweepPoint {
     /// Mean, min and max of `column` over the replicates (missing values skipped).
     pub fn stats(&self, column: &str) -> Option<(f64, f64, f64)> {
-        let xs: Vec<f64> = self
-            .runs
-            .iter()
-            .filter_map(|r| r.get(column).copied())
-            .collect();
-        if xs.is_empty() {
-            return None;
-        }
-        let mean = xs.iter().sum::<f64>() / xs.len() as f64;
-        let min = xs.iter().copied().fold(f64::INFINITY, f64::min);
-        let max = xs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        Some((mean, min, max))
+        mean_min_max(self.runs.iter().filter_map(|r| r.get(column).copied()))
     }
 
     /// Whether every replicate met the target (`None`: no target was given).
@@ -47,22 +36,23 @@ impl SweepPoint {
 
     /// `column` over `generated_rcpts`, in per cent (mean, min, max).
     pub fn share(&self, column: &str) -> Option<(f64, f64, f64)> {
-        let xs: Vec<f64> = self
-            .runs
-            .iter()
-            .filter_map(|r| {
-                let total = r.get("generated_rcpts").copied()?.max(1.0);
-                Some(100.0 * r.get(column).copied()? / total)
-            })
-            .collect();
-        if xs.is_empty() {
-            return None;
-        }
-        let mean = xs.iter().sum::<f64>() / xs.len() as f64;
-        let min = xs.iter().copied().fold(f64::INFINITY, f64::min);
-        let max = xs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        Some((mean, min, max))
+        mean_min_max(self.runs.iter().filter_map(|r| {
+            let total = r.get("generated_rcpts").copied()?.max(1.0);
+            Some(100.0 * r.get(column).copied()? / total)
+        }))
     }
+}
+
+/// (mean, min, max) of `xs`, `None` when empty.
+pub fn mean_min_max(xs: impl Iterator<Item = f64>) -> Option<(f64, f64, f64)> {
+    let (mut n, mut sum, mut min, mut max) = (0u32, 0.0, f64::INFINITY, f64::NEG_INFINITY);
+    for x in xs {
+        n += 1;
+        sum += x;
+        min = min.min(x);
+        max = max.max(x);
+    }
+    (n > 0).then(|| (sum / f64::from(n), min, max))
 }
 
 /// A sweep read back: its description and its points in file order.

@@ -6,6 +6,7 @@ use relay::time::{SimDuration, SimTime};
 use scenario::Model;
 
 use super::Point;
+use crate::numbers::group_thousands;
 
 /// `--deliver-by HH:MM`: every message generated before that clock time is delivered
 /// by it.
@@ -214,19 +215,6 @@ impl Target {
     pub fn delay_bound(&self) -> Option<SimDuration> {
         self.deadline.or(self.max_delay).or(self.max_p99_delay)
     }
-}
-
-/// `12345` → `12,345`.
-pub(super) fn group_thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 #[cfg(test)]
