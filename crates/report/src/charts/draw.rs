@@ -206,7 +206,9 @@ pub fn throughput<DB: DrawingBackend>(area: &Area<DB>, r: &Results) -> Result<()
             ("rejected (5xx)", REJECTED, |x| {
                 x.accepted + x.deferred + x.rejected
             }),
-            ("deferred (4xx)", DEFERRED, |x| x.accepted + x.deferred),
+            ("deferred (4xx), at each attempt", DEFERRED, |x| {
+                x.accepted + x.deferred
+            }),
             ("accepted", ACCEPTED, |x| x.accepted),
         ];
         for (name, color, height) in layers {

@@ -92,9 +92,9 @@ pub struct Sweeper<'a> {
 }
 
 impl<'a> Sweeper<'a> {
-    /// A sweep of `variants` (at least one) run in memory on `jobs` threads, sharing
-    /// the first variant's Zipf tables (others build what they miss); `progress` is
-    /// called after each run, from any thread.
+    /// A sweep of `variants` (at least one) run in memory on `jobs` threads; the
+    /// Zipf tables of every variant are built once, here, and shared by every run;
+    /// `progress` is called after each run, from any thread.
     pub fn new(
         variants: &'a [Variant],
         tenant: TenantIx,
@@ -107,7 +107,10 @@ impl<'a> Sweeper<'a> {
             .num_threads(jobs.max(1))
             .build()
             .map_err(|e| format!("cannot start {jobs} worker threads: {e}"))?;
-        let tables = ZipfTables::for_model(&variants[0].model);
+        let mut tables = ZipfTables::default();
+        for v in variants {
+            tables.add_model(&v.model);
+        }
         let runner = Box::new(move |model: &Model, id: PointId, obs: &mut PointObserver| {
             crate::run_with_tables(model, id.seed, obs, crate::TimerOrder::AsScheduled, &tables)
                 .map_err(|e| e.to_string())

@@ -117,11 +117,17 @@ impl ZipfTables {
     /// Every table the senders of `model` use, built once.
     pub fn for_model(model: &scenario::Model) -> Self {
         let mut tables = ZipfTables::default();
+        tables.add_model(model);
+        tables
+    }
+
+    /// Adds the tables `model`'s senders use that are missing (the variants of a
+    /// `--vary` grid share those of the same shape).
+    pub fn add_model(&mut self, model: &scenario::Model) {
         for s in &model.senders {
             let pool = &s.recipient_pool;
-            let _ = Popularity::new(pool.size, pool.zipf_exponent, &mut tables);
+            let _ = Popularity::new(pool.size, pool.zipf_exponent, self);
         }
-        tables
     }
 
     /// The table of Zipf(`size`, `exponent`), built if missing.
