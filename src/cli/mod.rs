@@ -89,9 +89,10 @@ enum Command {
         #[arg(long = "set", value_name = "KEY=VALUE", value_parser = |s: &str| s.parse::<Override>())]
         set: Vec<Override>,
     },
-    /// Run a scenario at many licence counts × seeds in parallel (capacity planning).
+    /// Run a scenario at many licence counts (and --vary values) × replicates in
+    /// parallel, or find the smallest licence count that meets a target.
     #[command(
-        after_help = "Examples:\n  relaysim sweep scenarios/helpdesk-burst.toml --licences 50,100,250,500,1000 --seeds 3\n  relaysim sweep scenarios/helpdesk-burst.toml --licences 10..100000:log:25 --jobs 2\n  relaysim sweep scenarios/helpdesk-burst.toml --licences 50..2000:1 --find-min-licences --max-bounced 0 --max-p99-delay 5m"
+        after_help = "Examples:\n  relaysim sweep scenarios/helpdesk-burst.toml --licences 50,100,250,500,1000 --seeds 3\n  relaysim sweep scenarios/helpdesk-burst.toml --licences 10..100000:log:25 --jobs 2\n  relaysim sweep scenarios/nightly-batch.toml --licences 50..2000:1 --find-min-licences --deadline 1h --max-bounced 0\n  relaysim sweep scenarios/nightly-batch.toml --licences 150,200,300 --vary sender.batch1.burst.0.over=5m,15m,60m --deadline 1h"
     )]
     Sweep(sweep::SweepArgs),
     /// Compare two run folders: compare.md (every summary figure and every limit's

@@ -48,18 +48,20 @@ pub struct SweepArgs {
     /// every replicate.
     #[arg(long)]
     find_min_licences: bool,
-    #[command(flatten)]
-    target: TargetArgs,
     /// Also write each run's whole results folder, as points/licences-N-seed-K/.
     #[arg(long)]
     keep_runs: bool,
-    /// Change a scenario key for every run, e.g. `tenant.acme.licences=300` (repeatable).
+    /// Change a scenario key for every run, e.g. `sender.batch.rate=3000/h` (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE", value_parser = |s: &str| s.parse::<Override>())]
     set: Vec<Override>,
     /// Sweep a scenario key too, as a grid with the licence counts (repeatable):
     /// `sender.batch.rate=4000/h..12000/h:2000`, `relay.dos.max_messages_per_connection=100,500`.
     #[arg(long = "vary", value_name = "KEY=VALUES", value_parser = |s: &str| s.parse::<VarySpec>())]
     vary: Vec<VarySpec>,
+    // Last: its options get their own heading in --help, and the heading would
+    // carry over to the options after it.
+    #[command(flatten)]
+    target: TargetArgs,
 }
 
 pub fn sweep(args: SweepArgs) -> ExitCode {

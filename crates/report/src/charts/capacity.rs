@@ -84,6 +84,7 @@ pub fn draw<DB: DrawingBackend>(
     let axis = Axis::new(&xs);
     let x_name = sweep.dimension_name(d);
     let answer = sweep.meta.answer.filter(|_| d == 0).map(f64::from);
+    let unfixable = sweep.meta.unfixable_from.filter(|_| d == 0).map(f64::from);
     let panels = area.split_evenly((2, 1));
 
     // Shares of the tenant's recipients.
@@ -127,7 +128,22 @@ pub fn draw<DB: DrawingBackend>(
             &mut shares,
             (axis.at(a), nudge),
             0.0..105.0,
-            &format!("answer: {} licences", thousands(a)),
+            (&format!("answer: {} licences", thousands(a)), ANSWER),
+        )?;
+    }
+    if let Some(u) = unfixable {
+        let nudge = (axis.range.end - axis.range.start) * 0.01;
+        mark_answer(
+            &mut shares,
+            (axis.at(u), nudge),
+            0.0..105.0,
+            (
+                &format!(
+                    "from {} up every count runs alike: licences cannot meet the target",
+                    thousands(u)
+                ),
+                MISSED,
+            ),
         )?;
     }
     legend(&mut shares, SeriesLabelPosition::MiddleRight)?;
@@ -185,7 +201,10 @@ pub fn draw<DB: DrawingBackend>(
             .legend(|(x, y)| PathElement::new([(x, y), (x + 14, y)], TARGET.stroke_width(2)));
     }
     if let Some(a) = answer {
-        mark_answer(&mut delay, (axis.at(a), 0.0), 0.0..top, "")?;
+        mark_answer(&mut delay, (axis.at(a), 0.0), 0.0..top, ("", ANSWER))?;
+    }
+    if let Some(u) = unfixable {
+        mark_answer(&mut delay, (axis.at(u), 0.0), 0.0..top, ("", MISSED))?;
     }
     // Met / missed marks on the delay panel, where the target is.
     let marks: Vec<(f64, f64, bool)> = points
@@ -245,18 +264,18 @@ fn line_with_spread<DB: DrawingBackend>(
     Ok(())
 }
 
-/// The search's answer: a vertical line at `x`, labelled half-way up, `nudge` to
-/// its right.
+/// A search's verdict: a vertical line at `x` (the answer, or where licences stop
+/// mattering), labelled half-way up, `nudge` to its right.
 fn mark_answer<DB: DrawingBackend>(
     chart: &mut TimeChart<'_, DB>,
     (x, nudge): (f64, f64),
     y: std::ops::Range<f64>,
-    label: &str,
+    (label, colour): (&str, RGBColor),
 ) -> Result<(), String> {
     chart
         .draw_series(std::iter::once(PathElement::new(
             [(x, y.start), (x, y.end)],
-            ANSWER.stroke_width(2),
+            colour.stroke_width(2),
         )))
         .map_err(e)?;
     if !label.is_empty() {
@@ -264,7 +283,7 @@ fn mark_answer<DB: DrawingBackend>(
             .draw_series(std::iter::once(Text::new(
                 label.to_string(),
                 (x + nudge, (y.start + y.end) / 2.0),
-                font(17).color(&ANSWER),
+                font(17).color(&colour),
             )))
             .map_err(e)?;
     }
