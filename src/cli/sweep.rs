@@ -180,21 +180,21 @@ fn sweep_or_explain(args: SweepArgs) -> Result<ExitCode, String> {
         (points, ExitCode::SUCCESS)
     };
     let values: Vec<Vec<String>> = variants.iter().map(|v| v.values.clone()).collect();
-    write(staged.path(), &points, &meta, &values).and_then(|()| staged.publish()).map_err(
-        |e| {
+    let charts = write(staged.path(), &points, &meta, &values)
+        .and_then(|charts| staged.publish().map(|()| charts))
+        .map_err(|e| {
             format!(
                 "could not write the sweep to {}: {e}\nhelp: check that the folder is writable, or choose another with --out DIR",
                 dir.display()
             )
-        },
-    )?;
+        })?;
     let kept = if args.keep_runs {
         format!(", and every run's folder under {}/points/", dir.display())
     } else {
         String::new()
     };
     outln!(
-        "{} runs ({} replicate{} each) on {jobs} threads in {:.2?}; wrote {}/sweep.csv (every run), sweep.json and the charts{kept}",
+        "{} runs ({} replicate{} each) on {jobs} threads in {:.2?}; wrote {}/sweep.csv (every run), sweep.json{charts}{kept}",
         group_thousands(points.len() as u64),
         replicates,
         if replicates == 1 { "" } else { "s" },
@@ -319,19 +319,34 @@ fn progress_bar(total: u64) -> ProgressBar {
     bar
 }
 
-/// The sweep's files into the staging folder `dir`.
+/// The sweep's files into the staging folder `dir`; returns the charts drawn, in
+/// words: ` and capacity.png/.svg`, or why there are none.
 fn write(
     dir: &Path,
     points: &[Point],
     meta: &SweepMeta,
     values: &[Vec<String>],
-) -> std::io::Result<()> {
+) -> std::io::Result<String> {
     let mut csv = Vec::new();
     report::sweep_csv::write(&mut csv, points, &meta.vary, values)?;
     AtomicFile::write_all(&dir.join("sweep.csv"), &csv)?;
     AtomicFile::write_all(&dir.join("sweep.json"), meta.to_json().as_bytes())?;
-    if !points.is_empty() {
-        report::charts::draw_sweep(dir)?;
-    }
-    Ok(())
+    let drawn = if points.is_empty() {
+        Vec::new()
+    } else {
+        report::charts::draw_sweep(dir)?
+    };
+    let pngs: Vec<String> = drawn
+        .iter()
+        .filter(|f| f.extension().is_some_and(|e| e == "png"))
+        .filter_map(|f| {
+            f.file_stem()
+                .map(|n| format!("{}.png/.svg", n.to_string_lossy()))
+        })
+        .collect();
+    Ok(if pngs.is_empty() {
+        " (no chart: more than two dimensions change)".into()
+    } else {
+        format!(" and {}", pngs.join(", "))
+    })
 }
