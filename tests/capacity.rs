@@ -499,3 +499,58 @@ fn compare_writes_the_figures_side_by_side_and_overlay_charts() {
         text(&o.stderr)
     );
 }
+
+/// An unpaid customer's limits (Q6) do not grow with licences, and a policy refusal
+/// (P1) is no limit at all: both are said to be beyond licences.
+#[test]
+fn unpaid_limits_and_policy_refusals_are_beyond_licences() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().to_str().unwrap();
+    let o = relaysim(&[
+        "sweep",
+        "scenarios/regression/q06-unpaid-tenant.toml",
+        "--licences",
+        "1..1000:1",
+        "--find-min-licences",
+        "--max-bounced",
+        "0",
+        "--out",
+        out,
+    ]);
+    let text_out = text(&o.stdout);
+    assert!(!o.status.success(), "{text_out}");
+    // After the invoice is paid (4 h) the per-licence limits apply, up to 12 licences.
+    assert!(text_out.contains("From 12 licences up"), "{text_out}");
+    assert!(text_out.contains("runs exactly alike"), "{text_out}");
+    assert!(
+        text_out.contains("Q5 customer_peak on trial (50 recipients per customer per peak window)"),
+        "{text_out}"
+    );
+    assert!(text_out.contains("pay the first invoice"), "{text_out}");
+    let o = relaysim(&[
+        "sweep",
+        "scenarios/regression/p01-allowed-senders.toml",
+        "--licences",
+        "1..1000:1",
+        "--find-min-licences",
+        "--max-refused",
+        "550 5.7.1=0",
+        "--seeds",
+        "1",
+        "--out",
+        out,
+        "--overwrite",
+    ]);
+    let text_out = text(&o.stdout);
+    assert!(!o.status.success(), "{text_out}");
+    assert!(
+        text_out.contains("120 replies `550 5.7.1…` (at most 0 wanted)"),
+        "{text_out}"
+    );
+    assert!(text_out.contains("no limit was hit there"), "{text_out}");
+    assert!(
+        text_out
+            .contains("relaysim run scenarios/regression/p01-allowed-senders.toml --licences 4"),
+        "{text_out}"
+    );
+}

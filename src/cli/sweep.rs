@@ -156,14 +156,19 @@ fn sweep_or_explain(args: SweepArgs) -> Result<ExitCode, String> {
         let search = sweep::find_min_licences(&sweeper, (lo, hi));
         bar.finish_and_clear();
         let search = search?;
-        let code = sweep_words::explain_search(&search, &sweeper, &variants[0].model, (lo, hi));
+        let code = sweep_words::explain_search(
+            &search,
+            &sweeper,
+            (&variants[0].model, &args.scenario),
+            (lo, hi),
+        );
         match search.verdict {
             sweep::Verdict::Found { licences } => {
                 meta.answer = Some(licences);
                 meta.verdict = Some("found".into());
             }
             sweep::Verdict::RangeTooSmall { .. } => meta.verdict = Some("range_too_small".into()),
-            sweep::Verdict::Unfixable { from } => {
+            sweep::Verdict::Unfixable { from, .. } => {
                 meta.verdict = Some("licences_cannot_fix".into());
                 meta.unfixable_from = Some(from);
             }
@@ -194,8 +199,9 @@ fn sweep_or_explain(args: SweepArgs) -> Result<ExitCode, String> {
         String::new()
     };
     outln!(
-        "{} runs ({} replicate{} each) on {jobs} threads in {:.2?}; wrote {}/sweep.csv (every run), sweep.json{charts}{kept}",
+        "{} run{} ({} replicate{} each) on {jobs} threads in {:.2?}; wrote {}/sweep.csv (every run), sweep.json{charts}{kept}",
         group_thousands(points.len() as u64),
+        if points.len() == 1 { "" } else { "s" },
         replicates,
         if replicates == 1 { "" } else { "s" },
         started.elapsed(),

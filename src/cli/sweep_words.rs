@@ -117,7 +117,7 @@ pub fn print_table(
 pub fn explain_search(
     search: &Search,
     sweeper: &Sweeper<'_>,
-    model: &Model,
+    (model, file): (&Model, &std::path::Path),
     (lo, hi): (u32, u32),
 ) -> ExitCode {
     let target = sweeper.target;
@@ -204,9 +204,9 @@ pub fn explain_search(
             );
             ExitCode::FAILURE
         }
-        Verdict::Unfixable { from } => {
+        Verdict::Unfixable { from, alike } => {
             let top = search.at(hi).expect("the top was run");
-            explain_unfixable(top, from, target, model);
+            explain_unfixable(top, (from, alike), target, (model, file));
             ExitCode::FAILURE
         }
     }
@@ -230,12 +230,22 @@ fn worst(at: &Evaluated) -> String {
 
 /// "At every licence count from N up … licences cannot fix this", with the limits
 /// that bind and what would.
-fn explain_unfixable(top: &Evaluated, from: u32, target: &Target, model: &Model) {
+fn explain_unfixable(
+    top: &Evaluated,
+    (from, alike): (u32, bool),
+    target: &Target,
+    (model, file): (&Model, &std::path::Path),
+) {
     let (p, why) = top
         .first_miss(target)
         .expect("a count that does not meet the target has a miss");
+    let alike = if alike {
+        "so every count from there runs exactly alike (same traffic, same answers), and misses"
+    } else {
+        "and the top of the range still misses"
+    };
     outln!(
-        "answer: none — licences cannot fix this. From {} licences up no limit that grows with licences (Q4, Q5) is hit, so every count from there runs exactly alike (same traffic, same answers), and misses: {} (seed {}).",
+        "answer: none — licences cannot fix this. From {} licences up no limit that grows with licences (Q4, Q5) is hit, {alike}: {} (seed {}).",
         group_thousands(u64::from(from)),
         why.join("; "),
         p.seed
@@ -251,7 +261,7 @@ fn explain_unfixable(top: &Evaluated, from: u32, target: &Target, model: &Model)
     if fixed.is_empty() {
         outln!(
             "no limit was hit there: the misses come from the relay's rules (P1–P13) or the MTAs themselves; see the replies in a run's summary.json (`relaysim run {} --licences {from}`)\nhelp: fix the policy or the mail servers; the target cannot be met by licences",
-            model.name
+            file.display()
         );
         return;
     }
@@ -313,6 +323,8 @@ fn remedy(f: &FixedLimitHit, model: &Model) -> String {
         LimitKind::UserMessages | LimitKind::UserUniqueRecipients => {
             "spread the mail over more registered users (envelope senders), or send less per user per day".into()
         }
-        LimitKind::CustomerDay | LimitKind::CustomerPeak => "more licences".into(),
+        LimitKind::CustomerDay | LimitKind::CustomerPeak => {
+            "at this count it no longer grows with licences (it is at its cap, or the customer is unpaid, Q6): pay the first invoice, or spread the mail over more customers or days".into()
+        }
     }
 }

@@ -56,12 +56,6 @@ impl LimitKind {
         }
     }
 
-    /// Whether more licences raise the limit (Q4 and Q5 are per licence; the
-    /// per-user and DoS limits are not).
-    pub fn grows_with_licences(self) -> bool {
-        matches!(self, LimitKind::CustomerDay | LimitKind::CustomerPeak)
-    }
-
     /// What the limit counts, after its value: "1,000 *messages per connection*".
     pub fn unit(self) -> &'static str {
         match self {

@@ -159,7 +159,7 @@ impl<'a> Sweeper<'a> {
             seed: replicate_seed(v.model.seed, k),
         };
         let model = with_licences(&v.model, self.tenant, licences);
-        let mut observer = PointObserver::new(self.tenant, self.target);
+        let mut observer = PointObserver::new(self.tenant, self.target, &model);
         let report = (self.runner)(&model, id, &mut observer).map_err(|e| {
             let at = if v.values.is_empty() {
                 String::new()

@@ -1,7 +1,7 @@
 //! One run of a sweep, reduced to the figures a target is judged on.
 
 use relay::time::{SimDuration, SimTime};
-use relay::{LimitChange, LimitKey, Subject, TenantIx};
+use relay::{LimitChange, LimitKey, LimitKind, Subject, TenantIx};
 use scenario::Model;
 
 use super::{LIMITS, PointId, Target};
@@ -35,7 +35,9 @@ pub struct Point {
     pub queued_at_end: u64,
     /// First hit of each of `LIMITS` for the tenant, if any.
     pub first_hits: [Option<f64>; 4],
-    /// Whether a limit that grows with licences (Q4, Q5) was hit.
+    /// Whether a limit that grows with licences was hit, at any time of the run: Q4
+    /// or Q5 while at its per-licence value (neither at its cap nor at Q6's unpaid
+    /// value).
     pub customer_limit_hit: bool,
     /// Delivery-delay percentiles in seconds: p50, p90, p99 (3 significant digits)
     /// and the exact maximum.
@@ -51,7 +53,8 @@ pub struct Point {
     pub undecided: u64,
     /// Per `--max-refused` entry of the target, how often its reply was given.
     pub refused: Vec<u64>,
-    /// The limits licences do not raise that were hit, in the order of their first hit.
+    /// The limits licences do not raise at this count that were hit (per-user, DoS,
+    /// and Q4/Q5 at a cap or unpaid), in the order of their first hit.
     pub fixed_limits: Vec<FixedLimitHit>,
     /// Whether the run met the sweep's target (`None`: no target).
     pub meets: Option<bool>,
@@ -95,6 +98,7 @@ impl Point {
                 .iter()
                 .filter(move |e| e.change == LimitChange::Hit && concerns(e))
         };
+        let grows = |e: &relay::LimitEvent| observer.grows_with_licences(e);
         let d = &report.tenant_delays[tenant.0 as usize];
         let s = |ms: u64| ms as f64 / 1000.0;
         Point {
@@ -109,7 +113,7 @@ impl Point {
             bounced: t.counts.recipients.bounced,
             queued_at_end: t.counts.recipients.queued_at_end,
             first_hits,
-            customer_limit_hit: hits().any(|e| e.key.limit.grows_with_licences()),
+            customer_limit_hit: observer.customer_limit_hit,
             delay_s: (!d.is_empty()).then(|| {
                 [
                     s(d.value_at_quantile(0.5)),
@@ -131,7 +135,7 @@ impl Point {
                 .map(|(prefix, _)| t.replies.count_prefixed(prefix))
                 .collect(),
             fixed_limits: hits()
-                .filter(|e| !e.key.limit.grows_with_licences())
+                .filter(|e| !grows(e))
                 .map(|e| FixedLimitHit {
                     key: e.key,
                     limit_value: e.limit_value,
@@ -143,12 +147,37 @@ impl Point {
     }
 }
 
+impl Point {
+    /// What the run produced, without which point it was: two runs of one
+    /// replicate with equal figures went alike.
+    pub fn figures(&self) -> impl PartialEq + '_ {
+        (
+            [
+                self.generated,
+                self.delivered,
+                self.deferred,
+                self.deferral_attempts,
+                self.bounced,
+                self.queued_at_end,
+                self.late,
+                self.late_by,
+                self.undecided,
+            ],
+            self.delay_s.map(|d| d.map(f64::to_bits)),
+            &self.refused,
+        )
+    }
+}
+
 /// Watches a sweep's run for the messages of the swept tenant that miss a deadline
 /// (`--deadline`, `--deliver-by`): per message, exactly, which the report's delay
 /// histogram cannot say.
 #[derive(Clone, Debug)]
 pub struct PointObserver {
     tenant: u32,
+    /// Q4's and Q5's per-licence values at the point's licence count.
+    per_licence: (u64, u64),
+    customer_limit_hit: bool,
     deadline: Option<SimDuration>,
     deliver_by: Option<SimTime>,
     late: u64,
@@ -157,9 +186,16 @@ pub struct PointObserver {
 }
 
 impl PointObserver {
-    pub fn new(tenant: TenantIx, target: &Target) -> Self {
+    pub fn new(tenant: TenantIx, target: &Target, model: &Model) -> Self {
+        let quota = &model.relay.quota;
+        let licences = u64::from(model.tenant(tenant).licences);
         PointObserver {
             tenant: tenant.0,
+            per_licence: (
+                quota.customer_recipients_per_licence_per_day * licences,
+                quota.customer_recipients_per_licence_per_peak * licences,
+            ),
+            customer_limit_hit: false,
             deadline: target.deadline,
             deliver_by: target.deliver_by.as_ref().map(|d| d.at),
             late: 0,
@@ -169,9 +205,29 @@ impl PointObserver {
     }
 }
 
+impl PointObserver {
+    /// A Q4 or Q5 hit of the tenant grows with licences when the limit it hit was
+    /// the per-licence value — not the cap, not Q6's unpaid value. Judged per hit:
+    /// billing can change during a run.
+    pub fn grows_with_licences(&self, e: &relay::LimitEvent) -> bool {
+        e.tenant == Some(TenantIx(self.tenant))
+            && match e.key.limit {
+                LimitKind::CustomerDay => e.limit_value == self.per_licence.0,
+                LimitKind::CustomerPeak => e.limit_value == self.per_licence.1,
+                _ => false,
+            }
+    }
+}
+
 impl Observer for PointObserver {
     #[inline]
     fn observe(&mut self, now: SimTime, what: &Observation<'_>) {
+        if let Observation::Limit(e) = what {
+            if e.change == LimitChange::Hit && self.grows_with_licences(e) {
+                self.customer_limit_hit = true;
+            }
+            return;
+        }
         let Observation::Settled {
             tag,
             fates,

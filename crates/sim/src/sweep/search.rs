@@ -45,10 +45,11 @@ pub enum Verdict {
     /// Even the top of the range misses, and a limit that grows with licences still
     /// binds there: a wider range may find an answer.
     RangeTooSmall { hi: u32 },
-    /// From `from` licences up no limit that grows with licences is hit, so every
-    /// count from there up runs exactly alike (common random numbers), and misses:
-    /// licences cannot fix it.
-    Unfixable { from: u32 },
+    /// From `from` licences up no limit that grows with licences is hit, and the top
+    /// of the range misses: licences cannot fix it. `alike`: the runs at `from` and
+    /// at the top agree in every figure (as common random numbers make them when the
+    /// licences change nothing else).
+    Unfixable { from: u32, alike: bool },
 }
 
 /// The outcome of `--find-min-licences`.
@@ -96,7 +97,13 @@ pub fn find_min_licences(sweeper: &Sweeper<'_>, (lo, hi): (u32, u32)) -> Result<
         Verdict::RangeTooSmall { hi }
     } else {
         let from = bisect(lo, hi, |l| Ok(!evaluate(l)?.customer_limit_hit()))?;
-        Verdict::Unfixable { from }
+        let at_from = evaluate(from)?;
+        let alike = at_from
+            .points
+            .iter()
+            .zip(&top.points)
+            .all(|(a, b)| a.figures() == b.figures());
+        Verdict::Unfixable { from, alike }
     };
     let evaluated: Vec<Evaluated> = runs.into_values().collect();
     let not_monotone = not_monotone(&evaluated, sweeper.target);
