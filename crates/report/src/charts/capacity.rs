@@ -122,28 +122,25 @@ pub fn draw<DB: DrawingBackend>(
             .collect();
         line_with_spread(&mut shares, &stats, color, name)?;
     }
-    if let Some(a) = answer {
-        let nudge = (axis.range.end - axis.range.start) * 0.01;
-        mark_answer(
+    // The search's verdict: its answer, or where licences stop mattering.
+    let verdicts: Vec<(f64, String, RGBColor)> = answer
+        .map(|a| (a, format!("answer: {} licences", thousands(a)), ANSWER))
+        .into_iter()
+        .chain(unfixable.map(|u| {
+            let text = format!(
+                "from {} up no licence-scaled limit is hit: licences cannot meet the target",
+                thousands(u)
+            );
+            (u, text, MISSED)
+        }))
+        .collect();
+    let nudge = (axis.range.end - axis.range.start) * 0.01;
+    for (x, text, colour) in &verdicts {
+        mark_verdict(
             &mut shares,
-            (axis.at(a), nudge),
+            (axis.at(*x), nudge),
             0.0..105.0,
-            (&format!("answer: {} licences", thousands(a)), ANSWER),
-        )?;
-    }
-    if let Some(u) = unfixable {
-        let nudge = (axis.range.end - axis.range.start) * 0.01;
-        mark_answer(
-            &mut shares,
-            (axis.at(u), nudge),
-            0.0..105.0,
-            (
-                &format!(
-                    "from {} up every count runs alike: licences cannot meet the target",
-                    thousands(u)
-                ),
-                MISSED,
-            ),
+            (text, *colour),
         )?;
     }
     legend(&mut shares, SeriesLabelPosition::MiddleRight)?;
@@ -200,11 +197,8 @@ pub fn draw<DB: DrawingBackend>(
             .label(format!("target ({})", sweep.meta.target))
             .legend(|(x, y)| PathElement::new([(x, y), (x + 14, y)], TARGET.stroke_width(2)));
     }
-    if let Some(a) = answer {
-        mark_answer(&mut delay, (axis.at(a), 0.0), 0.0..top, ("", ANSWER))?;
-    }
-    if let Some(u) = unfixable {
-        mark_answer(&mut delay, (axis.at(u), 0.0), 0.0..top, ("", MISSED))?;
+    for (x, _, colour) in &verdicts {
+        mark_verdict(&mut delay, (axis.at(*x), 0.0), 0.0..top, ("", *colour))?;
     }
     // Met / missed marks on the delay panel, where the target is.
     let marks: Vec<(f64, f64, bool)> = points
@@ -266,7 +260,7 @@ fn line_with_spread<DB: DrawingBackend>(
 
 /// A search's verdict: a vertical line at `x` (the answer, or where licences stop
 /// mattering), labelled half-way up, `nudge` to its right.
-fn mark_answer<DB: DrawingBackend>(
+fn mark_verdict<DB: DrawingBackend>(
     chart: &mut TimeChart<'_, DB>,
     (x, nudge): (f64, f64),
     y: std::ops::Range<f64>,
