@@ -399,6 +399,9 @@ fn outputs_of_a_small_scenario_are_golden() {
         "limit_hits.csv",
         "transactions.csv",
         "queue_depth.csv",
+        "quota_usage.csv",
+        "limit_episodes.csv",
+        "replies.csv",
     ] {
         let bytes = match file {
             "transactions.csv" => read_trace(dir.path()),

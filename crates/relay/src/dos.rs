@@ -136,6 +136,8 @@ struct Concurrency {
     /// Open connections: the number of `OpenConnection` tokens alive.
     open: AtomicU32,
     hit: AtomicBool,
+    /// Connections refused since the limit was hit.
+    refusals: AtomicU32,
 }
 
 #[derive(Clone, Debug)]
@@ -143,6 +145,8 @@ struct SourceIp {
     bucket: TokenBucket,
     concurrency: Arc<Concurrency>,
     rate_hit: bool,
+    /// Connections the rate limit refused since it was hit.
+    rate_refusals: u32,
 }
 
 pub struct DosGuard {
@@ -152,6 +156,8 @@ pub struct DosGuard {
     /// D3: the pool is hit; its reply names the command of the client it refused
     /// first (`(HELO)` or `(EHLO)`), and its clear is reported with the same reply.
     pool_hit: Option<HeloVerb>,
+    /// Greetings the pool refused since it was hit.
+    pool_refusals: u32,
     /// The next background connection to the generic HELO pool (D3).
     background_next: Option<SimTime>,
     /// D3's background load draws from its own stream, so its draws do not depend on
@@ -173,6 +179,7 @@ impl DosGuard {
                 millionths(config.generic_helo_pool.count),
             ),
             pool_hit: None,
+            pool_refusals: 0,
             background_next: None,
             background_rng,
             recheck: BinaryHeap::new(),
@@ -191,6 +198,7 @@ impl DosGuard {
             ),
             concurrency: Arc::default(),
             rate_hit: false,
+            rate_refusals: 0,
         })
     }
 
@@ -203,6 +211,11 @@ impl DosGuard {
         if open >= max {
             let first = !state.concurrency.hit.swap(true, Ordering::Relaxed);
             if first {
+                state.concurrency.refusals.store(1, Ordering::Relaxed);
+            } else {
+                state.concurrency.refusals.fetch_add(1, Ordering::Relaxed);
+            }
+            if first {
                 self.emit(
                     now,
                     LimitKey {
@@ -213,6 +226,7 @@ impl DosGuard {
                     None,
                     u64::from(open),
                     u64::from(max),
+                    1,
                 );
             }
             return Err(Reply::TryAgainLater { at: None });
@@ -220,6 +234,7 @@ impl DosGuard {
         if !state.bucket.try_take(now) {
             let first = !state.rate_hit;
             state.rate_hit = true;
+            state.rate_refusals = if first { 1 } else { state.rate_refusals + 1 };
             let next = state.bucket.token_at();
             let burst = u64::from(self.config.new_connection_burst);
             if first {
@@ -227,7 +242,7 @@ impl DosGuard {
                     limit: LimitKind::DosConnectionRate,
                     subject: Subject::SourceIp(ip),
                 };
-                self.emit(now, key, LimitChange::Hit, None, burst, burst);
+                self.emit(now, key, LimitChange::Hit, None, burst, burst, 1);
                 if let Some(t) = next {
                     self.recheck.push(Reverse((t, key)));
                 }
@@ -235,6 +250,7 @@ impl DosGuard {
             return Err(Reply::TryAgainLater { at: None });
         }
         let cleared = std::mem::take(&mut state.rate_hit);
+        let refusals = u64::from(std::mem::take(&mut state.rate_refusals));
         state.concurrency.open.fetch_add(1, Ordering::Relaxed);
         let connection = OpenConnection(Arc::clone(&state.concurrency));
         if cleared {
@@ -252,6 +268,7 @@ impl DosGuard {
                 None,
                 0,
                 burst,
+                refusals,
             );
         }
         Ok(connection)
@@ -268,6 +285,7 @@ impl DosGuard {
         let open = concurrency.open.load(Ordering::Relaxed);
         if open < max {
             concurrency.hit.store(false, Ordering::Relaxed);
+            let refusals = u64::from(concurrency.refusals.swap(0, Ordering::Relaxed));
             let open = u64::from(open);
             self.emit(
                 now,
@@ -279,6 +297,7 @@ impl DosGuard {
                 None,
                 open,
                 u64::from(max),
+                refusals,
             );
         }
     }
@@ -315,6 +334,7 @@ impl DosGuard {
             if let Some(hit_by) = self.pool_hit.take() {
                 // Cleared now, whether or not the recheck timer has run yet.
                 let limit = self.config.generic_helo_pool.count as u64;
+                let refusals = u64::from(std::mem::take(&mut self.pool_refusals));
                 let subject = Subject::GenericHeloPool;
                 self.emit(
                     now,
@@ -326,18 +346,21 @@ impl DosGuard {
                     Some(hit_by),
                     0,
                     limit,
+                    refusals,
                 );
             }
             return Ok(());
         }
+        self.pool_refusals += 1;
         if self.pool_hit.is_none() {
             self.pool_hit = Some(verb);
+            self.pool_refusals = 1;
             let limit = self.config.generic_helo_pool.count as u64;
             let key = LimitKey {
                 limit: LimitKind::DosGenericHelo,
                 subject: Subject::GenericHeloPool,
             };
-            self.emit(now, key, LimitChange::Hit, Some(verb), limit, limit);
+            self.emit(now, key, LimitChange::Hit, Some(verb), limit, limit, 1);
             if let Some(t) = self.pool.token_at() {
                 self.recheck.push(Reverse((t, key)));
             }
@@ -368,6 +391,7 @@ impl DosGuard {
             None,
             used,
             limit,
+            1,
         );
         self.emit(
             now,
@@ -379,6 +403,7 @@ impl DosGuard {
             None,
             0,
             limit,
+            1,
         );
         Err(Reply::TryAgainLater { at: None })
     }
@@ -405,8 +430,9 @@ impl DosGuard {
                     state.bucket.refill(t);
                     if state.bucket.has_token() {
                         state.rate_hit = false;
+                        let refusals = u64::from(std::mem::take(&mut state.rate_refusals));
                         let burst = u64::from(self.config.new_connection_burst);
-                        self.emit(t, key, LimitChange::Cleared, None, 0, burst);
+                        self.emit(t, key, LimitChange::Cleared, None, 0, burst, refusals);
                     } else if let Some(next) = state.bucket.token_at() {
                         self.recheck.push(Reverse((next, key)));
                     }
@@ -420,7 +446,16 @@ impl DosGuard {
                     let limit = self.config.generic_helo_pool.count as u64;
                     if self.pool.has_token() {
                         self.pool_hit = None;
-                        self.emit(t, key, LimitChange::Cleared, Some(hit_by), 0, limit);
+                        let refusals = u64::from(std::mem::take(&mut self.pool_refusals));
+                        self.emit(
+                            t,
+                            key,
+                            LimitChange::Cleared,
+                            Some(hit_by),
+                            0,
+                            limit,
+                            refusals,
+                        );
                     } else if let Some(next) = self.pool.token_at() {
                         self.recheck.push(Reverse((next, key)));
                     }
@@ -454,7 +489,8 @@ impl DosGuard {
     }
 
     /// Records a change of `key`; `at` is the greeting a D3 refusal names (`None` for
-    /// the per-IP limits).
+    /// the per-IP limits); `refusals` as in [`LimitEvent::refusals`].
+    #[allow(clippy::too_many_arguments)]
     fn emit(
         &mut self,
         time: SimTime,
@@ -463,6 +499,7 @@ impl DosGuard {
         at: Option<HeloVerb>,
         used: u64,
         limit_value: u64,
+        refusals: u64,
     ) {
         self.events.push_back(LimitEvent {
             time,
@@ -472,7 +509,62 @@ impl DosGuard {
             reply: Reply::TryAgainLater { at },
             used,
             limit_value,
+            refusals,
         });
+    }
+
+    /// The limits hit now, each as a `Hit` event of `now` with the refusals since
+    /// its hit; by source IP, then the generic HELO pool.
+    pub fn still_hit(&self, now: SimTime) -> Vec<LimitEvent> {
+        let mut ips: Vec<(&IpAddr, &SourceIp)> = self.ips.iter().collect();
+        ips.sort_by_key(|(ip, _)| **ip);
+        let mut out = Vec::new();
+        let event = |limit, subject, at, used, limit_value, refusals: u32| LimitEvent {
+            time: now,
+            tenant: None,
+            key: LimitKey { limit, subject },
+            change: LimitChange::Hit,
+            reply: Reply::TryAgainLater { at },
+            used,
+            limit_value,
+            refusals: u64::from(refusals),
+        };
+        for (&ip, s) in ips {
+            let subject = Subject::SourceIp(ip);
+            if s.concurrency.hit.load(Ordering::Relaxed) {
+                out.push(event(
+                    LimitKind::DosConcurrency,
+                    subject,
+                    None,
+                    u64::from(s.concurrency.open.load(Ordering::Relaxed)),
+                    u64::from(self.config.max_concurrent_per_ip),
+                    s.concurrency.refusals.load(Ordering::Relaxed),
+                ));
+            }
+            if s.rate_hit {
+                let burst = u64::from(self.config.new_connection_burst);
+                out.push(event(
+                    LimitKind::DosConnectionRate,
+                    subject,
+                    None,
+                    burst,
+                    burst,
+                    s.rate_refusals,
+                ));
+            }
+        }
+        if let Some(verb) = self.pool_hit {
+            let limit = self.config.generic_helo_pool.count as u64;
+            out.push(event(
+                LimitKind::DosGenericHelo,
+                Subject::GenericHeloPool,
+                Some(verb),
+                limit,
+                limit,
+                self.pool_refusals,
+            ));
+        }
+        out
     }
 }
 

@@ -30,6 +30,22 @@ pub enum LimitKind {
 
 /// The limit as written in scenario files and in the CSV, e.g. `customer_peak`.
 impl LimitKind {
+    pub const ALL: [LimitKind; 8] = [
+        LimitKind::UserMessages,
+        LimitKind::UserUniqueRecipients,
+        LimitKind::CustomerDay,
+        LimitKind::CustomerPeak,
+        LimitKind::DosConnectionRate,
+        LimitKind::DosConcurrency,
+        LimitKind::DosGenericHelo,
+        LimitKind::DosMessagesPerConnection,
+    ];
+
+    /// The limit named `name` (as [`LimitKind::name`] writes it).
+    pub fn from_name(name: &str) -> Option<LimitKind> {
+        Self::ALL.into_iter().find(|k| k.name() == name)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             LimitKind::UserMessages => "user_messages",
@@ -107,4 +123,7 @@ pub struct LimitEvent {
     /// Count in the window when the event happened (with reservations on a hit).
     pub used: u64,
     pub limit_value: u64,
+    /// Commands (or connections) the limit refused from its hit up to this event:
+    /// 1 on a `Hit` (the refusal that hit it), the episode's total on `Cleared`.
+    pub refusals: u64,
 }

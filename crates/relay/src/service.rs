@@ -167,6 +167,26 @@ impl Relay {
     pub fn poll_limit_event(&mut self) -> Option<LimitEvent> {
         self.quota.poll_event().or_else(|| self.dos.poll_event())
     }
+
+    /// The limits hit now (quota then DoS), each as a `Hit` event of `now` whose
+    /// `refusals` counts every refusal since the hit: what a driver reports of the
+    /// limits still in force at its horizon.
+    pub fn still_hit(&mut self, now: SimTime) -> Vec<LimitEvent> {
+        let mut hit = self.quota.still_hit(now);
+        hit.extend(self.dos.still_hit(now));
+        hit
+    }
+
+    /// Ends a usage bucket at `end` (`quota::usage`): the highest use of every
+    /// customer window in the bucket, and of the `busiest_users` busiest users' windows.
+    pub fn end_usage_bucket(
+        &mut self,
+        end: SimTime,
+        busiest_users: usize,
+        out: &mut Vec<crate::quota::usage::WindowUsage>,
+    ) {
+        self.quota.end_usage_bucket(end, busiest_users, out);
+    }
 }
 
 /// D3's background load gets a stream of its own, next to the relay's: the same key,

@@ -8,8 +8,11 @@ pub mod charts;
 pub mod compare;
 pub mod delays;
 pub mod folder;
+pub mod limit_episodes;
 pub mod limit_hits;
 pub mod queue_depth;
+pub mod quota_usage;
+pub mod replies;
 pub mod summary;
 pub mod sweep_csv;
 pub mod sweep_meta;
@@ -24,6 +27,7 @@ use std::path::Path;
 
 use limit_hits::LimitHitsWriter;
 use queue_depth::QueueDepthWriter;
+use quota_usage::QuotaUsageWriter;
 use scenario::Model;
 use sim::RunReport;
 use sim::world::recipients::RecipientSpace;
@@ -77,9 +81,18 @@ fn write_run(
         None => None,
     };
     let hits = LimitHitsWriter::new(AtomicFile::create(&dir.join("limit_hits.csv"))?, model)?;
-    let mut writers = ((((throughput, queues), hits), transactions), observer);
+    let usage = QuotaUsageWriter::new(AtomicFile::create(&dir.join("quota_usage.csv"))?, model)?;
+    let replies =
+        replies::RepliesWriter::new(AtomicFile::create(&dir.join("replies.csv"))?, bucket)?;
+    let files = (((throughput, queues), hits), (usage, replies));
+    let mut writers = ((files, transactions), observer);
     let report = sim::run(model, seed, &mut writers).map_err(io::Error::other)?;
-    let ((((throughput, queues), hits), transactions), _) = writers;
+    let (((((throughput, queues), hits), (usage, replies)), transactions), _) = writers;
+    usage.finish()?.commit()?;
+    replies.finish()?.commit()?;
+    let mut episodes = AtomicFile::create(&dir.join("limit_episodes.csv"))?;
+    limit_episodes::write(&mut episodes, model, &report.episodes)?;
+    episodes.commit()?;
     throughput.finish(report.horizon)?.commit()?;
     queues.finish(report.horizon)?.commit()?;
     if let Some(t) = transactions {

@@ -108,6 +108,7 @@ mod tests {
             reply: Reply::PeakCustomerLimit,
             used: 9,
             limit_value: 9,
+            refusals: 1,
         };
         let mut w = LimitHitsWriter::new(Vec::new(), &model).unwrap();
         w.limit_event(&event);

@@ -31,6 +31,9 @@ struct Summary<'a> {
     replies: BTreeMap<String, u64>,
     connections: sim::Connections,
     limit_hits: u64,
+    /// Per limit (by its name), its episodes (`limit_episodes.csv`): how many, the
+    /// time it was in force, the commands it refused, its first start.
+    limit_episodes: BTreeMap<&'static str, EpisodeSummary>,
     /// From arrival at the MTA to (last) delivery, seconds, of delivered messages.
     delivery_delay_s: Option<DelayPercentiles>,
     tenants: BTreeMap<&'a str, Entity<'a>>,
@@ -39,6 +42,17 @@ struct Summary<'a> {
     /// Every limit and assumption value the run used (docs/rules.md).
     assumptions: &'a RelayConfig,
     fingerprint: String,
+}
+
+#[derive(Serialize)]
+struct EpisodeSummary {
+    rule: &'static str,
+    episodes: u64,
+    /// Subjects (users, customers, source IPs) with at least one episode.
+    subjects: u64,
+    in_force_s: f64,
+    refusals: u64,
+    first_start_s: Option<f64>,
 }
 
 /// One tenant's or sender's counts, replies and connections; a tenant's also its
@@ -184,6 +198,20 @@ pub fn render(model: &Model, report: &RunReport) -> String {
         replies: reply_lines(&report.replies),
         connections: report.connections,
         limit_hits: report.limit_hits,
+        limit_episodes: sim::episodes::totals(&report.episodes)
+            .into_iter()
+            .map(|(limit, t)| {
+                let summary = EpisodeSummary {
+                    rule: limit.rule(),
+                    episodes: t.episodes,
+                    subjects: t.subjects,
+                    in_force_s: t.in_force.as_secs_f64(),
+                    refusals: t.refusals,
+                    first_start_s: t.first.map(|f| f.as_millis() as f64 / 1_000.0),
+                };
+                (limit.name(), summary)
+            })
+            .collect(),
         delivery_delay_s: DelayPercentiles::of(
             &report.delays,
             report.tenants.iter().filter_map(|t| t.max_delay).max(),

@@ -108,6 +108,7 @@ pub(crate) fn compile(s: &Scenario) -> Option<Model> {
         seed: s.simulation.seed,
         duration,
         bucket: s.simulation.bucket.get_ref().get(),
+        episode_gap: s.simulation.episode_gap.get(),
         start: s.simulation.start,
         relay: s.relay.to_core(),
         relay_as_written: s.relay.clone(),

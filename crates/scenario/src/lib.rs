@@ -88,10 +88,19 @@ pub struct Simulation {
     pub bucket: Spanned<Duration>,
     /// Wall-clock start, for diurnal traffic and clock-time axes.
     pub start: Option<StartTime>,
+    /// Limit episodes (`limit_episodes.csv`, the run summary): a limit hit again
+    /// within this long of its clear continues the same episode (default 60s).
+    #[serde(default = "default_episode_gap")]
+    #[schemars(with = "Duration")]
+    pub episode_gap: Duration,
 }
 
 fn default_bucket() -> Spanned<Duration> {
     Spanned::new(0..0, Duration(SimDuration::MINUTE))
+}
+
+fn default_episode_gap() -> Duration {
+    Duration(SimDuration::MINUTE)
 }
 
 /// Sections as parsed, before cross-checks; `None` marks a section that had errors.

@@ -63,6 +63,8 @@ pub struct Model {
     pub duration: SimDuration,
     /// Bucket length of throughput.csv.
     pub bucket: SimDuration,
+    /// Hits of one limit within this long of its clear are one episode.
+    pub episode_gap: SimDuration,
     /// Wall-clock start, for diurnal traffic and clock-time axes.
     pub start: Option<StartTime>,
     /// The relay's configuration, in the relay's own types.

@@ -343,8 +343,14 @@ pub fn run_with_tables(
     let mut connections: u64 = 0;
     let mut timer_at: Option<SimTime> = None;
     let last_instant = SimTime(horizon.as_millis().saturating_sub(1));
+    let mut usage = observer
+        .busiest_users()
+        .map(|busiest| UsageBuckets::new(model.bucket, horizon, busiest));
     while let Some((now, event)) = queue.pop_until(last_instant) {
         report.events_processed += 1;
+        if let Some(u) = &mut usage {
+            u.end_buckets_before(now, &mut relay, &mut *observer);
+        }
         let mut sink = Sink {
             report: &mut report,
             observer: &mut *observer,
@@ -476,6 +482,13 @@ pub fn run_with_tables(
             }
         }
     }
+    if let Some(u) = &mut usage {
+        u.end_buckets_before(SimTime::MAX, &mut relay, &mut *observer);
+    }
+    for e in relay.still_hit(horizon) {
+        report.still_hit(&e);
+        observer.observe(horizon, &Observation::StillHit(&e));
+    }
     check_invariants(&relay, &mtas, &by_ip, horizon, true)?;
     let mut sink = Sink {
         report: &mut report,
@@ -601,7 +614,10 @@ impl<O: Observer> Observer for Sink<'_, O> {
                 self.fingerprint.write_u64(e.limit_value);
                 self.report.limit_change(*e);
             }
-            Observation::Offered { .. } | Observation::QueueDepth { .. } => {}
+            Observation::Offered { .. }
+            | Observation::QueueDepth { .. }
+            | Observation::StillHit(_)
+            | Observation::QuotaUsage { .. } => {}
         }
         self.observer.observe(time, what);
     }
@@ -624,6 +640,51 @@ impl<O: Observer> MtaSink for Sink<'_, O> {
     fn next_connection(&mut self) -> u64 {
         *self.connections += 1;
         *self.connections
+    }
+}
+
+/// The run's buckets, ended one by one as the clock passes them: at each end the
+/// relay reports its quota windows' highest use in the bucket
+/// ([`Observation::QuotaUsage`]).
+struct UsageBuckets {
+    bucket: SimDuration,
+    horizon: SimTime,
+    busiest_users: usize,
+    /// The start of the bucket being filled.
+    start: SimTime,
+    rows: Vec<relay::quota::usage::WindowUsage>,
+}
+
+impl UsageBuckets {
+    fn new(bucket: SimDuration, horizon: SimTime, busiest_users: usize) -> Self {
+        UsageBuckets {
+            bucket: SimDuration::from_millis(bucket.as_millis().max(1)),
+            horizon,
+            busiest_users,
+            start: SimTime::ZERO,
+            rows: Vec::new(),
+        }
+    }
+
+    /// Ends every bucket that ends at or before `now` (the last one at the horizon),
+    /// before anything of `now` happens.
+    fn end_buckets_before(
+        &mut self,
+        now: SimTime,
+        relay: &mut Relay,
+        observer: &mut impl Observer,
+    ) {
+        while self.start < self.horizon {
+            let end = (self.start + self.bucket).min(self.horizon);
+            if end > now {
+                break;
+            }
+            self.rows.clear();
+            relay.end_usage_bucket(end, self.busiest_users, &mut self.rows);
+            let (start, rows) = (self.start, &self.rows[..]);
+            observer.observe(end, &Observation::QuotaUsage { start, rows });
+            self.start = end;
+        }
     }
 }
 

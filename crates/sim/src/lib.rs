@@ -4,6 +4,7 @@
 //! and capacity sweeps.
 
 mod driver;
+pub mod episodes;
 pub mod expectations;
 pub mod kernel;
 pub mod numbers;

@@ -4,6 +4,7 @@
 //! run's observer: the run folder's writers, a progress bar, a test's trace.
 //! Observers never change the run.
 
+use relay::quota::usage::WindowUsage;
 use relay::time::{SimDuration, SimTime};
 use relay::{LimitEvent, Reply};
 
@@ -46,10 +47,29 @@ pub enum Observation<'a> {
     },
     /// A limit was hit or cleared.
     Limit(&'a LimitEvent),
+    /// At the horizon: a limit still hit there (a `Hit` event of the horizon whose
+    /// `refusals` counts every refusal since its hit).
+    StillHit(&'a LimitEvent),
+    /// A bucket of the run (`start` to the time observed) ended: the quota engine's
+    /// highest use of every customer window in it, and of the busiest users' windows
+    /// (`relay::quota::usage`). Only made for observers that ask
+    /// ([`Observer::busiest_users`]).
+    QuotaUsage {
+        start: SimTime,
+        rows: &'a [WindowUsage],
+    },
 }
 
 pub trait Observer {
     fn observe(&mut self, time: SimTime, what: &Observation<'_>);
+
+    /// `Some(n)`: this observer wants [`Observation::QuotaUsage`] at the end of each
+    /// bucket, with the `n` busiest users per user limit. Asking costs the run a
+    /// look at every customer and active user per bucket, so only the run folder's
+    /// writer asks.
+    fn busiest_users(&self) -> Option<usize> {
+        None
+    }
 }
 
 /// Observes nothing.
@@ -64,6 +84,10 @@ impl<O: Observer> Observer for &mut O {
     fn observe(&mut self, time: SimTime, what: &Observation<'_>) {
         (**self).observe(time, what);
     }
+
+    fn busiest_users(&self) -> Option<usize> {
+        (**self).busiest_users()
+    }
 }
 
 /// Both observe, in order.
@@ -72,6 +96,10 @@ impl<A: Observer, B: Observer> Observer for (A, B) {
     fn observe(&mut self, time: SimTime, what: &Observation<'_>) {
         self.0.observe(time, what);
         self.1.observe(time, what);
+    }
+
+    fn busiest_users(&self) -> Option<usize> {
+        self.0.busiest_users().max(self.1.busiest_users())
     }
 }
 
@@ -82,5 +110,9 @@ impl<O: Observer> Observer for Option<O> {
         if let Some(o) = self {
             o.observe(time, what);
         }
+    }
+
+    fn busiest_users(&self) -> Option<usize> {
+        self.as_ref().and_then(O::busiest_users)
     }
 }

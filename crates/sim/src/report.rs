@@ -238,6 +238,11 @@ pub struct RunReport {
     pub limit_events: Vec<LimitEvent>,
     /// Every hit, counted.
     pub limit_hits: u64,
+    /// Limit episodes (`episodes.rs`: flaps within the scenario's `episode_gap`
+    /// merged), by start; filled by [`RunReport::finish`].
+    pub episodes: Vec<crate::episodes::LimitEpisode>,
+    /// Builds `episodes` during the run.
+    episode_builder: crate::episodes::Episodes,
     /// How often each limit of each subject was hit and cleared (the first of
     /// each is in `limit_events`).
     changes: BTreeMap<(LimitKey, LimitChange), u64>,
@@ -282,6 +287,8 @@ impl RunReport {
             delays: new_delays(),
             limit_events: Vec::new(),
             limit_hits: 0,
+            episodes: Vec::new(),
+            episode_builder: crate::episodes::Episodes::new(model.episode_gap),
             changes: Default::default(),
             tenants: entities(model.tenants.iter().map(|t| &t.id).collect()),
             tenant_delays: model.tenants.iter().map(|_| new_delays()).collect(),
@@ -354,6 +361,16 @@ impl RunReport {
             self.replies.merge(&tenant.replies);
             self.connections.merge(&tenant.connections);
         }
+        let builder = std::mem::replace(
+            &mut self.episode_builder,
+            crate::episodes::Episodes::new(SimDuration::ZERO),
+        );
+        self.episodes = builder.finish();
+    }
+
+    /// A limit still hit at the horizon ends its episode there.
+    pub(super) fn still_hit(&mut self, event: &LimitEvent) {
+        self.episode_builder.still_hit(event);
     }
 
     pub(super) fn message_generated(&mut self, tag: MessageTag, recipients: u32) {
@@ -369,6 +386,7 @@ impl RunReport {
         if event.change == LimitChange::Hit {
             self.limit_hits += 1;
         }
+        self.episode_builder.limit_event(&event);
         let n = self.changes.entry((event.key, event.change)).or_default();
         *n += 1;
         if *n == 1 {

@@ -19,6 +19,7 @@
 //! window (committed items) has room again. Both are `LimitEvent`s, in time order.
 
 pub mod unique;
+pub mod usage;
 pub mod window;
 
 use std::cmp::Reverse;
@@ -31,6 +32,7 @@ use crate::limits::EffectiveLimits;
 use crate::reply::Reply;
 use crate::time::SimTime;
 use unique::{RecipientId, UniqueWindow};
+use usage::{Busiest, CustomerMeter, UserMeter, UserMeters, WindowUsage};
 use window::{CountWindow, ExpiryClock};
 
 /// What one open transaction has reserved (Q12); owned by the session and reused.
@@ -85,6 +87,8 @@ struct CustomerQuota {
     /// When a limit of this customer last went down (fewer licences): until its
     /// windows have turned over they may hold more than the new limit.
     lowered_at: Option<SimTime>,
+    /// The highest use of `day` and `peak` in the current bucket (`usage.rs`).
+    meter: CustomerMeter,
 }
 
 #[derive(Clone, Debug)]
@@ -94,6 +98,7 @@ struct UserQuota {
     unique: UniqueWindow,
     messages_hit: HitState,
     unique_hit: HitState,
+    meter: UserMeter,
 }
 
 /// All windows of all customers and registered users.
@@ -110,6 +115,7 @@ pub struct QuotaEngine {
     /// Transactions between a successful check at MAIL FROM and their commit or
     /// release: while none is open, no window holds a reservation.
     open_transactions: u32,
+    user_meters: UserMeters,
 }
 
 impl QuotaEngine {
@@ -119,16 +125,14 @@ impl QuotaEngine {
             .iter()
             .map(|t| {
                 let licences = t.licences;
+                let limits =
+                    EffectiveLimits::for_tenant(&config, licences, t.billing, t.user_limits);
                 CustomerQuota {
                     licences,
                     billing: t.billing,
                     user_limits: t.user_limits,
-                    limits: EffectiveLimits::for_tenant(
-                        &config,
-                        licences,
-                        t.billing,
-                        t.user_limits,
-                    ),
+                    limits,
+                    meter: CustomerMeter::new(limits),
                     block_all: t.block_all_senders_at_customer_limit,
                     day: CountWindow::default(),
                     peak: CountWindow::default(),
@@ -145,6 +149,7 @@ impl QuotaEngine {
                 unique: UniqueWindow::default(),
                 messages_hit: HitState::default(),
                 unique_hit: HitState::default(),
+                meter: UserMeter::default(),
             })
             .collect();
         QuotaEngine {
@@ -156,6 +161,7 @@ impl QuotaEngine {
             recheck: BinaryHeap::new(),
             events: VecDeque::new(),
             open_transactions: 0,
+            user_meters: UserMeters::default(),
         }
     }
 
@@ -177,7 +183,7 @@ impl QuotaEngine {
                 self.clear_if_room(now, key);
             }
         }
-        let c = &self.customers[tenant.0 as usize];
+        let c = &mut self.customers[tenant.0 as usize];
         // Q13 [doc, ambiguous], our reading: without the option a customer limit
         // refuses recipients one by one at RCPT (below), so senders whose recipients
         // fit once the window slides get through; with it, while a customer limit is
@@ -186,9 +192,11 @@ impl QuotaEngine {
         // has room again (the `cleared` event).
         if c.block_all {
             if c.day_hit.hit {
+                c.day_hit.refused();
                 return Err(Reply::DailyCustomerLimit);
             }
             if c.peak_hit.hit {
+                c.peak_hit.refused();
                 return Err(Reply::PeakCustomerLimit);
             }
         }
@@ -203,6 +211,8 @@ impl QuotaEngine {
                 return Err(Reply::DailyUserLimit);
             }
             window.reserved += 1;
+            let used = window.used();
+            self.meter_user(u, |m| m.messages = m.messages.max(used));
         }
         res.tenant = Some(tenant);
         res.user = user;
@@ -258,8 +268,13 @@ impl QuotaEngine {
         }
         c.day.reserved += 1;
         c.peak.reserved += 1;
+        c.meter.day = c.meter.day.max(c.day.used());
+        c.meter.peak = c.meter.peak.max(c.peak.used());
         if let Some(u) = res.user {
-            self.users[u.0 as usize].unique.hold(rcpt);
+            let window = &mut self.users[u.0 as usize].unique;
+            window.hold(rcpt);
+            let used = window.used();
+            self.meter_user(u, |m| m.unique = m.unique.max(used));
         }
         res.recipients.push(rcpt);
         Ok(())
@@ -347,6 +362,7 @@ impl QuotaEngine {
         let c = &mut self.customers[tenant.0 as usize];
         let before = c.limits;
         c.limits = EffectiveLimits::for_tenant(&self.config, c.licences, c.billing, c.user_limits);
+        c.meter.limits_changed(&c.limits);
         let l = c.limits;
         if l.customer_day < before.customer_day
             || l.customer_peak < before.customer_peak
@@ -537,6 +553,111 @@ impl QuotaEngine {
         slot.window.committed()
     }
 
+    /// The limits hit now, each as a `Hit` event of `now` whose `used` is the
+    /// window's use now and whose `refusals` counts every refusal since the hit; in
+    /// customer then user order. A driver reports them at its horizon.
+    pub fn still_hit(&mut self, now: SimTime) -> Vec<LimitEvent> {
+        let keys: Vec<LimitKey> = (0..self.customers.len())
+            .flat_map(|t| customer_keys(TenantIx(t as u32)))
+            .chain((0..self.users.len()).flat_map(|u| user_keys(UserId(u as u32))))
+            .filter(|&k| self.is_hit(k))
+            .collect();
+        keys.into_iter()
+            .map(|key| {
+                let tenant = self.tenant_of(key.subject);
+                let mut slot = self.slot(key);
+                slot.window.expire(now);
+                LimitEvent {
+                    time: now,
+                    tenant: Some(tenant),
+                    key,
+                    change: LimitChange::Hit,
+                    reply: reply_of(key.limit),
+                    used: slot.window.used(),
+                    limit_value: slot.limit,
+                    refusals: u64::from(slot.hit.refusals),
+                }
+            })
+            .collect()
+    }
+
+    /// Ends a bucket at `end`: appends to `out` the highest use of every customer's
+    /// two windows in the bucket (Q4, Q5; customer order), then, per user limit (Q1,
+    /// Q2), the `busiest_users` users with the highest use in it; and starts the
+    /// next bucket's maxima at each window's use at `end` (`usage.rs`).
+    pub fn end_usage_bucket(
+        &mut self,
+        end: SimTime,
+        busiest_users: usize,
+        out: &mut Vec<WindowUsage>,
+    ) {
+        // Users first: their limits are read from the customers' meters, which the
+        // customers' part then resets.
+        let mut messages = Busiest::new(busiest_users);
+        let mut unique = Busiest::new(busiest_users);
+        let mut active = std::mem::take(&mut self.user_meters.active);
+        active.retain(|&u| {
+            let uq = &mut self.users[u.0 as usize];
+            let tenant = uq.tenant;
+            let limits = self.customers[tenant.0 as usize].meter.limits;
+            let [m_key, u_key] = user_keys(u);
+            messages.offer(WindowUsage {
+                tenant,
+                key: m_key,
+                max_used: uq.meter.messages,
+                limit_value: limits.user_messages,
+            });
+            unique.offer(WindowUsage {
+                tenant,
+                key: u_key,
+                max_used: uq.meter.unique,
+                limit_value: limits.user_unique_recipients,
+            });
+            uq.messages.expire(end);
+            uq.unique.expire(end);
+            uq.meter.messages = uq.messages.used();
+            uq.meter.unique = uq.unique.used();
+            let keep = uq.meter.messages > 0 || uq.meter.unique > 0;
+            uq.meter.listed = keep;
+            keep
+        });
+        self.user_meters.active = active;
+        for (t, c) in self.customers.iter_mut().enumerate() {
+            let tenant = TenantIx(t as u32);
+            c.day.expire(end);
+            c.peak.expire(end);
+            let [day, peak] = customer_keys(tenant);
+            let limits = c.meter.limits;
+            for (key, max_used, limit_value) in [
+                (day, c.meter.day, limits.customer_day),
+                (peak, c.meter.peak, limits.customer_peak),
+            ] {
+                out.push(WindowUsage {
+                    tenant,
+                    key,
+                    max_used,
+                    limit_value,
+                });
+            }
+            c.meter = CustomerMeter::new(c.limits);
+            c.meter.day = c.day.used();
+            c.meter.peak = c.peak.used();
+        }
+        messages.drain_into(out);
+        unique.drain_into(out);
+    }
+
+    /// Updates user `u`'s running maxima, listing the user among the active ones.
+    #[inline(always)]
+    fn meter_user(&mut self, u: UserId, update: impl FnOnce(&mut UserMeter)) {
+        let meter = &mut self.users[u.0 as usize].meter;
+        update(meter);
+        if !meter.listed {
+            meter.listed = true;
+            self.user_meters.active.push(u);
+        }
+    }
+
     fn user_limits(&self, u: UserId) -> &EffectiveLimits {
         &self.customers[self.users[u.0 as usize].tenant.0 as usize].limits
     }
@@ -636,10 +757,12 @@ impl QuotaEngine {
     ) {
         let key = LimitKey { limit, subject };
         if self.is_hit(key) {
+            self.slot(key).hit.refused();
             return;
         }
         let slot = self.slot(key);
         slot.hit.hit = true;
+        slot.hit.refused();
         let reserved = slot.window.reserved();
         self.events.push_back(LimitEvent {
             time: now,
@@ -649,6 +772,7 @@ impl QuotaEngine {
             reply: reply_of(limit),
             used,
             limit_value,
+            refusals: 1,
         });
         if reserved == 0 {
             self.reevaluate(now, key);
@@ -677,6 +801,7 @@ impl QuotaEngine {
         slot.window.expire(now);
         let (used, limit_value) = (slot.window.used(), slot.limit);
         if used < limit_value {
+            let refusals = u64::from(slot.hit.refusals);
             *slot.hit = HitState::default();
             self.events.push_back(LimitEvent {
                 time: now,
@@ -686,6 +811,7 @@ impl QuotaEngine {
                 reply: reply_of(key.limit),
                 used,
                 limit_value,
+                refusals,
             });
         } else if slot.window.reserved() == 0 {
             let frees = slot.window.frees_room_at(limit_value);
@@ -721,6 +847,14 @@ struct HitState {
     /// looks at it again (`reevaluate`), which sets this anew. So a check before it
     /// need not look (`clear_if_room`). `SimTime::ZERO`: look every time.
     quiet_until: SimTime,
+    /// Commands refused by the limit since it was hit (the hit's own included).
+    refusals: u32,
+}
+
+impl HitState {
+    fn refused(&mut self) {
+        self.refusals = self.refusals.saturating_add(1);
+    }
 }
 
 /// The window, hit state and limit of one `LimitKey`.

@@ -9,7 +9,7 @@
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::draw::{TimeChart, legend};
+use super::draw::{PlainChart, legend};
 use super::sweep_data::{Sweep, SweepPoint, leading_number};
 
 const MET: RGBColor = RGBColor(46, 125, 50);
@@ -236,7 +236,7 @@ pub fn draw<DB: DrawingBackend>(
 
 /// A mean line with dots, and a bar from min to max at each point.
 fn line_with_spread<DB: DrawingBackend>(
-    chart: &mut TimeChart<'_, DB>,
+    chart: &mut PlainChart<'_, DB>,
     stats: &[(f64, (f64, f64, f64))],
     color: RGBColor,
     name: &str,
@@ -261,7 +261,7 @@ fn line_with_spread<DB: DrawingBackend>(
 /// A search's verdict: a vertical line at `x` (the answer, or where licences stop
 /// mattering), labelled half-way up, `nudge` to its right.
 fn mark_verdict<DB: DrawingBackend>(
-    chart: &mut TimeChart<'_, DB>,
+    chart: &mut PlainChart<'_, DB>,
     (x, nudge): (f64, f64),
     y: std::ops::Range<f64>,
     (label, colour): (&str, RGBColor),

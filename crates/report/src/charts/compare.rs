@@ -12,7 +12,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::data::Results;
-use super::draw::{legend, time_chart};
+use super::draw::{Legend, Mark, count_label, legend, time_chart};
 
 /// Run A and run B.
 const COLOURS: [RGBColor; 2] = [RGBColor(31, 119, 180), RGBColor(255, 127, 14)];
@@ -145,15 +145,15 @@ pub fn throughput<DB: DrawingBackend>(area: &Area<DB>, p: &Pair) -> Result<(), S
         ("", 1),
         top,
         "recipients per minute, all tenants",
-        &|y| format!("{y:.0}"),
+        &count_label,
     )?;
+    let mut keys = Legend::default();
     for (run, (lines, colour)) in series.iter().zip(COLOURS).enumerate() {
         let name = ["A", "B"][run];
         chart
             .draw_series(LineSeries::new(lines[0].clone(), colour.stroke_width(2)))
-            .map_err(e)?
-            .label(format!("{name}: accepted"))
-            .legend(move |(x, y)| PathElement::new([(x, y), (x + 14, y)], colour.stroke_width(2)));
+            .map_err(e)?;
+        keys.add(format!("{name}: accepted"), Mark::Line(colour));
         chart
             .draw_series(DashedLineSeries::new(
                 lines[1].clone(),
@@ -161,11 +161,13 @@ pub fn throughput<DB: DrawingBackend>(area: &Area<DB>, p: &Pair) -> Result<(), S
                 4,
                 colour.stroke_width(2),
             ))
-            .map_err(e)?
-            .label(format!("{name}: deferred (4xx)"))
-            .legend(move |(x, y)| PathElement::new([(x, y), (x + 4, y)], colour.stroke_width(2)));
+            .map_err(e)?;
+        keys.add(
+            format!("{name}: deferred (4xx), at each attempt"),
+            Mark::Dashed(colour),
+        );
     }
-    legend(&mut chart, SeriesLabelPosition::UpperRight)
+    keys.draw(&area, &chart)
 }
 
 /// Messages queued in all MTAs (each bucket's most, summed over the MTAs), both runs.
@@ -194,16 +196,16 @@ pub fn queue_depth<DB: DrawingBackend>(area: &Area<DB>, p: &Pair) -> Result<(), 
         ("", 1),
         top,
         "messages queued (most per bucket)",
-        &|y| format!("{y:.0}"),
+        &count_label,
     )?;
+    let mut keys = Legend::default();
     for (run, (line, colour)) in series.iter().zip(COLOURS).enumerate() {
         chart
             .draw_series(LineSeries::new(line.clone(), colour.stroke_width(2)))
-            .map_err(e)?
-            .label(["A", "B"][run])
-            .legend(move |(x, y)| PathElement::new([(x, y), (x + 14, y)], colour.stroke_width(2)));
+            .map_err(e)?;
+        keys.add(["A", "B"][run], Mark::Line(colour));
     }
-    legend(&mut chart, SeriesLabelPosition::UpperRight)
+    keys.draw(&area, &chart)
 }
 
 /// Delivery delay by percentile, both runs.

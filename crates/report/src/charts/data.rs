@@ -15,15 +15,27 @@ pub struct ThroughputRow {
     pub rejected: f64,
 }
 
-/// A period a limit was in force: from, to (seconds) and the reply code it gave.
-pub type Band = (f64, f64, String);
+/// An episode of a limit: from, to (seconds).
+pub type Band = (f64, f64);
 
-/// A limit of a subject that was hit, with the periods it was in force.
+/// A limit of a subject that was hit, with its episodes.
 #[derive(Clone, Debug)]
 pub struct Lane {
-    /// `limit · subject`, e.g. `customer_peak · acme`.
+    /// `Q5 customer_peak · acme`.
     pub name: String,
+    /// The reply code it gave, e.g. `450 4.2.1`.
+    pub code: String,
     pub bands: Vec<Band>,
+    /// Commands it refused, over all its episodes.
+    pub refusals: f64,
+}
+
+/// One window's highest use per bucket (`quota_usage.csv`): a customer's, or, for
+/// a user limit, the busiest user's in each bucket.
+#[derive(Clone, Debug, Default)]
+pub struct UsageSeries {
+    /// Per bucket: start (s), highest use, limit value.
+    pub points: Vec<(f64, f64, f64)>,
 }
 
 /// A tenant's limits from `summary.json`.
@@ -40,16 +52,31 @@ pub struct Results {
     pub scenario: String,
     pub horizon_s: f64,
     pub bucket_s: f64,
+    /// The part of the run the time charts show, seconds: all of it, or what
+    /// `relaysim plot --from --to` asked for ([`Results::zoom`]).
+    pub view_s: (f64, f64),
     /// Seconds after midnight of the start, when the scenario has a start.
     pub start_second_of_day: Option<f64>,
     pub limits: BTreeMap<String, TenantLimits>,
+    /// From `quota_usage.csv`: per tenant and customer limit (`customer_day`,
+    /// `customer_peak`), its window's highest use per bucket.
+    pub customer_usage: BTreeMap<(String, String), UsageSeries>,
+    /// From `quota_usage.csv`: per user limit (`user_messages`,
+    /// `user_unique_recipients`), per bucket the highest share of the limit any user
+    /// reached, as (start s, percent, the user).
+    pub user_usage: BTreeMap<String, Vec<(f64, f64, String)>>,
+    /// Whether the folder has `quota_usage.csv` (folders of older versions do not).
+    pub has_usage: bool,
+    /// From `replies.csv`: per reply (code and text, without the source IP), the
+    /// refusals per bucket (start s, count).
+    pub replies: BTreeMap<String, Vec<(f64, f64)>>,
+    pub has_replies: bool,
     /// Per tenant, in file order (time order).
     pub throughput: BTreeMap<String, Vec<ThroughputRow>>,
-    /// From `limit_hits.csv`, in order of first hit. A limit that clears and is hit
-    /// again within 1/2000 of the run (a pixel) stays one band: a full rolling window
-    /// flaps as single items leave it, and the timeline of a long run can hold
-    /// millions of such changes, which are folded while the file is read.
+    /// From `limit_episodes.csv`, in order of first episode: one lane per limit of
+    /// a subject, a band per episode (flaps are merged into episodes by the run).
     pub lanes: Vec<Lane>,
+    pub has_episodes: bool,
     /// Per MTA: (bucket start, most queued).
     pub queue_depth: BTreeMap<String, Vec<(f64, f64)>>,
     /// What [`Results::keep_drawable`] left out of the charts.
@@ -96,6 +123,46 @@ impl Results {
             let keep = busiest(&self.queue_depth, MAX_MTA_LINES, deepest);
             self.queue_depth.retain(|name, _| keep.contains(name));
         }
+    }
+}
+
+impl Results {
+    /// The view in hours, as the time axes count.
+    pub fn view_hours(&self) -> (f64, f64) {
+        let (from, to) = self.view_s;
+        (from / 3600.0, (to / 3600.0).max(from / 3600.0 + 1e-3))
+    }
+
+    /// Shows only `from_s..to_s` of the run: what lies outside is dropped, what
+    /// crosses an edge is cut at it, so every time chart draws the same span.
+    pub fn zoom(&mut self, from_s: f64, to_s: f64) {
+        let (from, to) = (from_s.max(0.0), to_s.min(self.horizon_s).max(from_s));
+        self.view_s = (from, to);
+        let bucket = self.bucket_s;
+        let inside = |start: f64| start + bucket > from && start < to;
+        for rows in self.throughput.values_mut() {
+            rows.retain(|x| inside(x.start_s));
+        }
+        for points in self.queue_depth.values_mut() {
+            points.retain(|x| inside(x.0));
+        }
+        for series in self.customer_usage.values_mut() {
+            series.points.retain(|x| inside(x.0));
+        }
+        for points in self.user_usage.values_mut() {
+            points.retain(|x| inside(x.0));
+        }
+        for points in self.replies.values_mut() {
+            points.retain(|x| inside(x.0));
+        }
+        self.replies.retain(|_, p| !p.is_empty());
+        for lane in &mut self.lanes {
+            lane.bands.retain(|b| b.1 >= from && b.0 <= to);
+            for b in &mut lane.bands {
+                *b = (b.0.max(from), b.1.min(to));
+            }
+        }
+        self.lanes.retain(|l| !l.bands.is_empty());
     }
 }
 
@@ -146,6 +213,7 @@ pub fn read(dir: &Path) -> io::Result<Results> {
         scenario: summary["scenario"].as_str().unwrap_or("").to_string(),
         horizon_s,
         bucket_s,
+        view_s: (0.0, horizon_s),
         start_second_of_day: summary["start"].as_str().and_then(second_of_day),
         ..Results::default()
     };
@@ -179,40 +247,9 @@ pub fn read(dir: &Path) -> io::Result<Results> {
                 rejected,
             });
     }
-    let path = dir.join("limit_hits.csv");
-    if path.exists() {
-        let pixel_s = results.horizon_s / 2000.0;
-        let horizon_s = results.horizon_s;
-        let mut reader = csv::Reader::from_path(&path).map_err(|e| invalid(&path, e))?;
-        for record in reader.records() {
-            let r = record.map_err(|e| invalid(&path, e))?;
-            let field = |i: usize| r.get(i).unwrap_or("");
-            let time_s = value(&path, &r, 0, horizon_s)?;
-            let name = format!("{} · {}", field(4), field(3));
-            let lane = match results.lanes.iter().position(|l| l.name == name) {
-                Some(i) => i,
-                None => {
-                    results.lanes.push(Lane {
-                        name,
-                        bands: Vec::new(),
-                    });
-                    results.lanes.len() - 1
-                }
-            };
-            let bands = &mut results.lanes[lane].bands;
-            if field(5) == "hit" {
-                match bands.last_mut() {
-                    Some(last) if time_s - last.1 <= pixel_s => last.1 = horizon_s,
-                    _ => {
-                        let code = field(6).split(' ').take(2).collect::<Vec<_>>().join(" ");
-                        bands.push((time_s, horizon_s, code));
-                    }
-                }
-            } else if let Some(open) = bands.last_mut() {
-                open.1 = time_s;
-            }
-        }
-    }
+    read_episodes(dir, &mut results)?;
+    read_usage(dir, &mut results)?;
+    read_replies(dir, &mut results)?;
     let path = dir.join("queue_depth.csv");
     if path.exists() {
         for r in records(&path)? {
@@ -226,6 +263,120 @@ pub fn read(dir: &Path) -> io::Result<Results> {
         }
     }
     Ok(results)
+}
+
+/// `limit_episodes.csv`, when present: one lane per limit of a subject.
+fn read_episodes(dir: &Path, results: &mut Results) -> io::Result<()> {
+    let path = dir.join("limit_episodes.csv");
+    if !path.exists() {
+        return Ok(());
+    }
+    results.has_episodes = true;
+    let horizon_s = results.horizon_s;
+    let mut lane_of: BTreeMap<(String, String), usize> = BTreeMap::new();
+    for r in records(&path)? {
+        let field = |i: usize| r.get(i).unwrap_or("");
+        let (start, end) = (
+            value(&path, &r, 0, horizon_s)?,
+            value(&path, &r, 1, horizon_s)?,
+        );
+        let refusals = value(&path, &r, 9, horizon_s)?;
+        let key = (field(5).to_string(), field(4).to_string());
+        let lane = *lane_of.entry(key).or_insert_with(|| {
+            let rule = rule_of(field(5));
+            results.lanes.push(Lane {
+                name: format!("{rule} {} · {}", field(5), field(4)),
+                code: field(6).split(' ').take(2).collect::<Vec<_>>().join(" "),
+                bands: Vec::new(),
+                refusals: 0.0,
+            });
+            results.lanes.len() - 1
+        });
+        let lane = &mut results.lanes[lane];
+        lane.bands.push((start, end.max(start)));
+        lane.refusals += refusals;
+    }
+    Ok(())
+}
+
+/// The rulebook ID of a limit named as in the CSVs.
+fn rule_of(limit: &str) -> &'static str {
+    relay::LimitKind::from_name(limit).map_or("", relay::LimitKind::rule)
+}
+
+/// `quota_usage.csv`, when present: customers' windows as they are, users' as the
+/// busiest user's share per bucket.
+fn read_usage(dir: &Path, results: &mut Results) -> io::Result<()> {
+    let path = dir.join("quota_usage.csv");
+    if !path.exists() {
+        return Ok(());
+    }
+    results.has_usage = true;
+    let horizon_s = results.horizon_s;
+    for r in records(&path)? {
+        let field = |i: usize| r.get(i).unwrap_or("");
+        let start = value(&path, &r, 0, horizon_s)?;
+        let (used, limit) = (
+            value(&path, &r, 5, horizon_s)?,
+            value(&path, &r, 6, horizon_s)?,
+        );
+        if field(2) == "customer" {
+            results
+                .customer_usage
+                .entry((field(1).to_string(), field(4).to_string()))
+                .or_default()
+                .points
+                .push((start, used, limit));
+        } else if limit > 0.0 {
+            let share = 100.0 * used / limit;
+            let series = results.user_usage.entry(field(4).to_string()).or_default();
+            match series.last_mut() {
+                Some(last) if last.0 == start => {
+                    if share > last.1 {
+                        *last = (start, share, field(3).to_string());
+                    }
+                }
+                _ => series.push((start, share, field(3).to_string())),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `replies.csv`, when present.
+fn read_replies(dir: &Path, results: &mut Results) -> io::Result<()> {
+    let path = dir.join("replies.csv");
+    if !path.exists() {
+        return Ok(());
+    }
+    results.has_replies = true;
+    let horizon_s = results.horizon_s;
+    for r in records(&path)? {
+        let start = value(&path, &r, 0, horizon_s)?;
+        let n = value(&path, &r, 2, horizon_s)?;
+        let series = results
+            .replies
+            .entry(reply_name(r.get(1).unwrap_or("")))
+            .or_default();
+        match series.last_mut() {
+            Some(last) if last.0 == start => last.1 += n,
+            _ => series.push((start, n)),
+        }
+    }
+    Ok(())
+}
+
+/// A reply line without what varies per client (the source IP in brackets), e.g.
+/// `550 5.7.0 Mail relay denied.`
+fn reply_name(line: &str) -> String {
+    match line.find(" [") {
+        Some(i) => {
+            let rest = &line[i + 2..];
+            let after = rest.find(']').map_or("", |j| &rest[j + 1..]);
+            format!("{}{after}", &line[..i])
+        }
+        None => line.to_string(),
+    }
 }
 
 /// The longest horizon a results folder may hold (1,000 years), and the most buckets
@@ -295,7 +446,9 @@ mod tests {
                 .insert(format!("m{i:05}"), vec![(0.0, f64::from(i))]);
             r.lanes.push(Lane {
                 name: format!("lane {i}"),
+                code: String::new(),
                 bands: Vec::new(),
+                refusals: 0.0,
             });
         }
         r.keep_drawable();

@@ -3,12 +3,16 @@
 //! start.
 
 use plotters::coord::Shift;
+use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint, Ranged};
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 use super::data::Results;
 
-type Area<DB> = DrawingArea<DB, Shift>;
+pub(super) type Area<DB> = DrawingArea<DB, Shift>;
+
+/// The right margin of a time chart, where its legend goes (outside the data).
+pub(super) const LEGEND_WIDTH: u32 = 300;
 
 /// One stacked layer of the throughput chart: its name, colour and height.
 type Layer = (
@@ -18,15 +22,15 @@ type Layer = (
 );
 
 /// A plotters error as text (the backends' error types differ).
-fn e<E: std::fmt::Debug>(err: E) -> String {
+pub(super) fn e<E: std::fmt::Debug>(err: E) -> String {
     format!("{err:?}")
 }
 
 const ACCEPTED: RGBColor = RGBColor(46, 125, 50);
 const DEFERRED: RGBColor = RGBColor(245, 166, 35);
 const REJECTED: RGBColor = RGBColor(198, 40, 40);
-const LIMIT: RGBColor = RGBColor(90, 90, 90);
-const PALETTE: [RGBColor; 6] = [
+pub(super) const LIMIT: RGBColor = RGBColor(90, 90, 90);
+pub(super) const PALETTE: [RGBColor; 6] = [
     RGBColor(31, 119, 180),
     RGBColor(255, 127, 14),
     RGBColor(44, 160, 44),
@@ -35,12 +39,62 @@ const PALETTE: [RGBColor; 6] = [
     RGBColor(23, 190, 207),
 ];
 
-fn font(size: u32) -> TextStyle<'static> {
+pub(super) fn font(size: u32) -> TextStyle<'static> {
     ("sans-serif", size).into_font().color(&BLACK)
 }
 
+/// A count on a y axis: whole numbers grouped by thousands (`12,500`).
+pub(super) fn count_label(y: &f64) -> String {
+    if y.fract().abs() < 1e-9 {
+        sim::numbers::group_thousands(y.abs().round() as u64)
+    } else {
+        format!("{y:.1}")
+    }
+}
+
+/// Where the time axis is labelled (hours since the start): at clock times that
+/// read well — every 15 min … 12 h within two days, at midnight (every day, two
+/// days, a week …) beyond — counted in local time when the run has a start.
+pub(super) fn time_ticks(r: &Results, max_ticks: f64) -> Vec<f64> {
+    let (from, to) = (r.view_s.0, r.view_s.1.max(r.view_s.0 + 1e-3));
+    let span = to - from;
+    let steps_s = [
+        60.0,
+        300.0,
+        900.0,
+        1800.0,
+        3600.0,
+        7200.0,
+        10_800.0,
+        14_400.0,
+        21_600.0,
+        43_200.0,
+        86_400.0,
+        172_800.0,
+        604_800.0,
+        1_209_600.0,
+        2_592_000.0,
+        7_776_000.0,
+    ];
+    let step = steps_s
+        .iter()
+        .copied()
+        .find(|s| span / s <= max_ticks)
+        .unwrap_or(span / max_ticks);
+    let offset = r.start_second_of_day.unwrap_or(0.0);
+    // The first tick at or after `from` where the local clock is a multiple of `step`.
+    let first = ((from + offset) / step).ceil() * step - offset;
+    let mut ticks = Vec::new();
+    let mut t = first;
+    while t <= to + 1e-6 {
+        ticks.push(t / 3600.0);
+        t += step;
+    }
+    ticks
+}
+
 /// The label of an hour on the time axis: clock time when the run has a start.
-fn time_label(r: &Results, hours: f64) -> String {
+pub(super) fn time_label(r: &Results, hours: f64) -> String {
     let s = hours * 3600.0;
     match r.start_second_of_day {
         Some(s0) => {
@@ -64,7 +118,7 @@ fn time_label(r: &Results, hours: f64) -> String {
     }
 }
 
-fn time_axis(r: &Results) -> &'static str {
+pub(super) fn time_axis(r: &Results) -> &'static str {
     if r.start_second_of_day.is_some() && r.horizon_s > 86_400.0 {
         "day of the run and time of day"
     } else if r.start_second_of_day.is_some() {
@@ -74,7 +128,7 @@ fn time_axis(r: &Results) -> &'static str {
     }
 }
 
-fn bucket_name(bucket_s: f64) -> String {
+pub(super) fn bucket_name(bucket_s: f64) -> String {
     if bucket_s % 3600.0 == 0.0 {
         format!("{} h", bucket_s / 3600.0)
     } else if bucket_s % 60.0 == 0.0 {
@@ -84,11 +138,50 @@ fn bucket_name(bucket_s: f64) -> String {
     }
 }
 
-pub(super) type TimeChart<'a, DB> =
-    ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+/// The time axis (hours): a plain range whose labels sit where [`time_ticks`]
+/// puts them rather than at plotters' round numbers.
+pub(super) struct TimeAxis {
+    range: RangedCoordf64,
+    ticks: Vec<f64>,
+}
 
-/// A chart over the run's time (x, hours) and `0..top` (y), titled, with its mesh.
-/// `title` is `(text, font size)`.
+impl TimeAxis {
+    /// The axis of the folder's view, with at most `max_ticks` labels.
+    pub(super) fn of(r: &Results, max_ticks: f64) -> Self {
+        let (from, to) = r.view_hours();
+        TimeAxis {
+            range: (from..to).into(),
+            ticks: time_ticks(r, max_ticks),
+        }
+    }
+}
+
+impl Ranged for TimeAxis {
+    type FormatOption = DefaultFormatting;
+    type ValueType = f64;
+
+    fn map(&self, value: &f64, limit: (i32, i32)) -> i32 {
+        self.range.map(value, limit)
+    }
+
+    fn key_points<Hint: KeyPointHint>(&self, hint: Hint) -> Vec<f64> {
+        if hint.max_num_points() == 0 {
+            Vec::new()
+        } else {
+            self.ticks.clone()
+        }
+    }
+
+    fn range(&self) -> std::ops::Range<f64> {
+        self.range.range()
+    }
+}
+
+pub(super) type TimeChart<'a, DB> = ChartContext<'a, DB, Cartesian2d<TimeAxis, RangedCoordf64>>;
+
+/// A chart over the run's time (x, hours, the folder's view: all of the run, or
+/// `relaysim plot --from --to`) and `0..top` (y), titled, with its mesh and room for
+/// its legend on the right. `title` is `(text, font size)`.
 pub(super) fn time_chart<'a, DB: DrawingBackend>(
     area: &'a Area<DB>,
     r: &Results,
@@ -97,14 +190,13 @@ pub(super) fn time_chart<'a, DB: DrawingBackend>(
     y_desc: &str,
     y_label: &dyn Fn(&f64) -> String,
 ) -> Result<TimeChart<'a, DB>, String> {
-    let x_max = (r.horizon_s / 3600.0).max(1e-3);
     let mut chart = ChartBuilder::on(area)
         .caption(title, font(title_size))
         .margin(12)
-        .margin_right(40)
+        .margin_right(20 + LEGEND_WIDTH)
         .x_label_area_size(45)
-        .y_label_area_size(80)
-        .build_cartesian_2d(0.0..x_max, 0.0..top)
+        .y_label_area_size(90)
+        .build_cartesian_2d(TimeAxis::of(r, 12.0), 0.0..top)
         .map_err(e)?;
     chart
         .configure_mesh()
@@ -112,7 +204,7 @@ pub(super) fn time_chart<'a, DB: DrawingBackend>(
         .y_desc(y_desc)
         .x_label_formatter(&|x| time_label(r, *x))
         .y_label_formatter(y_label)
-        .x_labels(12)
+        .y_labels(8)
         .label_style(font(15))
         .axis_desc_style(font(16))
         .light_line_style(WHITE.mix(0.0))
@@ -121,9 +213,78 @@ pub(super) fn time_chart<'a, DB: DrawingBackend>(
     Ok(chart)
 }
 
-/// The legend box of the series drawn so far.
+/// What a legend entry shows before its text.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Mark {
+    Fill(RGBAColor),
+    Line(RGBColor),
+    Dashed(RGBColor),
+    /// A line of text continuing the entry above.
+    Text,
+}
+
+/// A time chart's legend, drawn in the margin right of its plot, never over the
+/// data. An entry's text may hold several lines (`\n`).
+#[derive(Default)]
+pub(super) struct Legend(Vec<(String, Mark)>);
+
+impl Legend {
+    pub(super) fn add(&mut self, text: impl AsRef<str>, mark: Mark) {
+        for (i, line) in text.as_ref().lines().enumerate() {
+            let mark = if i == 0 { mark } else { Mark::Text };
+            self.0.push((line.to_string(), mark));
+        }
+    }
+
+    /// Draws the entries on `area`, the area `chart` was built on.
+    pub(super) fn draw<DB: DrawingBackend>(
+        &self,
+        area: &Area<DB>,
+        chart: &TimeChart<'_, DB>,
+    ) -> Result<(), String> {
+        let plot = chart.plotting_area();
+        let (px, py) = plot.get_base_pixel();
+        let (ax, ay) = area.get_base_pixel();
+        let x = px - ax + plot.dim_in_pixel().0 as i32 + 14;
+        let mut y = py - ay + 4;
+        for (text, mark) in &self.0 {
+            let mid = y + 8;
+            match *mark {
+                Mark::Fill(c) => area
+                    .draw(&Rectangle::new(
+                        [(x, mid - 6), (x + 16, mid + 6)],
+                        c.filled(),
+                    ))
+                    .map_err(e)?,
+                Mark::Line(c) => area
+                    .draw(&PathElement::new(
+                        [(x, mid), (x + 16, mid)],
+                        c.stroke_width(3),
+                    ))
+                    .map_err(e)?,
+                Mark::Dashed(c) => {
+                    for (a, b) in [(x, x + 6), (x + 10, x + 16)] {
+                        area.draw(&PathElement::new([(a, mid), (b, mid)], c.stroke_width(2)))
+                            .map_err(e)?;
+                    }
+                }
+                Mark::Text => {}
+            }
+            area.draw(&Text::new(text.clone(), (x + 22, y), font(14)))
+                .map_err(e)?;
+            y += 20;
+        }
+        Ok(())
+    }
+}
+
+/// A chart over two numeric axes (capacity charts, percentiles).
+pub(super) type PlainChart<'a, DB> =
+    ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// The legend box of the series drawn so far, inside a plot at `position`.
 pub(super) fn legend<'a, DB: DrawingBackend + 'a>(
-    chart: &mut TimeChart<'a, DB>,
+    chart: &mut PlainChart<'a, DB>,
     position: SeriesLabelPosition,
 ) -> Result<(), String> {
     chart
@@ -136,7 +297,7 @@ pub(super) fn legend<'a, DB: DrawingBackend + 'a>(
         .map_err(e)
 }
 
-fn nothing_to_show<DB: DrawingBackend>(
+pub(super) fn nothing_to_show<DB: DrawingBackend>(
     area: &Area<DB>,
     title: &str,
     why: &str,
@@ -149,14 +310,20 @@ fn nothing_to_show<DB: DrawingBackend>(
 }
 
 /// The title's note when a chart shows `shown` of `of` (`Results::keep_drawable`).
-fn shown_of(shown: usize, of: Option<usize>, which: &str, what: &str, file: &str) -> String {
+pub(super) fn shown_of(
+    shown: usize,
+    of: Option<usize>,
+    which: &str,
+    what: &str,
+    file: &str,
+) -> String {
     of.map_or_else(String::new, |of| {
         format!(" — the {shown} {which} of {of} {what} (all are in {file})")
     })
 }
 
 /// The title's note when the tenants' charts show only the busiest.
-fn tenants_shown(r: &Results) -> String {
+pub(super) fn tenants_shown(r: &Results) -> String {
     shown_of(
         r.throughput.len(),
         r.omitted.tenants_of,
@@ -167,7 +334,8 @@ fn tenants_shown(r: &Results) -> String {
 }
 
 /// Accepted, deferred and rejected recipients per bucket, stacked, one panel per
-/// tenant, with the peak limit (Q5) scaled to the bucket drawn as a line.
+/// tenant on one y scale, with the peak limit (Q5) as a line whose legend says what
+/// it means at this bucket width.
 pub fn throughput<DB: DrawingBackend>(area: &Area<DB>, r: &Results) -> Result<(), String> {
     area.fill(&WHITE).map_err(e)?;
     let title = format!(
@@ -182,25 +350,32 @@ pub fn throughput<DB: DrawingBackend>(area: &Area<DB>, r: &Results) -> Result<()
         return Ok(());
     }
     let panels = area.split_evenly((tenants.len(), 1));
-    let x_max = (r.horizon_s / 3600.0).max(1e-3);
+    let (from, to) = r.view_hours();
+    let peak_line = |tenant: &str| {
+        let l = r.limits.get(tenant).copied().unwrap_or_default();
+        (l.peak_window_s > 0.0 && l.customer_peak > 0.0).then(|| {
+            let per_bucket = l.customer_peak * (r.bucket_s / l.peak_window_s).max(1.0);
+            (
+                per_bucket,
+                peak_line_name(l.customer_peak, l.peak_window_s, r.bucket_s),
+            )
+        })
+    };
+    // One y scale for every panel, so that tenants compare at a glance.
+    let top = tenants
+        .iter()
+        .flat_map(|(tenant, rows)| {
+            let line = peak_line(tenant).map_or(0.0, |p| p.0);
+            rows.iter()
+                .map(move |x| x.accepted + x.deferred + x.rejected)
+                .chain(std::iter::once(line))
+        })
+        .fold(5.0, f64::max)
+        * 1.1;
     for (panel, (tenant, rows)) in panels.iter().zip(tenants) {
-        let limits = r.limits.get(tenant).copied().unwrap_or_default();
-        let peak_per_bucket = if limits.peak_window_s > 0.0 {
-            limits.customer_peak * r.bucket_s / limits.peak_window_s
-        } else {
-            0.0
-        };
-        let top = rows
-            .iter()
-            .map(|x| x.accepted + x.deferred + x.rejected)
-            .fold(peak_per_bucket, f64::max)
-            .max(1.0)
-            * 1.1;
         let caption = format!("tenant {tenant}");
         let y_desc = format!("recipients per {}", bucket_name(r.bucket_s));
-        let mut chart = time_chart(panel, r, (&caption, 20), top, &y_desc, &|y| {
-            format!("{y:.0}")
-        })?;
+        let mut chart = time_chart(panel, r, (&caption, 20), top, &y_desc, &count_label)?;
         // Stacked: draw the highest layer first, each lower one over it.
         let layers: [Layer; 3] = [
             ("rejected (5xx)", REJECTED, |x| {
@@ -211,185 +386,57 @@ pub fn throughput<DB: DrawingBackend>(area: &Area<DB>, r: &Results) -> Result<()
             }),
             ("accepted", ACCEPTED, |x| x.accepted),
         ];
+        let mut keys = Legend::default();
         for (name, color, height) in layers {
             let points = rows.iter().flat_map(|x| {
                 let (a, b) = (x.start_s / 3600.0, (x.start_s + r.bucket_s) / 3600.0);
-                [(a, height(x)), (b.min(x_max), height(x))]
+                [(a.max(from), height(x)), (b.min(to), height(x))]
             });
             chart
                 .draw_series(AreaSeries::new(points, 0.0, color.mix(0.85)))
-                .map_err(e)?
-                .label(name)
-                .legend(move |(x, y)| {
-                    Rectangle::new([(x, y - 6), (x + 14, y + 6)], color.filled())
-                });
+                .map_err(e)?;
+            keys.add(name, Mark::Fill(color.mix(0.85)));
         }
-        if peak_per_bucket > 0.0 {
+        if let Some((per_bucket, name)) = peak_line(tenant) {
             chart
-                .draw_series(LineSeries::new(
-                    [(0.0, peak_per_bucket), (x_max, peak_per_bucket)],
+                .draw_series(DashedLineSeries::new(
+                    [(from, per_bucket), (to, per_bucket)],
+                    8,
+                    5,
                     LIMIT.stroke_width(2),
                 ))
-                .map_err(e)?
-                .label(format!(
-                    "peak limit (Q5) {:.0} per 10 min = {peak_per_bucket:.0} per bucket",
-                    limits.customer_peak
-                ))
-                .legend(|(x, y)| PathElement::new([(x, y), (x + 14, y)], LIMIT.stroke_width(2)));
+                .map_err(e)?;
+            keys.add(name, Mark::Dashed(LIMIT));
         }
-        legend(&mut chart, SeriesLabelPosition::UpperRight)?;
+        keys.draw(panel, &chart)?;
     }
     Ok(())
 }
 
-/// One lane per limit that was hit (user, customer, DoS), a band while it is in
-/// force, the reply code on it.
-pub fn limit_timeline<DB: DrawingBackend>(area: &Area<DB>, r: &Results) -> Result<(), String> {
-    let title = format!(
-        "{} — limits in force (hit → cleared){}",
-        r.scenario,
-        shown_of(
-            r.lanes.len(),
-            r.omitted.lanes_of,
-            "first hit",
-            "limits",
-            "limit_hits.csv"
+/// What the Q5 line of the throughput chart means at this bucket width (legend
+/// text, lines of at most ~40 characters).
+fn peak_line_name(limit: f64, window_s: f64, bucket_s: f64) -> String {
+    let window = bucket_name(window_s);
+    let limit_text = count_label(&limit);
+    if bucket_s > window_s {
+        let n = bucket_s / window_s;
+        format!(
+            "Q5: {limit_text} per {window};\n{n:.0} windows a bucket: at most\n{} per {} bucket",
+            count_label(&(limit * n)),
+            bucket_name(bucket_s)
         )
-    );
-    let lanes = &r.lanes;
-    if lanes.is_empty() {
-        return nothing_to_show(area, &title, "No limit was hit in this run.");
+    } else if bucket_s < window_s {
+        format!(
+            "Q5: {limit_text} per {window}: no bucket's\naccepted can pass it, nor the {:.0}\nbuckets of one {window} together",
+            window_s / bucket_s
+        )
+    } else {
+        format!("Q5: {limit_text} per {window}")
     }
-    area.fill(&WHITE).map_err(e)?;
-    let x_max = (r.horizon_s / 3600.0).max(1e-3);
-    let n = lanes.len() as f64;
-    let label_width = lanes.iter().map(|l| l.name.len()).max().unwrap_or(10) as u32 * 8 + 20;
-    let mut chart = ChartBuilder::on(area)
-        .caption(&title, font(26))
-        .margin(12)
-        .margin_right(40)
-        .x_label_area_size(45)
-        .y_label_area_size(label_width.min(420))
-        .build_cartesian_2d(0.0..x_max, 0.0..n)
-        .map_err(e)?;
-    let names: Vec<String> = lanes.iter().map(|l| l.name.clone()).collect();
-    chart
-        .configure_mesh()
-        .x_desc(time_axis(r))
-        .x_label_formatter(&|x| time_label(r, *x))
-        .x_labels(12)
-        .y_labels(lanes.len() * 2 + 1)
-        .y_label_formatter(&|y| {
-            let i = (*y - 0.5).round();
-            if (*y - 0.5 - i).abs() < 1e-6 && i >= 0.0 {
-                names.get(i as usize).cloned().unwrap_or_default()
-            } else {
-                String::new()
-            }
-        })
-        .disable_y_mesh()
-        .label_style(font(15))
-        .axis_desc_style(font(16))
-        .light_line_style(WHITE.mix(0.0))
-        .draw()
-        .map_err(e)?;
-    for (i, lane) in lanes.iter().enumerate() {
-        let bands = &lane.bands;
-        let color = PALETTE[i % PALETTE.len()];
-        let (y0, y1) = (i as f64 + 0.2, i as f64 + 0.8);
-        chart
-            .draw_series(bands.iter().map(|(a, b, _)| {
-                let (a, b) = (a / 3600.0, (b / 3600.0).max(a / 3600.0 + x_max / 600.0));
-                Rectangle::new([(a, y0), (b, y1)], color.mix(0.75).filled())
-            }))
-            .map_err(e)?;
-        // The reply on the first band, and on later ones with room for it.
-        let mut last_label = f64::NEG_INFINITY;
-        for (a, _, code) in bands {
-            let x = a / 3600.0;
-            if x - last_label > x_max / 12.0 {
-                chart
-                    .draw_series(std::iter::once(Text::new(
-                        code.clone(),
-                        (x, i as f64 + 0.5),
-                        font(14),
-                    )))
-                    .map_err(e)?;
-                last_label = x;
-            }
-        }
-    }
-    Ok(())
 }
 
-/// Each customer window's use as a percentage of its limit: the day (Q4) and peak
-/// (Q5) windows, summed over `throughput.csv`'s accepted recipients (so at bucket
-/// resolution; the quota engine itself is exact).
-pub fn quota_utilisation<DB: DrawingBackend>(area: &Area<DB>, r: &Results) -> Result<(), String> {
-    let title = format!(
-        "{} — customer quota used (% of limit){}",
-        r.scenario,
-        tenants_shown(r)
-    );
-    area.fill(&WHITE).map_err(e)?;
-    let x_max = (r.horizon_s / 3600.0).max(1e-3);
-    let mut series: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
-    for (tenant, rows) in &r.throughput {
-        let Some(l) = r.limits.get(tenant) else {
-            continue;
-        };
-        for (window, limit, name) in [
-            (l.day_window_s, l.customer_day, "day (Q4)"),
-            (l.peak_window_s, l.customer_peak, "10 min (Q5)"),
-        ] {
-            if window <= 0.0 || limit <= 0.0 {
-                continue;
-            }
-            let width = ((window / r.bucket_s).round() as usize).max(1);
-            let mut sum = 0.0;
-            let points = rows
-                .iter()
-                .enumerate()
-                .map(|(i, x)| {
-                    sum += x.accepted;
-                    if i >= width {
-                        sum -= rows[i - width].accepted;
-                    }
-                    ((x.start_s + r.bucket_s) / 3600.0, 100.0 * sum / limit)
-                })
-                .collect();
-            series.push((format!("{tenant} · {name}"), points));
-        }
-    }
-    let top = series
-        .iter()
-        .flat_map(|(_, p)| p.iter().map(|x| x.1))
-        .fold(100.0, f64::max)
-        * 1.1;
-    let mut chart = time_chart(area, r, (&title, 26), top, "% of the limit", &|y| {
-        format!("{y:.0} %")
-    })?;
-    chart
-        .draw_series(LineSeries::new(
-            [(0.0, 100.0), (x_max, 100.0)],
-            LIMIT.stroke_width(2),
-        ))
-        .map_err(e)?
-        .label("limit (100 %)")
-        .legend(|(x, y)| PathElement::new([(x, y), (x + 14, y)], LIMIT.stroke_width(2)));
-    for (i, (name, points)) in series.into_iter().enumerate() {
-        let color = PALETTE[i % PALETTE.len()];
-        chart
-            .draw_series(LineSeries::new(points, color.stroke_width(2)))
-            .map_err(e)?
-            .label(name)
-            .legend(move |(x, y)| PathElement::new([(x, y), (x + 14, y)], color.stroke_width(2)));
-    }
-    legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
-    Ok(())
-}
-
-/// The most messages each MTA's queue held per bucket.
+/// The most messages each MTA's queue held per bucket: one panel per MTA (small
+/// multiples on one y scale), so several queues never hide each other.
 pub fn queue_depth<DB: DrawingBackend>(area: &Area<DB>, r: &Results) -> Result<(), String> {
     let title = format!(
         "{} — MTA queue depth (most per {}){}",
@@ -407,30 +454,43 @@ pub fn queue_depth<DB: DrawingBackend>(area: &Area<DB>, r: &Results) -> Result<(
         return nothing_to_show(area, &title, "No queue_depth.csv in this folder.");
     }
     area.fill(&WHITE).map_err(e)?;
-    let x_max = (r.horizon_s / 3600.0).max(1e-3);
+    let area = area.titled(&title, font(26)).map_err(e)?;
+    let (from, to) = r.view_hours();
     let top = r
         .queue_depth
         .values()
         .flat_map(|p| p.iter().map(|x| x.1))
-        .fold(1.0, f64::max)
+        .fold(5.0, f64::max)
         * 1.1;
-    let mut chart = time_chart(area, r, (&title, 26), top, "messages queued", &|y| {
-        format!("{y:.0}")
-    })?;
-    for (i, (mta, points)) in r.queue_depth.iter().enumerate() {
+    let panels = area.split_evenly((r.queue_depth.len(), 1));
+    for (i, (panel, (mta, points))) in panels.iter().zip(&r.queue_depth).enumerate() {
         let color = PALETTE[i % PALETTE.len()];
+        let caption = format!("MTA {mta}");
+        let mut chart = time_chart(
+            panel,
+            r,
+            (&caption, 18),
+            top,
+            "messages queued",
+            &count_label,
+        )?;
         let steps = points.iter().flat_map(|(t, v)| {
             [
-                (t / 3600.0, *v),
-                (((t + r.bucket_s) / 3600.0).min(x_max), *v),
+                ((t / 3600.0).max(from), *v),
+                (((t + r.bucket_s) / 3600.0).min(to), *v),
             ]
         });
         chart
-            .draw_series(LineSeries::new(steps, color.stroke_width(2)))
-            .map_err(e)?
-            .label(mta.clone())
-            .legend(move |(x, y)| PathElement::new([(x, y), (x + 14, y)], color.stroke_width(2)));
+            .draw_series(
+                AreaSeries::new(steps, 0.0, color.mix(0.35)).border_style(color.stroke_width(2)),
+            )
+            .map_err(e)?;
+        let mut keys = Legend::default();
+        keys.add(
+            format!("most queued per {}", bucket_name(r.bucket_s)),
+            Mark::Line(color),
+        );
+        keys.draw(panel, &chart)?;
     }
-    legend(&mut chart, SeriesLabelPosition::UpperRight)?;
     Ok(())
 }

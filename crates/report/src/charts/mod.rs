@@ -1,5 +1,5 @@
 //! Charts of a run, each as PNG and SVG: `throughput`, `limit_timeline`,
-//! `quota_utilisation`, `queue_depth`. They are drawn from the files of a results
+//! `quota_utilisation`, `replies`, `queue_depth`. They are drawn from the files of a results
 //! folder (`data.rs`), never from the run's memory, so `relaysim plot DIR` redraws
 //! exactly what `relaysim run` drew. plotters is built without system font libraries:
 //! the DejaVu Sans font is bundled (`crates/report/assets/fonts`, with its licence).
@@ -9,6 +9,8 @@ mod compare;
 pub mod data;
 mod draw;
 mod heatmap;
+mod limits;
+mod refusals;
 pub mod sweep_data;
 
 use std::io;
@@ -133,14 +135,26 @@ pub fn draw_compare(a: &Path, b: &Path, out: &Path) -> io::Result<Vec<PathBuf>> 
 /// Draws every chart of the results folder `dir` into it (a sweep folder: the
 /// `capacity` chart); returns the files written.
 pub fn draw_all(dir: &Path) -> io::Result<Vec<PathBuf>> {
+    draw_all_between(dir, None)
+}
+
+/// [`draw_all`], the time charts showing only `from_s..to_s` of the run when given
+/// (`relaysim plot --from --to`).
+pub fn draw_all_between(dir: &Path, view_s: Option<(f64, f64)>) -> io::Result<Vec<PathBuf>> {
     if dir.join("sweep.csv").exists() && !dir.join("summary.json").exists() {
         return draw_sweep(dir);
     }
     register_font();
     let mut r = data::read(dir)?;
     r.keep_drawable();
+    if let Some((from, to)) = view_s {
+        r.zoom(from, to);
+    }
     let panels = r.throughput.len().max(1) as u32;
     let lanes = r.lanes.len() as u32;
+    let usage_panels = (r.customer_usage.len() as u32).min(2 * data::MAX_TENANT_PANELS as u32)
+        + u32::from(!r.user_usage.is_empty());
+    let mtas = r.queue_depth.len().max(1) as u32;
     let mut written = Vec::new();
     macro_rules! chart {
         ($name:literal, $height:expr, $draw:path) => {
@@ -153,9 +167,18 @@ pub fn draw_all(dir: &Path) -> io::Result<Vec<PathBuf>> {
     chart!(
         "limit_timeline",
         (160 + 60 * lanes).max(360),
-        draw::limit_timeline
+        limits::limit_timeline
     );
-    chart!("quota_utilisation", 600, draw::quota_utilisation);
-    chart!("queue_depth", 600, draw::queue_depth);
+    chart!(
+        "quota_utilisation",
+        100 + 300 * usage_panels.max(1),
+        limits::quota_utilisation
+    );
+    chart!("replies", 600, refusals::replies);
+    chart!(
+        "queue_depth",
+        (100 + 260 * mtas).max(400),
+        draw::queue_depth
+    );
     Ok(written)
 }
