@@ -88,7 +88,7 @@ fn validate_names_file_line_and_column_of_an_unknown_key() {
     let file = dir.path().join("typo.toml");
     let text = std::fs::read_to_string("scenarios/quickstart.toml")
         .unwrap()
-        .replace("licences = 250", "licences = 250\nlicense_count = 3");
+        .replace("licences = 80", "licences = 80\nlicense_count = 3");
     std::fs::write(&file, text).unwrap();
     let o = relaysim(&["validate", file.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1));

@@ -133,14 +133,26 @@ pub fn run(args: RunArgs) -> ExitCode {
         scenario.duration,
         seed
     );
-    let m = &report.total.messages;
+    let (m, r) = (&report.total.messages, &report.total.recipients);
     outln!(
-        "messages: {} delivered, {} bounced, {} queued at the end; {} limit hits",
+        "messages: {} delivered, {} bounced, {} queued at the end (recipients: {} delivered, {} bounced, {} queued)",
         group_thousands(m.delivered),
         group_thousands(m.bounced),
         group_thousands(m.queued_at_end),
-        group_thousands(report.limit_hits)
+        group_thousands(r.delivered),
+        group_thousands(r.bounced),
+        group_thousands(r.queued_at_end),
     );
+    let headlines = sim::episodes::headlines(&scenario, &report.episodes);
+    if headlines.is_empty() {
+        outln!("limits: none was hit");
+    }
+    for line in headlines {
+        outln!("limit: {line}");
+    }
+    if let Some(line) = refusals_line(&report.replies) {
+        outln!("{line}");
+    }
     let estimated = scenario.estimate().memory.total();
     match super::estimate::peak_resident_bytes() {
         Some(peak) => outln!(
@@ -158,7 +170,7 @@ pub fn run(args: RunArgs) -> ExitCode {
         ),
     }
     outln!(
-        "wrote {}/: summary.json, throughput.csv, limit_hits.csv, queue_depth.csv, delivery_delay.hlog{}, and the charts (PNG and SVG)",
+        "wrote {}/: summary.json, throughput.csv, limit_hits.csv, limit_episodes.csv, quota_usage.csv, replies.csv, queue_depth.csv, delivery_delay.hlog{}, and the charts (PNG and SVG)",
         dir.display(),
         trace.map_or(String::new(), |f| format!(", {}", f.file_name()))
     );
@@ -209,4 +221,29 @@ impl sim::Observer for Progress {
             self.bar.set_position(permille);
         }
     }
+}
+
+/// The relay's most frequent refusals by reply code, e.g. `refusals: 986 × 530 5.7.0,
+/// 436 × 550 5.7.0 (all in replies.csv)`; `None` when it refused nothing.
+fn refusals_line(replies: &sim::ReplyCounts) -> Option<String> {
+    let mut by_code: std::collections::BTreeMap<String, u64> = Default::default();
+    for (reply, n) in replies.iter().filter(|(r, _)| !r.is_positive()) {
+        let line = reply.to_string();
+        let code = line.split(' ').take(2).collect::<Vec<_>>().join(" ");
+        *by_code.entry(code).or_default() += n;
+    }
+    let mut ranked: Vec<(String, u64)> = by_code.into_iter().collect();
+    ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let shown: Vec<String> = ranked
+        .iter()
+        .take(4)
+        .map(|(code, n)| format!("{} × {code}", group_thousands(*n)))
+        .collect();
+    (!shown.is_empty()).then(|| {
+        let more = if ranked.len() > 4 { ", …" } else { "" };
+        format!(
+            "refusals: {}{more} (by reply in replies.csv)",
+            shown.join(", ")
+        )
+    })
 }

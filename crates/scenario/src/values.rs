@@ -847,6 +847,30 @@ impl StartTime {
         })
     }
 
+    /// The local clock `t` after the start, to the second: the same date-time form
+    /// as [`StartTime::to_iso`] (RFC 3339, in the start's offset).
+    pub fn after(self, t: relay::time::SimTime) -> StartTime {
+        let secs = i64::from(self.second_of_day) + (t.as_millis() / 1_000) as i64;
+        StartTime {
+            days_since_epoch: self.days_since_epoch + secs.div_euclid(86_400),
+            second_of_day: secs.rem_euclid(86_400) as u32,
+            offset_minutes: self.offset_minutes,
+        }
+    }
+
+    /// The local clock time as a person reads it: `09:07`, or `2026-03-03 09:07`
+    /// with `with_date`.
+    pub fn clock(self, with_date: bool) -> String {
+        let s = self.second_of_day;
+        let hm = format!("{:02}:{:02}", s / 3600, (s / 60) % 60);
+        if with_date {
+            let (y, m, d) = civil_from_days(self.days_since_epoch);
+            format!("{y:04}-{m:02}-{d:02} {hm}")
+        } else {
+            hm
+        }
+    }
+
     /// Milliseconds since 1970-01-01T00:00:00Z.
     pub fn utc_millis(&self) -> i64 {
         (self.days_since_epoch * 86_400 + i64::from(self.second_of_day)

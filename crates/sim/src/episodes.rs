@@ -163,6 +163,84 @@ pub fn totals(episodes: &[LimitEpisode]) -> BTreeMap<LimitKind, EpisodeTotals> {
     out
 }
 
+/// One line per limit that was hit, for people: "Q5 (10-min customer limit) in
+/// force 3m 40s from 09:07, 897 recipients deferred". Empty when none was.
+pub fn headlines(model: &scenario::Model, episodes: &[LimitEpisode]) -> Vec<String> {
+    totals(episodes)
+        .into_iter()
+        .map(|(limit, t)| {
+            let quota = &model.relay.quota;
+            let name = match limit {
+                LimitKind::UserMessages => {
+                    format!("messages per user per {}", window_words(quota.day_window))
+                }
+                LimitKind::UserUniqueRecipients => format!(
+                    "unique recipients per user per {}",
+                    window_words(quota.day_window)
+                ),
+                LimitKind::CustomerDay => {
+                    format!("{} customer limit", window_words(quota.day_window))
+                }
+                LimitKind::CustomerPeak => {
+                    format!("{} customer limit", window_words(quota.peak_window))
+                }
+                LimitKind::DosConnectionRate => "new connections per source IP".into(),
+                LimitKind::DosConcurrency => "connections at once per source IP".into(),
+                LimitKind::DosGenericHelo => "generic HELO pool".into(),
+                LimitKind::DosMessagesPerConnection => "messages per connection".into(),
+            };
+            let whose = match (limit, t.subjects) {
+                (_, 1) => String::new(),
+                (LimitKind::UserMessages | LimitKind::UserUniqueRecipients, n) => {
+                    format!(" for {n} users")
+                }
+                (LimitKind::CustomerDay | LimitKind::CustomerPeak, n) => {
+                    format!(" for {n} customers")
+                }
+                (LimitKind::DosGenericHelo, _) => String::new(),
+                (_, n) => format!(" for {n} source IPs"),
+            };
+            let first = t.first.unwrap_or(SimTime::ZERO);
+            let from = match model.start {
+                Some(start) => start.after(first).clock(model.duration > SimDuration::DAY),
+                None => format!(
+                    "{} into the run",
+                    SimDuration(first.as_millis() / 1000 * 1000)
+                ),
+            };
+            let episodes = if t.episodes > 1 {
+                format!(
+                    " in {} episodes",
+                    crate::numbers::group_thousands(t.episodes)
+                )
+            } else {
+                String::new()
+            };
+            format!(
+                "{} ({name}){whose} in force {}{episodes} from {from}, {} {}",
+                limit.rule(),
+                SimDuration(t.in_force.as_millis().div_ceil(1000) * 1000),
+                crate::numbers::group_thousands(t.refusals),
+                refusals_noun(limit)
+            )
+        })
+        .collect()
+}
+
+/// A window's length as an adjective: `10-min`, `24-hour`, `2-day`.
+fn window_words(d: SimDuration) -> String {
+    let ms = d.as_millis();
+    if ms >= 2 * SimDuration::DAY.as_millis() && ms % SimDuration::DAY.as_millis() == 0 {
+        format!("{}-day", ms / SimDuration::DAY.as_millis())
+    } else if ms % SimDuration::HOUR.as_millis() == 0 {
+        format!("{}-hour", ms / SimDuration::HOUR.as_millis())
+    } else if ms % SimDuration::MINUTE.as_millis() == 0 {
+        format!("{}-min", ms / SimDuration::MINUTE.as_millis())
+    } else {
+        d.to_string()
+    }
+}
+
 /// What a limit's refusals are, in a sentence: "recipients deferred".
 pub fn refusals_noun(limit: LimitKind) -> &'static str {
     match limit {
