@@ -425,6 +425,7 @@ fn plot_redraws_the_same_charts() {
         "throughput",
         "limit_timeline",
         "quota_utilisation",
+        "replies",
         "queue_depth",
     ];
     let drawn: Vec<Vec<u8>> = charts
@@ -447,6 +448,54 @@ fn plot_redraws_the_same_charts() {
     assert!(
         String::from_utf8_lossy(&drawn[1]).contains("<svg"),
         "an SVG"
+    );
+}
+
+/// `plot --from --to --out` draws every time chart of that stretch elsewhere: the
+/// axis starts and ends there, and the folder's own charts are left as they were.
+#[test]
+fn plot_zooms_every_time_chart() {
+    let dir = tempfile::tempdir().unwrap();
+    run_into("scenarios/helpdesk-burst.toml", dir.path(), &[]);
+    let before = read(dir.path(), "throughput.svg");
+    let zoom = dir.path().join("zoom");
+    let o = relaysim(&[
+        "plot",
+        dir.path().to_str().unwrap(),
+        "--from",
+        "8h45m",
+        "--to",
+        "10h",
+        "--out",
+        zoom.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for chart in [
+        "throughput",
+        "limit_timeline",
+        "quota_utilisation",
+        "replies",
+        "queue_depth",
+    ] {
+        let svg = String::from_utf8(read(&zoom, &format!("{chart}.svg"))).unwrap();
+        let label = |t: &str| svg.lines().any(|l| l.trim() == t);
+        assert!(label("08:45") && label("10:00"), "{chart}: {svg:.300}");
+        assert!(!label("12:00"), "{chart} shows more than the stretch");
+    }
+    assert_eq!(read(dir.path(), "throughput.svg"), before);
+    let o = relaysim(&[
+        "plot",
+        dir.path().to_str().unwrap(),
+        "--from",
+        "10h",
+        "--to",
+        "9h",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("--from must come before --to"),
+        "{}",
+        stderr(&o)
     );
 }
 

@@ -102,18 +102,64 @@ enum Command {
     )]
     Compare(compare::CompareArgs),
     /// Redraw the charts of a results folder from its CSVs and summary.json.
-    #[command(after_help = "Example:\n  relaysim plot results/helpdesk-burst")]
+    #[command(
+        after_help = "Examples:\n  relaysim plot results/helpdesk-burst\n  relaysim plot results/helpdesk-burst --from 8h45m --to 10h --out results/helpdesk-burst/zoom"
+    )]
     Plot {
         /// A folder written by `relaysim run`.
         results_dir: PathBuf,
+        /// Show the run from this time on (since its start, e.g. `9h`, `8h 45m`).
+        #[arg(long, value_parser = parse_time)]
+        from: Option<relay::time::SimDuration>,
+        /// Show the run up to this time (since its start, e.g. `10h`).
+        #[arg(long, value_parser = parse_time)]
+        to: Option<relay::time::SimDuration>,
+        /// Write the charts here (created if missing) instead of into the results folder.
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Print the JSON Schema of the scenario format (for editor completion).
     #[command(after_help = "Example:\n  relaysim schema > relaysim.schema.json")]
     Schema,
 }
 
-fn plot(dir: &std::path::Path) -> ExitCode {
-    match report::charts::draw_all(dir) {
+/// `--from`, `--to`: a time since the start, as durations are written in scenarios.
+fn parse_time(text: &str) -> Result<relay::time::SimDuration, String> {
+    scenario::values::parse_duration(text)
+}
+
+fn plot(
+    dir: &std::path::Path,
+    from: Option<relay::time::SimDuration>,
+    to: Option<relay::time::SimDuration>,
+    out: Option<&std::path::Path>,
+) -> ExitCode {
+    let view = match (from, to) {
+        (None, None) => None,
+        (f, t) => {
+            let f = f.map_or(0.0, |d| d.as_secs_f64());
+            let t = t.map_or(f64::INFINITY, |d| d.as_secs_f64());
+            if f >= t {
+                errln!(
+                    "error: --from must come before --to\nhelp: e.g. `relaysim plot {} --from 9h --to 10h`",
+                    dir.display()
+                );
+                return ExitCode::FAILURE;
+            }
+            Some((f, t))
+        }
+    };
+    let target = out.unwrap_or(dir);
+    if let Err(e) = std::fs::create_dir_all(target) {
+        errln!("error: cannot create {}: {e}", target.display());
+        return ExitCode::FAILURE;
+    }
+    let drawn = if view.is_none() && out.is_none() {
+        report::charts::draw_all(dir)
+    } else {
+        report::charts::draw_run(dir, target, view)
+    };
+    match drawn {
         Ok(files) => {
             for f in files {
                 outln!("wrote {}", f.display());
@@ -138,7 +184,12 @@ pub fn main() -> ExitCode {
         Command::Validate { scenarios } => validate::validate(&scenarios),
         Command::Limits(args) => limits::limits(args),
         Command::Test { paths, set } => test::test(&paths, &set),
-        Command::Plot { results_dir } => plot(&results_dir),
+        Command::Plot {
+            results_dir,
+            from,
+            to,
+            out,
+        } => plot(&results_dir, from, to, out.as_deref()),
         Command::Compare(args) => compare::compare(args),
         Command::Sweep(args) => sweep::sweep(args),
         Command::Schema => {

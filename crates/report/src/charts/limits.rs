@@ -89,7 +89,7 @@ pub fn limit_timeline<DB: DrawingBackend>(area: &Area<DB>, r: &Results) -> Resul
             .map_err(e)?;
         let episodes = lane.bands.len();
         let text = format!(
-            "{} · {} episode{} · {} refused",
+            "{} · {} episode{} · {} refusals",
             lane.code,
             episodes,
             if episodes == 1 { "" } else { "s" },

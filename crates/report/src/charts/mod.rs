@@ -135,20 +135,21 @@ pub fn draw_compare(a: &Path, b: &Path, out: &Path) -> io::Result<Vec<PathBuf>> 
 /// Draws every chart of the results folder `dir` into it (a sweep folder: the
 /// `capacity` chart); returns the files written.
 pub fn draw_all(dir: &Path) -> io::Result<Vec<PathBuf>> {
-    draw_all_between(dir, None)
-}
-
-/// [`draw_all`], the time charts showing only `from_s..to_s` of the run when given
-/// (`relaysim plot --from --to`).
-pub fn draw_all_between(dir: &Path, view_s: Option<(f64, f64)>) -> io::Result<Vec<PathBuf>> {
     if dir.join("sweep.csv").exists() && !dir.join("summary.json").exists() {
         return draw_sweep(dir);
     }
+    draw_run(dir, dir, None)
+}
+
+/// The charts of the run folder `from`, drawn into `dir`, the time charts showing
+/// only `view_s` (seconds from the start) of the run when given (`relaysim plot
+/// --from --to`).
+pub fn draw_run(from: &Path, dir: &Path, view_s: Option<(f64, f64)>) -> io::Result<Vec<PathBuf>> {
     register_font();
-    let mut r = data::read(dir)?;
+    let mut r = data::read(from)?;
     r.keep_drawable();
-    if let Some((from, to)) = view_s {
-        r.zoom(from, to);
+    if let Some((from_s, to_s)) = view_s {
+        r.zoom(from_s, to_s);
     }
     let panels = r.throughput.len().max(1) as u32;
     let lanes = r.lanes.len() as u32;
