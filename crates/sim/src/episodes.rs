@@ -230,11 +230,11 @@ pub fn headlines(model: &scenario::Model, episodes: &[LimitEpisode]) -> Vec<Stri
 /// A window's length as an adjective: `10-min`, `24-hour`, `2-day`.
 fn window_words(d: SimDuration) -> String {
     let ms = d.as_millis();
-    if ms >= 2 * SimDuration::DAY.as_millis() && ms % SimDuration::DAY.as_millis() == 0 {
+    if ms >= 2 * SimDuration::DAY.as_millis() && ms.is_multiple_of(SimDuration::DAY.as_millis()) {
         format!("{}-day", ms / SimDuration::DAY.as_millis())
-    } else if ms % SimDuration::HOUR.as_millis() == 0 {
+    } else if ms.is_multiple_of(SimDuration::HOUR.as_millis()) {
         format!("{}-hour", ms / SimDuration::HOUR.as_millis())
-    } else if ms % SimDuration::MINUTE.as_millis() == 0 {
+    } else if ms.is_multiple_of(SimDuration::MINUTE.as_millis()) {
         format!("{}-min", ms / SimDuration::MINUTE.as_millis())
     } else {
         d.to_string()
