@@ -50,6 +50,45 @@ fn limits_for_250_licences() {
     }
 }
 
+/// `limits --json` gives the same limits as the table, for scripts.
+#[test]
+fn limits_as_json() {
+    let o = relaysim(&[
+        "limits",
+        "--licences",
+        "250",
+        "--billing",
+        "unpaid",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["licences"], 250);
+    assert_eq!(v["billing"], "unpaid");
+    let rows = v["limits"].as_array().unwrap();
+    let rules: Vec<&str> = rows.iter().map(|r| r["rule"].as_str().unwrap()).collect();
+    assert_eq!(rules, ["Q1", "Q2", "Q4", "Q5", "D2", "D2", "D3", "D4"]);
+    // Q6: an unpaid customer's 100 a day and 50 per 10 minutes.
+    assert_eq!(rows[2]["value"], 100);
+    assert_eq!(rows[3]["value"], 50);
+    assert_eq!(rows[3]["window_s"], 600.0);
+    assert!(rows[7]["window"].is_null());
+}
+
+/// Shell completions come from clap's own description of the commands.
+#[test]
+fn completions_know_the_commands() {
+    for shell in ["bash", "zsh", "fish"] {
+        let o = relaysim(&["completions", shell]);
+        assert!(o.status.success(), "{shell}: {}", stderr(&o));
+        let script = stdout(&o);
+        for word in ["sweep", "limits", "--licences", "--find-min-licences"] {
+            assert!(script.contains(word), "{shell} completion lacks {word}");
+        }
+    }
+    assert_eq!(relaysim(&["completions", "cmd.exe"]).status.code(), Some(2));
+}
+
 #[test]
 fn limits_at_the_caps() {
     let out = stdout(&relaysim(&["limits", "--licences", "40000"]));

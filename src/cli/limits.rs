@@ -23,6 +23,9 @@ pub struct LimitsArgs {
     /// defaults.
     #[arg(long, value_name = "SCENARIO")]
     relay_from: Option<PathBuf>,
+    /// Print the limits as JSON (for scripts) instead of a table.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -43,14 +46,143 @@ pub fn limits(args: LimitsArgs) -> ExitCode {
         BillingArg::Paid => Billing::Paid,
         BillingArg::Unpaid => Billing::Unpaid,
     };
-    out!("{}", render(&relay, args.licences, billing));
+    if args.json {
+        out!("{}", render_json(&relay, args.licences, billing));
+    } else {
+        out!("{}", render(&relay, args.licences, billing));
+    }
     ExitCode::SUCCESS
 }
 
-/// The table `relaysim limits` prints: the quota limits (Q1–Q6), then the DoS and
-/// per-connection limits (D2–D4), which do not grow with licences.
-pub fn render(relay: &RelayConfig, licences: u32, billing: Billing) -> String {
+/// One limit as `relaysim limits` gives it.
+#[derive(serde::Serialize)]
+pub struct LimitRow {
+    pub scope: &'static str,
+    pub rule: &'static str,
+    pub limit: &'static str,
+    /// The window, e.g. `24h`; `None` for limits without one (concurrency, D4).
+    pub window: Option<String>,
+    pub window_s: Option<f64>,
+    pub value: u64,
+    pub basis: String,
+}
+
+/// The quota limits (Q1–Q6), then the DoS and per-connection limits (D2–D4), which
+/// do not grow with licences.
+pub fn rows(relay: &RelayConfig, licences: u32, billing: Billing) -> Vec<LimitRow> {
     let l = EffectiveLimits::for_tenant(&relay.quota, licences, billing, UserLimits::default());
+    let user_basis = if billing == Billing::Unpaid {
+        "unpaid user limit [assumption]"
+    } else {
+        "per registered user"
+    };
+    let timed = |d: relay::time::SimDuration| (Some(d.to_string()), Some(d.as_secs_f64()));
+    let row =
+        |scope, rule, limit, (window, window_s): (Option<String>, Option<f64>), value, basis| {
+            LimitRow {
+                scope,
+                rule,
+                limit,
+                window,
+                window_s,
+                value,
+                basis,
+            }
+        };
+    let dos = &relay.dos;
+    let count = |r: &relay::config::Rate| r.count.round() as u64;
+    vec![
+        row(
+            "user",
+            "Q1",
+            "messages per user",
+            timed(l.day_window),
+            l.user_messages,
+            user_basis.to_string(),
+        ),
+        row(
+            "user",
+            "Q2",
+            "unique recipients per user",
+            timed(l.day_window),
+            l.user_unique_recipients,
+            user_basis.to_string(),
+        ),
+        row(
+            "customer",
+            "Q4",
+            "recipients, all senders (non-unique)",
+            timed(l.day_window),
+            l.customer_day,
+            basis(l.customer_day_source, "cap 4,600,000"),
+        ),
+        row(
+            "customer",
+            "Q5",
+            "recipients, all senders (non-unique)",
+            timed(l.peak_window),
+            l.customer_peak,
+            basis(l.customer_peak_source, "cap 319,444"),
+        ),
+        row(
+            "dos",
+            "D2",
+            "new connections per source IP",
+            timed(dos.new_connections_per_ip.per),
+            count(&dos.new_connections_per_ip),
+            format!(
+                "token bucket, burst {} [assumption]",
+                dos.new_connection_burst
+            ),
+        ),
+        row(
+            "dos",
+            "D2",
+            "concurrent connections per source IP",
+            (None, None),
+            u64::from(dos.max_concurrent_per_ip),
+            "[assumption]".into(),
+        ),
+        row(
+            "dos",
+            "D3",
+            "new connections, generic HELO names",
+            timed(dos.generic_helo_pool.per),
+            count(&dos.generic_helo_pool),
+            "one pool for all customers [assumption]".into(),
+        ),
+        row(
+            "dos",
+            "D4",
+            "messages per connection",
+            (None, None),
+            u64::from(dos.max_messages_per_connection),
+            "then 421 to the next MAIL [assumption]".into(),
+        ),
+    ]
+}
+
+/// `relaysim limits --json`: the licences, the billing state and every row.
+pub fn render_json(relay: &RelayConfig, licences: u32, billing: Billing) -> String {
+    #[derive(serde::Serialize)]
+    struct Limits {
+        licences: u32,
+        billing: &'static str,
+        limits: Vec<LimitRow>,
+    }
+    let limits = Limits {
+        licences,
+        billing: match billing {
+            Billing::Paid => "paid",
+            Billing::Unpaid => "unpaid",
+        },
+        limits: rows(relay, licences, billing),
+    };
+    serde_json::to_string_pretty(&limits).expect("limits serialise") + "\n"
+}
+
+/// The table `relaysim limits` prints.
+pub fn render(relay: &RelayConfig, licences: u32, billing: Billing) -> String {
     let billing_word = match billing {
         Billing::Paid => "paid",
         Billing::Unpaid => "unpaid (no invoice paid yet)",
@@ -66,96 +198,16 @@ pub fn render(relay: &RelayConfig, licences: u32, billing: Billing) -> String {
         "{:<9} {:<7} {:<38} {:>7} {:>11}  basis",
         "scope", "rule", "limit", "window", "value"
     );
-    let day = l.day_window.to_string();
-    let peak = l.peak_window.to_string();
-    let user_basis = if billing == Billing::Unpaid {
-        "unpaid user limit [assumption]"
-    } else {
-        "per registered user"
-    };
-    let rows = [
-        (
-            "user",
-            "Q1",
-            "messages per user",
-            &day,
-            l.user_messages,
-            user_basis.to_string(),
-        ),
-        (
-            "user",
-            "Q2",
-            "unique recipients per user",
-            &day,
-            l.user_unique_recipients,
-            user_basis.to_string(),
-        ),
-        (
-            "customer",
-            "Q4",
-            "recipients, all senders (non-unique)",
-            &day,
-            l.customer_day,
-            basis(l.customer_day_source, "cap 4,600,000"),
-        ),
-        (
-            "customer",
-            "Q5",
-            "recipients, all senders (non-unique)",
-            &peak,
-            l.customer_peak,
-            basis(l.customer_peak_source, "cap 319,444"),
-        ),
-    ];
-    for (scope, rule, what, window, value, basis) in rows {
+    for r in rows(relay, licences, billing) {
         let _ = writeln!(
             out,
-            "{scope:<9} {rule:<7} {what:<38} {window:>7} {:>11}  {basis}",
-            group_thousands(value)
-        );
-    }
-    let dos = &relay.dos;
-    let window = |r: &relay::config::Rate| r.per.to_string();
-    let count = |r: &relay::config::Rate| r.count.round() as u64;
-    let dos_rows = [
-        (
-            "D2",
-            "new connections per source IP",
-            window(&dos.new_connections_per_ip),
-            count(&dos.new_connections_per_ip),
-            format!(
-                "token bucket, burst {} [assumption]",
-                dos.new_connection_burst
-            ),
-        ),
-        (
-            "D2",
-            "concurrent connections per source IP",
-            "-".into(),
-            u64::from(dos.max_concurrent_per_ip),
-            "[assumption]".into(),
-        ),
-        (
-            "D3",
-            "new connections, generic HELO names",
-            window(&dos.generic_helo_pool),
-            count(&dos.generic_helo_pool),
-            "one pool for all customers [assumption]".into(),
-        ),
-        (
-            "D4",
-            "messages per connection",
-            "-".into(),
-            u64::from(dos.max_messages_per_connection),
-            "then 421 to the next MAIL [assumption]".into(),
-        ),
-    ];
-    for (rule, what, window, value, basis) in dos_rows {
-        let _ = writeln!(
-            out,
-            "{:<9} {rule:<7} {what:<38} {window:>7} {:>11}  {basis}",
-            "dos",
-            group_thousands(value)
+            "{:<9} {:<7} {:<38} {:>7} {:>11}  {}",
+            r.scope,
+            r.rule,
+            r.limit,
+            r.window.as_deref().unwrap_or("-"),
+            group_thousands(r.value),
+            r.basis
         );
     }
     let _ = writeln!(

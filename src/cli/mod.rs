@@ -121,6 +121,14 @@ enum Command {
     /// Print the JSON Schema of the scenario format (for editor completion).
     #[command(after_help = "Example:\n  relaysim schema > relaysim.schema.json")]
     Schema,
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    #[command(
+        after_help = "Examples:\n  relaysim completions bash > ~/.local/share/bash-completion/completions/relaysim\n  relaysim completions zsh > ~/.zfunc/_relaysim\n  relaysim completions fish > ~/.config/fish/completions/relaysim.fish"
+    )]
+    Completions {
+        /// The shell to complete in.
+        shell: clap_complete::Shell,
+    },
 }
 
 /// `--from`, `--to`: a time since the start, as durations are written in scenarios.
@@ -184,6 +192,13 @@ pub fn main() -> ExitCode {
         Command::Validate { scenarios } => validate::validate(&scenarios),
         Command::Limits(args) => limits::limits(args),
         Command::Test { paths, set } => test::test(&paths, &set),
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut command, "relaysim", &mut script);
+            out!("{}", String::from_utf8_lossy(&script));
+            ExitCode::SUCCESS
+        }
         Command::Plot {
             results_dir,
             from,
