@@ -490,6 +490,32 @@ fn plot_redraws_the_same_charts() {
     );
 }
 
+/// `report.html` is one page that needs nothing else: the question, the tables, every
+/// chart inline, and no reference to anything outside it.
+#[test]
+fn the_report_is_one_self_contained_page() {
+    let dir = tempfile::tempdir().unwrap();
+    run_into("scenarios/helpdesk-burst.toml", dir.path(), &[]);
+    let html = String::from_utf8(read(dir.path(), "report.html")).unwrap();
+    assert!(
+        html.contains("Question: we have 250 licences"),
+        "the opening comment"
+    );
+    assert_eq!(html.matches("<svg").count(), 5, "five inline charts");
+    assert!(
+        html.contains("Q5 (10-min customer limit) in force"),
+        "the headline"
+    );
+    assert_eq!(html.matches("<td>Q5</td>").count(), 1, "one Q5 episode row");
+    assert!(html.contains("relay.quota.customer_recipients_per_licence_per_day"));
+    for outside in ["src=\"http", "href=\"http", "<script", "<link"] {
+        assert!(
+            !html.contains(outside),
+            "the page refers outside itself: {outside}"
+        );
+    }
+}
+
 /// `plot --from --to --out` draws every time chart of that stretch elsewhere: the
 /// axis starts and ends there, and the folder's own charts are left as they were.
 #[test]

@@ -170,7 +170,7 @@ pub fn run(args: RunArgs) -> ExitCode {
         ),
     }
     outln!(
-        "wrote {}/: summary.json, throughput.csv, limit_hits.csv, limit_episodes.csv, quota_usage.csv, replies.csv, queue_depth.csv, delivery_delay.hlog{}, and the charts (PNG and SVG)",
+        "wrote {}/: summary.json, throughput.csv, limit_hits.csv, limit_episodes.csv, quota_usage.csv, replies.csv, queue_depth.csv, delivery_delay.hlog{}, the charts (PNG and SVG) and report.html",
         dir.display(),
         trace.map_or(String::new(), |f| format!(", {}", f.file_name()))
     );

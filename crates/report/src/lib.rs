@@ -8,6 +8,7 @@ pub mod charts;
 pub mod compare;
 pub mod delays;
 pub mod folder;
+pub mod html;
 pub mod limit_episodes;
 pub mod limit_hits;
 pub mod queue_depth;
@@ -107,5 +108,6 @@ fn write_run(
         summary::render(model, &report).as_bytes(),
     )?;
     charts::draw_all(dir)?;
+    html::write(dir, model, &report)?;
     Ok(report)
 }

@@ -105,6 +105,7 @@ pub(crate) fn compile(s: &Scenario) -> Option<Model> {
     Some(Model {
         name: s.name().to_string(),
         description: s.simulation.description.clone(),
+        question: String::new(),
         seed: s.simulation.seed,
         duration,
         bucket: s.simulation.bucket.get_ref().get(),

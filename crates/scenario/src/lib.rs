@@ -278,7 +278,10 @@ impl Model {
         }
         let model = match &scenario {
             Some(s) if sink.is_empty() => {
-                let model = compile::compile(s);
+                let model = compile::compile(s).map(|mut m| {
+                    m.question = opening_comment(text);
+                    m
+                });
                 if let Some(m) = &model {
                     check::address_space(s, m, &mut sink);
                     if !options.allow_large {
@@ -347,5 +350,34 @@ fn read_replay_files(scenario: &mut Scenario, base: &Path, sink: &mut diagnostic
                 }
             }
         }
+    }
+}
+
+/// The comment lines a scenario file opens with, before its first key or section,
+/// without their `#` (the `#:schema` directive left out); paragraphs kept.
+fn opening_comment(text: &str) -> String {
+    let mut lines = Vec::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if line.starts_with("#:") {
+            continue;
+        }
+        match line.strip_prefix('#') {
+            Some(rest) => lines.push(rest.strip_prefix(' ').unwrap_or(rest).trim_end()),
+            None if line.is_empty() => lines.push(""),
+            None => break,
+        }
+    }
+    lines.join("\n").trim().to_string()
+}
+
+#[cfg(test)]
+mod opening_comment_tests {
+    #[test]
+    fn the_opening_comment_is_the_question() {
+        let text =
+            "#:schema ../x.json\n# Question: why?\n#\n# Because.\n\n[simulation]\n# not this\n";
+        assert_eq!(super::opening_comment(text), "Question: why?\n\nBecause.");
+        assert_eq!(super::opening_comment("[simulation]\n"), "");
     }
 }

@@ -57,6 +57,9 @@ pub struct SenderIx(pub u32);
 pub struct Model {
     pub name: String,
     pub description: Option<String>,
+    /// The file's opening comment (its question, by convention), without the `#`
+    /// marks and the `#:schema` line; empty when it has none.
+    pub question: String,
     /// Seed of every random stream (`--seed` overrides it).
     pub seed: u64,
     /// The horizon.
