@@ -246,10 +246,22 @@ fn run_writes_the_contract_files() {
     let mut lines = csv.lines();
     assert_eq!(
         lines.next().unwrap(),
-        "bucket_start_s,tenant,offered_rcpts,accepted_rcpts,deferred_rcpts,rejected_rcpts,accepted_msgs,connections_opened,connections_refused"
+        "bucket_start_s,tenant,offered_rcpts,accepted_rcpts,deferred_rcpts,rejected_rcpts,accepted_msgs,connections_opened,connections_refused,first_attempt_rcpts,time"
     );
+    // The scenario has a start: the clock time of each bucket comes last.
+    assert!(lines.next().unwrap().ends_with(",2026-03-02T00:00:00Z"));
     // 24 h in 10 min buckets, one tenant.
-    assert_eq!(lines.count(), 144);
+    assert_eq!(lines.count(), 143);
+    // Each recipient is tried for the first time once.
+    let first_attempts: u64 = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(9).unwrap().parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(
+        first_attempts,
+        summary["recipients"]["generated"].as_u64().unwrap()
+    );
     let offered: u64 = csv
         .lines()
         .skip(1)

@@ -1,9 +1,9 @@
 //! Properties of `quota_usage.csv`'s rows and of limit episodes, over random
 //! scenarios from `sim::swarm` (tenants with licence changes and paid invoices,
 //! registered users, several MTAs):
-//! - no row's highest use exceeds the limit in force, unless the tenant's licences
-//!   went down within a day window before (its windows then legitimately hold what
-//!   the old limit admitted);
+//! - no row's use exceeds its limit (the window at its fullest in the bucket, and
+//!   the limit then), unless the tenant's licences went down within a day window
+//!   before (its windows then legitimately hold what the old limit admitted);
 //! - every episode of a quota limit overlaps a bucket in which the engine's highest
 //!   use of that window reached the limit (for a user, when the user is among the
 //!   busiest reported in that bucket — it is unless more users were at their limit).
@@ -110,6 +110,14 @@ proptest! {
     fn usage_never_exceeds_the_limit_and_every_episode_shows_in_it(seed in any::<u64>()) {
         check(seed)?;
     }
+}
+
+/// Found by the property above: a peak limit hit, then raised (a licence change) in
+/// the same bucket. The row must give the window at its fullest — use equal to the
+/// limit then — not its use against the raised limit.
+#[test]
+fn a_limit_raised_in_the_bucket_of_its_hit_still_shows_the_hit() {
+    check(8294731925350767533).unwrap();
 }
 
 /// The checks above find what they look for: a quota-bound swarm seed has episodes.

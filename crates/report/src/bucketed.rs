@@ -4,6 +4,7 @@
 
 use std::io::{self, Write};
 
+use super::clock::Clock;
 use relay::time::{SimDuration, SimTime};
 
 /// What one entity holds in one bucket.
@@ -21,6 +22,7 @@ pub struct BucketedCsv<W: Write, R: BucketRow> {
     /// Index of the bucket being filled.
     current: u64,
     rows: Vec<R>,
+    clock: Clock,
     error: Option<io::Error>,
 }
 
@@ -31,9 +33,10 @@ impl<W: Write, R: BucketRow> BucketedCsv<W, R> {
         names: Vec<String>,
         bucket: SimDuration,
         empty: R,
+        clock: Clock,
     ) -> io::Result<Self> {
         let mut out = csv::Writer::from_writer(out);
-        out.write_record(header)?;
+        out.write_record(clock.header(header, &["time"]))?;
         let rows = vec![empty; names.len()];
         Ok(BucketedCsv {
             out,
@@ -41,6 +44,7 @@ impl<W: Write, R: BucketRow> BucketedCsv<W, R> {
             bucket,
             current: 0,
             rows,
+            clock,
             error: None,
         })
     }
@@ -62,12 +66,16 @@ impl<W: Write, R: BucketRow> BucketedCsv<W, R> {
     }
 
     fn write_current(&mut self) -> io::Result<()> {
-        let start = SimTime(self.current * self.bucket.as_millis()).to_string();
+        let t = SimTime(self.current * self.bucket.as_millis());
+        let (start, time) = (t.to_string(), self.clock.at(t));
         for (name, row) in self.names.iter().zip(&self.rows) {
             self.out.write_field(&start)?;
             self.out.write_field(name)?;
             for cell in row.cells() {
                 self.out.write_field(cell)?;
+            }
+            if let Some(time) = &time {
+                self.out.write_field(time)?;
             }
             self.out.write_record(None::<&[u8]>)?;
         }

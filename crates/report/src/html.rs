@@ -29,7 +29,7 @@ const MAX_REPLIES: usize = 15;
 const CHARTS: [(&str, &str); 5] = [
     (
         "throughput",
-        "Recipients per bucket: accepted, deferred (4xx, at each attempt), rejected (5xx); the dashed line is the 10-minute limit (Q5).",
+        "Recipients per bucket: accepted, deferred (4xx, at each attempt), rejected (5xx); the blue line, recipients tried for the first time (above it: retries); the dashed line, the 10-minute limit (Q5).",
     ),
     (
         "limit_timeline",

@@ -5,6 +5,7 @@
 pub mod atomic;
 pub mod bucketed;
 pub mod charts;
+pub mod clock;
 pub mod compare;
 pub mod delays;
 pub mod folder;
@@ -68,10 +69,11 @@ fn write_run(
     let tenants: Vec<String> = model.tenants.iter().map(|t| t.id.clone()).collect();
     let bucket = model.bucket;
     let file = AtomicFile::create(&dir.join("throughput.csv"))?;
-    let throughput = ThroughputWriter::new(file, tenants.clone(), bucket)?;
+    let clock = clock::Clock::of(model);
+    let throughput = ThroughputWriter::new(file, tenants.clone(), bucket, clock)?;
     let mta_ids: Vec<String> = model.mtas.iter().map(|m| m.id.clone()).collect();
     let file = AtomicFile::create(&dir.join("queue_depth.csv"))?;
-    let queues = QueueDepthWriter::new(file, mta_ids, bucket)?;
+    let queues = QueueDepthWriter::new(file, mta_ids, bucket, clock)?;
     let transactions = match trace {
         Some(format) => {
             let file = TraceFile::create(dir, format)?;
@@ -84,7 +86,7 @@ fn write_run(
     let hits = LimitHitsWriter::new(AtomicFile::create(&dir.join("limit_hits.csv"))?, model)?;
     let usage = QuotaUsageWriter::new(AtomicFile::create(&dir.join("quota_usage.csv"))?, model)?;
     let replies =
-        replies::RepliesWriter::new(AtomicFile::create(&dir.join("replies.csv"))?, bucket)?;
+        replies::RepliesWriter::new(AtomicFile::create(&dir.join("replies.csv"))?, bucket, clock)?;
     let files = (((throughput, queues), hits), (usage, replies));
     let mut writers = ((files, transactions), observer);
     let report = sim::run(model, seed, &mut writers).map_err(io::Error::other)?;

@@ -32,7 +32,7 @@ pub struct LimitHitsWriter<'m, W: Write> {
 impl<'m, W: Write> LimitHitsWriter<'m, W> {
     pub fn new(out: W, model: &'m Model) -> io::Result<Self> {
         let mut out = csv::Writer::from_writer(out);
-        out.write_record(HEADER)?;
+        out.write_record(super::clock::Clock::of(model).header(&HEADER, &["time"]))?;
         Ok(LimitHitsWriter {
             out,
             model,
@@ -49,20 +49,24 @@ impl<'m, W: Write> LimitHitsWriter<'m, W> {
 
     fn write_row(&mut self, r: &LimitEvent) -> io::Result<()> {
         let (scope, subject) = self.model.limit_subject(r.key.subject);
-        self.out.write_record([
-            r.time.to_string().as_str(),
-            self.model.tenant_id(r.tenant),
-            scope,
-            &subject,
-            r.key.limit.name(),
+        let time = super::clock::Clock::of(self.model).at(r.time);
+        let mut row = vec![
+            r.time.to_string(),
+            self.model.tenant_id(r.tenant).to_string(),
+            scope.to_string(),
+            subject.into_owned(),
+            r.key.limit.name().to_string(),
             match r.change {
                 LimitChange::Hit => "hit",
                 LimitChange::Cleared => "cleared",
-            },
-            &r.reply.to_string(),
-            &r.used.to_string(),
-            &r.limit_value.to_string(),
-        ])?;
+            }
+            .to_string(),
+            r.reply.to_string(),
+            r.used.to_string(),
+            r.limit_value.to_string(),
+        ];
+        row.extend(time);
+        self.out.write_record(&row)?;
         Ok(())
     }
 }

@@ -2,6 +2,7 @@
 //! (`bucket_start_s,mta,queued_messages_max`), streamed like `throughput.csv`. Feeds
 //! the `queue_depth` chart.
 
+use super::clock::Clock;
 use std::io::{self, Write};
 
 use super::bucketed::{BucketRow, BucketedCsv};
@@ -29,8 +30,8 @@ impl BucketRow for Depth {
 pub struct QueueDepthWriter<W: Write>(BucketedCsv<W, Depth>);
 
 impl<W: Write> QueueDepthWriter<W> {
-    pub fn new(out: W, mtas: Vec<String>, bucket: SimDuration) -> io::Result<Self> {
-        BucketedCsv::new(out, &HEADER, mtas, bucket, Depth::default()).map(QueueDepthWriter)
+    pub fn new(out: W, mtas: Vec<String>, bucket: SimDuration, clock: Clock) -> io::Result<Self> {
+        BucketedCsv::new(out, &HEADER, mtas, bucket, Depth::default(), clock).map(QueueDepthWriter)
     }
 
     pub fn finish(self, horizon: SimTime) -> io::Result<W> {
@@ -61,8 +62,13 @@ mod tests {
 
     #[test]
     fn the_most_per_bucket_carries_over_to_quiet_buckets() {
-        let mut w =
-            QueueDepthWriter::new(Vec::new(), vec!["m".into()], SimDuration::MINUTE).unwrap();
+        let mut w = QueueDepthWriter::new(
+            Vec::new(),
+            vec!["m".into()],
+            SimDuration::MINUTE,
+            Clock::NONE,
+        )
+        .unwrap();
         w.depth(SimTime(1_000), 0, 3);
         w.depth(SimTime(2_000), 0, 1);
         w.depth(SimTime(130_000), 0, 0);

@@ -34,7 +34,7 @@ pub struct QuotaUsageWriter<'m, W: Write> {
 impl<'m, W: Write> QuotaUsageWriter<'m, W> {
     pub fn new(out: W, model: &'m Model) -> io::Result<Self> {
         let mut out = csv::Writer::from_writer(out);
-        out.write_record(HEADER)?;
+        out.write_record(super::clock::Clock::of(model).header(&HEADER, &["time"]))?;
         Ok(QuotaUsageWriter {
             out,
             model,
@@ -54,18 +54,21 @@ impl<'m, W: Write> QuotaUsageWriter<'m, W> {
         if self.error.is_some() {
             return;
         }
+        let time = super::clock::Clock::of(self.model).at(start);
         let start = start.to_string();
         for r in rows {
             let (scope, subject) = self.model.limit_subject(r.key.subject);
-            let written = self.out.write_record([
-                start.as_str(),
-                self.model.tenant_id(Some(r.tenant)),
-                scope,
-                &subject,
-                r.key.limit.name(),
-                &r.max_used.to_string(),
-                &r.limit_value.to_string(),
-            ]);
+            let mut row = vec![
+                start.clone(),
+                self.model.tenant_id(Some(r.tenant)).to_string(),
+                scope.to_string(),
+                subject.into_owned(),
+                r.key.limit.name().to_string(),
+                r.max_used.to_string(),
+                r.limit_value.to_string(),
+            ];
+            row.extend(time.clone());
+            let written = self.out.write_record(&row);
             if let Err(e) = written {
                 self.error = Some(e.into());
                 return;

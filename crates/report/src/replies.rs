@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 
+use super::clock::Clock;
 use relay::Reply;
 use relay::time::{SimDuration, SimTime};
 use sim::{Observation, Observer};
@@ -20,18 +21,20 @@ pub struct RepliesWriter<W: Write> {
     /// Index of the bucket being counted.
     current: u64,
     counts: BTreeMap<Reply, u64>,
+    clock: Clock,
     error: Option<io::Error>,
 }
 
 impl<W: Write> RepliesWriter<W> {
-    pub fn new(out: W, bucket: SimDuration) -> io::Result<Self> {
+    pub fn new(out: W, bucket: SimDuration, clock: Clock) -> io::Result<Self> {
         let mut out = csv::Writer::from_writer(out);
-        out.write_record(HEADER)?;
+        out.write_record(clock.header(&HEADER, &["time"]))?;
         Ok(RepliesWriter {
             out,
             bucket: SimDuration::from_millis(bucket.as_millis().max(1)),
             current: 0,
             counts: BTreeMap::new(),
+            clock,
             error: None,
         })
     }
@@ -49,11 +52,12 @@ impl<W: Write> RepliesWriter<W> {
         if self.counts.is_empty() {
             return;
         }
-        let start = SimTime(self.current * self.bucket.as_millis()).to_string();
+        let t = SimTime(self.current * self.bucket.as_millis());
+        let (start, time) = (t.to_string(), self.clock.at(t));
         for (reply, n) in std::mem::take(&mut self.counts) {
-            let written =
-                self.out
-                    .write_record([start.as_str(), &reply.to_string(), &n.to_string()]);
+            let mut row = vec![start.clone(), reply.to_string(), n.to_string()];
+            row.extend(time.clone());
+            let written = self.out.write_record(&row);
             if let Err(e) = written {
                 self.error.get_or_insert(e.into());
             }
@@ -85,7 +89,7 @@ mod tests {
 
     #[test]
     fn refusals_are_counted_per_bucket_and_reply() {
-        let mut w = RepliesWriter::new(Vec::new(), SimDuration::MINUTE).unwrap();
+        let mut w = RepliesWriter::new(Vec::new(), SimDuration::MINUTE, Clock::NONE).unwrap();
         w.refusal(SimTime(1_000), Reply::PeakCustomerLimit);
         w.refusal(SimTime(2_000), Reply::PeakCustomerLimit);
         w.refusal(SimTime(130_000), Reply::DailyCustomerLimit);

@@ -1,15 +1,17 @@
 //! `throughput.csv`: one row per time bucket and tenant, streamed while the run goes,
 //! so memory does not grow with the length of the run. Recipients and messages are
 //! counted in the tenant of the sending MTA; a deferred recipient is counted at each
-//! attempt that defers it.
+//! attempt that defers it, and `first_attempt_rcpts` counts each recipient once, in
+//! the bucket of its first attempt (so offered load and retries can be told apart).
 
 use std::io::{self, Write};
 
 use super::bucketed::{BucketRow, BucketedCsv};
+use super::clock::Clock;
 use relay::time::{SimDuration, SimTime};
 use sim::{AttemptCounts, Observation, Observer};
 
-pub const HEADER: [&str; 9] = [
+pub const HEADER: [&str; 10] = [
     "bucket_start_s",
     "tenant",
     "offered_rcpts",
@@ -19,18 +21,19 @@ pub const HEADER: [&str; 9] = [
     "accepted_msgs",
     "connections_opened",
     "connections_refused",
+    "first_attempt_rcpts",
 ];
 
 /// The counts of the columns after `tenant`, per bucket.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct Counts([u64; 7]);
+pub struct Counts([u64; 8]);
 
 impl BucketRow for Counts {
     fn cells(&self) -> impl Iterator<Item = String> {
         self.0.iter().map(u64::to_string)
     }
     fn next_bucket(&mut self) {
-        self.0 = [0; 7];
+        self.0 = [0; 8];
     }
 }
 
@@ -43,10 +46,17 @@ const REJECTED: usize = 3;
 const ACCEPTED_MSGS: usize = 4;
 const OPENED: usize = 5;
 const REFUSED: usize = 6;
+const FIRST_ATTEMPT: usize = 7;
 
 impl<W: Write> ThroughputWriter<W> {
-    pub fn new(out: W, tenants: Vec<String>, bucket: SimDuration) -> io::Result<Self> {
-        BucketedCsv::new(out, &HEADER, tenants, bucket, Counts::default()).map(ThroughputWriter)
+    pub fn new(
+        out: W,
+        tenants: Vec<String>,
+        bucket: SimDuration,
+        clock: Clock,
+    ) -> io::Result<Self> {
+        BucketedCsv::new(out, &HEADER, tenants, bucket, Counts::default(), clock)
+            .map(ThroughputWriter)
     }
 
     /// Writes the buckets up to the horizon and returns the inner writer.
@@ -54,7 +64,7 @@ impl<W: Write> ThroughputWriter<W> {
         self.0.finish(horizon)
     }
 
-    fn row(&mut self, time: SimTime, tenant: usize) -> &mut [u64; 7] {
+    fn row(&mut self, time: SimTime, tenant: usize) -> &mut [u64; 8] {
         &mut self.0.row(time, tenant).0
     }
 }
@@ -70,6 +80,7 @@ impl<W: Write> ThroughputWriter<W> {
         row[DEFERRED] += c.deferred_rcpts;
         row[REJECTED] += c.rejected_rcpts;
         row[ACCEPTED_MSGS] += c.accepted_msgs;
+        row[FIRST_ATTEMPT] += c.first_attempt_rcpts;
     }
 
     pub fn connection(&mut self, time: SimTime, tenant: usize, opened: bool) {
@@ -103,6 +114,7 @@ mod tests {
             Vec::new(),
             vec!["a".into(), "b".into()],
             SimDuration::MINUTE,
+            Clock::NONE,
         )
         .unwrap();
         w.offered(SimTime(1_000), 0, 3);
@@ -116,13 +128,14 @@ mod tests {
                 newly_deferred_rcpts: 1,
                 rejected_rcpts: 0,
                 accepted_msgs: 1,
+                first_attempt_rcpts: 3,
             },
         );
         w.offered(SimTime(130_000), 1, 2);
         w.connection(SimTime(130_000), 1, false);
         let out = String::from_utf8(w.finish(SimTime(180_000)).unwrap()).unwrap();
-        let expected = "bucket_start_s,tenant,offered_rcpts,accepted_rcpts,deferred_rcpts,rejected_rcpts,accepted_msgs,connections_opened,connections_refused\n\
-0.000,a,3,2,1,0,1,1,0\n0.000,b,0,0,0,0,0,0,0\n60.000,a,0,0,0,0,0,0,0\n60.000,b,0,0,0,0,0,0,0\n120.000,a,0,0,0,0,0,0,0\n120.000,b,2,0,0,0,0,0,1\n";
+        let expected = "bucket_start_s,tenant,offered_rcpts,accepted_rcpts,deferred_rcpts,rejected_rcpts,accepted_msgs,connections_opened,connections_refused,first_attempt_rcpts\n\
+0.000,a,3,2,1,0,1,1,0,3\n0.000,b,0,0,0,0,0,0,0,0\n60.000,a,0,0,0,0,0,0,0,0\n60.000,b,0,0,0,0,0,0,0,0\n120.000,a,0,0,0,0,0,0,0,0\n120.000,b,2,0,0,0,0,0,1,0\n";
         assert_eq!(out, expected);
     }
 }

@@ -32,7 +32,7 @@ use crate::limits::EffectiveLimits;
 use crate::reply::Reply;
 use crate::time::SimTime;
 use unique::{RecipientId, UniqueWindow};
-use usage::{Busiest, CustomerMeter, UserMeter, UserMeters, WindowUsage};
+use usage::{Busiest, CustomerMeter, Fullest, UserMeter, UserMeters, WindowUsage};
 use window::{CountWindow, ExpiryClock};
 
 /// What one open transaction has reserved (Q12); owned by the session and reused.
@@ -132,7 +132,10 @@ impl QuotaEngine {
                     billing: t.billing,
                     user_limits: t.user_limits,
                     limits,
-                    meter: CustomerMeter::new(limits),
+                    meter: CustomerMeter {
+                        day: Fullest::at(0, limits.customer_day),
+                        peak: Fullest::at(0, limits.customer_peak),
+                    },
                     block_all: t.block_all_senders_at_customer_limit,
                     day: CountWindow::default(),
                     peak: CountWindow::default(),
@@ -212,7 +215,7 @@ impl QuotaEngine {
             }
             window.reserved += 1;
             let used = window.used();
-            self.meter_user(u, |m| m.messages = m.messages.max(used));
+            self.meter_user(u, |m| m.messages.note(used, limit));
         }
         res.tenant = Some(tenant);
         res.user = user;
@@ -268,13 +271,14 @@ impl QuotaEngine {
         }
         c.day.reserved += 1;
         c.peak.reserved += 1;
-        c.meter.day = c.meter.day.max(c.day.used());
-        c.meter.peak = c.meter.peak.max(c.peak.used());
+        c.meter.day.note(c.day.used(), day_limit);
+        c.meter.peak.note(c.peak.used(), peak_limit);
         if let Some(u) = res.user {
+            let limit = self.user_limits(u).user_unique_recipients;
             let window = &mut self.users[u.0 as usize].unique;
             window.hold(rcpt);
             let used = window.used();
-            self.meter_user(u, |m| m.unique = m.unique.max(used));
+            self.meter_user(u, |m| m.unique.note(used, limit));
         }
         res.recipients.push(rcpt);
         Ok(())
@@ -362,8 +366,25 @@ impl QuotaEngine {
         let c = &mut self.customers[tenant.0 as usize];
         let before = c.limits;
         c.limits = EffectiveLimits::for_tenant(&self.config, c.licences, c.billing, c.user_limits);
-        c.meter.limits_changed(&c.limits);
         let l = c.limits;
+        // A new limit can make a window fuller (or emptier) without a new item.
+        c.day.expire(now);
+        c.peak.expire(now);
+        c.meter.day.note(c.day.used(), l.customer_day);
+        c.meter.peak.note(c.peak.used(), l.customer_peak);
+        for &u in directory.users_of(tenant) {
+            let uq = &mut self.users[u.0 as usize];
+            uq.messages.expire(now);
+            uq.unique.expire(now);
+            let (messages, unique) = (uq.messages.used(), uq.unique.used());
+            if messages > 0 || unique > 0 {
+                self.meter_user(u, |m| {
+                    m.messages.note(messages, l.user_messages);
+                    m.unique.note(unique, l.user_unique_recipients);
+                });
+            }
+        }
+        let c = &mut self.customers[tenant.0 as usize];
         if l.customer_day < before.customer_day
             || l.customer_peak < before.customer_peak
             || l.user_messages < before.user_messages
@@ -591,33 +612,31 @@ impl QuotaEngine {
         busiest_users: usize,
         out: &mut Vec<WindowUsage>,
     ) {
-        // Users first: their limits are read from the customers' meters, which the
-        // customers' part then resets.
         let mut messages = Busiest::new(busiest_users);
         let mut unique = Busiest::new(busiest_users);
         let mut active = std::mem::take(&mut self.user_meters.active);
         active.retain(|&u| {
             let uq = &mut self.users[u.0 as usize];
             let tenant = uq.tenant;
-            let limits = self.customers[tenant.0 as usize].meter.limits;
+            let limits = self.customers[tenant.0 as usize].limits;
             let [m_key, u_key] = user_keys(u);
             messages.offer(WindowUsage {
                 tenant,
                 key: m_key,
-                max_used: uq.meter.messages,
-                limit_value: limits.user_messages,
+                max_used: uq.meter.messages.used,
+                limit_value: uq.meter.messages.limit,
             });
             unique.offer(WindowUsage {
                 tenant,
                 key: u_key,
-                max_used: uq.meter.unique,
-                limit_value: limits.user_unique_recipients,
+                max_used: uq.meter.unique.used,
+                limit_value: uq.meter.unique.limit,
             });
             uq.messages.expire(end);
             uq.unique.expire(end);
-            uq.meter.messages = uq.messages.used();
-            uq.meter.unique = uq.unique.used();
-            let keep = uq.meter.messages > 0 || uq.meter.unique > 0;
+            uq.meter.messages = Fullest::at(uq.messages.used(), limits.user_messages);
+            uq.meter.unique = Fullest::at(uq.unique.used(), limits.user_unique_recipients);
+            let keep = uq.meter.messages.used > 0 || uq.meter.unique.used > 0;
             uq.meter.listed = keep;
             keep
         });
@@ -627,21 +646,18 @@ impl QuotaEngine {
             c.day.expire(end);
             c.peak.expire(end);
             let [day, peak] = customer_keys(tenant);
-            let limits = c.meter.limits;
-            for (key, max_used, limit_value) in [
-                (day, c.meter.day, limits.customer_day),
-                (peak, c.meter.peak, limits.customer_peak),
-            ] {
+            for (key, fullest) in [(day, c.meter.day), (peak, c.meter.peak)] {
                 out.push(WindowUsage {
                     tenant,
                     key,
-                    max_used,
-                    limit_value,
+                    max_used: fullest.used,
+                    limit_value: fullest.limit,
                 });
             }
-            c.meter = CustomerMeter::new(c.limits);
-            c.meter.day = c.day.used();
-            c.meter.peak = c.peak.used();
+            c.meter = CustomerMeter {
+                day: Fullest::at(c.day.used(), c.limits.customer_day),
+                peak: Fullest::at(c.peak.used(), c.limits.customer_peak),
+            };
         }
         messages.drain_into(out);
         unique.drain_into(out);

@@ -4,62 +4,67 @@
 //!
 //! A window's use (committed plus reserved, what a check compares with its limit,
 //! Q12) only rises when a check reserves an item and only falls when items expire or
-//! a transaction gives its reservations back. So its highest use within a bucket is
-//! the larger of its use when the bucket began and its use after each reservation in
-//! the bucket: a running maximum per window, updated where the engine reserves,
-//! read and reset at each bucket boundary. Nothing is sampled, nothing missed.
+//! a transaction gives its reservations back; its limit changes only at a licence
+//! change or a paid invoice. So the moment a window is fullest within a bucket — its
+//! highest share of the limit in force — is the bucket's start, a reservation, or a
+//! limit change: a running maximum per window ([`Fullest`]), updated at those
+//! points, read and reset at each bucket boundary. Nothing is sampled, nothing
+//! missed; a limit that refuses within a bucket shows there as use equal to limit.
 
 use crate::directory::{TenantIx, UserId};
 use crate::limit::LimitKey;
-use crate::limits::EffectiveLimits;
 
-/// The highest use of one window within one bucket (a row of `quota_usage.csv`).
+/// One window at its fullest within one bucket (a row of `quota_usage.csv`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct WindowUsage {
     /// The customer the window belongs to (for a user's window, the user's).
     pub tenant: TenantIx,
     pub key: LimitKey,
-    /// Committed plus reserved items at their highest in the bucket.
+    /// Committed plus reserved items when the window was fullest in the bucket
+    /// (with a limit that did not change, its highest use).
     pub max_used: u64,
-    /// The highest value of the limit in force at any moment of the bucket (a limit
-    /// that changed within it, at `invoice_paid` or a licence change, is given at
-    /// its higher value).
+    /// The limit in force at that moment.
     pub limit_value: u64,
 }
 
-/// The running maxima of one customer's two windows and of its limits.
-#[derive(Clone, Copy, Debug)]
-pub(super) struct CustomerMeter {
-    pub day: u64,
-    pub peak: u64,
-    pub limits: EffectiveLimits,
+/// A window's fullest moment so far in the bucket: its use and the limit then. The
+/// highest share of the limit wins; of equal shares, the higher use.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct Fullest {
+    pub used: u64,
+    pub limit: u64,
 }
 
-impl CustomerMeter {
-    pub fn new(limits: EffectiveLimits) -> Self {
-        CustomerMeter {
-            day: 0,
-            peak: 0,
-            limits,
+impl Fullest {
+    pub fn at(used: u64, limit: u64) -> Self {
+        Fullest { used, limit }
+    }
+
+    /// The window holds `used` under `limit` now.
+    #[inline(always)]
+    pub fn note(&mut self, used: u64, limit: u64) {
+        // used / limit > self.used / self.limit, without division.
+        let now = u128::from(used) * u128::from(self.limit.max(1));
+        let best = u128::from(self.used) * u128::from(limit.max(1));
+        if now > best || (now == best && used > self.used) || self.limit == 0 {
+            *self = Fullest { used, limit };
         }
     }
-
-    /// The customer's limits changed to `new` within the bucket.
-    pub fn limits_changed(&mut self, new: &EffectiveLimits) {
-        let l = &mut self.limits;
-        l.customer_day = l.customer_day.max(new.customer_day);
-        l.customer_peak = l.customer_peak.max(new.customer_peak);
-        l.user_messages = l.user_messages.max(new.user_messages);
-        l.user_unique_recipients = l.user_unique_recipients.max(new.user_unique_recipients);
-    }
 }
 
-/// The running maxima of one registered user's two windows; `listed` while the user
-/// is in [`UserMeters::active`].
+/// The fullest moments of one customer's two windows.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct CustomerMeter {
+    pub day: Fullest,
+    pub peak: Fullest,
+}
+
+/// The fullest moments of one registered user's two windows; `listed` while the
+/// user is in [`UserMeters::active`].
 #[derive(Clone, Copy, Debug, Default)]
 pub(super) struct UserMeter {
-    pub messages: u64,
-    pub unique: u64,
+    pub messages: Fullest,
+    pub unique: Fullest,
     pub listed: bool,
 }
 
@@ -120,6 +125,20 @@ mod tests {
             max_used,
             limit_value: 10,
         }
+    }
+
+    #[test]
+    fn the_fullest_moment_is_the_highest_share_of_the_limit() {
+        let mut f = Fullest::at(40, 50);
+        f.note(60, 100); // a larger use under a raised limit: a smaller share
+        assert_eq!(f, Fullest::at(40, 50));
+        f.note(50, 50); // the limit reached
+        assert_eq!(f, Fullest::at(50, 50));
+        f.note(100, 100); // as full, with more use
+        assert_eq!(f, Fullest::at(100, 100));
+        let mut empty = Fullest::default();
+        empty.note(0, 9);
+        assert_eq!(empty, Fullest::at(0, 9));
     }
 
     #[test]

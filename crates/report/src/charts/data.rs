@@ -13,6 +13,8 @@ pub struct ThroughputRow {
     pub accepted: f64,
     pub deferred: f64,
     pub rejected: f64,
+    /// Recipients tried for the first time (`None` in folders of older versions).
+    pub first_attempt: Option<f64>,
 }
 
 /// An episode of a limit: from, to (seconds).
@@ -235,6 +237,7 @@ pub fn read(dir: &Path) -> io::Result<Results> {
     for r in records(&path)? {
         let f = |i: usize| value(&path, &r, i, horizon_s);
         let (start_s, offered, accepted, deferred, rejected) = (f(0)?, f(2)?, f(3)?, f(4)?, f(5)?);
+        let first_attempt = if r.len() > 9 { Some(f(9)?) } else { None };
         results
             .throughput
             .entry(r.get(1).unwrap_or("").to_string())
@@ -245,6 +248,7 @@ pub fn read(dir: &Path) -> io::Result<Results> {
                 accepted,
                 deferred,
                 rejected,
+                first_attempt,
             });
     }
     read_episodes(dir, &mut results)?;

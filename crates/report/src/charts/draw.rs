@@ -30,6 +30,7 @@ const ACCEPTED: RGBColor = RGBColor(46, 125, 50);
 const DEFERRED: RGBColor = RGBColor(245, 166, 35);
 const REJECTED: RGBColor = RGBColor(198, 40, 40);
 pub(super) const LIMIT: RGBColor = RGBColor(90, 90, 90);
+const FIRST_ATTEMPT: RGBColor = RGBColor(20, 60, 160);
 pub(super) const PALETTE: [RGBColor; 6] = [
     RGBColor(31, 119, 180),
     RGBColor(255, 127, 14),
@@ -396,6 +397,20 @@ pub fn throughput<DB: DrawingBackend>(area: &Area<DB>, r: &Results) -> Result<()
                 .draw_series(AreaSeries::new(points, 0.0, color.mix(0.85)))
                 .map_err(e)?;
             keys.add(name, Mark::Fill(color.mix(0.85)));
+        }
+        if rows.iter().any(|x| x.first_attempt.is_some()) {
+            let steps = rows.iter().flat_map(|x| {
+                let (a, b) = (x.start_s / 3600.0, (x.start_s + r.bucket_s) / 3600.0);
+                let v = x.first_attempt.unwrap_or(0.0);
+                [(a.max(from), v), (b.min(to), v)]
+            });
+            chart
+                .draw_series(LineSeries::new(steps, FIRST_ATTEMPT.stroke_width(2)))
+                .map_err(e)?;
+            keys.add(
+                "tried for the first time (offered);\nabove it in a bar: retries",
+                Mark::Line(FIRST_ATTEMPT),
+            );
         }
         if let Some((per_bucket, name)) = peak_line(tenant) {
             chart

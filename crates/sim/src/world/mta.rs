@@ -60,6 +60,10 @@ pub struct AttemptCounts {
     pub rejected_rcpts: u64,
     /// Messages (transactions) accepted after DATA.
     pub accepted_msgs: u64,
+    /// Recipients tried for the first time in this attempt (all of them on a
+    /// message's first attempt, none on a retry): offered load, told apart from
+    /// retries.
+    pub first_attempt_rcpts: u64,
 }
 
 /// The fates of one message's recipients when it leaves the queue (or at the horizon).
@@ -792,6 +796,12 @@ impl MtaRuntime {
             fate == Fate::Deferred
         });
         counts.accepted_msgs = u64::from(counts.accepted_rcpts > 0);
+        // A message's recipients still pending after an attempt were all deferred
+        // in it, so an attempt before any deferral is the message's first.
+        if !q.deferred_once {
+            counts.first_attempt_rcpts =
+                counts.accepted_rcpts + counts.deferred_rcpts + counts.rejected_rcpts;
+        }
         if counts.deferred_rcpts > 0 && !q.deferred_once {
             q.deferred_once = true;
             counts.newly_deferred_rcpts = counts.deferred_rcpts;
