@@ -15,6 +15,7 @@ pub mod limit_hits;
 pub mod queue_depth;
 pub mod quota_usage;
 pub mod replies;
+pub mod subject_csv;
 pub mod summary;
 pub mod sweep_csv;
 pub mod sweep_meta;

@@ -9,6 +9,8 @@ use relay::{LimitChange, LimitEvent};
 use scenario::Model;
 use sim::{Observation, Observer};
 
+use super::subject_csv::SubjectCsv;
+
 pub const HEADER: [&str; 9] = [
     "time_s",
     "tenant",
@@ -23,51 +25,29 @@ pub const HEADER: [&str; 9] = [
 
 /// Streams the timeline as the run observes it (an `Observer`); names come from the
 /// model (tenant ids, user addresses).
-pub struct LimitHitsWriter<'m, W: Write> {
-    out: csv::Writer<W>,
-    model: &'m Model,
-    error: Option<io::Error>,
-}
+pub struct LimitHitsWriter<'m, W: Write>(SubjectCsv<'m, W>);
 
 impl<'m, W: Write> LimitHitsWriter<'m, W> {
     pub fn new(out: W, model: &'m Model) -> io::Result<Self> {
-        let mut out = csv::Writer::from_writer(out);
-        out.write_record(super::clock::Clock::of(model).header(&HEADER, &["time"]))?;
-        Ok(LimitHitsWriter {
-            out,
-            model,
-            error: None,
-        })
+        SubjectCsv::new(out, model, &HEADER).map(LimitHitsWriter)
     }
 
     pub fn finish(self) -> io::Result<W> {
-        if let Some(e) = self.error {
-            return Err(e);
-        }
-        self.out.into_inner().map_err(|e| e.into_error())
+        self.0.finish()
     }
 
-    fn write_row(&mut self, r: &LimitEvent) -> io::Result<()> {
-        let (scope, subject) = self.model.limit_subject(r.key.subject);
-        let time = super::clock::Clock::of(self.model).at(r.time);
-        let mut row = vec![
-            r.time.to_string(),
-            self.model.tenant_id(r.tenant).to_string(),
-            scope.to_string(),
-            subject.into_owned(),
-            r.key.limit.name().to_string(),
-            match r.change {
-                LimitChange::Hit => "hit",
-                LimitChange::Cleared => "cleared",
-            }
-            .to_string(),
+    pub fn limit_event(&mut self, r: &LimitEvent) {
+        let event = match r.change {
+            LimitChange::Hit => "hit",
+            LimitChange::Cleared => "cleared",
+        };
+        let rest = [
+            event.to_string(),
             r.reply.to_string(),
             r.used.to_string(),
             r.limit_value.to_string(),
         ];
-        row.extend(time);
-        self.out.write_record(&row)?;
-        Ok(())
+        self.0.row(r.time, r.tenant, r.key, &rest);
     }
 }
 
@@ -75,16 +55,6 @@ impl<W: Write> Observer for LimitHitsWriter<'_, W> {
     fn observe(&mut self, _: SimTime, what: &Observation<'_>) {
         if let Observation::Limit(event) = *what {
             self.limit_event(event);
-        }
-    }
-}
-
-impl<W: Write> LimitHitsWriter<'_, W> {
-    pub fn limit_event(&mut self, event: &LimitEvent) {
-        if self.error.is_none()
-            && let Err(e) = self.write_row(event)
-        {
-            self.error = Some(e);
         }
     }
 }

@@ -12,6 +12,8 @@ use relay::time::SimTime;
 use scenario::Model;
 use sim::{Observation, Observer};
 
+use super::subject_csv::SubjectCsv;
+
 pub const HEADER: [&str; 7] = [
     "bucket_start_s",
     "tenant",
@@ -25,54 +27,22 @@ pub const HEADER: [&str; 7] = [
 /// Per bucket and user limit, the users reported: those with the highest use.
 pub const BUSIEST_USERS: usize = 10;
 
-pub struct QuotaUsageWriter<'m, W: Write> {
-    out: csv::Writer<W>,
-    model: &'m Model,
-    error: Option<io::Error>,
-}
+pub struct QuotaUsageWriter<'m, W: Write>(SubjectCsv<'m, W>);
 
 impl<'m, W: Write> QuotaUsageWriter<'m, W> {
     pub fn new(out: W, model: &'m Model) -> io::Result<Self> {
-        let mut out = csv::Writer::from_writer(out);
-        out.write_record(super::clock::Clock::of(model).header(&HEADER, &["time"]))?;
-        Ok(QuotaUsageWriter {
-            out,
-            model,
-            error: None,
-        })
+        SubjectCsv::new(out, model, &HEADER).map(QuotaUsageWriter)
     }
 
     pub fn finish(self) -> io::Result<W> {
-        if let Some(e) = self.error {
-            return Err(e);
-        }
-        self.out.into_inner().map_err(|e| e.into_error())
+        self.0.finish()
     }
 
     /// The rows of the bucket that starts at `start`.
     pub fn bucket(&mut self, start: SimTime, rows: &[WindowUsage]) {
-        if self.error.is_some() {
-            return;
-        }
-        let time = super::clock::Clock::of(self.model).at(start);
-        let start = start.to_string();
         for r in rows {
-            let (scope, subject) = self.model.limit_subject(r.key.subject);
-            let mut row = vec![
-                start.clone(),
-                self.model.tenant_id(Some(r.tenant)).to_string(),
-                scope.to_string(),
-                subject.into_owned(),
-                r.key.limit.name().to_string(),
-                r.max_used.to_string(),
-                r.limit_value.to_string(),
-            ];
-            row.extend(time.clone());
-            let written = self.out.write_record(&row);
-            if let Err(e) = written {
-                self.error = Some(e.into());
-                return;
-            }
+            let rest = [r.max_used.to_string(), r.limit_value.to_string()];
+            self.0.row(start, Some(r.tenant), r.key, &rest);
         }
     }
 }
