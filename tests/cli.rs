@@ -246,7 +246,7 @@ fn run_writes_the_contract_files() {
     let mut lines = csv.lines();
     assert_eq!(
         lines.next().unwrap(),
-        "bucket_start_s,tenant,offered_rcpts,accepted_rcpts,deferred_rcpts,rejected_rcpts,accepted_msgs,connections_opened,connections_refused,first_attempt_rcpts,time"
+        "bucket_start_s,tenant,offered_rcpts,accepted_rcpts,deferred_rcpts,rejected_rcpts,accepted_msgs,connections_opened,connections_refused,first_attempt_rcpts,first_attempt_accepted_rcpts,first_attempt_deferred_rcpts,first_attempt_rejected_rcpts,time"
     );
     // The scenario has a start: the clock time of each bucket comes last.
     assert!(lines.next().unwrap().ends_with(",2026-03-02T00:00:00Z"));
@@ -271,6 +271,17 @@ fn run_writes_the_contract_files() {
         offered,
         summary["recipients"]["generated"].as_u64().unwrap()
     );
+    // First attempts split by outcome, and never more than all attempts of the bucket.
+    for line in csv.lines().skip(1) {
+        let n: Vec<u64> = line
+            .split(',')
+            .skip(2)
+            .take(11)
+            .map(|c| c.parse().unwrap())
+            .collect();
+        assert_eq!(n[7], n[8] + n[9] + n[10], "{line}");
+        assert!(n[8] <= n[1] && n[9] <= n[2] && n[10] <= n[3], "{line}");
+    }
 }
 
 #[test]

@@ -35,15 +35,58 @@ impl Clock {
 
     /// `t` as an RFC 3339 date-time (milliseconds when there are any), if set.
     pub fn at(self, t: SimTime) -> Option<String> {
-        let start = self.0?;
-        let iso = start.after(t).to_iso();
-        let ms = t.as_millis() % 1000;
-        Some(if ms == 0 {
-            iso
+        let mut text = Vec::new();
+        ClockText::new(self).write(t, &mut text);
+        self.is_set()
+            .then(|| String::from_utf8(text).expect("a date-time is ASCII"))
+    }
+}
+
+/// Clock times written one after another (the trace writes one per transaction):
+/// the date-time of a whole second is made once and reused while the times stay in
+/// that second.
+#[derive(Clone, Debug)]
+pub struct ClockText {
+    clock: Clock,
+    /// The second `iso` is of.
+    second: Option<u64>,
+    iso: String,
+}
+
+impl ClockText {
+    pub fn new(clock: Clock) -> Self {
+        ClockText {
+            clock,
+            second: None,
+            iso: String::new(),
+        }
+    }
+
+    /// Appends `t` as an RFC 3339 date-time to `out`; nothing when the clock is not set.
+    pub fn write(&mut self, t: SimTime, out: &mut Vec<u8>) {
+        let Some(start) = self.clock.0 else {
+            return;
+        };
+        let ms = t.as_millis();
+        if self.second != Some(ms / 1000) {
+            self.second = Some(ms / 1000);
+            self.iso = start.after(SimTime(ms - ms % 1000)).to_iso();
+        }
+        let iso = self.iso.as_bytes();
+        if ms.is_multiple_of(1000) {
+            out.extend_from_slice(iso);
         } else {
             // Seconds are the 19 characters `YYYY-MM-DDTHH:MM:SS`; the offset follows.
-            format!("{}.{ms:03}{}", &iso[..19], &iso[19..])
-        })
+            let frac = ms % 1000;
+            out.extend_from_slice(&iso[..19]);
+            out.extend_from_slice(&[
+                b'.',
+                b'0' + (frac / 100) as u8,
+                b'0' + (frac / 10 % 10) as u8,
+                b'0' + (frac % 10) as u8,
+            ]);
+            out.extend_from_slice(&iso[19..]);
+        }
     }
 }
 
@@ -65,5 +108,17 @@ mod tests {
             "2026-03-03T00:00:12.500+01:00"
         );
         assert!(Clock::NONE.at(SimTime(0)).is_none());
+        // One text per second, reused within it and remade in the next.
+        let mut text = ClockText::new(c);
+        let mut out = Vec::new();
+        for t in [999, 1_000, 1_007, 61_050] {
+            text.write(SimTime(t), &mut out);
+            out.push(b' ');
+        }
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "2026-03-02T23:00:00.999+01:00 2026-03-02T23:00:01+01:00 \
+             2026-03-02T23:00:01.007+01:00 2026-03-02T23:01:01.050+01:00 "
+        );
     }
 }

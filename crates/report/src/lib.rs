@@ -80,7 +80,7 @@ fn write_run(
             let file = TraceFile::create(dir, format)?;
             let mtas = model.mtas.iter().map(|m| m.id.clone()).collect();
             let space = RecipientSpace::new(&model.senders).map_err(io::Error::other)?;
-            Some(TransactionWriter::new(file, tenants, mtas, space)?)
+            Some(TransactionWriter::new(file, tenants, mtas, space, clock)?)
         }
         None => None,
     };

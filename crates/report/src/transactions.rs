@@ -8,7 +8,8 @@
 //! every recipient got when they all got the same one (most transactions), else one
 //! per recipient, `;`-joined and aligned with `recipients`;
 //! `reply` is the transaction's final reply; `relayed_from` is the envelope sender
-//! the relay passed on after P8 rewriting (empty when not rewritten).
+//! the relay passed on after P8 rewriting (empty when not rewritten). When the
+//! scenario has a `start`, a last column `time` gives `time_s` as a clock time.
 //!
 //! The simulation thread only copies each transaction into a batch of plain rows (ids,
 //! counts, replies; a name the first time it is seen); a second thread turns the
@@ -24,6 +25,7 @@ use relay::{RecipientId, Reply};
 use sim::world::client::TransactionTrace;
 
 use crate::AtomicFile;
+use crate::clock::{Clock, ClockText};
 use sim::world::recipients::RecipientSpace;
 use sim::{Observation, Observer};
 
@@ -207,6 +209,7 @@ impl<W: Write + Send + 'static> TransactionWriter<W> {
         tenants: Vec<String>,
         mtas: Vec<String>,
         space: RecipientSpace,
+        clock: Clock,
     ) -> io::Result<Self> {
         let (full, full_rx) = std::sync::mpsc::sync_channel::<Batch>(BATCHES_IN_FLIGHT);
         let (empty_tx, empty) = std::sync::mpsc::sync_channel::<Batch>(BATCHES_IN_FLIGHT);
@@ -214,7 +217,7 @@ impl<W: Write + Send + 'static> TransactionWriter<W> {
         let thread = std::thread::Builder::new()
             .name("trace".into())
             .spawn(move || {
-                let mut csv = CsvRows::new(tenants, mtas, space);
+                let mut csv = CsvRows::new(tenants, mtas, space, clock);
                 csv.header();
                 for mut batch in full_rx {
                     csv.batch(&batch);
@@ -446,6 +449,8 @@ struct CsvRows {
     addresses_plain: bool,
     out: Vec<u8>,
     field: String,
+    /// The `time` column, when the scenario has a start.
+    clock: Option<ClockText>,
 }
 
 /// `fmt::Write` into a byte buffer.
@@ -459,7 +464,7 @@ impl std::fmt::Write for Bytes<'_> {
 }
 
 impl CsvRows {
-    fn new(tenants: Vec<String>, mtas: Vec<String>, space: RecipientSpace) -> Self {
+    fn new(tenants: Vec<String>, mtas: Vec<String>, space: RecipientSpace, clock: Clock) -> Self {
         let addresses_plain = space.names().all(|n| !needs_quotes(n.as_bytes()));
         CsvRows {
             tenants: tenants.iter().map(|t| csv_fields(&[t])).collect(),
@@ -474,11 +479,15 @@ impl CsvRows {
             row_replies: Vec::new(),
             out: Vec::with_capacity(1 << 20),
             field: String::new(),
+            clock: clock.is_set().then(|| ClockText::new(clock)),
         }
     }
 
     fn header(&mut self) {
         self.out.extend_from_slice(HEADER.join(",").as_bytes());
+        if self.clock.is_some() {
+            self.out.extend_from_slice(b",time");
+        }
         self.out.push(b'\n');
     }
 
@@ -587,6 +596,10 @@ impl CsvRows {
         if row.postmaster != NONE {
             self.out
                 .extend_from_slice(self.domains[row.postmaster as usize].as_bytes());
+        }
+        if let Some(clock) = &mut self.clock {
+            self.out.push(b',');
+            clock.write(row.time, &mut self.out);
         }
         self.out.push(b'\n');
     }

@@ -208,18 +208,24 @@ pub fn headlines(model: &scenario::Model, episodes: &[LimitEpisode]) -> Vec<Stri
                     SimDuration(first.as_millis() / 1000 * 1000)
                 ),
             };
-            let episodes = if t.episodes > 1 {
-                format!(
-                    " in {} episodes",
-                    crate::numbers::group_thousands(t.episodes)
-                )
-            } else {
-                String::new()
+            let in_force = SimDuration(t.in_force.as_millis().div_ceil(1000) * 1000);
+            // A limit that refuses and frees at one instant (D4 closing a connection)
+            // is never "in force" for a while: say how often it was hit.
+            let when = match (in_force == SimDuration::ZERO, t.episodes) {
+                (true, 1) => format!("hit once at {from}"),
+                (true, n) => format!(
+                    "hit {} times from {from}",
+                    crate::numbers::group_thousands(n)
+                ),
+                (false, 1) => format!("in force {in_force} from {from}"),
+                (false, n) => format!(
+                    "in force {in_force} in {} episodes from {from}",
+                    crate::numbers::group_thousands(n)
+                ),
             };
             format!(
-                "{} ({name}){whose} in force {}{episodes} from {from}, {} {}",
+                "{} ({name}){whose} {when}, {} {}",
                 limit.rule(),
-                SimDuration(t.in_force.as_millis().div_ceil(1000) * 1000),
                 crate::numbers::group_thousands(t.refusals),
                 refusals_noun(limit)
             )

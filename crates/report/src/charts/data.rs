@@ -13,8 +13,30 @@ pub struct ThroughputRow {
     pub accepted: f64,
     pub deferred: f64,
     pub rejected: f64,
-    /// Recipients tried for the first time (`None` in folders of older versions).
-    pub first_attempt: Option<f64>,
+    /// What the relay did with the recipients tried for the first time (`None` in
+    /// folders of older versions).
+    pub first: Option<FirstAttempts>,
+}
+
+/// The recipients of a bucket's first attempts, by outcome.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FirstAttempts {
+    pub accepted: f64,
+    pub deferred: f64,
+    pub rejected: f64,
+}
+
+impl ThroughputRow {
+    /// Recipients tried in the bucket, first attempts and retries.
+    pub fn tried(&self) -> f64 {
+        self.accepted + self.deferred + self.rejected
+    }
+
+    /// Recipients tried again in the bucket (known when `first` is).
+    pub fn retried(&self) -> Option<f64> {
+        let first = self.first?;
+        Some((self.tried() - first.accepted - first.deferred - first.rejected).max(0.0))
+    }
 }
 
 /// An episode of a limit: from, to (seconds).
@@ -233,24 +255,7 @@ pub fn read(dir: &Path) -> io::Result<Results> {
             );
         }
     }
-    let path = dir.join("throughput.csv");
-    for r in records(&path)? {
-        let f = |i: usize| value(&path, &r, i, horizon_s);
-        let (start_s, offered, accepted, deferred, rejected) = (f(0)?, f(2)?, f(3)?, f(4)?, f(5)?);
-        let first_attempt = if r.len() > 9 { Some(f(9)?) } else { None };
-        results
-            .throughput
-            .entry(r.get(1).unwrap_or("").to_string())
-            .or_default()
-            .push(ThroughputRow {
-                start_s,
-                offered,
-                accepted,
-                deferred,
-                rejected,
-                first_attempt,
-            });
-    }
+    read_throughput(dir, &mut results)?;
     read_episodes(dir, &mut results)?;
     read_usage(dir, &mut results)?;
     read_replies(dir, &mut results)?;
@@ -267,6 +272,63 @@ pub fn read(dir: &Path) -> io::Result<Results> {
         }
     }
     Ok(results)
+}
+
+/// `throughput.csv`, its columns found by name (folders of older versions lack
+/// the `first_attempt_*` ones).
+fn read_throughput(dir: &Path, results: &mut Results) -> io::Result<()> {
+    let path = dir.join("throughput.csv");
+    let mut reader = csv::Reader::from_path(&path).map_err(|e| invalid(&path, e))?;
+    let header = reader.headers().map_err(|e| invalid(&path, e))?.clone();
+    let column = |name: &str| header.iter().position(|h| h == name);
+    let required = |name: &str| {
+        column(name).ok_or_else(|| {
+            invalid(
+                &path,
+                format!("has no `{name}` column; rerun `relaysim run` to rebuild the folder"),
+            )
+        })
+    };
+    let [start, tenant, offered, accepted, deferred, rejected] = [
+        "bucket_start_s",
+        "tenant",
+        "offered_rcpts",
+        "accepted_rcpts",
+        "deferred_rcpts",
+        "rejected_rcpts",
+    ]
+    .map(required);
+    let (start, tenant, offered, accepted, deferred, rejected) =
+        (start?, tenant?, offered?, accepted?, deferred?, rejected?);
+    let first_columns = [
+        "first_attempt_accepted_rcpts",
+        "first_attempt_deferred_rcpts",
+        "first_attempt_rejected_rcpts",
+    ]
+    .map(column);
+    for r in reader.records() {
+        let r = r.map_err(|e| invalid(&path, e))?;
+        let f = |i: usize| value(&path, &r, i, results.horizon_s);
+        let first = match first_columns {
+            [Some(a), Some(d), Some(x)] => Some(FirstAttempts {
+                accepted: f(a)?,
+                deferred: f(d)?,
+                rejected: f(x)?,
+            }),
+            _ => None,
+        };
+        let row = ThroughputRow {
+            start_s: f(start)?,
+            offered: f(offered)?,
+            accepted: f(accepted)?,
+            deferred: f(deferred)?,
+            rejected: f(rejected)?,
+            first,
+        };
+        let name = r.get(tenant).unwrap_or("").to_string();
+        results.throughput.entry(name).or_default().push(row);
+    }
+    Ok(())
 }
 
 /// `limit_episodes.csv`, when present: one lane per limit of a subject.

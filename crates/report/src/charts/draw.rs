@@ -7,7 +7,7 @@ use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint, Ranged};
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
-use super::data::Results;
+use super::data::{Results, ThroughputRow};
 
 pub(super) type Area<DB> = DrawingArea<DB, Shift>;
 
@@ -15,11 +15,7 @@ pub(super) type Area<DB> = DrawingArea<DB, Shift>;
 pub(super) const LEGEND_WIDTH: u32 = 300;
 
 /// One stacked layer of the throughput chart: its name, colour and height.
-type Layer = (
-    &'static str,
-    RGBColor,
-    fn(&super::data::ThroughputRow) -> f64,
-);
+type Layer = (&'static str, RGBColor, fn(&ThroughputRow) -> f64);
 
 /// A plotters error as text (the backends' error types differ).
 pub(super) fn e<E: std::fmt::Debug>(err: E) -> String {
@@ -30,7 +26,8 @@ const ACCEPTED: RGBColor = RGBColor(46, 125, 50);
 const DEFERRED: RGBColor = RGBColor(245, 166, 35);
 const REJECTED: RGBColor = RGBColor(198, 40, 40);
 pub(super) const LIMIT: RGBColor = RGBColor(90, 90, 90);
-const FIRST_ATTEMPT: RGBColor = RGBColor(20, 60, 160);
+const RETRIES: RGBColor = RGBColor(20, 60, 160);
+const ACCEPTED_ALL: RGBColor = RGBColor(10, 70, 20);
 pub(super) const PALETTE: [RGBColor; 6] = [
     RGBColor(31, 119, 180),
     RGBColor(255, 127, 14),
@@ -334,9 +331,12 @@ pub(super) fn tenants_shown(r: &Results) -> String {
     )
 }
 
-/// Accepted, deferred and rejected recipients per bucket, stacked, one panel per
-/// tenant on one y scale, with the peak limit (Q5) as a line whose legend says what
-/// it means at this bucket width.
+/// Per bucket and tenant (one panel each, on one y scale): the recipients tried for
+/// the first time, stacked by what the relay did with them (their top is the offered
+/// load), the retries as a line of their own, all accepted recipients (what Q5
+/// counts) as a line, and the peak limit (Q5) dashed, its legend saying what it
+/// means at this bucket width. Folders of older versions, without the first-attempt
+/// columns, stack the recipients of every attempt instead.
 pub fn throughput<DB: DrawingBackend>(area: &Area<DB>, r: &Results) -> Result<(), String> {
     area.fill(&WHITE).map_err(e)?;
     let title = format!(
@@ -368,49 +368,56 @@ pub fn throughput<DB: DrawingBackend>(area: &Area<DB>, r: &Results) -> Result<()
         .flat_map(|(tenant, rows)| {
             let line = peak_line(tenant).map_or(0.0, |p| p.0);
             rows.iter()
-                .map(move |x| x.accepted + x.deferred + x.rejected)
+                .map(ThroughputRow::tried)
                 .chain(std::iter::once(line))
         })
         .fold(5.0, f64::max)
         * 1.1;
+    let steps = |rows: &'_ [ThroughputRow], height: fn(&ThroughputRow) -> f64| {
+        rows.iter()
+            .flat_map(move |x| {
+                let (a, b) = (x.start_s / 3600.0, (x.start_s + r.bucket_s) / 3600.0);
+                [(a.max(from), height(x)), (b.min(to), height(x))]
+            })
+            .collect::<Vec<_>>()
+    };
     for (panel, (tenant, rows)) in panels.iter().zip(tenants) {
         let caption = format!("tenant {tenant}");
         let y_desc = format!("recipients per {}", bucket_name(r.bucket_s));
         let mut chart = time_chart(panel, r, (&caption, 20), top, &y_desc, &count_label)?;
-        // Stacked: draw the highest layer first, each lower one over it.
-        let layers: [Layer; 3] = [
-            ("rejected (5xx)", REJECTED, |x| {
-                x.accepted + x.deferred + x.rejected
-            }),
-            ("deferred (4xx), at each attempt", DEFERRED, |x| {
-                x.accepted + x.deferred
-            }),
-            ("accepted", ACCEPTED, |x| x.accepted),
-        ];
+        let split = rows.iter().all(|x| x.first.is_some());
         let mut keys = Legend::default();
-        for (name, color, height) in layers {
-            let points = rows.iter().flat_map(|x| {
-                let (a, b) = (x.start_s / 3600.0, (x.start_s + r.bucket_s) / 3600.0);
-                [(a.max(from), height(x)), (b.min(to), height(x))]
-            });
+        // Stacked: draw the highest layer first, each lower one over it.
+        for (name, color, height) in if split { FIRST_LAYERS } else { ALL_LAYERS } {
             chart
-                .draw_series(AreaSeries::new(points, 0.0, color.mix(0.85)))
+                .draw_series(AreaSeries::new(steps(rows, height), 0.0, color.mix(0.85)))
                 .map_err(e)?;
             keys.add(name, Mark::Fill(color.mix(0.85)));
         }
-        if rows.iter().any(|x| x.first_attempt.is_some()) {
-            let steps = rows.iter().flat_map(|x| {
-                let (a, b) = (x.start_s / 3600.0, (x.start_s + r.bucket_s) / 3600.0);
-                let v = x.first_attempt.unwrap_or(0.0);
-                [(a.max(from), v), (b.min(to), v)]
-            });
-            chart
-                .draw_series(LineSeries::new(steps, FIRST_ATTEMPT.stroke_width(2)))
-                .map_err(e)?;
-            keys.add(
-                "tried for the first time (offered);\nabove it in a bar: retries",
-                Mark::Line(FIRST_ATTEMPT),
-            );
+        if split {
+            let lines: [(Layer, u32); 2] = [
+                (
+                    ("retries: recipients tried again", RETRIES, |x| {
+                        x.retried().unwrap_or(0.0)
+                    }),
+                    2,
+                ),
+                (
+                    ("accepted in all (what Q5 counts)", ACCEPTED_ALL, |x| {
+                        x.accepted
+                    }),
+                    1,
+                ),
+            ];
+            for ((name, color, height), width) in lines {
+                chart
+                    .draw_series(LineSeries::new(
+                        steps(rows, height),
+                        color.stroke_width(width),
+                    ))
+                    .map_err(e)?;
+                keys.add(name, Mark::Line(color));
+            }
         }
         if let Some((per_bucket, name)) = peak_line(tenant) {
             chart
@@ -427,6 +434,29 @@ pub fn throughput<DB: DrawingBackend>(area: &Area<DB>, r: &Results) -> Result<()
     }
     Ok(())
 }
+
+/// The stacked layers of first attempts, highest first: their top is the offered load.
+const FIRST_LAYERS: [Layer; 3] = [
+    ("first attempts: rejected (5xx)", REJECTED, |x| {
+        x.first
+            .map_or(0.0, |f| f.accepted + f.deferred + f.rejected)
+    }),
+    ("first attempts: deferred (4xx)", DEFERRED, |x| {
+        x.first.map_or(0.0, |f| f.accepted + f.deferred)
+    }),
+    ("first attempts: accepted", ACCEPTED, |x| {
+        x.first.map_or(0.0, |f| f.accepted)
+    }),
+];
+
+/// The stacked layers of every attempt (folders without the first-attempt columns).
+const ALL_LAYERS: [Layer; 3] = [
+    ("rejected (5xx)", REJECTED, ThroughputRow::tried),
+    ("deferred (4xx), at each attempt", DEFERRED, |x| {
+        x.accepted + x.deferred
+    }),
+    ("accepted", ACCEPTED, |x| x.accepted),
+];
 
 /// What the Q5 line of the throughput chart means at this bucket width (legend
 /// text, lines of at most ~40 characters).

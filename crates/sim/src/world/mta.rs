@@ -66,6 +66,14 @@ pub struct AttemptCounts {
     pub first_attempt_rcpts: u64,
 }
 
+impl AttemptCounts {
+    /// Whether this was its message's first attempt (every recipient tried for the
+    /// first time; a message is retried only after a deferral).
+    pub fn is_first(&self) -> bool {
+        self.first_attempt_rcpts > 0
+    }
+}
+
 /// The fates of one message's recipients when it leaves the queue (or at the horizon).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RecipientFates {
