@@ -54,7 +54,7 @@ fn check(model: &Model, e: &Expectation, report: &RunReport) -> Result<String, S
                 Some(r) => {
                     let t = r.time - SimTime::ZERO;
                     let subject = model.limit_subject(r.key.subject).1;
-                    let at = format!("{name} first {what} at {} s ({subject})", r.time);
+                    let at = format!("{name} first {what} at {t} ({subject})");
                     if *from <= t && t <= *to {
                         Ok(at)
                     } else {
@@ -68,8 +68,8 @@ fn check(model: &Model, e: &Expectation, report: &RunReport) -> Result<String, S
             match changes(limit, report, LimitChange::Hit).next() {
                 None => Ok(format!("{name} never hit")),
                 Some(hit) => Err(format!(
-                    "{name} hit at {} s ({}): {}",
-                    hit.time,
+                    "{name} hit at {} ({}): {}",
+                    hit.time - SimTime::ZERO,
                     model.limit_subject(hit.key.subject).1,
                     hit.reply
                 )),

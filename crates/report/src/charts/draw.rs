@@ -126,14 +126,10 @@ pub(super) fn time_axis(r: &Results) -> &'static str {
     }
 }
 
+/// A bucket or window length as a person reads it, in the one duration format of
+/// the CLI, test reports and scenario files (`5m`, `1h`, `24h`).
 pub(super) fn bucket_name(bucket_s: f64) -> String {
-    if bucket_s % 3600.0 == 0.0 {
-        format!("{} h", bucket_s / 3600.0)
-    } else if bucket_s % 60.0 == 0.0 {
-        format!("{} min", bucket_s / 60.0)
-    } else {
-        format!("{bucket_s} s")
-    }
+    relay::time::SimDuration((bucket_s * 1000.0).round() as u64).to_string()
 }
 
 /// The time axis (hours): a plain range whose labels sit where [`time_ticks`]
