@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 use std::io;
 use std::path::Path;
 
+use crate::throughput::HEADER;
+
 /// One row of `throughput.csv`.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ThroughputRow {
@@ -289,23 +291,13 @@ fn read_throughput(dir: &Path, results: &mut Results) -> io::Result<()> {
             )
         })
     };
-    let [start, tenant, offered, accepted, deferred, rejected] = [
-        "bucket_start_s",
-        "tenant",
-        "offered_rcpts",
-        "accepted_rcpts",
-        "deferred_rcpts",
-        "rejected_rcpts",
-    ]
-    .map(required);
+    // `bucket_start_s,tenant,offered_rcpts,accepted_rcpts,deferred_rcpts,rejected_rcpts`.
+    let [start, tenant, offered, accepted, deferred, rejected] =
+        [0, 1, 2, 3, 4, 5].map(|i| required(HEADER[i]));
     let (start, tenant, offered, accepted, deferred, rejected) =
         (start?, tenant?, offered?, accepted?, deferred?, rejected?);
-    let first_columns = [
-        "first_attempt_accepted_rcpts",
-        "first_attempt_deferred_rcpts",
-        "first_attempt_rejected_rcpts",
-    ]
-    .map(column);
+    // `first_attempt_accepted_rcpts`, `…_deferred_rcpts`, `…_rejected_rcpts`.
+    let first_columns = [10, 11, 12].map(|i| column(HEADER[i]));
     for r in reader.records() {
         let r = r.map_err(|e| invalid(&path, e))?;
         let f = |i: usize| value(&path, &r, i, results.horizon_s);
@@ -489,6 +481,18 @@ fn second_of_day(iso: &str) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn throughput_columns_are_read_by_the_names_they_mean() {
+        assert_eq!(HEADER[..2], ["bucket_start_s", "tenant"]);
+        assert!(HEADER[2..6].iter().all(|h| h.ends_with("ed_rcpts")));
+        assert!(
+            HEADER[10..13]
+                .iter()
+                .all(|h| h.starts_with("first_attempt_"))
+        );
+        assert_eq!(HEADER[6], "accepted_msgs");
+    }
 
     #[test]
     fn start_times_give_the_second_of_day() {
