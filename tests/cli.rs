@@ -1,23 +1,9 @@
 //! End-to-end tests of the `relaysim` binary: the contract users' scripts rely on.
 
+mod common;
+
+use common::{relaysim, stderr, stdout};
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn relaysim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_relaysim"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("the binary runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 /// `relaysim run SCENARIO --out DIR EXTRA…`, which must succeed.
 fn run_into(scenario: &str, dir: &Path, extra: &[&str]) {
@@ -298,33 +284,6 @@ fn run_of_an_invalid_scenario_fails_without_output() {
         stderr(&o)
     );
     assert!(!out.exists());
-}
-
-#[test]
-fn test_command_reports_one_line_per_scenario_and_a_closing_line() {
-    let o = relaysim(&["test"]);
-    let out = stdout(&o);
-    assert!(o.status.success(), "{out}{}", stderr(&o));
-    assert!(out.lines().any(|l| l.starts_with("PASS ")), "{out}");
-    let last = out.lines().last().unwrap();
-    assert!(last.ends_with(" passed, 0 failed"), "{last}");
-}
-
-#[test]
-fn test_command_fails_on_a_failed_expectation() {
-    let dir = tempfile::tempdir().unwrap();
-    let text = std::fs::read_to_string("scenarios/regression/kernel-constant-rate.toml")
-        .unwrap()
-        .replace("equals = 3000", "equals = 2999");
-    std::fs::write(dir.path().join("x.toml"), text).unwrap();
-    let o = relaysim(&["test", dir.path().to_str().unwrap()]);
-    assert_eq!(o.status.code(), Some(1));
-    let out = stdout(&o);
-    assert!(
-        out.contains("messages_generated = 3000, expected exactly 2999"),
-        "{out}"
-    );
-    assert_eq!(out.lines().last().unwrap(), "0 passed, 1 failed");
 }
 
 #[test]
@@ -758,7 +717,7 @@ fn sweep_with_a_bad_spec_is_a_clear_error() {
 /// went away, as `| head -1` does) and returns its exit code and stderr.
 fn with_stdout_closed(args: &[&str]) -> (Option<i32>, String) {
     use std::process::Stdio;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_relaysim"))
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_relaysim"))
         .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .stdout(Stdio::piped())

@@ -79,16 +79,9 @@ enum Command {
     Limits(limits::LimitsArgs),
     /// Run every scenario with [[expect]] blocks under the paths, like a test suite.
     #[command(
-        after_help = "Examples:\n  relaysim test\n  relaysim test scenarios/regression/some-rule.toml"
+        after_help = "Examples:\n  relaysim test\n  relaysim test scenarios/regression/some-rule.toml -v\n  relaysim test scenarios --jobs 2 --junit results/junit.xml\n  relaysim test --filter q5 --seeds 10 --keep-failed results/failed"
     )]
-    Test {
-        /// Files or folders (searched recursively for *.toml).
-        #[arg(default_value = "scenarios/regression")]
-        paths: Vec<PathBuf>,
-        /// Change a scenario key in every file, e.g. `relay.dos.max_messages_per_connection=500` (repeatable).
-        #[arg(long = "set", value_name = "KEY=VALUE", value_parser = |s: &str| s.parse::<Override>())]
-        set: Vec<Override>,
-    },
+    Test(test::TestArgs),
     /// Run a scenario at many licence counts (and --vary values) × replicates in
     /// parallel, or find the smallest licence count that meets a target.
     #[command(
@@ -191,7 +184,7 @@ pub fn main() -> ExitCode {
         Command::Run(args) => run::run(args),
         Command::Validate { scenarios } => validate::validate(&scenarios),
         Command::Limits(args) => limits::limits(args),
-        Command::Test { paths, set } => test::test(&paths, &set),
+        Command::Test(args) => test::test(args),
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();
             let mut script = Vec::new();

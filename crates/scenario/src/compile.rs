@@ -328,11 +328,17 @@ fn expectation(i: usize, e: &crate::Expectation, names: &Names) -> Option<model:
             limit: limit_filter()?,
         },
     };
+    let what = match (&e.metric, &e.limit) {
+        (Some(metric), _) => format!(" {}", metric.get_ref().name()),
+        (None, Some(limit)) => format!(" {}", limit.get_ref().to_core().name()),
+        (None, None) => String::new(),
+    };
     Some(model::Expectation {
-        name: e
-            .name
-            .clone()
-            .unwrap_or_else(|| format!("expectation {}", i + 1)),
+        name: e.name.clone().unwrap_or_else(|| {
+            format!("expectation {}: {}{what}", i + 1, e.check.get_ref().name())
+        }),
+        // Set by `Model::parse_with`, which has the text.
+        line: 0,
         check,
     })
 }

@@ -127,13 +127,25 @@ pub struct Expectation {
     pub between: Option<Spanned<[Duration; 2]>>,
 }
 
+/// A value's name as scenario files write it (its serde name, e.g. `messages_bounced`).
+fn file_name(value: impl Serialize) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
 impl Metric {
     /// The metric as written in scenario files, e.g. `messages_bounced`.
     pub fn name(self) -> String {
-        serde_json::to_value(self)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default()
+        file_name(self)
+    }
+}
+
+impl Check {
+    /// The check as written in scenario files, e.g. `first_hit`.
+    pub fn name(self) -> String {
+        file_name(self)
     }
 }
 

@@ -280,6 +280,9 @@ impl Model {
             Some(s) if sink.is_empty() => {
                 let model = compile::compile(s).map(|mut m| {
                     m.question = opening_comment(text);
+                    for (e, raw) in m.expectations.iter_mut().zip(&s.expectations) {
+                        e.line = block_line(text, raw.check.span().start, "[[expect]]");
+                    }
                     m
                 });
                 if let Some(m) = &model {
@@ -355,6 +358,19 @@ fn read_replay_files(scenario: &mut Scenario, base: &Path, sink: &mut diagnostic
 
 /// The comment lines a scenario file opens with, before its first key or section,
 /// without their `#` (the `#:schema` directive left out); paragraphs kept.
+/// The 1-based line of the `header` (e.g. `[[expect]]`) of the block holding byte
+/// `offset`: the last line starting with it before `offset`, else `offset`'s own line.
+fn block_line(text: &str, offset: usize, header: &str) -> usize {
+    let before = &text[..offset.min(text.len())];
+    let own_line = before.matches('\n').count() + 1;
+    before
+        .lines()
+        .enumerate()
+        .filter(|(_, line)| line.trim_start().starts_with(header))
+        .last()
+        .map_or(own_line, |(i, _)| i + 1)
+}
+
 fn opening_comment(text: &str) -> String {
     let mut lines = Vec::new();
     for line in text.lines() {

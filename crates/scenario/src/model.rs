@@ -289,8 +289,12 @@ pub struct RecipientPool {
 /// An `[[expect]]` block.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Expectation {
-    /// Its `name`, or "expectation N".
+    /// Its `name`, or "expectation N: CHECK WHAT" (e.g. `expectation 2: never_hit
+    /// customer_peak`).
     pub name: String,
+    /// The line of its `[[expect]]` header in the scenario file (1-based), for
+    /// `file:line` in test reports.
+    pub line: usize,
     pub check: Check,
 }
 

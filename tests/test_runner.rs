@@ -1,0 +1,267 @@
+//! `relaysim test` as a test runner: its terminal report, `--junit` and `--json`,
+//! `--filter`, `--seeds`, `--jobs` and `--keep-failed`.
+
+mod common;
+
+use common::{relaysim, stderr, stdout};
+use quick_junit::{NonSuccessKind, Report, TestCaseStatus};
+use std::path::Path;
+
+/// A folder holding `kernel-constant-rate.toml` as it is (`pass.toml`) and with one
+/// expectation made to fail (`fail.toml`).
+fn one_passing_one_failing() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string("scenarios/regression/kernel-constant-rate.toml").unwrap();
+    std::fs::write(dir.path().join("pass.toml"), &text).unwrap();
+    let failing = text.replace("equals = 3000", "equals = 2999");
+    assert_ne!(failing, text);
+    std::fs::write(dir.path().join("fail.toml"), failing).unwrap();
+    dir
+}
+
+/// The line of the `[[expect]]` block of `file` that holds `needle`.
+fn block_line(file: &Path, needle: &str) -> usize {
+    let text = std::fs::read_to_string(file).unwrap();
+    let at = text.lines().position(|l| l.contains(needle)).unwrap();
+    text.lines()
+        .take(at + 1)
+        .enumerate()
+        .filter(|(_, l)| l.trim() == "[[expect]]")
+        .last()
+        .unwrap()
+        .0
+        + 1
+}
+
+#[test]
+fn reports_one_line_per_scenario_and_a_closing_line() {
+    let o = relaysim(&["test"]);
+    let out = stdout(&o);
+    assert!(o.status.success(), "{out}{}", stderr(&o));
+    assert!(out.lines().any(|l| l.starts_with("PASS ")), "{out}");
+    let last = out.lines().last().unwrap();
+    assert!(last.ends_with(" passed, 0 failed"), "{last}");
+    // Passing expectations are listed with -v only.
+    assert!(!out.contains('✓'), "{out}");
+    let verbose = stdout(&relaysim(&["test", "-v"]));
+    assert!(verbose.contains("    ✓ scenarios/regression/"), "{verbose}");
+}
+
+#[test]
+fn a_failed_expectation_fails_with_its_file_and_line() {
+    let dir = one_passing_one_failing();
+    let fail = dir.path().join("fail.toml");
+    let o = relaysim(&["test", dir.path().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = stdout(&o);
+    let line = block_line(&fail, "equals = 2999");
+    let expected = format!(
+        "    ✗ {}:{line}: a burst sends exactly its messages: messages_generated = 3000, expected exactly 2999",
+        fail.display()
+    );
+    assert!(
+        out.lines().any(|l| l == expected),
+        "{expected}\nnot in\n{out}"
+    );
+    assert_eq!(out.lines().last().unwrap(), "1 passed, 1 failed");
+}
+
+#[test]
+fn junit_and_json_reports_hold_every_expectation() {
+    let dir = one_passing_one_failing();
+    let (junit, json) = (dir.path().join("r.xml"), dir.path().join("r.json"));
+    let o = relaysim(&[
+        "test",
+        dir.path().to_str().unwrap(),
+        "--junit",
+        junit.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    let report = Report::deserialize_from_str(&xml).unwrap();
+    assert_eq!(report.test_suites.len(), 2);
+    let expectations = std::fs::read_to_string(dir.path().join("pass.toml"))
+        .unwrap()
+        .matches("[[expect]]")
+        .count();
+    let fail = dir.path().join("fail.toml");
+    // Suites in path order: fail.toml, pass.toml.
+    let (failing, passing) = (&report.test_suites[0], &report.test_suites[1]);
+    assert_eq!(failing.name.as_str(), fail.to_str().unwrap());
+    for suite in [failing, passing] {
+        assert_eq!(suite.test_cases.len(), expectations);
+    }
+    assert_eq!((failing.failures, passing.failures), (1, 0));
+    let failed: Vec<_> = failing
+        .test_cases
+        .iter()
+        .filter_map(|c| match &c.status {
+            TestCaseStatus::NonSuccess {
+                kind: NonSuccessKind::Failure,
+                message,
+                ..
+            } => Some((c.name.as_str(), message.as_ref().unwrap().as_str())),
+            _ => None,
+        })
+        .collect();
+    let line = block_line(&fail, "equals = 2999");
+    assert_eq!(
+        failed,
+        [(
+            "a burst sends exactly its messages",
+            format!(
+                "{}:{line}: messages_generated = 3000, expected exactly 2999",
+                fail.display()
+            )
+            .as_str()
+        )]
+    );
+    // Every case says where its block is.
+    for case in &passing.test_cases {
+        let out = case.system_out.as_ref().unwrap().as_str();
+        assert!(out.starts_with(&format!("{}:", dir.path().join("pass.toml").display())));
+    }
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(
+        (json["passed"].as_u64(), json["failed"].as_u64()),
+        (Some(1), Some(1))
+    );
+    let cases = json["suites"][0]["cases"].as_array().unwrap();
+    assert_eq!(cases.len(), expectations);
+    let bad: Vec<_> = cases.iter().filter(|c| c["passed"] == false).collect();
+    assert_eq!(bad.len(), 1);
+    assert_eq!(bad[0]["line"].as_u64(), Some(line as u64));
+    assert_eq!(
+        bad[0]["detail"],
+        "messages_generated = 3000, expected exactly 2999"
+    );
+}
+
+#[test]
+fn an_invalid_scenario_is_an_error_case() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("bad.toml"), "[simulation]\nnmae = \"x\"\n").unwrap();
+    let junit = dir.path().join("r.xml");
+    let o = relaysim(&[
+        "test",
+        dir.path().to_str().unwrap(),
+        "--junit",
+        junit.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stdout(&o).contains("(invalid scenario, see above)"));
+    assert!(stderr(&o).contains("unknown key `nmae`"), "{}", stderr(&o));
+    let report = Report::deserialize_from_str(&std::fs::read_to_string(&junit).unwrap()).unwrap();
+    let suite = &report.test_suites[0];
+    assert_eq!(suite.errors, 1);
+    match &suite.test_cases[0].status {
+        TestCaseStatus::NonSuccess {
+            kind, description, ..
+        } => {
+            assert_eq!(*kind, NonSuccessKind::Error);
+            assert!(description.as_ref().unwrap().as_str().contains("nmae"));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn filter_selects_files_and_expectations() {
+    let dir = one_passing_one_failing();
+    let path = dir.path().to_str().unwrap();
+    // By file: only pass.toml.
+    let out = stdout(&relaysim(&["test", path, "--filter", "pass.toml"]));
+    assert_eq!(out.lines().last().unwrap(), "1 passed, 0 failed", "{out}");
+    // By expectation name: only the one that fails, in both files.
+    let o = relaysim(&[
+        "test",
+        path,
+        "--filter",
+        "a burst sends exactly its messages",
+        "-v",
+    ]);
+    let out = stdout(&o);
+    assert!(out.contains("(1 expectations)"), "{out}");
+    assert_eq!(out.lines().last().unwrap(), "1 passed, 1 failed", "{out}");
+    // Nothing: a clear error.
+    let o = relaysim(&["test", path, "--filter", "no such thing"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("matching `no such thing`"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn every_seed_must_hold_and_the_failing_seed_is_named_and_kept() {
+    // helpdesk-burst at 400 licences never reaches its peak limit: its first
+    // expectation fails at every seed, the first of which is the scenario's.
+    let dir = tempfile::tempdir().unwrap();
+    let kept = dir.path().join("kept");
+    let o = relaysim(&[
+        "test",
+        "scenarios/helpdesk-burst.toml",
+        "--set",
+        "tenant.acme.licences=400",
+        "--seeds",
+        "3",
+        "--seed",
+        "41",
+        "--keep-failed",
+        kept.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = stdout(&o);
+    assert!(out.contains("(5 expectations, 3 seeds)"), "{out}");
+    assert!(
+        out.contains("customer_peak was never hit (seed 41)"),
+        "{out}"
+    );
+    let folder = kept.join("helpdesk-burst-seed-41");
+    assert!(
+        out.contains(&format!(
+            "kept the failing run of scenarios/helpdesk-burst.toml in {}/",
+            folder.display()
+        )),
+        "{out}"
+    );
+    for file in ["summary.json", "transactions.csv.zst", "limit_hits.csv"] {
+        assert!(folder.join(file).exists(), "{file}");
+    }
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(folder.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["seed"], 41);
+}
+
+#[test]
+fn the_report_is_the_same_for_every_jobs() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut reports = Vec::new();
+    for jobs in ["1", "2", "3"] {
+        let (junit, json) = (
+            dir.path().join(format!("{jobs}.xml")),
+            dir.path().join(format!("{jobs}.json")),
+        );
+        let o = relaysim(&[
+            "test",
+            "scenarios/regression",
+            "--jobs",
+            jobs,
+            "--junit",
+            junit.to_str().unwrap(),
+            "--json",
+            json.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", stdout(&o));
+        reports.push((
+            stdout(&o),
+            std::fs::read(junit).unwrap(),
+            std::fs::read(json).unwrap(),
+        ));
+    }
+    assert!(reports.windows(2).all(|w| w[0] == w[1]));
+}
