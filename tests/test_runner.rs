@@ -265,3 +265,35 @@ fn the_report_is_the_same_for_every_jobs() {
     }
     assert!(reports.windows(2).all(|w| w[0] == w[1]));
 }
+
+#[test]
+fn a_file_that_must_be_rejected_passes_only_when_it_is() {
+    let shipped = "scenarios/regression/p03-ip-range-too-large.toml";
+    let o = relaysim(&["test", shipped]);
+    assert!(o.status.success(), "{}", stdout(&o));
+    assert!(stdout(&o).contains("(1 expected validation errors)"));
+    // Its diagnostics are expected: nothing on stderr.
+    assert_eq!(stderr(&o), "");
+    // A /16 is allowed: the file validates, and the expected error is missing.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("now-valid.toml");
+    let text = std::fs::read_to_string(shipped)
+        .unwrap()
+        .replace("10.0.0.0/8", "10.0.0.0/16");
+    std::fs::write(&file, text).unwrap();
+    let o = relaysim(&["test", file.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = stdout(&o);
+    let expected = format!("    ✗ {}:7: rejected at 22:23: ", file.display());
+    assert!(out.contains(&expected), "{out}");
+    assert!(out.contains("; the scenario is valid"), "{out}");
+    // A directive that cannot be read is an error naming its line.
+    std::fs::write(&file, "#! expect-error: somewhere\n").unwrap();
+    let o = relaysim(&["test", file.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("line 1: `#! expect-error: somewhere` is not"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -81,7 +81,7 @@ fn test_suite(w: &mut Writer<Vec<u8>>, suite: &Suite) -> io::Result<()> {
             if let Some(why) = &suite.error {
                 // The file's expectations could not (all) be checked: one error
                 // case says why.
-                let name = if suite.seeds.is_empty() {
+                let name = if suite.is_invalid() {
                     "the scenario is valid"
                 } else {
                     "the runs pass their own checks"

@@ -3,6 +3,7 @@
 //! `--jobs` threads, and the report is assembled in path order, so it is the same
 //! for every `--jobs`.
 
+mod expect_error;
 mod junit;
 mod outcome;
 
@@ -56,8 +57,9 @@ pub struct TestArgs {
 
 /// A scenario file to test.
 enum Slot {
-    /// It could not be loaded: the diagnostics, as plain text.
-    Invalid { file: String, why: String },
+    /// Judged when loaded: a file that could not be loaded, or one that declares the
+    /// errors its validation must report (`#! expect-error:`).
+    Decided(Suite),
     /// Its model with the selected expectations, and the seeds to run it at.
     Ready {
         file: String,
@@ -88,12 +90,21 @@ pub fn test(args: TestArgs) -> ExitCode {
             .filter
             .as_ref()
             .is_none_or(|p| file.contains(p.as_str()));
+        let pattern = args.filter.as_deref().unwrap_or_default();
+        if let Some(mut suite) = expected_invalid(path, &file, &args.set) {
+            if !file_selected {
+                suite.cases.retain(|c| c.name.contains(pattern));
+            }
+            if file_selected || !suite.cases.is_empty() {
+                slots.push(Slot::Decided(suite));
+            }
+            continue;
+        }
         match load(path, &args.set) {
-            Err(why) if file_selected => slots.push(Slot::Invalid { file, why }),
+            Err(why) if file_selected => slots.push(Slot::Decided(Suite::invalid(file, why))),
             Err(_) => {}
             Ok(mut model) => {
                 if !file_selected {
-                    let pattern = args.filter.as_deref().unwrap_or_default();
                     model.expectations.retain(|e| e.name.contains(pattern));
                 }
                 if model.expectations.is_empty() {
@@ -161,6 +172,33 @@ pub fn test(args: TestArgs) -> ExitCode {
     }
 }
 
+/// The suite of a file with `#! expect-error:` directives (`None` for other files):
+/// its validation, quietly, against them.
+fn expected_invalid(path: &Path, file: &str, set: &[Override]) -> Option<Suite> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let expected = match expect_error::directives(&text) {
+        Ok(e) if e.is_empty() => return None,
+        Ok(e) => e,
+        Err(why) => {
+            let why = format!("{file}: {why}");
+            errln!("error: {why}");
+            return Some(Suite::invalid(file.to_string(), why));
+        }
+    };
+    Some(
+        match Model::load_with_overrides(path, super::load_options(), set) {
+            Ok(_) => expect_error::suite(file.to_string(), &expected, None),
+            Err(LoadError::Invalid(e)) => {
+                expect_error::suite(file.to_string(), &expected, Some(&e.diagnostics))
+            }
+            Err(e) => {
+                super::report_load_error(&e);
+                Suite::invalid(file.to_string(), e.to_string())
+            }
+        },
+    )
+}
+
 /// Loads `path` with the overrides; on failure prints the diagnostics (as `validate`
 /// does) and returns them as plain text for the reports.
 fn load(path: &Path, set: &[Override]) -> Result<Model, String> {
@@ -185,7 +223,7 @@ fn run_all(slots: &[Slot], jobs: Option<u16>) -> Result<Vec<Suite>, String> {
             Slot::Ready { model, seeds, .. } => {
                 seeds.iter().map(|&seed| (&**model, seed)).collect()
             }
-            Slot::Invalid { .. } => Vec::new(),
+            Slot::Decided(_) => Vec::new(),
         })
         .collect();
     let jobs = jobs.map_or_else(
@@ -225,7 +263,7 @@ fn run_all(slots: &[Slot], jobs: Option<u16>) -> Result<Vec<Suite>, String> {
     let suites = slots
         .iter()
         .map(|slot| match slot {
-            Slot::Invalid { file, why } => Suite::invalid(file.clone(), why.clone()),
+            Slot::Decided(suite) => suite.clone(),
             Slot::Ready { file, model, seeds } => {
                 let lines: Vec<usize> = model.expectations.iter().map(|e| e.line).collect();
                 let runs = verdicts.by_ref().take(seeds.len()).collect();
@@ -240,19 +278,19 @@ fn run_all(slots: &[Slot], jobs: Option<u16>) -> Result<Vec<Suite>, String> {
 /// `-v` every expectation), `file:line` first so that terminals and editors link it.
 fn print(report: &TestReport, verbose: bool) {
     for suite in &report.suites {
-        if suite.seeds.is_empty() {
+        if suite.is_invalid() {
             outln!("FAIL {} (invalid scenario, see above)", suite.file);
             continue;
         }
-        let seeds = match suite.seeds.len() {
-            1 => String::new(),
-            n => format!(", {n} seeds"),
+        let what = match suite.seeds.len() {
+            0 => format!("{} expected validation errors", suite.cases.len()),
+            1 => format!("{} expectations", suite.cases.len()),
+            n => format!("{} expectations, {n} seeds", suite.cases.len()),
         };
         outln!(
-            "{} {} ({} expectations{seeds})",
+            "{} {} ({what})",
             if suite.passed() { "PASS" } else { "FAIL" },
             suite.file,
-            suite.cases.len()
         );
         if let Some(why) = &suite.error {
             outln!("    ✗ {}: {why}", suite.file);

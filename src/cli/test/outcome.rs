@@ -18,11 +18,12 @@ pub struct TestReport {
 }
 
 /// One scenario file.
-#[derive(Debug, Serialize)]
+#[derive(Clone, Debug, Serialize)]
 pub struct Suite {
     /// The file as given or found (e.g. `scenarios/regression/q1-user-messages.toml`).
     pub file: String,
-    /// The seeds each expectation was checked at (none when the file is invalid).
+    /// The seeds each expectation was checked at (none when the file is invalid or
+    /// is checked by its validation only).
     pub seeds: Vec<u64>,
     /// Why the expectations could not all be checked: the file is invalid (its
     /// diagnostics), or a run failed its own checks (the seed and why).
@@ -33,8 +34,8 @@ pub struct Suite {
     pub cases: Vec<Case>,
 }
 
-/// One `[[expect]]` block.
-#[derive(Debug, Serialize)]
+/// One `[[expect]]` block, or one `#! expect-error:` line.
+#[derive(Clone, Debug, Serialize)]
 pub struct Case {
     pub name: String,
     /// The line of its `[[expect]]` header.
@@ -57,6 +58,22 @@ impl Suite {
             error_seed: None,
             cases: Vec::new(),
         }
+    }
+
+    /// A file that must fail validation: its cases are its expected errors.
+    pub fn validation(file: String, cases: Vec<Case>) -> Suite {
+        Suite {
+            file,
+            seeds: Vec::new(),
+            error: None,
+            error_seed: None,
+            cases,
+        }
+    }
+
+    /// A file that could not be loaded (and was not expected to fail).
+    pub fn is_invalid(&self) -> bool {
+        self.error.is_some() && self.seeds.is_empty()
     }
 
     /// A file whose runs at `seeds` gave `runs` (each the verdicts of every
