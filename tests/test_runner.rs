@@ -171,6 +171,13 @@ fn an_invalid_scenario_is_an_error_case() {
 #[test]
 fn filter_selects_files_and_expectations() {
     let dir = one_passing_one_failing();
+    // An invalid file the filter leaves out by its path is not reported, not even on
+    // stderr.
+    std::fs::write(
+        dir.path().join("invalid.toml"),
+        "[simulation]\nnmae = \"x\"\n",
+    )
+    .unwrap();
     let path = dir.path().to_str().unwrap();
     // By file: only pass.toml.
     let out = stdout(&relaysim(&["test", path, "--filter", "pass.toml"]));
@@ -184,6 +191,7 @@ fn filter_selects_files_and_expectations() {
         "-v",
     ]);
     let out = stdout(&o);
+    assert_eq!(stderr(&o), "");
     assert!(out.contains("(1 expectations)"), "{out}");
     assert_eq!(out.lines().last().unwrap(), "1 passed, 1 failed", "{out}");
     // Nothing: a clear error.

@@ -100,7 +100,9 @@ pub fn test(args: TestArgs) -> ExitCode {
             }
             continue;
         }
-        match load(path, &args.set) {
+        // A file the filter leaves out by its path is loaded quietly: should it be
+        // invalid, it is not part of this report.
+        match load(path, &args.set, file_selected) {
             Err(why) if file_selected => slots.push(Slot::Decided(Suite::invalid(file, why))),
             Err(_) => {}
             Ok(mut model) => {
@@ -200,12 +202,14 @@ fn expected_invalid(path: &Path, file: &str, set: &[Override]) -> Option<Suite> 
 }
 
 /// Loads `path` with the overrides; on failure prints the diagnostics (as `validate`
-/// does) and returns them as plain text for the reports.
-fn load(path: &Path, set: &[Override]) -> Result<Model, String> {
+/// does) when `loud`, and returns them as plain text for the reports.
+fn load(path: &Path, set: &[Override], loud: bool) -> Result<Model, String> {
     match Model::load_with_overrides(path, super::load_options(), set) {
         Ok(model) => Ok(model),
         Err(e) => {
-            super::report_load_error(&e);
+            if loud {
+                super::report_load_error(&e);
+            }
             Err(match &e {
                 LoadError::Invalid(invalid) => invalid.render(false),
                 _ => e.to_string(),
