@@ -79,7 +79,7 @@ enum Command {
     Limits(limits::LimitsArgs),
     /// Run every scenario with [[expect]] blocks under the paths, like a test suite.
     #[command(
-        after_help = "Examples:\n  relaysim test\n  relaysim test scenarios/regression/some-rule.toml -v\n  relaysim test scenarios --jobs 2 --junit results/junit.xml\n  relaysim test --filter q5 --seeds 10 --keep-failed results/failed"
+        after_help = "Examples:\n  relaysim test\n  relaysim test scenarios/regression/some-rule.toml -v\n  relaysim test scenarios --jobs 2 --junit results/junit.xml\n  relaysim test --filter q05 --seeds 10 --keep-failed results/failed"
     )]
     Test(test::TestArgs),
     /// Run a scenario at many licence counts (and --vary values) × replicates in
