@@ -426,7 +426,7 @@ fn e31_expectation_key_the_check_does_not_read() {
     assert_errors(
         "unused key",
         &text,
-        &[(31, 9, "`limit` has no meaning for this check")],
+        &[(34, 9, "`limit` has no meaning for check `count`")],
     );
 }
 
@@ -954,5 +954,158 @@ fn e47_populations_have_ranges_and_numbered_addresses() {
             .contains("a replay sender cannot have a population")),
         "{:?}",
         err.diagnostics
+    );
+}
+
+#[test]
+fn e48_dialogues_have_a_script_of_replies_within_the_run() {
+    let dialogue = |at: &str, script: &str| {
+        append(&format!(
+            "\n[[dialogue]]\nat = \"{at}\"\nconnect = {{ source_ip = \"203.0.113.5\" }}\nscript = {script}\n"
+        ))
+    };
+    let cases: Vec<(String, &str)> = vec![
+        (dialogue("1m", "[]"), "this dialogue has no script"),
+        (
+            dialogue("1m", "[[\"EHLO x.example\", \"ok\"]]"),
+            "expected reply `ok` does not start with a reply code",
+        ),
+        (
+            dialogue("1m", "[[\"EHLO x.example\", \"2500\"]]"),
+            "expected reply `2500` does not start with a reply code",
+        ),
+        (
+            dialogue("1m", "[[\"EHLO x.example\\r\\nQUIT\", \"250\"]]"),
+            "a script line holds a line break",
+        ),
+        (
+            dialogue("1h", "[[\"EHLO x.example\", \"250\"]]"),
+            "dialogue at 1h is at or after the end of the run (1h)",
+        ),
+        (
+            dialogue("1m", "[[\"EHLO x.example\"]]"),
+            "a script step is a command and its reply (invalid length 1, expected an array of length 2)",
+        ),
+    ];
+    each_is_refused_with(&cases);
+    // The place of the problem is the step's own line.
+    let text = dialogue(
+        "1m",
+        "[\n  [\"EHLO x.example\", \"250\"],\n  [\"QUIT\", \"bye\"],\n]",
+    );
+    let err = Model::parse("d.toml", &text).unwrap_err();
+    let line = text.lines().position(|l| l.contains("\"bye\"")).unwrap() + 1;
+    assert_eq!(
+        err.diagnostics
+            .iter()
+            .map(|d| (d.line, d.message.as_str()))
+            .collect::<Vec<_>>(),
+        [(
+            line,
+            "expected reply `bye` does not start with a reply code"
+        )]
+    );
+}
+
+#[test]
+fn e49_expectations_of_every_kind_are_checked_before_the_run() {
+    let expect = |keys: &str| append(&format!("\n[[expect]]\n{keys}\n"));
+    let cases: Vec<(String, &str)> = vec![
+        (
+            expect(
+                "check = \"count\"\nmetric = \"delivery_delay\"\nquantile = 1.5\nat_most = \"15m\"",
+            ),
+            "quantile 1.5 is not above 0 and at most 1",
+        ),
+        (
+            expect("check = \"count\"\nmetric = \"delivery_delay\"\nat_most = 900"),
+            "delay bound 900 has no unit",
+        ),
+        (
+            expect(
+                "check = \"count\"\nmetric = \"messages_delivered\"\nequals = \"messages_generatd\"",
+            ),
+            "`messages_generatd` is neither a number nor a metric to compare `messages_delivered` with",
+        ),
+        (
+            expect(
+                "check = \"count\"\nmetric = \"messages_delivered\"\nquantile = 0.5\nequals = 1",
+            ),
+            "`quantile` has no meaning for check `count`",
+        ),
+        (
+            expect(
+                "check = \"count\"\nmetric = \"messages_queued_at_end\"\nduring = [\"1m\", \"2m\"]\nequals = 0",
+            ),
+            "`messages_queued_at_end` cannot be counted `during` a window",
+        ),
+        (
+            expect(
+                "check = \"count\"\nmetric = \"messages_delivered\"\nduring = [\"2m\", \"1m\"]\nequals = 0",
+            ),
+            "`during` runs backwards (2m > 1m)",
+        ),
+        (
+            expect("check = \"usage\"\nlimit = \"customer_peak\"\ntenant = \"acme\"\nequals = 1"),
+            "check `usage` needs `at`",
+        ),
+        (
+            expect(
+                "check = \"usage\"\nat = \"3x\"\nlimit = \"customer_peak\"\ntenant = \"acme\"\nequals = 1",
+            ),
+            "3x",
+        ),
+        (
+            expect("check = \"limit_value\"\nat = \"1m\"\nlimit = \"dos_concurrency\"\nequals = 1"),
+            "check `limit_value` reads the quota limits, not DoS protection",
+        ),
+        (
+            expect("check = \"usage\"\nat = \"1m\"\nlimit = \"user_messages\"\nequals = 1"),
+            "check `usage` needs `user` for a per-user limit",
+        ),
+        (
+            expect(
+                "check = \"usage\"\nat = \"1m\"\nlimit = \"customer_day\"\ntenant = \"acme\"\nequals = \"recipients_generated\"",
+            ),
+            "bound `recipients_generated` is not a number",
+        ),
+        (
+            expect("check = \"attempts\"\nsender = \"s1\"\nat = \"1m\""),
+            "check `attempts` needs a list of instants",
+        ),
+        (
+            expect("check = \"attempts\"\nsender = \"s1\"\nmessage = 0\nat = [\"0s\"]"),
+            "messages are numbered from 1",
+        ),
+        (
+            expect("check = \"attribution\"\nsender = \"s1\""),
+            "check `attribution` needs `relayed_as` and/or `counted_user`",
+        ),
+        (
+            expect("check = \"attribution\"\nsender = \"s1\"\ncounted_user = \"b@acme.example\""),
+            "no registered user `b@acme.example`",
+        ),
+        (
+            expect("check = \"delivered_by\"\nsender = \"s1\"\nat = [\"1m\", \"2m\"]"),
+            "check `delivered_by` takes one instant",
+        ),
+        (
+            expect(
+                "check = \"count\"\nmetric = \"replies\"\nreply = \"250\"\nuser = \"a@acme.example\"\nduring = [\"1m\", \"2m\"]\nequals = 1",
+            ),
+            "the replies counted to a user are counted over the whole run",
+        ),
+    ];
+    each_is_refused_with(&cases);
+    // An unread key is reported at its own place.
+    let text = expect("check = \"delivered_by\"\nsender = \"s1\"\nat = \"1m\"\nequals = 3");
+    let err = Model::parse("x.toml", &text).unwrap_err();
+    let line = text.lines().position(|l| l == "equals = 3").unwrap() + 1;
+    assert_eq!(
+        err.diagnostics
+            .iter()
+            .map(|d| (d.line, d.column, d.message.as_str()))
+            .collect::<Vec<_>>(),
+        [(line, 10, "`equals` has no meaning for check `delivered_by`")]
     );
 }

@@ -192,7 +192,7 @@ fn filter_selects_files_and_expectations() {
     ]);
     let out = stdout(&o);
     assert_eq!(stderr(&o), "");
-    assert!(out.contains("(1 expectations)"), "{out}");
+    assert!(out.contains("(1 expectation)"), "{out}");
     assert_eq!(out.lines().last().unwrap(), "1 passed, 1 failed", "{out}");
     // Nothing: a clear error.
     let o = relaysim(&["test", path, "--filter", "no such thing"]);
@@ -304,4 +304,145 @@ fn a_file_that_must_be_rejected_passes_only_when_it_is() {
         "{}",
         stderr(&o)
     );
+}
+
+/// A dialogue fails at its first reply that differs, naming the step, its line, what
+/// the relay answered and what was expected; a refused connection is reported as
+/// such, with the steps that were never sent.
+#[test]
+fn a_dialogue_fails_at_the_first_reply_that_differs() {
+    let dir = tempfile::tempdir().unwrap();
+    let text =
+        std::fs::read_to_string("scenarios/regression/p09-null-sender-dialogue.toml").unwrap();
+    let wrong = text.replace(
+        r#"["RCPT TO:<b@example.org>", "452 4.5.3 Your message has too many recipients."],"#,
+        r#"["RCPT TO:<b@example.org>", "250"],"#,
+    );
+    assert_ne!(wrong, text);
+    let file = dir.path().join("wrong.toml");
+    std::fs::write(&file, &wrong).unwrap();
+    let refused = text.replace("port = 25 }", "port = 2525 }");
+    assert_ne!(refused, text);
+    let refused_file = dir.path().join("refused.toml");
+    std::fs::write(&refused_file, &refused).unwrap();
+
+    let o = relaysim(&["test", dir.path().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = stdout(&o);
+    let step_line = wrong
+        .lines()
+        .position(|l| l.contains(r#"["RCPT TO:<b@example.org>", "250"]"#))
+        .unwrap()
+        + 1;
+    let header = wrong.lines().position(|l| l == "[[dialogue]]").unwrap() + 1;
+    let expected = format!(
+        "    ✗ {}:{header}: P9: the empty sender takes one recipient: step 4 (line {step_line}) \"RCPT TO:<b@example.org>\" got \"452 4.5.3 Your message has too many recipients.\", expected \"250…\"",
+        file.display()
+    );
+    assert!(out.contains(&expected), "{out}");
+    let expected = format!(
+        "    ✗ {}:{header}: P9: the empty sender takes one recipient: the connection got \"connection refused\", expected \"220…\"",
+        refused_file.display()
+    );
+    assert!(out.contains(&expected), "{out}");
+    // Expecting the refusal makes it pass (P6: a port the relay does not listen on).
+    let expects_refusal = refused.replace(
+        "port = 2525 }",
+        "port = 2525, expect = \"connection refused\" }",
+    );
+    std::fs::write(&refused_file, &expects_refusal).unwrap();
+    std::fs::remove_file(&file).unwrap();
+    let o = relaysim(&["test", dir.path().to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stdout(&o));
+}
+
+/// Each check kind fails with a message that says what was observed and what was
+/// expected: the regression scenario that uses it, with one bound changed.
+#[test]
+fn every_check_kind_fails_with_a_clear_message() {
+    let cases: &[(&str, &str, &str, &str)] = &[
+        (
+            "m02-retry-after-a-450.toml",
+            r#"at = ["1m 54s", "2m 54s", "3m 54s", "6m 54s", "11m 54s"]"#,
+            r#"at = ["1m 54s", "2m 54s", "3m 54s", "8m", "11m 54s"]"#,
+            "message 10 of sender `exchange-2003-tuned` was attempted at [1m 54s, 2m 54s, 3m 54s, 6m 54s, 11m 54s], expected [1m 54s, 2m 54s, 3m 54s, 8m, 11m 54s] within 1s; attempt 4 is more than 1s off",
+        ),
+        (
+            "m02-retry-after-a-450.toml",
+            r#"at = ["1m 54s", "30m"]"#,
+            r#"at = ["1m 54s"]"#,
+            "message 10 of sender `exim` was attempted at [1m 54s, 30m], expected [1m 54s] within 1s",
+        ),
+        (
+            "m02-retry-after-a-450.toml",
+            "at_most = \"28m 6s\"",
+            "at_most = \"15m\"",
+            "largest delivery delay of sender `exim` = 28m 6s, expected at most 15m",
+        ),
+        (
+            "m02-retry-after-a-450.toml",
+            "quantile = 0.9\nequals = \"0s\"",
+            "quantile = 0.95\nequals = \"0s\"",
+            "95th percentile delivery delay of sender `exim` = 28m 6s, expected exactly 0s",
+        ),
+        (
+            "m02-retry-after-a-450.toml",
+            "sender = \"exchange-2010\"\nat = \"17m\"",
+            "sender = \"exchange-2010\"\nat = \"16m\"",
+            "1 of 10 messages of sender `exchange-2010` not delivered by 16m: 1 delivered later (the last at 16m 54s)",
+        ),
+        (
+            "m02-retry-after-a-450.toml",
+            "metric = \"recipients_deferred\"\nsender = \"exchange-2003-tuned\"\nequals = 1",
+            "metric = \"recipients_deferred\"\nsender = \"exchange-2003-tuned\"\nequals = 4",
+            "recipients_deferred = 1, expected exactly 4",
+        ),
+        (
+            "m02-retry-after-a-450.toml",
+            "during = [\"2m\", \"12m\"]",
+            "during = [\"2m\", \"6m\"]",
+            "replies \"450 4.2.1…\" from 2m to 6m = 2, expected exactly 3",
+        ),
+        (
+            "m02-retry-after-a-450.toml",
+            "sender = \"exchange-2010\"\nequals = \"messages_generated\"",
+            "sender = \"exim-hourly\"\nequals = \"messages_generated\"",
+            "messages_delivered = 9 (messages_generated = 10), expected exactly messages_generated",
+        ),
+        (
+            "q06-unpaid-tenant.toml",
+            "tenant = \"trial\"\nequals = 32500",
+            "tenant = \"trial\"\nequals = 2250",
+            "customer_day limit (trial) at 4h = 32500, expected exactly 2250",
+        ),
+        (
+            "q03-counted-user.toml",
+            "user = \"app@acme.example\"\nequals = 100",
+            "user = \"app@acme.example\"\nequals = 99",
+            "user_messages use (app@acme.example) at 1h 59m = 100, expected exactly 99",
+        ),
+        (
+            "q03-counted-user.toml",
+            "sender = \"app\"\nrelayed_as",
+            "sender = \"printer\"\nrelayed_as",
+            "200 of 200 accepted transactions of sender `printer` not relayed as app@acme.example and counted to app@acme.example; the first, at 0s, relayed as printer@acme.example, counted to no registered user",
+        ),
+    ];
+    for (file, from, to, expected) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let text = std::fs::read_to_string(format!("scenarios/regression/{file}")).unwrap();
+        assert_eq!(text.matches(from).count(), 1, "{file}: {from}");
+        let path = dir.path().join(file);
+        std::fs::write(&path, text.replace(from, to)).unwrap();
+        let o = relaysim(&["test", path.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(1), "{file}: {to}\n{}", stdout(&o));
+        let out = stdout(&o);
+        let failures: Vec<&str> = out.lines().filter(|l| l.contains('✗')).collect();
+        assert_eq!(failures.len(), 1, "{out}");
+        assert!(
+            failures[0].ends_with(expected),
+            "{}\nexpected: …{expected}",
+            failures[0]
+        );
+    }
 }

@@ -6,6 +6,7 @@
 //! - `service.rs`: `Relay`, the shared state of the service (directory, settings with
 //!   their propagation to front-ends, quota engine, DoS) and `RelayCommand`s;
 //! - `session.rs`: connection set-up and one SMTP connection, command by command;
+//! - `smtp.rs`: the same connection as SMTP text (command lines, AUTH exchanges);
 //! - `limit.rs`: the vocabulary of limits and their hit/cleared events;
 //! - `time.rs`: the virtual clock's integer milliseconds;
 //! - `policy.rs`, `ip_ranges.rs`, `propagation.rs`: the P rules;
@@ -24,6 +25,7 @@ pub mod quota;
 pub mod reply;
 pub mod service;
 pub mod session;
+pub mod smtp;
 pub mod time;
 
 pub use config::{

@@ -59,6 +59,14 @@ impl LimitKind {
         }
     }
 
+    /// Whether the limit counts per registered user (Q1, Q2).
+    pub fn is_per_user(self) -> bool {
+        matches!(
+            self,
+            LimitKind::UserMessages | LimitKind::UserUniqueRecipients
+        )
+    }
+
     /// The rulebook's ID of the rule that sets the limit.
     pub fn rule(self) -> &'static str {
         match self {

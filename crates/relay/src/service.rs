@@ -135,6 +135,12 @@ impl Relay {
     /// Checks the relay's invariants at `now` (see `QuotaEngine::check_invariants`
     /// and `DosGuard::check_invariants`); `full` also walks every window's entries.
     /// A driver calls it between events; an error is a bug in the relay.
+    /// A quota window's use at `now` and its limit in force (Q1, Q2 per user; Q4,
+    /// Q5 per customer): what a probe of the window reads.
+    pub fn quota_reading(&mut self, now: SimTime, key: LimitKey) -> (u64, u64) {
+        self.quota.reading(now, key)
+    }
+
     pub fn check_invariants(&self, now: SimTime, full: bool) -> Result<(), String> {
         self.quota.check_invariants(now, full)?;
         self.dos.check_invariants()

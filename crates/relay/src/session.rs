@@ -252,13 +252,8 @@ impl Session {
     /// and the credentials right, else `535 5.7.8`. The identity is never the user
     /// counted (Q3).
     pub fn auth(&mut self, relay: &mut Relay, username: &str, credentials_valid: bool) -> Reply {
-        match self.phase {
-            Phase::Closed { reply } => return reply,
-            Phase::Connected => return Reply::BadSequence(Sequence::HeloFirst),
-            Phase::Greeted { .. } | Phase::InTransaction { .. } => {}
-        }
-        if !self.tls {
-            return Reply::MustStartTls;
+        if let Err(reply) = self.auth_allowed() {
+            return reply;
         }
         match relay.directory.user(username) {
             Some(user) if credentials_valid => {
@@ -266,6 +261,19 @@ impl Session {
                 Reply::AuthAccepted
             }
             _ => Reply::BadCredentials,
+        }
+    }
+
+    /// Whether AUTH may start now: after HELO/EHLO and (P4) over TLS only
+    /// (`530 5.7.0`). A text client asks before its credentials are exchanged.
+    pub fn auth_allowed(&self) -> Result<(), Reply> {
+        match self.phase {
+            Phase::Closed { reply } => Err(reply),
+            Phase::Connected => Err(Reply::BadSequence(Sequence::HeloFirst)),
+            Phase::Greeted { .. } | Phase::InTransaction { .. } if !self.tls => {
+                Err(Reply::MustStartTls)
+            }
+            Phase::Greeted { .. } | Phase::InTransaction { .. } => Ok(()),
         }
     }
 

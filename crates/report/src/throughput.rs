@@ -111,7 +111,9 @@ impl<W: Write> Observer for ThroughputWriter<W> {
             Observation::Offered { tag, recipients } => {
                 self.offered(time, tag.tenant as usize, recipients);
             }
-            Observation::Attempt { tag, counts } => self.attempt(time, tag.tenant as usize, counts),
+            Observation::Attempt { tag, counts, .. } => {
+                self.attempt(time, tag.tenant as usize, counts)
+            }
             Observation::Connection { tag, opened } => {
                 self.connection(time, tag.tenant as usize, opened);
             }

@@ -9,8 +9,8 @@ use toml::Spanned;
 
 use super::diagnostic::{DiagnosticSink, suggest};
 use super::{
-    Check, EventKind, Metric, Model, Pattern, RawScenario, RelaySetting, Scenario, Sender,
-    Simulation, Tenant, TlsMode,
+    EventKind, Model, Pattern, RawScenario, RelaySetting, Scenario, Sender, Simulation, Tenant,
+    TlsMode,
 };
 use relay::time::SimDuration;
 
@@ -190,12 +190,14 @@ pub(super) fn assemble(raw: RawScenario, sink: &mut DiagnosticSink) -> Option<Sc
         && raw.mtas.iter().all(Option::is_some)
         && raw.senders.iter().all(Option::is_some)
         && raw.events.iter().all(Option::is_some)
-        && raw.expectations.iter().all(Option::is_some);
+        && raw.expectations.iter().all(Option::is_some)
+        && raw.dialogues.iter().all(Option::is_some);
     let tenants: Vec<Tenant> = raw.tenants.into_iter().flatten().collect();
     let mtas: Vec<_> = raw.mtas.into_iter().flatten().collect();
     let senders: Vec<Sender> = raw.senders.into_iter().flatten().collect();
     let events: Vec<_> = raw.events.into_iter().flatten().collect();
     let expectations: Vec<_> = raw.expectations.into_iter().flatten().collect();
+    let dialogues: Vec<_> = raw.dialogues.into_iter().flatten().collect();
 
     if let Some(sim) = &raw.simulation {
         check_simulation(sim, sink);
@@ -334,7 +336,10 @@ pub(super) fn assemble(raw: RawScenario, sink: &mut DiagnosticSink) -> Option<Sc
         .flat_map(|(t, list)| list.iter().map(move |u| (*t, u.as_str())))
         .collect();
     for expectation in expectations.iter().filter(|_| tenants_ok && senders_ok) {
-        check_expectation(expectation, &tenant_ids, &sender_ids, &users, sink);
+        super::expect_check::check(expectation, &tenant_ids, &sender_ids, &users, sink);
+    }
+    for dialogue in &dialogues {
+        super::dialogue::check(dialogue, horizon, sink);
     }
 
     if !complete || sink.diagnostics.len() > errors_before {
@@ -348,6 +353,7 @@ pub(super) fn assemble(raw: RawScenario, sink: &mut DiagnosticSink) -> Option<Sc
         senders,
         events,
         expectations,
+        dialogues,
     })
 }
 
@@ -540,7 +546,12 @@ fn unique_ids<'a>(
     seen.into_keys().map(str::to_string).collect()
 }
 
-fn reference(id: &Spanned<String>, known: &[String], kind: &str, sink: &mut DiagnosticSink) {
+pub(super) fn reference(
+    id: &Spanned<String>,
+    known: &[String],
+    kind: &str,
+    sink: &mut DiagnosticSink,
+) {
     if !known.iter().any(|k| k == id.get_ref()) {
         let known: Vec<&str> = known.iter().map(String::as_str).collect();
         let help = if known.is_empty() {
@@ -944,164 +955,5 @@ fn check_sender(sender: &Sender, has_start: bool, sink: &mut DiagnosticSink) {
             "which domain?",
             "add internal_domain = \"corp.example\" to the recipient_pool",
         );
-    }
-}
-
-fn check_expectation(
-    e: &super::Expectation,
-    tenant_ids: &[String],
-    sender_ids: &[String],
-    users: &[(&str, &str)],
-    sink: &mut DiagnosticSink,
-) {
-    let check = *e.check.get_ref();
-    let span = e.check.span();
-    if let Some(t) = &e.tenant {
-        reference(t, tenant_ids, "tenant", sink);
-    }
-    if let Some(s) = &e.sender {
-        reference(s, sender_ids, "sender", sink);
-    }
-    if let Some(u) = &e.user {
-        let addr = u.get_ref().to_ascii_lowercase();
-        let tenant = e.tenant.as_ref().map(|t| t.get_ref().as_str());
-        if !users
-            .iter()
-            .any(|(t, a)| *a == addr && tenant.is_none_or(|x| x == *t))
-        {
-            let known: Vec<&str> = users.iter().map(|(_, a)| *a).collect();
-            sink.error_with_help(
-                u.span(),
-                &format!(
-                    "no registered user `{}`{}",
-                    u.get_ref(),
-                    tenant
-                        .map(|t| format!(" in tenant `{t}`"))
-                        .unwrap_or_default()
-                ),
-                "unknown user",
-                &suggest(&addr, &known, "the registered users are"),
-            );
-        }
-    }
-    let needs = |ok: bool, what: &str, help: &str, sink: &mut DiagnosticSink| {
-        if !ok {
-            sink.error_with_help(
-                span.clone(),
-                &format!("this expectation needs {what}"),
-                "incomplete",
-                help,
-            );
-        }
-    };
-    match check {
-        Check::Count => {
-            needs(
-                e.metric.is_some(),
-                "`metric`",
-                "add metric = \"messages_bounced\" (see `relaysim schema`)",
-                sink,
-            );
-            needs(
-                e.equals.is_some() || e.at_least.is_some() || e.at_most.is_some(),
-                "a bound",
-                "add equals = N, at_least = N and/or at_most = N",
-                sink,
-            );
-            // Bounds no count can meet would fail every run: say so now.
-            let low = e.at_least.into_iter().chain(e.equals).max();
-            let high = e.at_most.into_iter().chain(e.equals).min();
-            if let (Some(low), Some(high)) = (low, high)
-                && low > high
-            {
-                sink.error_with_help(
-                    span.clone(),
-                    &format!("no count can meet these bounds: at least {low} and at most {high}"),
-                    "contradictory bounds",
-                    "make at_least ≤ equals ≤ at_most",
-                );
-            }
-            if let Some(m) = &e.metric
-                && *m.get_ref() == Metric::Replies
-                && e.reply.is_none()
-            {
-                sink.error_with_help(
-                    m.span(),
-                    "metric \"replies\" needs `reply`",
-                    "which reply?",
-                    "add reply = \"550 5.7.1\"",
-                );
-            }
-            if let (Some(m), Some(u)) = (&e.metric, &e.user)
-                && *m.get_ref() != Metric::Replies
-            {
-                sink.error_with_help(
-                    u.span(),
-                    "per registered user only `metric = \"replies\"` is counted",
-                    "counts of this user",
-                    "count replies of the user's transactions (metric = \"replies\"), or count by `sender`",
-                );
-            }
-        }
-        Check::FirstHit | Check::FirstCleared | Check::NeverHit => {
-            needs(
-                e.limit.is_some(),
-                "`limit`",
-                "add limit = \"customer_peak\" (see `relaysim schema`)",
-                sink,
-            );
-            if check != Check::NeverHit {
-                needs(
-                    e.between.is_some(),
-                    "`between`",
-                    "add between = [\"9h\", \"9h30m\"]",
-                    sink,
-                );
-            }
-        }
-    }
-    // Keys the check does not read would be silently ignored: refuse them.
-    let unused = |present: bool, key: &str, sink: &mut DiagnosticSink| {
-        if present {
-            sink.error_with_help(
-                span.clone(),
-                &format!("`{key}` has no meaning for this check"),
-                "this check",
-                &format!("remove `{key}`, or use the check that reads it (see `relaysim schema`)"),
-            );
-        }
-    };
-    let counting = check == Check::Count;
-    unused(!counting && e.metric.is_some(), "metric", sink);
-    unused(
-        !counting && (e.equals.is_some() || e.at_least.is_some() || e.at_most.is_some()),
-        "equals/at_least/at_most",
-        sink,
-    );
-    unused(counting && e.limit.is_some(), "limit", sink);
-    unused(counting && e.source_ip.is_some(), "source_ip", sink);
-    unused(
-        !matches!(check, Check::FirstHit | Check::FirstCleared) && e.between.is_some(),
-        "between",
-        sink,
-    );
-    unused(
-        e.reply.is_some()
-            && e.metric
-                .as_ref()
-                .is_none_or(|m| *m.get_ref() != Metric::Replies),
-        "reply",
-        sink,
-    );
-    if let Some(b) = &e.between {
-        let [from, to] = *b.get_ref();
-        if from > to {
-            sink.error_with_help(
-                b.span(),
-                &format!("`between` runs backwards ({from} > {to})"),
-                "reversed",
-                "write [earliest, latest]",
-            );
-        }
     }
 }

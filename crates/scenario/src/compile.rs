@@ -6,19 +6,16 @@
 
 use std::collections::BTreeMap;
 
-use relay::time::SimDuration;
 use relay::{RelayCommand, TenantIx, UserId};
 
-use crate::model::{
-    self, Bounds, CountMetric, LimitFilter, Model, MtaIx, Scope, SenderIx, TimedCommand, Traffic,
-};
-use crate::{Check, EventKind, Metric, Pattern, Scenario};
+use crate::model::{self, Model, MtaIx, SenderIx, TimedCommand, Traffic};
+use crate::{EventKind, Pattern, Scenario};
 
 /// Names to indices, built once.
-struct Names<'a> {
+pub(super) struct Names<'a> {
     tenants: BTreeMap<&'a str, u32>,
     mtas: BTreeMap<&'a str, u32>,
-    senders: BTreeMap<&'a str, u32>,
+    pub(super) senders: BTreeMap<&'a str, u32>,
     /// Registered users in directory order: (tenant, address).
     users: Vec<(u32, String)>,
 }
@@ -49,12 +46,12 @@ impl<'a> Names<'a> {
         }
     }
 
-    fn tenant(&self, id: &str) -> Option<TenantIx> {
+    pub(super) fn tenant(&self, id: &str) -> Option<TenantIx> {
         self.tenants.get(id).map(|&i| TenantIx(i))
     }
 
     /// A registered user by address (case-insensitive), within `tenant` when given.
-    fn user(&self, address: &str, tenant: Option<TenantIx>) -> Option<UserId> {
+    pub(super) fn user(&self, address: &str, tenant: Option<TenantIx>) -> Option<UserId> {
         let address = address.to_ascii_lowercase();
         self.users
             .iter()
@@ -96,12 +93,30 @@ pub(crate) fn compile(s: &Scenario) -> Option<Model> {
         .iter()
         .map(|e| event(e, &names))
         .collect::<Option<Vec<_>>>()?;
-    let expectations = s
+    let mut probes = Vec::new();
+    let mut expectations = s
         .expectations
         .iter()
         .enumerate()
-        .map(|(i, e)| expectation(i, e, &names))
+        .map(|(i, e)| super::expect_compile::expectation(i, e, &names, &mut probes))
         .collect::<Option<Vec<_>>>()?;
+    let implicit_tls_ports = &s.relay.policy.implicit_tls_ports;
+    let dialogues: Vec<model::Dialogue> = s
+        .dialogues
+        .iter()
+        .map(|d| dialogue(d, implicit_tls_ports))
+        .collect();
+    expectations.extend(s.dialogues.iter().enumerate().map(|(index, d)| {
+        model::Expectation {
+            name: d
+                .name
+                .clone()
+                .unwrap_or_else(|| format!("dialogue {} at {}", index + 1, d.at.get_ref())),
+            // Set by `Model::parse_with`, which has the text.
+            line: 0,
+            check: model::Check::Dialogue { index },
+        }
+    }));
     Some(Model {
         name: s.name().to_string(),
         description: s.simulation.description.clone(),
@@ -120,7 +135,36 @@ pub(crate) fn compile(s: &Scenario) -> Option<Model> {
         declared_senders: s.senders.iter().map(|x| x.id.get_ref().clone()).collect(),
         events,
         expectations,
+        dialogues,
+        probes,
     })
+}
+
+fn dialogue(d: &crate::Dialogue, implicit_tls_ports: &[u16]) -> model::Dialogue {
+    let port = *d.connect.port.get_ref();
+    model::Dialogue {
+        at: d.at.get_ref().get(),
+        source_ip: *d.connect.source_ip.get_ref(),
+        port,
+        connect_expect: d.connect.expect.clone(),
+        implicit_tls: implicit_tls_ports.contains(&port),
+        password: d.password.clone(),
+        steps: d
+            .script
+            .get_ref()
+            .iter()
+            .map(|step| {
+                let [command, expect] = step.get_ref().clone();
+                model::DialogueStep {
+                    command,
+                    expect,
+                    // Set by `Model::parse_with`, which has the text.
+                    line: 0,
+                }
+            })
+            .collect(),
+        line: 0,
+    }
 }
 
 fn mta(m: &crate::Mta, names: &Names) -> Option<model::Mta> {
@@ -260,85 +304,5 @@ fn event(e: &crate::Event, names: &Names) -> Option<TimedCommand> {
     Some(TimedCommand {
         at: e.at.get(),
         command,
-    })
-}
-
-fn expectation(i: usize, e: &crate::Expectation, names: &Names) -> Option<model::Expectation> {
-    let tenant = match &e.tenant {
-        Some(t) => Some(names.tenant(t.get_ref())?),
-        None => None,
-    };
-    let limit_filter = || -> Option<LimitFilter> {
-        Some(LimitFilter {
-            limit: e.limit.as_ref()?.get_ref().to_core(),
-            tenant,
-            user: match &e.user {
-                Some(u) => Some(names.user(u.get_ref(), tenant)?),
-                None => None,
-            },
-            source_ip: e.source_ip.as_ref().map(|ip| *ip.get_ref()),
-        })
-    };
-    let between = || -> Option<(SimDuration, SimDuration)> {
-        let [from, to] = *e.between.as_ref()?.get_ref();
-        Some((from.get(), to.get()))
-    };
-    let check = match *e.check.get_ref() {
-        Check::Count => {
-            let metric = match *e.metric.as_ref()?.get_ref() {
-                Metric::Replies => CountMetric::Replies(e.reply.clone()?),
-                m => CountMetric::Plain(m),
-            };
-            let scope = match (&e.sender, tenant) {
-                (Some(x), _) => Scope::Sender(SenderIx(*names.senders.get(x.get_ref().as_str())?)),
-                (None, Some(t)) => Scope::Tenant(t),
-                (None, None) => Scope::Run,
-            };
-            model::Check::Count {
-                metric,
-                scope,
-                user: match &e.user {
-                    Some(u) => Some(names.user(u.get_ref(), tenant)?),
-                    None => None,
-                },
-                bounds: Bounds {
-                    equals: e.equals,
-                    at_least: e.at_least,
-                    at_most: e.at_most,
-                },
-            }
-        }
-        Check::FirstHit => {
-            let (from, to) = between()?;
-            model::Check::FirstHit {
-                limit: limit_filter()?,
-                from,
-                to,
-            }
-        }
-        Check::FirstCleared => {
-            let (from, to) = between()?;
-            model::Check::FirstCleared {
-                limit: limit_filter()?,
-                from,
-                to,
-            }
-        }
-        Check::NeverHit => model::Check::NeverHit {
-            limit: limit_filter()?,
-        },
-    };
-    let what = match (&e.metric, &e.limit) {
-        (Some(metric), _) => format!(" {}", metric.get_ref().name()),
-        (None, Some(limit)) => format!(" {}", limit.get_ref().to_core().name()),
-        (None, None) => String::new(),
-    };
-    Some(model::Expectation {
-        name: e.name.clone().unwrap_or_else(|| {
-            format!("expectation {}: {}{what}", i + 1, e.check.get_ref().name())
-        }),
-        // Set by `Model::parse_with`, which has the text.
-        line: 0,
-        check,
     })
 }

@@ -18,6 +18,22 @@ pub enum Check {
     FirstCleared,
     /// `limit` is never hit (for `tenant`/`user` when given).
     NeverHit,
+    /// Every message of `sender` (or `tenant`, or the run) was delivered, to every
+    /// recipient, by `at`.
+    DeliveredBy,
+    /// The use of quota `limit` (Q1, Q2 for a `user`; Q4, Q5 for a `tenant`) at the
+    /// instant `at`, compared with `equals`, `at_least` and/or `at_most`.
+    Usage,
+    /// The value of quota `limit` in force at the instant `at` (after licence
+    /// changes and the invoice, Q6), compared like `usage`.
+    LimitValue,
+    /// Every accepted transaction of `sender` was relayed with the envelope sender
+    /// `relayed_as` (P8) and/or counted to the registered user `counted_user` (Q3).
+    Attribution,
+    /// The delivery attempts of message number `message` of `sender` (1 = its
+    /// first) came at the times `at` (from the scenario start), each within
+    /// `tolerance`.
+    Attempts,
 }
 
 /// A limit that can be hit (a `limit` value in limit_hits.csv).
@@ -92,6 +108,88 @@ pub enum Metric {
     /// P13: relayed messages archived in Vault: those of tenants with comprehensive
     /// mail storage and Vault on.
     MessagesArchivedInVault,
+    /// Distinct recipients deferred at least once (a recipient retried five times
+    /// counts once).
+    RecipientsDeferred,
+    /// Deferrals: each time a recipient was deferred (a recipient retried five
+    /// times counts five).
+    DeferralAttempts,
+    /// The delay from a message's arrival at its MTA to its last delivery (delivered
+    /// messages only): with `quantile` (default 1, the largest) and duration bounds,
+    /// e.g. `at_most = "15m"`.
+    DeliveryDelay,
+}
+
+/// A bound of an expectation: a number (`equals = 3000`), a duration (`at_most =
+/// "15m"`, for `delivery_delay`) or, for a count, another metric of the same scope
+/// (`equals = "messages_generated"`).
+#[derive(Clone, Debug, PartialEq, JsonSchema)]
+#[serde(untagged)]
+pub enum Bound {
+    Number(u64),
+    Text(String),
+}
+
+impl<'de> Deserialize<'de> for Bound {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Bound;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a number, a duration such as \"15m\" or a metric name")
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Bound, E> {
+                Ok(Bound::Number(v))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Bound, E> {
+                u64::try_from(v)
+                    .map(Bound::Number)
+                    .map_err(|_| E::custom(format!("bound {v} is negative; counts start at 0")))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Bound, E> {
+                Ok(Bound::Text(v.to_string()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// `at`: one instant (`usage`, `limit_value`, `delivered_by`) or a list of them
+/// (`attempts`).
+#[derive(Clone, Debug, PartialEq, JsonSchema)]
+#[serde(untagged)]
+pub enum Instants {
+    One(Duration),
+    Many(Vec<Duration>),
+}
+
+impl<'de> Deserialize<'de> for Instants {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Instants;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a duration such as \"3h\" or a list of them")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Instants, E> {
+                Duration::deserialize(serde::de::value::StrDeserializer::new(v)).map(Instants::One)
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Instants, E> {
+                Duration::deserialize(serde::de::value::I64Deserializer::new(v)).map(Instants::One)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Instants, A::Error> {
+                let mut list = Vec::new();
+                while let Some(d) = seq.next_element::<Duration>()? {
+                    list.push(d);
+                }
+                Ok(Instants::Many(list))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
@@ -119,12 +217,41 @@ pub struct Expectation {
     pub sender: Option<Spanned<String>>,
     /// With `metric = "replies"`: the reply prefix to count.
     pub reply: Option<String>,
-    pub equals: Option<u64>,
-    pub at_least: Option<u64>,
-    pub at_most: Option<u64>,
+    #[schemars(with = "Option<Bound>")]
+    pub equals: Option<Spanned<Bound>>,
+    #[schemars(with = "Option<Bound>")]
+    pub at_least: Option<Spanned<Bound>>,
+    #[schemars(with = "Option<Bound>")]
+    pub at_most: Option<Spanned<Bound>>,
     /// With `first_hit`: the inclusive time range.
     #[schemars(with = "Option<[Duration; 2]>")]
     pub between: Option<Spanned<[Duration; 2]>>,
+    /// With `count`: count only what happened from the first instant (inclusive)
+    /// to the second (exclusive), e.g. `during = ["9h", "10h"]`.
+    #[schemars(with = "Option<[Duration; 2]>")]
+    pub during: Option<Spanned<[Duration; 2]>>,
+    /// With `metric = "delivery_delay"`: the quantile, above 0 and at most 1
+    /// (default 1: the largest delay).
+    #[schemars(with = "Option<f64>")]
+    pub quantile: Option<Spanned<f64>>,
+    /// The instant of `usage`, `limit_value` and `delivered_by`; the list of
+    /// instants of `attempts`.
+    #[schemars(with = "Option<Instants>")]
+    pub at: Option<Spanned<Instants>>,
+    /// With `attempts`: how far each attempt may be from its instant (default 1s).
+    #[schemars(with = "Option<Duration>")]
+    pub tolerance: Option<Spanned<Duration>>,
+    /// With `attempts`: which message of `sender`, 1 for its first.
+    #[schemars(with = "Option<u32>")]
+    pub message: Option<Spanned<u32>>,
+    /// With `attribution`: the envelope sender the relay passed on (P8), e.g.
+    /// "postmaster@acme.example".
+    #[schemars(with = "Option<String>")]
+    pub relayed_as: Option<Spanned<String>>,
+    /// With `attribution`: the registered user every transaction was counted to
+    /// (Q3).
+    #[schemars(with = "Option<String>")]
+    pub counted_user: Option<Spanned<String>>,
 }
 
 /// A value's name as scenario files write it (its serde name, e.g. `messages_bounced`).
@@ -136,9 +263,57 @@ fn file_name(value: impl Serialize) -> String {
 }
 
 impl Metric {
+    pub const ALL: [Metric; 20] = [
+        Metric::MessagesGenerated,
+        Metric::MessagesDelivered,
+        Metric::MessagesBounced,
+        Metric::MessagesQueuedAtEnd,
+        Metric::RecipientsGenerated,
+        Metric::RecipientsDelivered,
+        Metric::RecipientsBounced,
+        Metric::RecipientsQueuedAtEnd,
+        Metric::Replies,
+        Metric::ConnectionsOpened,
+        Metric::ConnectionsRefused,
+        Metric::MessagesRewritten,
+        Metric::NotificationsGenerated,
+        Metric::NotificationsDelivered,
+        Metric::NotificationsDropped,
+        Metric::MessagesStored,
+        Metric::MessagesArchivedInVault,
+        Metric::RecipientsDeferred,
+        Metric::DeferralAttempts,
+        Metric::DeliveryDelay,
+    ];
+
     /// The metric as written in scenario files, e.g. `messages_bounced`.
     pub fn name(self) -> String {
         file_name(self)
+    }
+
+    /// The metric written `name` in scenario files.
+    pub fn from_name(name: &str) -> Option<Metric> {
+        Metric::ALL.into_iter().find(|m| m.name() == name)
+    }
+
+    /// A count that needs nothing but its name (not `replies`, which needs a reply,
+    /// nor `delivery_delay`, a duration): what a count's bound may name.
+    pub fn is_plain_count(self) -> bool {
+        !matches!(self, Metric::Replies | Metric::DeliveryDelay)
+    }
+
+    /// Whether the metric counts what happens at instants, so that it can be
+    /// counted `during` a window: not what is left at the end, nor what storage
+    /// settings make of the relayed mail.
+    pub fn counts_during(self) -> bool {
+        !matches!(
+            self,
+            Metric::MessagesQueuedAtEnd
+                | Metric::RecipientsQueuedAtEnd
+                | Metric::MessagesStored
+                | Metric::MessagesArchivedInVault
+                | Metric::DeliveryDelay
+        )
     }
 }
 

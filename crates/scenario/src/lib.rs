@@ -11,9 +11,12 @@
 mod check;
 mod compile;
 pub mod diagnostic;
+mod dialogue;
 pub mod estimate;
 mod event;
 mod expect;
+mod expect_check;
+mod expect_compile;
 mod load;
 pub mod model;
 mod mta;
@@ -33,8 +36,9 @@ use serde::Deserialize;
 use toml::Spanned;
 
 pub use diagnostic::{Diagnostic, render};
+pub use dialogue::{Connect, Dialogue};
 pub use event::{Event, EventKind};
-pub use expect::{Check, Expectation, LimitKind, Metric};
+pub use expect::{Bound, Check, Expectation, Instants, LimitKind, Metric};
 pub use model::Model;
 pub use mta::{Mta, MtaOverrides, MtaProfile, SmtpAuth, TlsMode};
 pub use relay_config::{DosConfig, PolicyConfig, QuotaConfig, RelayConfig, WindowModel};
@@ -65,6 +69,8 @@ pub struct Scenario {
     pub events: Vec<Event>,
     #[serde(default, rename = "expect")]
     pub expectations: Vec<Expectation>,
+    #[serde(default, rename = "dialogue")]
+    pub dialogues: Vec<Dialogue>,
 }
 
 /// `[simulation]`: what to run and for how long.
@@ -114,6 +120,7 @@ struct RawScenario {
     senders: Vec<Option<Sender>>,
     events: Vec<Option<Event>>,
     expectations: Vec<Option<Expectation>>,
+    dialogues: Vec<Option<Dialogue>>,
 }
 
 /// A scenario file that could not be loaded, with every problem found in it.
@@ -283,6 +290,18 @@ impl Model {
                     for (e, raw) in m.expectations.iter_mut().zip(&s.expectations) {
                         e.line = block_line(text, raw.check.span().start, "[[expect]]");
                     }
+                    for (d, raw) in m.dialogues.iter_mut().zip(&s.dialogues) {
+                        d.line = block_line(text, raw.at.span().start, "[[dialogue]]");
+                        for (step, raw) in d.steps.iter_mut().zip(raw.script.get_ref()) {
+                            step.line = line_of(text, raw.span().start);
+                        }
+                    }
+                    // A dialogue is checked as one more expectation (compile.rs).
+                    for e in &mut m.expectations {
+                        if let model::Check::Dialogue { index } = e.check {
+                            e.line = m.dialogues[index].line;
+                        }
+                    }
                     m
                 });
                 if let Some(m) = &model {
@@ -361,14 +380,19 @@ fn read_replay_files(scenario: &mut Scenario, base: &Path, sink: &mut diagnostic
 /// The 1-based line of the `header` (e.g. `[[expect]]`) of the block holding byte
 /// `offset`: the last line starting with it before `offset`, else `offset`'s own line.
 fn block_line(text: &str, offset: usize, header: &str) -> usize {
+    let own_line = line_of(text, offset);
     let before = &text[..offset.min(text.len())];
-    let own_line = before.matches('\n').count() + 1;
     before
         .lines()
         .enumerate()
         .filter(|(_, line)| line.trim_start().starts_with(header))
         .last()
         .map_or(own_line, |(i, _)| i + 1)
+}
+
+/// The 1-based line of byte `offset`.
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
 }
 
 fn opening_comment(text: &str) -> String {

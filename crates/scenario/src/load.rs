@@ -19,7 +19,7 @@ enum Segment {
     Index(usize),
 }
 
-const SECTIONS: [(&str, bool); 7] = [
+const SECTIONS: [(&str, bool); 8] = [
     ("simulation", false),
     ("relay", false),
     ("tenant", true),
@@ -27,6 +27,7 @@ const SECTIONS: [(&str, bool); 7] = [
     ("sender", true),
     ("event", true),
     ("expect", true),
+    ("dialogue", true),
 ];
 
 /// Parses `source` into the raw sections. Returns `None` when a problem stops parsing;
@@ -76,6 +77,7 @@ pub(super) fn parse_sections(source: &str, sink: &mut DiagnosticSink) -> Option<
                     "mta" => raw.mtas.push(None),
                     "sender" => raw.senders.push(None),
                     "event" => raw.events.push(None),
+                    "dialogue" => raw.dialogues.push(None),
                     _ => raw.expectations.push(None),
                 }
                 continue;
@@ -88,6 +90,7 @@ pub(super) fn parse_sections(source: &str, sink: &mut DiagnosticSink) -> Option<
                     "mta" => raw.mtas.push(section(item, &item_path, &keys, sink)),
                     "sender" => raw.senders.push(section(item, &item_path, &keys, sink)),
                     "event" => raw.events.push(section(item, &item_path, &keys, sink)),
+                    "dialogue" => raw.dialogues.push(section(item, &item_path, &keys, sink)),
                     _ => raw
                         .expectations
                         .push(section(item, &item_path, &keys, sink)),
@@ -182,6 +185,14 @@ fn refine_serde_message(message: &str, path: &[Segment]) -> String {
     }
     if let Some(plain) = plain_number_message(message) {
         return plain;
+    }
+    if path.first() == Some(&Segment::Key("dialogue".to_string()))
+        && message.starts_with("invalid length")
+    {
+        return with_hint(
+            &format!("a script step is a command and its reply ({message})"),
+            "write each step as [\"COMMAND\", \"REPLY EXPECTED\"], e.g. [\"EHLO mail.example.com\", \"250\"]",
+        );
     }
     match split_hint(message) {
         (_, Some(_)) => message.to_string(),

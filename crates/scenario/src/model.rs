@@ -86,7 +86,13 @@ pub struct Model {
     pub declared_senders: Vec<String>,
     /// Timed changes, in file order.
     pub events: Vec<TimedCommand>,
+    /// The `[[expect]]` blocks in file order, then one per `[[dialogue]]`
+    /// ([`Check::Dialogue`]).
     pub expectations: Vec<Expectation>,
+    /// Scripted client connections, in file order.
+    pub dialogues: Vec<Dialogue>,
+    /// Quota windows looked at during the run (for `usage` and `limit_value`).
+    pub probes: Vec<Probe>,
 }
 
 impl Model {
@@ -309,6 +315,40 @@ pub enum Check {
         /// counted in (only `replies` is counted per user; `check.rs` says so).
         user: Option<UserId>,
         bounds: Bounds,
+        /// Count only what happened in `[from, to)`.
+        during: Option<(SimDuration, SimDuration)>,
+    },
+    /// A quantile of the delivery delays of the delivered messages in scope, within
+    /// bounds in milliseconds.
+    Delay {
+        scope: Scope,
+        /// Above 0, at most 1 (the largest delay).
+        quantile: f64,
+        bounds: Bounds,
+    },
+    /// Every message in scope was delivered to every recipient by `at`.
+    DeliveredBy { scope: Scope, at: SimDuration },
+    /// The reading of `probes[probe]` (a quota window's use, or its limit) within
+    /// bounds.
+    AtInstant {
+        probe: usize,
+        reading: Reading,
+        bounds: Bounds,
+    },
+    /// Every accepted transaction of the sender was relayed as `relayed_as` (P8)
+    /// and counted to `counted_user` (Q3), where given.
+    Attribution {
+        sender: SenderIx,
+        relayed_as: Option<String>,
+        counted_user: Option<UserId>,
+    },
+    /// Message `message` (1-based) of the sender was attempted at `at` (each
+    /// within `tolerance`), and at no other time.
+    Attempts {
+        sender: SenderIx,
+        message: u32,
+        at: Vec<SimDuration>,
+        tolerance: SimDuration,
     },
     /// The first hit of a limit falls in `[from, to]`.
     FirstHit {
@@ -324,6 +364,35 @@ pub enum Check {
     },
     /// The limit is never hit.
     NeverHit { limit: LimitFilter },
+    /// Every reply of `dialogues[index]` starts with the text expected.
+    Dialogue { index: usize },
+}
+
+/// A `[[dialogue]]`: a client connection scripted line by line.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Dialogue {
+    /// When, from the start.
+    pub at: SimDuration,
+    pub source_ip: IpAddr,
+    pub port: u16,
+    /// The start of the reply expected to the connection (the greeting or a refusal).
+    pub connect_expect: String,
+    /// Connect with a TLS handshake (the port is an implicit-TLS port, P6).
+    pub implicit_tls: bool,
+    /// P4: the password accepted for every registered user; `None`: any.
+    pub password: Option<String>,
+    pub steps: Vec<DialogueStep>,
+    /// The line of its `[[dialogue]]` header (1-based).
+    pub line: usize,
+}
+
+/// One line of a dialogue and the start of the reply expected.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DialogueStep {
+    pub command: String,
+    pub expect: String,
+    /// Its line in the scenario file (1-based).
+    pub line: usize,
 }
 
 /// A metric to count; replies carry the reply prefix.
@@ -345,9 +414,35 @@ pub enum Scope {
 /// At least one of the three is set.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Bounds {
-    pub equals: Option<u64>,
-    pub at_least: Option<u64>,
-    pub at_most: Option<u64>,
+    pub equals: Option<Bound>,
+    pub at_least: Option<Bound>,
+    pub at_most: Option<Bound>,
+}
+
+/// A bound: a value (a count, or milliseconds for a delay), or another count of the
+/// same scope and window.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Bound {
+    Value(u64),
+    Metric(Metric),
+}
+
+/// What a probe reads of a quota window.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reading {
+    /// Its use (committed and held).
+    Usage,
+    /// The limit in force.
+    LimitValue,
+}
+
+/// A look at one quota window at an instant of the run, for `usage` and
+/// `limit_value` expectations: taken after what the scenario scheduled for that
+/// instant before the run began (its `[[event]]`s), before the traffic of it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Probe {
+    pub at: SimDuration,
+    pub key: relay::LimitKey,
 }
 
 /// Which limit events an expectation looks at.

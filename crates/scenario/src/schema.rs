@@ -92,6 +92,7 @@ mod tests {
         assert_eq!(
             top,
             [
+                "dialogue",
                 "event",
                 "expect",
                 "mta",

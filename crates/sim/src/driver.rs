@@ -64,6 +64,14 @@ enum Event {
         sender: u32,
         row: u32,
     },
+    /// A look at a quota window (index into `model.probes`).
+    Probe {
+        index: u32,
+    },
+    /// A scripted client connection (index into `model.dialogues`).
+    Dialogue {
+        index: u32,
+    },
 }
 
 impl Event {
@@ -247,6 +255,15 @@ pub fn run_with_tables(
             },
         );
     }
+    for (index, probe) in model.probes.iter().enumerate() {
+        let index = index as u32;
+        queue.schedule(SimTime::ZERO + probe.at, Event::Probe { index });
+    }
+    for (index, dialogue) in model.dialogues.iter().enumerate() {
+        let index = index as u32;
+        queue.schedule(SimTime::ZERO + dialogue.at, Event::Dialogue { index });
+    }
+    let mut dialogue_addresses = crate::dialogue::DialogueAddresses::new(&space);
     let mut senders: Vec<SenderState> = Vec::with_capacity(model.senders.len());
     for (index, sender) in model.senders.iter().enumerate() {
         let mta = sender.mta.0 as usize;
@@ -362,6 +379,17 @@ pub fn run_with_tables(
         let offered = match event {
             Event::Scenario { index } => {
                 relay.apply(now, &model.events[index as usize].command);
+                None
+            }
+            Event::Probe { index } => {
+                let key = model.probes[index as usize].key;
+                sink.report.probes[index as usize] = Some(relay.quota_reading(now, key));
+                None
+            }
+            Event::Dialogue { index } => {
+                let dialogue = &model.dialogues[index as usize];
+                sink.report.dialogues[index as usize] =
+                    crate::dialogue::run(dialogue, &mut relay, now, &mut dialogue_addresses);
                 None
             }
             Event::RelayTimer => {
@@ -591,7 +619,7 @@ impl<O: Observer> Observer for Sink<'_, O> {
                 self.fingerprint.write_u64(fates.queued);
                 self.report.message_settled(tag, fates);
             }
-            Observation::Attempt { tag, counts } => {
+            Observation::Attempt { tag, counts, .. } => {
                 self.report
                     .deferrals(tag, counts.deferred_rcpts, counts.newly_deferred_rcpts);
             }

@@ -3,6 +3,7 @@
 //! runs them against a `relay::Relay` to the horizon, the run report, expectations
 //! and capacity sweeps.
 
+mod dialogue;
 mod driver;
 pub mod episodes;
 pub mod expectations;
@@ -14,6 +15,7 @@ pub mod swarm;
 pub mod sweep;
 pub mod world;
 
+pub use dialogue::Transcript;
 pub use driver::{RunError, TimerOrder, bucket_count, run, run_with, run_with_tables};
 pub use observe::{Observation, Observer};
 pub use report::{

@@ -34,6 +34,8 @@ pub enum Observation<'a> {
     Attempt {
         tag: MessageTag,
         counts: &'a AttemptCounts,
+        /// When the message arrived at its MTA (with `tag`, which message this is).
+        arrived: SimTime,
     },
     /// The relay replied to a command of a connection delivering `tag`.
     Reply { tag: MessageTag, reply: Reply },

@@ -125,7 +125,7 @@ impl Counts {
         self.notifications.merge(&other.notifications);
     }
 
-    fn add_generated(&mut self, notification: bool, recipients: u32) {
+    pub(crate) fn add_generated(&mut self, notification: bool, recipients: u32) {
         if notification {
             self.notifications.generated += 1;
             return;
@@ -136,7 +136,7 @@ impl Counts {
 
     /// A message is queued while any recipient is; else delivered if any recipient
     /// was delivered; else bounced.
-    fn add_settled(&mut self, notification: bool, fates: RecipientFates) {
+    pub(crate) fn add_settled(&mut self, notification: bool, fates: RecipientFates) {
         if notification {
             let n = &mut self.notifications;
             if fates.queued > 0 {
@@ -241,6 +241,11 @@ pub struct RunReport {
     /// Limit episodes (`episodes.rs`: flaps within the scenario's `episode_gap`
     /// merged), by start; filled by [`RunReport::finish`].
     pub episodes: Vec<crate::episodes::LimitEpisode>,
+    /// Per `[[dialogue]]` of the model, what the relay answered.
+    pub dialogues: Vec<crate::Transcript>,
+    /// Per probe of the model (`usage`, `limit_value`): the window's use and its
+    /// limit at the probe's instant.
+    pub probes: Vec<Option<(u64, u64)>>,
     /// Builds `episodes` during the run.
     episode_builder: crate::episodes::Episodes,
     /// How often each limit of each subject was hit and cleared (the first of
@@ -289,6 +294,8 @@ impl RunReport {
             limit_hits: 0,
             episodes: Vec::new(),
             episode_builder: crate::episodes::Episodes::new(model.episode_gap),
+            dialogues: vec![crate::Transcript::default(); model.dialogues.len()],
+            probes: vec![None; model.probes.len()],
             changes: Default::default(),
             tenants: entities(model.tenants.iter().map(|t| &t.id).collect()),
             tenant_delays: model.tenants.iter().map(|_| new_delays()).collect(),

@@ -15,7 +15,7 @@ use clap::Args;
 use rayon::prelude::*;
 use scenario::overrides::Override;
 use scenario::{LoadError, Model};
-use sim::expectations::{Verdict, evaluate};
+use sim::expectations::{Verdict, Witness, evaluate};
 
 use outcome::{Suite, TestReport};
 
@@ -252,8 +252,9 @@ fn run_all(slots: &[Slot], jobs: Option<u16>) -> Result<Vec<Suite>, String> {
             .with_max_len(1)
             .map(|&i| {
                 let (model, seed) = runs[i];
-                let verdicts = sim::run(model, seed, &mut ())
-                    .map(|report| evaluate(model, &report))
+                let mut witness = Witness::new(model);
+                let verdicts = sim::run(model, seed, &mut witness)
+                    .map(|report| evaluate(model, &report, &witness))
                     .map_err(|e| e.to_string());
                 (i, verdicts)
             })
@@ -288,8 +289,8 @@ fn print(report: &TestReport, verbose: bool) {
         }
         let what = match suite.seeds.len() {
             0 => format!("{} expected validation errors", suite.cases.len()),
-            1 => format!("{} expectations", suite.cases.len()),
-            n => format!("{} expectations, {n} seeds", suite.cases.len()),
+            1 => plural(suite.cases.len(), "expectation"),
+            n => format!("{}, {n} seeds", plural(suite.cases.len(), "expectation")),
         };
         outln!(
             "{} {} ({what})",
@@ -383,4 +384,13 @@ fn collect_toml(path: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
         out.push(path.to_path_buf());
     }
     Ok(())
+}
+
+/// "1 expectation", "3 expectations".
+fn plural(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
 }

@@ -574,6 +574,14 @@ impl QuotaEngine {
         slot.window.committed()
     }
 
+    /// The use of a quota window at `now` (committed and held) and the limit in
+    /// force for it. `key` must be a quota limit of a customer or a user.
+    pub fn reading(&mut self, now: SimTime, key: LimitKey) -> (u64, u64) {
+        let mut slot = self.slot(key);
+        slot.window.expire(now);
+        (slot.window.used(), slot.limit)
+    }
+
     /// The limits hit now, each as a `Hit` event of `now` whose `used` is the
     /// window's use now and whose `refusals` counts every refusal since the hit; in
     /// customer then user order. A driver reports them at its horizon.

@@ -822,6 +822,7 @@ impl MtaRuntime {
             &Observation::Attempt {
                 tag,
                 counts: &counts,
+                arrived: q.retry.birth,
             },
         );
         let mut done = q.pending.is_empty();

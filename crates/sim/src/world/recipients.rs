@@ -73,6 +73,29 @@ impl RecipientSpace {
             .map(|i| RecipientId(self.senders_base + i as u32))
     }
 
+    /// The id of `address` (lower-case) if the scenario numbers it: an envelope
+    /// address, or `r<k>@<domain>` of a pool domain with `k` below its block's size.
+    pub fn id_of(&self, address: &str) -> Option<RecipientId> {
+        if let Some(id) = self.of_envelope_address(address) {
+            return Some(id);
+        }
+        let (local, domain) = address.rsplit_once('@')?;
+        let k: u32 = local.strip_prefix('r')?.parse().ok()?;
+        if k.to_string() != local[1..] {
+            return None; // `r007` is not address 7
+        }
+        self.blocks
+            .iter()
+            .find(|(_, size, d)| d == domain && k < *size)
+            .map(|(first, _, _)| RecipientId(first + k))
+    }
+
+    /// The first id no scenario address has: addresses named only by a dialogue
+    /// are numbered from here.
+    pub fn end(&self) -> u32 {
+        self.senders_base + self.senders.len() as u32
+    }
+
     /// The first id of `domain`'s block.
     fn base(&self, domain: &DomainName) -> u32 {
         self.blocks
