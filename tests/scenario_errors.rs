@@ -1018,6 +1018,12 @@ fn e49_expectations_of_every_kind_are_checked_before_the_run() {
             "quantile 1.5 is not above 0 and at most 1",
         ),
         (
+            expect(
+                "check = \"count\"\nmetric = \"delivery_delay\"\nquantile = \"median\"\nat_most = \"15m\"",
+            ),
+            "quantile `median` is neither a number nor \"max\"",
+        ),
+        (
             expect("check = \"count\"\nmetric = \"delivery_delay\"\nat_most = 900"),
             "delay bound 900 has no unit",
         ),

@@ -147,7 +147,10 @@ fn dialogue(d: &crate::Dialogue, implicit_tls_ports: &[u16]) -> model::Dialogue 
         source_ip: *d.connect.source_ip.get_ref(),
         port,
         connect_expect: d.connect.expect.clone(),
-        implicit_tls: implicit_tls_ports.contains(&port),
+        implicit_tls: d
+            .connect
+            .tls
+            .unwrap_or_else(|| implicit_tls_ports.contains(&port)),
         password: d.password.clone(),
         steps: d
             .script

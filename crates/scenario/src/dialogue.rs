@@ -48,6 +48,10 @@ pub struct Connect {
     #[serde(default = "default_port")]
     #[schemars(with = "Option<u16>")]
     pub port: Spanned<u16>,
+    /// Whether the client opens with a TLS handshake (default: on the relay's
+    /// implicit-TLS ports, 465). `tls = false` on 465 plays a client that speaks
+    /// plain SMTP there (P6: it gets no SMTP dialogue).
+    pub tls: Option<bool>,
     /// The start of the reply expected to the connection itself: the greeting
     /// (default "220"), a DoS refusal ("421 4.7.0", D2), or "connection refused"
     /// (a port the relay does not listen on, P6). When the connection is refused,

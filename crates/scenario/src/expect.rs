@@ -154,6 +154,64 @@ impl<'de> Deserialize<'de> for Bound {
     }
 }
 
+/// A quantile of `delivery_delay`: a number above 0 and at most 1, or "max" (1).
+#[derive(Clone, Copy, Debug, PartialEq, JsonSchema)]
+#[serde(untagged)]
+pub enum Quantile {
+    Share(f64),
+    #[schemars(with = "MaxWord")]
+    Max,
+}
+
+/// The word "max".
+#[derive(JsonSchema)]
+#[allow(dead_code)] // only its schema is used
+enum MaxWord {
+    #[serde(rename = "max")]
+    Max,
+}
+
+impl Quantile {
+    /// The share: "max" is 1.
+    pub fn share(self) -> f64 {
+        match self {
+            Quantile::Share(q) => q,
+            Quantile::Max => 1.0,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Quantile {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Quantile;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a quantile such as 0.99, or \"max\"")
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Quantile, E> {
+                Ok(Quantile::Share(v))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Quantile, E> {
+                Ok(Quantile::Share(v as f64))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Quantile, E> {
+                Ok(Quantile::Share(v as f64))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Quantile, E> {
+                match v {
+                    "max" => Ok(Quantile::Max),
+                    _ => Err(E::custom(crate::diagnostic::with_hint(
+                        &format!("quantile `{v}` is neither a number nor \"max\""),
+                        "write e.g. quantile = 0.99, or quantile = \"max\" for the largest delay",
+                    ))),
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
 /// `at`: one instant (`usage`, `limit_value`, `delivered_by`) or a list of them
 /// (`attempts`).
 #[derive(Clone, Debug, PartialEq, JsonSchema)]
@@ -230,10 +288,10 @@ pub struct Expectation {
     /// to the second (exclusive), e.g. `during = ["9h", "10h"]`.
     #[schemars(with = "Option<[Duration; 2]>")]
     pub during: Option<Spanned<[Duration; 2]>>,
-    /// With `metric = "delivery_delay"`: the quantile, above 0 and at most 1
-    /// (default 1: the largest delay).
-    #[schemars(with = "Option<f64>")]
-    pub quantile: Option<Spanned<f64>>,
+    /// With `metric = "delivery_delay"`: the quantile, above 0 and at most 1, or
+    /// "max" (the default: the largest delay, the same as 1).
+    #[schemars(with = "Option<Quantile>")]
+    pub quantile: Option<Spanned<Quantile>>,
     /// The instant of `usage`, `limit_value` and `delivered_by`; the list of
     /// instants of `attempts`.
     #[schemars(with = "Option<Instants>")]

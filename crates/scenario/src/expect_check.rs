@@ -147,7 +147,7 @@ pub(super) fn check(
             if metric == Some(Metric::DeliveryDelay) {
                 duration_bounds(e, sink);
                 if let Some(q) = &e.quantile {
-                    let q_value = *q.get_ref();
+                    let q_value = q.get_ref().share();
                     if !(q_value > 0.0 && q_value <= 1.0) {
                         sink.error_with_help(
                             q.span(),

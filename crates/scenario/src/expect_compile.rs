@@ -58,7 +58,7 @@ pub(super) fn expectation(
     let check = match *e.check.get_ref() {
         Check::Count if metric == Some(Metric::DeliveryDelay) => model::Check::Delay {
             scope,
-            quantile: e.quantile.as_ref().map_or(1.0, |q| *q.get_ref()),
+            quantile: e.quantile.as_ref().map_or(1.0, |q| q.get_ref().share()),
             bounds: bounds(e, |text| {
                 let d = crate::values::parse_duration(text).ok()?;
                 Some(model::Bound::Value(d.as_millis()))

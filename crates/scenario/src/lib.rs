@@ -38,7 +38,7 @@ use toml::Spanned;
 pub use diagnostic::{Diagnostic, render};
 pub use dialogue::{Connect, Dialogue};
 pub use event::{Event, EventKind};
-pub use expect::{Bound, Check, Expectation, Instants, LimitKind, Metric};
+pub use expect::{Bound, Check, Expectation, Instants, LimitKind, Metric, Quantile};
 pub use model::Model;
 pub use mta::{Mta, MtaOverrides, MtaProfile, SmtpAuth, TlsMode};
 pub use relay_config::{DosConfig, PolicyConfig, QuotaConfig, RelayConfig, WindowModel};
