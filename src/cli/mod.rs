@@ -7,6 +7,7 @@ mod compare;
 mod estimate;
 mod limits;
 mod run;
+mod serve;
 mod sweep;
 mod sweep_words;
 mod targets;
@@ -77,6 +78,13 @@ enum Command {
         after_help = "Examples:\n  relaysim limits --licences 250\n  relaysim limits --licences 40000\n  relaysim limits --licences 250 --billing unpaid"
     )]
     Limits(limits::LimitsArgs),
+    /// Serve the scenario's relay as a live SMTP server (a sink) with its policy
+    /// and limits, for trying a real mail server against them.
+    #[command(after_help = "Examples:
+  relaysim serve scenarios/quickstart.toml
+  relaysim serve scenarios/quickstart.toml --listen 127.0.0.1:2525 --listen-tls 127.0.0.1:2465 --time-scale 60 --store results/serve/maildir --password secret
+  swaks --server 127.0.0.1:2525 --tls --from app@acme.example --to someone@example.org")]
+    Serve(serve::ServeArgs),
     /// Run every scenario with [[expect]] blocks under the paths, like a test suite.
     #[command(
         after_help = "Examples:\n  relaysim test\n  relaysim test scenarios/regression/some-rule.toml -v\n  relaysim test scenarios --jobs 2 --junit results/junit.xml\n  relaysim test --filter q05 --seeds 10 --keep-failed results/failed"
@@ -185,6 +193,7 @@ pub fn main() -> ExitCode {
         Command::Validate { scenarios } => validate::validate(&scenarios),
         Command::Limits(args) => limits::limits(args),
         Command::Test(args) => test::test(args),
+        Command::Serve(args) => serve::serve(args),
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();
             let mut script = Vec::new();

@@ -176,6 +176,11 @@ impl Session {
         self.phase
     }
 
+    /// Whether TLS is on.
+    pub fn tls(&self) -> bool {
+        self.tls
+    }
+
     /// The open transaction's attribution (after a successful MAIL FROM).
     pub fn transaction(&self) -> Option<&Transaction> {
         match &self.phase {
@@ -377,18 +382,29 @@ impl Session {
         }
     }
 
+    /// Whether DATA would be taken now (a transaction with a recipient): a network
+    /// front end asks before it answers `354` and reads the message.
+    pub fn data_ready(&self) -> Result<(), Reply> {
+        match self.phase {
+            Phase::Closed { reply } => Err(reply),
+            Phase::Connected | Phase::Greeted { .. } => {
+                Err(Reply::BadSequence(Sequence::MailFirst))
+            }
+            Phase::InTransaction { .. } if self.reservation.recipients().is_empty() => {
+                Err(Reply::BadSequence(Sequence::RcptFirst))
+            }
+            Phase::InTransaction { .. } => Ok(()),
+        }
+    }
+
     /// DATA (and the message after it): accepted and counted (Q12).
     pub fn data(&mut self, relay: &mut Relay, now: SimTime) -> Reply {
-        let helo = match self.phase {
-            Phase::Closed { reply } => return reply,
-            Phase::Connected | Phase::Greeted { .. } => {
-                return Reply::BadSequence(Sequence::MailFirst);
-            }
-            Phase::InTransaction { helo, .. } => helo,
-        };
-        if self.reservation.recipients().is_empty() {
-            return Reply::BadSequence(Sequence::RcptFirst);
+        if let Err(reply) = self.data_ready() {
+            return reply;
         }
+        let Phase::InTransaction { helo, .. } = self.phase else {
+            unreachable!("data_ready checked the phase");
+        };
         relay.quota.commit(now, &mut self.reservation);
         self.phase = Phase::Greeted { helo };
         self.messages += 1;

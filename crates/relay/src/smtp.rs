@@ -211,12 +211,27 @@ impl TextSession {
         })
     }
 
+    /// Whether DATA would be taken now ([`Session::data_ready`]).
+    pub fn data_ready(&self) -> Result<(), Reply> {
+        match &self.session {
+            Some(s) => s.data_ready(),
+            None => Err(Reply::Closing),
+        }
+    }
+
+    /// Whether TLS is on (after STARTTLS, or from the start on an implicit-TLS port).
+    pub fn tls(&self) -> bool {
+        self.session.as_ref().is_some_and(Session::tls)
+    }
+
     /// False once the relay closed the connection (D1) or the client quit.
     pub fn is_open(&self) -> bool {
         self.session.as_ref().is_some_and(Session::is_open)
     }
 
-    /// The reply to one line.
+    /// The reply to one line. Send lines only while [`TextSession::is_open`]: a
+    /// real server has closed the connection after QUIT or a 421; a line after that
+    /// gets the closing reply again.
     pub fn line(
         &mut self,
         relay: &mut Relay,

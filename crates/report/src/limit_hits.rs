@@ -36,6 +36,11 @@ impl<'m, W: Write> LimitHitsWriter<'m, W> {
         self.0.finish()
     }
 
+    /// The rows so far, written through (`relaysim serve` keeps the file current).
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
+    }
+
     pub fn limit_event(&mut self, r: &LimitEvent) {
         let event = match r.change {
             LimitChange::Hit => "hit",

@@ -56,6 +56,12 @@ impl<'m, W: Write> SubjectCsv<'m, W> {
     }
 
     /// The inner writer, or the first write error.
+    /// Writes the rows so far through to the output (a live server's readers see
+    /// them at once).
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+
     pub fn finish(self) -> io::Result<W> {
         if let Some(e) = self.error {
             return Err(e);

@@ -162,6 +162,7 @@ impl Observer for Witness<'_> {
         if !self.active {
             return;
         }
+        let Some(tag) = tag_of(what) else { return };
         for i in 0..self.collected.len() {
             let check = &self.model.expectations[i].check;
             let scope = match check {
@@ -173,7 +174,6 @@ impl Observer for Witness<'_> {
                 }
                 _ => continue,
             };
-            let Some(tag) = tag_of(what) else { continue };
             if !self.in_scope(scope, tag) {
                 continue;
             }

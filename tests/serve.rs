@@ -1,0 +1,242 @@
+//! `relaysim serve` over real TCP: the scenario's dialogues, played line by line by a
+//! client on loopback, get exactly the replies the simulation gives them
+//! (`relaysim test` checks the same scripts); the run folder is written as things
+//! happen and completed at SIGTERM. (Real Postfix and Exim clients are in `.ci/run`.)
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use relaysim::scenario::Model;
+
+const FIXTURE: &str = "tests/fixtures/serve/loopback.toml";
+
+/// A running `relaysim serve` on a free loopback port; stopped with SIGTERM.
+struct Server {
+    child: Child,
+    addr: String,
+    out: tempfile::TempDir,
+}
+
+impl Server {
+    fn start(extra: &[&str]) -> Server {
+        let out = tempfile::tempdir().unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_relaysim"))
+            .args(["serve", FIXTURE, "--listen", "127.0.0.1:0", "--out"])
+            .arg(out.path().join("run"))
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = String::new();
+        BufReader::new(child.stdout.as_mut().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        let addr = first
+            .split("SMTP on ")
+            .nth(1)
+            .and_then(|rest| rest.split([';', ',']).next())
+            .unwrap_or_else(|| panic!("no address in {first:?}"))
+            .trim()
+            .to_string();
+        Server { child, addr, out }
+    }
+
+    /// SIGTERM, and what the server printed after it.
+    fn stop(mut self) -> (String, tempfile::TempDir) {
+        let pid = self.child.id().to_string();
+        assert!(
+            Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        let status = self.child.wait().unwrap();
+        let mut rest = String::new();
+        self.child
+            .stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut rest)
+            .unwrap();
+        assert!(status.success(), "{status:?} {rest}");
+        (rest, self.out)
+    }
+}
+
+/// One SMTP connection, line by line.
+struct Client {
+    reader: BufReader<TcpStream>,
+}
+
+impl Client {
+    fn connect(addr: &str) -> (Client, String) {
+        let stream = TcpStream::connect(addr).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut c = Client {
+            reader: BufReader::new(stream),
+        };
+        let greeting = c.reply();
+        (c, greeting)
+    }
+
+    /// A reply (the last line of a multi-line one; the first's text, as the
+    /// relay core gives it, for EHLO).
+    fn reply(&mut self) -> String {
+        let mut lines = Vec::new();
+        loop {
+            let mut line = String::new();
+            self.reader.read_line(&mut line).unwrap();
+            let line = line.trim_end().to_string();
+            let more = line.as_bytes().get(3) == Some(&b'-');
+            lines.push(line);
+            if !more {
+                break;
+            }
+        }
+        if lines.len() > 1 {
+            // EHLO: "250-smtp-relay.gmail.com at your service, [ip]" first.
+            lines[0].replacen("250-", "250 ", 1)
+        } else {
+            lines.pop().unwrap()
+        }
+    }
+
+    fn send(&mut self, line: &str) -> String {
+        let stream = self.reader.get_mut();
+        stream.write_all(format!("{line}\r\n").as_bytes()).unwrap();
+        if line.eq_ignore_ascii_case("DATA") {
+            let go = self.reply();
+            if !go.starts_with("354") {
+                return go;
+            }
+            let stream = self.reader.get_mut();
+            stream
+                .write_all(b"Subject: test\r\n\r\n..a line with a leading dot\r\n.\r\n")
+                .unwrap();
+        }
+        self.reply()
+    }
+}
+
+#[test]
+fn served_dialogues_get_the_simulations_replies() {
+    // The same scripts pass simulated …
+    let o = Command::new(env!("CARGO_BIN_EXE_relaysim"))
+        .args(["test", FIXTURE])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
+    // … and over TCP.
+    let model = Model::load(std::path::Path::new(FIXTURE)).unwrap();
+    assert!(!model.dialogues.is_empty());
+    let maildir = tempfile::tempdir().unwrap();
+    let store = maildir.path().join("maildir");
+    let server = Server::start(&["--store", store.to_str().unwrap()]);
+    for d in &model.dialogues {
+        let (mut client, greeting) = Client::connect(&server.addr);
+        assert!(greeting.starts_with(&d.connect_expect), "{greeting}");
+        for step in &d.steps {
+            let reply = client.send(&step.command);
+            assert!(
+                reply.starts_with(&step.expect),
+                "line {}: {:?} got {reply:?}, expected {:?}",
+                step.line,
+                step.command,
+                step.expect
+            );
+        }
+    }
+    // Written as it happened: the Q5 hit is in limit_hits.csv before the server stops.
+    let run = server.out.path().join("run");
+    let hits = std::fs::read_to_string(run.join("limit_hits.csv")).unwrap();
+    assert!(hits.contains(",customer_peak,hit,450 4.2.1"), "{hits}");
+    let (printed, _out) = server.stop();
+    assert!(
+        printed.contains(
+            "stopped: 1 connections (0 refused), 1 messages accepted (9 recipients), 1 limit hits"
+        ),
+        "{printed}"
+    );
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["messages_accepted"], 1);
+    assert_eq!(
+        summary["replies"]["450 4.2.1 Peak SMTP relay limit exceeded for customer. This is a temporary error."],
+        1
+    );
+    let messages = std::fs::read_to_string(run.join("messages.csv")).unwrap();
+    assert_eq!(messages.lines().count(), 2, "{messages}");
+    assert!(
+        messages
+            .lines()
+            .nth(1)
+            .unwrap()
+            .contains(",127.0.0.1,app@acme.example,9,"),
+        "{messages}"
+    );
+    // The Maildir holds the message, dot-unstuffed, with its envelope.
+    let new: Vec<_> = std::fs::read_dir(store.join("new")).unwrap().collect();
+    assert_eq!(new.len(), 1);
+    let text = std::fs::read_to_string(new[0].as_ref().unwrap().path()).unwrap();
+    assert!(
+        text.starts_with("Return-Path: <app@acme.example>\r\n"),
+        "{text}"
+    );
+    assert_eq!(text.matches("X-Relaysim-Rcpt: ").count(), 9, "{text}");
+    assert!(
+        text.contains("\r\n.a line with a leading dot\r\n"),
+        "{text}"
+    );
+}
+
+/// Bad input gets the reply a real server gives, or a closed connection; the
+/// server lives on and serves the next client.
+#[test]
+fn bad_input_never_brings_the_server_down() {
+    let server = Server::start(&["--idle-timeout", "1"]);
+    let (mut c, _) = Client::connect(&server.addr);
+    // A line of 1 MB: refused, and the connection goes on.
+    let long = "X".repeat(1 << 20);
+    assert_eq!(c.send(&long), "500 5.5.2 Line too long.");
+    assert!(
+        c.send("EHLO mail.acme.example")
+            .starts_with("250 smtp-relay.gmail.com")
+    );
+    // Binary garbage is an unknown command.
+    assert_eq!(
+        c.send("\u{1}\u{2}\u{ff}garbage"),
+        "502 5.5.1 Unrecognized command."
+    );
+    // A DATA that never ends: the idle timeout closes it.
+    assert!(c.send("MAIL FROM:<app@acme.example>").starts_with("250"));
+    assert!(c.send("RCPT TO:<x@example.org>").starts_with("250"));
+    c.reader.get_mut().write_all(b"DATA\r\n").unwrap();
+    assert!(c.reply().starts_with("354"));
+    c.reader
+        .get_mut()
+        .write_all(b"Subject: never ends\r\n")
+        .unwrap();
+    assert_eq!(
+        c.reply(),
+        "421 4.4.2 smtp-relay.gmail.com Error: timeout exceeded"
+    );
+    // A TLS handshake on the plain port: not SMTP; the server answers and lives on.
+    let mut raw = TcpStream::connect(&server.addr).unwrap();
+    raw.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    raw.write_all(&[
+        0x16, 0x03, 0x01, 0x00, 0xa5, 0x01, 0x00, 0x00, 0xa1, 0x03, 0x03,
+    ])
+    .unwrap();
+    drop(raw);
+    let (mut next, greeting) = Client::connect(&server.addr);
+    assert!(greeting.starts_with("220 "), "{greeting}");
+    assert!(next.send("QUIT").starts_with("221"));
+    let (printed, _out) = server.stop();
+    assert!(printed.contains("0 messages accepted"), "{printed}");
+}
