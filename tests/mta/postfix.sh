@@ -46,40 +46,91 @@ grep -q '^postlog' /etc/postfix/master.cf || \
 postsuper -d ALL >/dev/null 2>&1 || true  # nothing from an earlier run
 postfix check || fail "postfix check refused the configuration"
 
-"$relaysim" serve tests/fixtures/serve/postfix.toml --listen 127.0.0.1:2525 \
-  --password secret --out "$work/run" --store "$work/maildir" > "$work/serve.out" 2>&1 &
-serve_pid=$!
-trap 'kill -TERM $serve_pid 2>/dev/null || true; postfix stop >/dev/null 2>&1 || true' EXIT
-for _ in $(seq 50); do grep -q "^serving" "$work/serve.out" && break; sleep 0.1; done
-grep -q "^serving" "$work/serve.out" || { cat "$work/serve.out"; fail "relaysim serve did not start"; }
+serve_pid=
+trap '[ -n "$serve_pid" ] && kill -TERM $serve_pid 2>/dev/null; postfix stop >/dev/null 2>&1 || true' EXIT
+
+# Starts relaysim serve on the fixture with extra arguments; its folder is $work/$1.
+start_serve() {
+  local name=$1; shift
+  "$relaysim" serve tests/fixtures/serve/postfix.toml --listen 127.0.0.1:2525 \
+    --password secret --out "$work/$name/run" --store "$work/$name/maildir" "$@" \
+    > "$work/$name.out" 2>&1 &
+  serve_pid=$!
+  for _ in $(seq 50); do grep -q "^serving" "$work/$name.out" && break; sleep 0.1; done
+  grep -q "^serving" "$work/$name.out" || { cat "$work/$name.out"; fail "relaysim serve did not start"; }
+}
+
+stop_serve() {
+  kill -TERM $serve_pid
+  wait $serve_pid || fail "relaysim serve did not stop cleanly"
+  serve_pid=
+}
+
+# Waits (at most $1 seconds) until Postfix's queue is empty.
+wait_for_empty_queue() {
+  for _ in $(seq $(($1 * 2))); do
+    [ -z "$(postqueue -j 2>/dev/null)" ] && return 0
+    sleep 0.5
+  done
+  postqueue -p
+  fail "Postfix's queue did not empty in $1 s"
+}
+
+accepted() {
+  python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["messages_accepted"])' "$work/$1/run/summary.json"
+}
+
 postfix start
 
+# 1. A correct Postfix relays N messages; 2. an unregistered sender is refused.
+start_serve relayed
 for i in $(seq $n); do
   printf 'Subject: message %s\n\nsent through Postfix\n' "$i" | sendmail -f app@acme.example "r$i@example.org"
 done
 printf 'Subject: stranger\n\nfrom an unregistered sender\n' | sendmail -f stranger@acme.example someone@example.org
-
-# Wait (at most 60 s) until Postfix's queue is empty.
-for _ in $(seq 120); do
-  [ -z "$(postqueue -j 2>/dev/null)" ] && break
-  sleep 0.5
-done
-[ -z "$(postqueue -j 2>/dev/null)" ] || { postqueue -p; fail "Postfix's queue did not empty in 60 s"; }
+wait_for_empty_queue 60
 sleep 1
-
-kill -TERM $serve_pid
-wait $serve_pid || fail "relaysim serve did not stop cleanly"
-cat "$work/serve.out"
-
+stop_serve
+cat "$work/relayed.out"
 sent=$(grep -c 'relay=127.0.0.1\[127.0.0.1\]:2525.*status=sent' "$log" || true)
 [ "$sent" -eq $n ] || fail "Postfix logged $sent messages sent, expected $n"
-accepted=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["messages_accepted"])' "$work/run/summary.json")
-[ "$accepted" -eq $n ] || fail "the relay accepted $accepted messages, expected $n"
-rows=$(($(wc -l < "$work/run/messages.csv") - 1))
+[ "$(accepted relayed)" -eq $n ] || fail "the relay accepted $(accepted relayed) messages, expected $n"
+rows=$(($(wc -l < "$work/relayed/run/messages.csv") - 1))
 [ "$rows" -eq $n ] || fail "messages.csv has $rows rows, expected $n"
-stored=$(ls "$work/maildir/new" | wc -l)
+stored=$(ls "$work/relayed/maildir/new" | wc -l)
 [ "$stored" -eq $n ] || fail "the Maildir holds $stored messages, expected $n"
 grep -q 'status=bounced (host 127.0.0.1\[127.0.0.1\] said: 550 5.7.0 Mail Sending denied.' "$log" \
   || fail "the unregistered sender's 550 5.7.0 is not in Postfix's log"
-cp "$log" "$work/postfix.log"
 echo "postfix: $n messages sent and accepted (Postfix log, summary.json, messages.csv, Maildir agree); the unregistered sender bounced with 550 5.7.0"
+
+# 3. The 10-minute customer limit at 1 licence (9 recipients, Q5) and relay time 60
+# times wall time: of 15 messages Postfix gets 450 4.2.1 for 6, keeps them in its
+# deferred queue, retries (backoff and queue runs set to seconds) and delivers them
+# once the window frees, 10 s of wall time later: nothing lost.
+: > "$log"
+postconf -e "minimal_backoff_time = 2s" "maximal_backoff_time = 4s" "queue_run_delay = 2s"
+postfix reload >/dev/null
+start_serve peak --time-scale 60 --set tenant.acme.licences=1
+m=15
+for i in $(seq $m); do
+  printf 'Subject: burst %s\n\nover the peak limit\n' "$i" | sendmail -f app@acme.example "p$i@example.org"
+done
+deferred_seen=0
+for _ in $(seq 20); do
+  if grep -q 'status=deferred (host 127.0.0.1\[127.0.0.1\] said: 450 4.2.1' "$log"; then deferred_seen=1; break; fi
+  sleep 0.5
+done
+[ "$deferred_seen" -eq 1 ] || fail "Postfix never got 450 4.2.1 from the relay"
+in_queue=$(postqueue -j | grep -c '"queue_name": "deferred"' || true)
+wait_for_empty_queue 90
+sleep 1
+stop_serve
+cat "$work/peak.out"
+[ "$(accepted peak)" -eq $m ] || fail "the relay accepted $(accepted peak) of $m messages"
+sent=$(grep -c 'relay=127.0.0.1\[127.0.0.1\]:2525.*status=sent' "$log" || true)
+[ "$sent" -eq $m ] || fail "Postfix logged $sent of $m messages sent"
+deferrals=$(grep -c 'status=deferred (host 127.0.0.1\[127.0.0.1\] said: 450 4.2.1' "$log" || true)
+grep -q ',customer_peak,hit,' "$work/peak/run/limit_hits.csv" || fail "limit_hits.csv has no customer_peak hit"
+postconf -e "minimal_backoff_time = 300s" "maximal_backoff_time = 4000s" "queue_run_delay = 300s"
+cp "$log" "$work/postfix.log"
+echo "postfix: peak limit at 1 licence: $deferrals deferrals (450 4.2.1), $in_queue messages seen in the deferred queue, all $m delivered after the window freed"
