@@ -49,10 +49,10 @@ postfix check || fail "postfix check refused the configuration"
 serve_pid=
 trap '[ -n "$serve_pid" ] && kill -TERM $serve_pid 2>/dev/null; postfix stop >/dev/null 2>&1 || true' EXIT
 
-# Starts relaysim serve on the fixture with extra arguments; its folder is $work/$1.
+# Starts relaysim serve on fixture $2 with extra arguments; its folder is $work/$1.
 start_serve() {
-  local name=$1; shift
-  "$relaysim" serve tests/fixtures/serve/postfix.toml --listen 127.0.0.1:2525 \
+  local name=$1 fixture=$2; shift 2
+  "$relaysim" serve "tests/fixtures/serve/$fixture.toml" --listen 127.0.0.1:2525 \
     --password secret --out "$work/$name/run" --store "$work/$name/maildir" "$@" \
     > "$work/$name.out" 2>&1 &
   serve_pid=$!
@@ -83,7 +83,7 @@ accepted() {
 postfix start
 
 # 1. A correct Postfix relays N messages; 2. an unregistered sender is refused.
-start_serve relayed
+start_serve relayed postfix
 for i in $(seq $n); do
   printf 'Subject: message %s\n\nsent through Postfix\n' "$i" | sendmail -f app@acme.example "r$i@example.org"
 done
@@ -110,7 +110,7 @@ echo "postfix: $n messages sent and accepted (Postfix log, summary.json, message
 : > "$log"
 postconf -e "minimal_backoff_time = 2s" "maximal_backoff_time = 4s" "queue_run_delay = 2s"
 postfix reload >/dev/null
-start_serve peak --time-scale 60 --set tenant.acme.licences=1
+start_serve peak postfix --time-scale 60 --set tenant.acme.licences=1
 m=15
 for i in $(seq $m); do
   printf 'Subject: burst %s\n\nover the peak limit\n' "$i" | sendmail -f app@acme.example "p$i@example.org"
@@ -132,5 +132,36 @@ sent=$(grep -c 'relay=127.0.0.1\[127.0.0.1\]:2525.*status=sent' "$log" || true)
 deferrals=$(grep -c 'status=deferred (host 127.0.0.1\[127.0.0.1\] said: 450 4.2.1' "$log" || true)
 grep -q ',customer_peak,hit,' "$work/peak/run/limit_hits.csv" || fail "limit_hits.csv has no customer_peak hit"
 postconf -e "minimal_backoff_time = 300s" "maximal_backoff_time = 4000s" "queue_run_delay = 300s"
-cp "$log" "$work/postfix.log"
 echo "postfix: peak limit at 1 licence: $deferrals deferrals (450 4.2.1), $in_queue messages seen in the deferred queue, all $m delivered after the window freed"
+
+# 2. Classic misconfigurations, each with the relay's documented reply in Postfix's
+# own log (the same replies tests/fixtures/serve/postfix-misconfigured.toml's
+# dialogues get from the simulation): Postfix reconfigured per case, one message.
+start_serve misconfigured postfix-misconfigured
+misconfigured() {
+  local what=$1 from=$2 reply=$3; shift 3
+  postconf -e "$@"
+  postfix reload >/dev/null
+  : > "$log"
+  printf 'Subject: %s\n\n%s\n' "$what" "$what" | sendmail -f "$from" someone@example.org
+  for _ in $(seq 40); do
+    grep -q "to=<someone@example.org>.*status=bounced (host 127.0.0.1\[127.0.0.1\] said: $reply" "$log" && break
+    sleep 0.5
+  done
+  grep -q "to=<someone@example.org>.*status=bounced (host 127.0.0.1\[127.0.0.1\] said: $reply" "$log" \
+    || fail "$what: Postfix's log does not show the relay's \"$reply\""
+  echo "postfix: $what: bounced with \"${reply//\\/}\""
+}
+misconfigured "no TLS where the setting requires it (P5)" app@tls.example \
+  "530 5.7.0 Must issue a STARTTLS command first." \
+  "smtp_tls_security_level = none" "smtp_sasl_auth_enable = no"
+misconfigured "a generic HELO with any_address (P8)" scanner@devices.vendor.example \
+  "550 5.7.1 Invalid credentials for relay \[127.0.0.1\]." \
+  "smtp_tls_security_level = encrypt" "smtp_helo_name = localhost"
+misconfigured "an IP outside the setting's ranges (P2)" app@ip.example \
+  "550 5.7.0 Mail relay denied \[127.0.0.1\]." \
+  "smtp_helo_name = mail.acme.example"
+wait_for_empty_queue 30
+stop_serve
+postconf -e "smtp_sasl_auth_enable = yes"
+cp "$log" "$work/postfix.log"
