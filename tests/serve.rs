@@ -21,9 +21,13 @@ struct Server {
 
 impl Server {
     fn start(extra: &[&str]) -> Server {
+        Server::start_with(FIXTURE, extra)
+    }
+
+    fn start_with(fixture: &str, extra: &[&str]) -> Server {
         let out = tempfile::tempdir().unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_relaysim"))
-            .args(["serve", FIXTURE, "--listen", "127.0.0.1:0", "--out"])
+            .args(["serve", fixture, "--listen", "127.0.0.1:0", "--out"])
             .arg(out.path().join("run"))
             .args(extra)
             .stdout(Stdio::piped())
@@ -240,4 +244,63 @@ fn bad_input_never_brings_the_server_down() {
     assert!(next.send("QUIT").starts_with("221"));
     let (printed, _out) = server.stop();
     assert!(printed.contains("0 messages accepted"), "{printed}");
+}
+
+/// A load test on loopback, bounded in count: 50 clients at once send 400
+/// one-recipient messages each (20,000), pipelining nothing; every message must be
+/// accepted and counted, none lost. Prints messages/s and the p50/p99 latency of a
+/// reply. Not part of `cargo test` (it measures); `.ci/run` runs it with
+/// `--ignored --nocapture`.
+#[test]
+#[ignore = "a load test: .ci/run runs it with --ignored"]
+fn load_50_clients_20000_messages_nothing_lost() {
+    const CLIENTS: usize = 50;
+    const PER_CLIENT: usize = 400;
+    let server = Server::start_with("tests/fixtures/serve/load.toml", &[]);
+    let started = std::time::Instant::now();
+    let threads: Vec<_> = (0..CLIENTS)
+        .map(|c| {
+            let addr = server.addr.clone();
+            std::thread::spawn(move || {
+                let (mut client, greeting) = Client::connect(&addr);
+                assert!(greeting.starts_with("220"), "{greeting}");
+                let mut latencies = Vec::with_capacity(PER_CLIENT * 4);
+                let mut timed = |client: &mut Client, line: &str, expect: &str| {
+                    let t = std::time::Instant::now();
+                    let reply = client.send(line);
+                    latencies.push(t.elapsed());
+                    assert!(reply.starts_with(expect), "{line}: {reply}");
+                };
+                timed(&mut client, "EHLO mail.load.example", "250");
+                for m in 0..PER_CLIENT {
+                    timed(&mut client, &format!("MAIL FROM:<c{c}@load.example>"), "250");
+                    timed(&mut client, &format!("RCPT TO:<r{c}-{m}@example.org>"), "250");
+                    timed(&mut client, "DATA", "250");
+                }
+                assert!(client.send("QUIT").starts_with("221"));
+                latencies
+            })
+        })
+        .collect();
+    let mut latencies: Vec<Duration> = threads
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect();
+    let elapsed = started.elapsed();
+    let (printed, _out) = server.stop();
+    let total = CLIENTS * PER_CLIENT;
+    assert!(
+        printed.contains(&format!("{total} messages accepted ({total} recipients)")),
+        "{printed}"
+    );
+    latencies.sort_unstable();
+    let at = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
+    println!(
+        "load: {CLIENTS} clients, {total} messages in {:.2} s: {:.0} messages/s; reply latency p50 {:?}, p99 {:?}, max {:?}",
+        elapsed.as_secs_f64(),
+        total as f64 / elapsed.as_secs_f64(),
+        at(0.5),
+        at(0.99),
+        latencies.last().unwrap()
+    );
 }
