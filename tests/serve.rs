@@ -273,8 +273,16 @@ fn load_50_clients_20000_messages_nothing_lost() {
                 };
                 timed(&mut client, "EHLO mail.load.example", "250");
                 for m in 0..PER_CLIENT {
-                    timed(&mut client, &format!("MAIL FROM:<c{c}@load.example>"), "250");
-                    timed(&mut client, &format!("RCPT TO:<r{c}-{m}@example.org>"), "250");
+                    timed(
+                        &mut client,
+                        &format!("MAIL FROM:<c{c}@load.example>"),
+                        "250",
+                    );
+                    timed(
+                        &mut client,
+                        &format!("RCPT TO:<r{c}-{m}@example.org>"),
+                        "250",
+                    );
                     timed(&mut client, "DATA", "250");
                 }
                 assert!(client.send("QUIT").starts_with("221"));
