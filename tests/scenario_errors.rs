@@ -1115,3 +1115,30 @@ fn e49_expectations_of_every_kind_are_checked_before_the_run() {
         [(line, 10, "`equals` has no meaning for check `delivered_by`")]
     );
 }
+
+#[test]
+fn e50_passwords_are_for_registered_users() {
+    let text = replace_line(
+        9,
+        "users = [\"a@acme.example\"]\npasswords = { \"a@acme.example\" = \"s\", \"b@acme.example\" = \"t\" }",
+    );
+    each_is_refused_with(&[(
+        text,
+        "tenant `acme` has a password for `b@acme.example`, who is not one of its registered users",
+    )]);
+    let ok = replace_line(
+        9,
+        "users = [\"a@acme.example\"]\npasswords = { \"A@acme.example\" = \"s\" }",
+    );
+    let model = Model::parse("ok.toml", &ok).unwrap();
+    // The user's own password; no fallback for users without one, as the scenario
+    // gives passwords.
+    assert!(model.password_accepted("a@acme.example", "s", None));
+    assert!(!model.password_accepted("a@acme.example", "x", Some("x")));
+    assert!(!model.password_accepted("c@acme.example", "s", None));
+    assert!(model.password_accepted("c@acme.example", "f", Some("f")));
+    // A scenario without passwords takes any, unless a fallback is given.
+    let none = Model::parse("none.toml", BASE).unwrap();
+    assert!(none.password_accepted("a@acme.example", "anything", None));
+    assert!(!none.password_accepted("a@acme.example", "anything", Some("f")));
+}

@@ -32,8 +32,10 @@ pub struct ServeArgs {
     /// summary.json at shutdown.
     #[arg(long, default_value = "results/serve")]
     out: PathBuf,
-    /// The password every registered user of the scenario authenticates with (AUTH
-    /// PLAIN or LOGIN, over TLS only, P4); unset: any password is accepted.
+    /// The password of every registered user without one of its own in its
+    /// tenant's `passwords` (AUTH PLAIN or LOGIN, over TLS only, P4); unset: those
+    /// users authenticate with any password when the scenario gives no passwords,
+    /// and not at all when it gives some.
     #[arg(long)]
     password: Option<String>,
     /// A PEM certificate chain for STARTTLS and --listen-tls (default: a self-signed

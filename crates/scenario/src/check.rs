@@ -646,6 +646,23 @@ fn check_user_pattern(
 
 fn check_tenant(tenant: &Tenant, sink: &mut DiagnosticSink) {
     check_licences(&tenant.licences, sink);
+    if !tenant.passwords.is_empty() {
+        let users = tenant.user_addresses();
+        for address in tenant.passwords.keys() {
+            if !users.contains(&address.to_ascii_lowercase()) {
+                let known: Vec<&str> = users.iter().map(String::as_str).collect();
+                sink.error_with_help(
+                    tenant.id.span(),
+                    &format!(
+                        "tenant `{}` has a password for `{address}`, who is not one of its registered users",
+                        tenant.id.get_ref()
+                    ),
+                    "in this tenant's passwords",
+                    &suggest(&address.to_ascii_lowercase(), &known, "its registered users are"),
+                );
+            }
+        }
+    }
     let mut names: BTreeMap<&str, ()> = BTreeMap::new();
     for setting in &tenant.relay_settings {
         check_relay_setting(setting, sink);

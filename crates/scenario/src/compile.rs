@@ -137,6 +137,12 @@ pub(crate) fn compile(s: &Scenario) -> Option<Model> {
         expectations,
         dialogues,
         probes,
+        passwords: s
+            .tenants
+            .iter()
+            .flat_map(|t| &t.passwords)
+            .map(|(a, p)| (a.to_ascii_lowercase(), p.clone()))
+            .collect(),
     })
 }
 

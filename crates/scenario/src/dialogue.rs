@@ -23,8 +23,10 @@ pub struct Dialogue {
     #[schemars(with = "Duration")]
     pub at: Spanned<Duration>,
     pub connect: Connect,
-    /// The password the relay accepts for every registered user in AUTH PLAIN and
-    /// AUTH LOGIN (P4); unset: any password of a registered user is accepted.
+    /// The password the relay accepts in AUTH PLAIN and AUTH LOGIN (P4) for every
+    /// registered user without one of its own in its tenant's `passwords`; unset:
+    /// those users authenticate with any password when no tenant gives passwords,
+    /// and not at all when one does.
     pub password: Option<String>,
     /// The client's lines (none when the connection is expected to be refused),
     /// each with the reply expected: `["RCPT TO:<a@example.org>",

@@ -91,11 +91,25 @@ pub struct Model {
     pub expectations: Vec<Expectation>,
     /// Scripted client connections, in file order.
     pub dialogues: Vec<Dialogue>,
+    /// P4: AUTH passwords of registered users (lower-case address → password).
+    pub passwords: BTreeMap<String, String>,
     /// Quota windows looked at during the run (for `usage` and `limit_value`).
     pub probes: Vec<Probe>,
 }
 
 impl Model {
+    /// P4: whether `password` is right for the registered user `user`: its own
+    /// password from the scenario, else `fallback` (`relaysim serve --password`, a
+    /// dialogue's `password`); with neither, any password when the scenario gives
+    /// none, and none when it gives some (to other users).
+    pub fn password_accepted(&self, user: &str, password: &str, fallback: Option<&str>) -> bool {
+        match (self.passwords.get(user), fallback) {
+            (Some(own), _) => own == password,
+            (None, Some(p)) => p == password,
+            (None, None) => self.passwords.is_empty(),
+        }
+    }
+
     pub fn horizon(&self) -> SimTime {
         SimTime::ZERO + self.duration
     }

@@ -38,6 +38,12 @@ pub struct Tenant {
     /// Q3: more registered users, numbered: `{ count = 2000, pattern =
     /// "user{n}@acme.example" }` registers user1@… to user2000@… (after `users`).
     pub users_pattern: Option<crate::population::UserPattern>,
+    /// P4: SMTP AUTH passwords of registered users, `{ "app@acme.example" =
+    /// "secret" }`, checked by `relaysim serve` and `[[dialogue]]`s. When a tenant
+    /// gives passwords, its users without one cannot authenticate (unless `relaysim
+    /// serve --password` gives them one); when no tenant does, any password is taken.
+    #[serde(default)]
+    pub passwords: std::collections::BTreeMap<String, String>,
     /// Q13: block all senders, registered or not, once a customer limit is reached.
     #[serde(default)]
     pub block_all_senders_at_customer_limit: bool,

@@ -121,6 +121,7 @@ impl Core {
             next_conn: 0,
             addresses: Addresses {
                 ids: BTreeMap::new(),
+                model,
                 password: options.password.clone(),
             },
             limits,
@@ -212,9 +213,10 @@ struct Conn {
 }
 
 /// Recipient numbers (the relay counts unique recipients by number, Q2) and the
-/// password.
+/// passwords (the scenario's, `--password` for users without one).
 struct Addresses {
     ids: BTreeMap<String, RecipientId>,
+    model: &'static Model,
     password: Option<String>,
 }
 
@@ -224,8 +226,9 @@ impl Client for Addresses {
         *self.ids.entry(address.to_string()).or_insert(next)
     }
 
-    fn credentials_valid(&self, _username: &str, password: &str) -> bool {
-        self.password.as_deref().is_none_or(|p| p == password)
+    fn credentials_valid(&self, username: &str, password: &str) -> bool {
+        self.model
+            .password_accepted(username, password, self.password.as_deref())
     }
 }
 

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use relay::smtp::{Client, TextSession};
 use relay::time::SimTime;
 use relay::{ClientOpening, RecipientId, Relay};
+use scenario::Model;
 use scenario::model::Dialogue;
 
 use crate::world::recipients::RecipientSpace;
@@ -37,9 +38,11 @@ impl<'a> DialogueAddresses<'a> {
     }
 }
 
-/// The client of one dialogue: the run's numbering and the dialogue's password.
+/// The client of one dialogue: the run's numbering, the scenario's passwords and
+/// the dialogue's own.
 struct ScriptedClient<'a, 'b> {
     addresses: &'b mut DialogueAddresses<'a>,
+    model: &'b Model,
     password: Option<&'b str>,
 }
 
@@ -56,14 +59,16 @@ impl Client for ScriptedClient<'_, '_> {
             .or_insert(next)
     }
 
-    fn credentials_valid(&self, _username: &str, password: &str) -> bool {
-        self.password.is_none_or(|p| p == password)
+    fn credentials_valid(&self, username: &str, password: &str) -> bool {
+        self.model
+            .password_accepted(username, password, self.password)
     }
 }
 
 /// Runs `dialogue` at `now`: connects, sends each line while the connection is
 /// open, and closes it (as QUIT would) if the script did not.
 pub(crate) fn run(
+    model: &Model,
     dialogue: &Dialogue,
     relay: &mut Relay,
     now: SimTime,
@@ -86,6 +91,7 @@ pub(crate) fn run(
         };
     let mut client = ScriptedClient {
         addresses,
+        model,
         password: dialogue.password.as_deref(),
     };
     let mut transcript = Transcript {

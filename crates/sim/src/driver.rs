@@ -389,7 +389,7 @@ pub fn run_with_tables(
             Event::Dialogue { index } => {
                 let dialogue = &model.dialogues[index as usize];
                 sink.report.dialogues[index as usize] =
-                    crate::dialogue::run(dialogue, &mut relay, now, &mut dialogue_addresses);
+                    crate::dialogue::run(model, dialogue, &mut relay, now, &mut dialogue_addresses);
                 None
             }
             Event::RelayTimer => {
