@@ -1097,6 +1097,12 @@ fn e49_expectations_of_every_kind_are_checked_before_the_run() {
         ),
         (
             expect(
+                "check = \"count\"\nmetric = \"replies\"\nreply = \"250\"\nuser = \"a@acme.example\"\nequals = \"messages_generated\"",
+            ),
+            "bound `messages_generated` is not a number",
+        ),
+        (
+            expect(
                 "check = \"count\"\nmetric = \"replies\"\nreply = \"250\"\nuser = \"a@acme.example\"\nduring = [\"1m\", \"2m\"]\nequals = 1",
             ),
             "the replies counted to a user are counted over the whole run",

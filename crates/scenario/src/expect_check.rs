@@ -158,7 +158,12 @@ pub(super) fn check(
                     }
                 }
             } else if let Some(m) = metric {
-                count_bounds(e, m, sink);
+                if e.user.is_some() {
+                    // Only replies are counted per user: there is nothing to compare with.
+                    number_bounds(e, sink);
+                } else {
+                    count_bounds(e, m, sink);
+                }
                 if let (Some(d), Some(_)) = (&e.during, &e.user) {
                     sink.error_with_help(
                         d.span(),

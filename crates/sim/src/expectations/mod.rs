@@ -496,7 +496,12 @@ fn compare(
     for (bound, holds, words) in checks {
         let Some(bound) = bound else { continue };
         let Some((x, text)) = resolve(bound) else {
-            failures.push(format!("cannot compare with {bound:?}"));
+            // Validation refuses a metric bound where there is none to read.
+            let what = match bound {
+                Bound::Metric(m) => m.name(),
+                Bound::Value(v) => v.to_string(),
+            };
+            failures.push(format!("nothing to compare with {what}"));
             continue;
         };
         if !holds(value, x) {
