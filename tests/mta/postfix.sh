@@ -9,6 +9,8 @@
 #     folder and Maildir, and Postfix's own log says status=sent for each;
 #  2. a sender that is no registered user: the relay's "550 5.7.0 Mail Sending
 #     denied." is in Postfix's log (status=bounced).
+# It rewrites this machine's /etc/postfix/main.cf and empties Postfix's queue: run it
+# on a CI machine or a throw-away container, never beside a Postfix in use.
 # Usage: tests/mta/postfix.sh RELAYSIM_BINARY WORK_DIR
 set -euo pipefail
 relaysim=$(realpath "$1")
