@@ -7,8 +7,13 @@
 # bounded. Checks:
 #  1. N messages from a registered user: all accepted by the relay, all in its run
 #     folder and Maildir, and Postfix's own log says status=sent for each;
-#  2. a sender that is no registered user: the relay's "550 5.7.0 Mail Sending
-#     denied." is in Postfix's log (status=bounced).
+#  2. classic misconfigurations, each with the relay's documented reply in
+#     Postfix's log: a sender that is no registered user ("550 5.7.0 Mail Sending
+#     denied."), no TLS, a generic HELO, an IP outside the setting's ranges;
+#  3. the 10-minute customer limit at 1 licence: 450 4.2.1, the mail waits in
+#     Postfix's deferred queue and is delivered once the window frees; the retry
+#     gaps Postfix used are put beside the simulated postfix profile's
+#     (tests/mta/retry_compare.py).
 # It rewrites this machine's /etc/postfix/main.cf and empties Postfix's queue: run it
 # on a CI machine or a throw-away container, never beside a Postfix in use.
 # Usage: tests/mta/postfix.sh RELAYSIM_BINARY WORK_DIR
@@ -135,6 +140,12 @@ deferrals=$(grep -c 'status=deferred (host 127.0.0.1\[127.0.0.1\] said: 450 4.2.
 grep -q ',customer_peak,hit,' "$work/peak/run/limit_hits.csv" || fail "limit_hits.csv has no customer_peak hit"
 postconf -e "minimal_backoff_time = 300s" "maximal_backoff_time = 4000s" "queue_run_delay = 300s"
 echo "postfix: peak limit at 1 licence: $deferrals deferrals (450 4.2.1), $in_queue messages seen in the deferred queue, all $m delivered after the window freed"
+# The retry times Postfix used beside the simulated postfix profile's with the same
+# backoff (postfix-retry.toml: the same relay, 15 messages at once).
+cp "$log" "$work/postfix-peak.log"
+"$relaysim" run tests/fixtures/serve/postfix-retry.toml --trace-format csv --out "$work/peak-simulated" >/dev/null
+python3 tests/mta/retry_compare.py "$work/postfix-peak.log" 60 "$work/peak-simulated/transactions.csv" 2 4 2 \
+  || fail "Postfix's retries and the simulated profile's differ beyond the rule (see above)"
 
 # 2. Classic misconfigurations, each with the relay's documented reply in Postfix's
 # own log (the same replies tests/fixtures/serve/postfix-misconfigured.toml's
