@@ -26,7 +26,10 @@ rm -rf "$work" && mkdir -p "$work"
 log=/var/log/relaysim-postfix.log
 : > "$log"
 
-fail() { echo "postfix check failed: $*" >&2; echo "--- Postfix log:" >&2; tail -50 "$log" >&2 || true; exit 1; }
+mta=Postfix
+# shellcheck source=tests/mta/serve.sh
+. tests/mta/serve.sh
+trap 'kill_serve; postfix stop >/dev/null 2>&1 || true' EXIT
 
 postfix stop >/dev/null 2>&1 || true
 postconf -e \
@@ -53,26 +56,6 @@ grep -q '^postlog' /etc/postfix/master.cf || \
 postsuper -d ALL >/dev/null 2>&1 || true  # nothing from an earlier run
 postfix check || fail "postfix check refused the configuration"
 
-serve_pid=
-trap '[ -n "$serve_pid" ] && kill -TERM $serve_pid 2>/dev/null; postfix stop >/dev/null 2>&1 || true' EXIT
-
-# Starts relaysim serve on fixture $2 with extra arguments; its folder is $work/$1.
-start_serve() {
-  local name=$1 fixture=$2; shift 2
-  "$relaysim" serve "tests/fixtures/serve/$fixture.toml" --listen 127.0.0.1:2525 \
-    --password secret --out "$work/$name/run" --store "$work/$name/maildir" "$@" \
-    > "$work/$name.out" 2>&1 &
-  serve_pid=$!
-  for _ in $(seq 50); do grep -q "^serving" "$work/$name.out" && break; sleep 0.1; done
-  grep -q "^serving" "$work/$name.out" || { cat "$work/$name.out"; fail "relaysim serve did not start"; }
-}
-
-stop_serve() {
-  kill -TERM $serve_pid
-  wait $serve_pid || fail "relaysim serve did not stop cleanly"
-  serve_pid=
-}
-
 # Waits (at most $1 seconds) until Postfix's queue is empty.
 wait_for_empty_queue() {
   for _ in $(seq $(($1 * 2))); do
@@ -81,10 +64,6 @@ wait_for_empty_queue() {
   done
   postqueue -p
   fail "Postfix's queue did not empty in $1 s"
-}
-
-accepted() {
-  python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["messages_accepted"])' "$work/$1/run/summary.json"
 }
 
 postfix start
@@ -101,11 +80,7 @@ stop_serve
 cat "$work/relayed.out"
 sent=$(grep -c 'relay=127.0.0.1\[127.0.0.1\]:2525.*status=sent' "$log" || true)
 [ "$sent" -eq $n ] || fail "Postfix logged $sent messages sent, expected $n"
-[ "$(accepted relayed)" -eq $n ] || fail "the relay accepted $(accepted relayed) messages, expected $n"
-rows=$(($(wc -l < "$work/relayed/run/messages.csv") - 1))
-[ "$rows" -eq $n ] || fail "messages.csv has $rows rows, expected $n"
-stored=$(ls "$work/relayed/maildir/new" | wc -l)
-[ "$stored" -eq $n ] || fail "the Maildir holds $stored messages, expected $n"
+check_accepted relayed $n
 grep -q 'status=bounced (host 127.0.0.1\[127.0.0.1\] said: 550 5.7.0 Mail Sending denied.' "$log" \
   || fail "the unregistered sender's 550 5.7.0 is not in Postfix's log"
 echo "postfix: $n messages sent and accepted (Postfix log, summary.json, messages.csv, Maildir agree); the unregistered sender bounced with 550 5.7.0"
@@ -141,10 +116,11 @@ grep -q ',customer_peak,hit,' "$work/peak/run/limit_hits.csv" || fail "limit_hit
 postconf -e "minimal_backoff_time = 300s" "maximal_backoff_time = 4000s" "queue_run_delay = 300s"
 echo "postfix: peak limit at 1 licence: $deferrals deferrals (450 4.2.1), $in_queue messages seen in the deferred queue, all $m delivered after the window freed"
 # The retry times Postfix used beside the simulated postfix profile's with the same
-# backoff (postfix-retry.toml: the same relay, 15 messages at once).
+# backoff in relay time (mta-retry.toml: the same relay, 15 messages at once).
 cp "$log" "$work/postfix-peak.log"
-"$relaysim" run tests/fixtures/serve/postfix-retry.toml --trace-format csv --out "$work/peak-simulated" >/dev/null
-python3 tests/mta/retry_compare.py "$work/postfix-peak.log" 60 "$work/peak-simulated/transactions.csv" 2 4 2 \
+simulate_retries --set mta.mta.profile=postfix --set mta.mta.overrides.min_backoff=2m \
+  --set mta.mta.overrides.max_backoff=4m --set mta.mta.overrides.queue_run_interval=2m >/dev/null
+python3 tests/mta/retry_compare.py postfix "$work/postfix-peak.log" 60 "$work/peak-simulated/transactions.csv" 2 4 2 \
   || fail "Postfix's retries and the simulated profile's differ beyond the rule (see above)"
 
 # 2. Classic misconfigurations, each with the relay's documented reply in Postfix's

@@ -26,6 +26,8 @@ const MAX_COMMAND_LINE: usize = 4096;
 pub(crate) const MAX_MESSAGE: usize = 35_882_577;
 /// What a connection idle for `--idle-timeout` gets before it is closed.
 const TIMEOUT: &str = "421 4.4.2 smtp-relay.gmail.com Error: timeout exceeded";
+/// How long a closing connection may take to send its close_notify and FIN.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 /// What the relay answers a message over `MAX_MESSAGE`.
 const TOO_BIG: &str = "552 5.3.4 Your message exceeded Google's message size limits.";
 
@@ -116,7 +118,10 @@ impl Smtp {
         }
         match self.lines(&mut io, tls).await? {
             End::StartTls => Ok(Some(io.into_inner())),
-            End::Closed => Ok(None),
+            End::Closed => {
+                close(io.get_mut()).await;
+                Ok(None)
+            }
         }
     }
 
@@ -127,7 +132,9 @@ impl Smtp {
         // Nothing the client sent before the handshake is read under TLS: the
         // buffer went with the plain stream.
         let mut io = BufReader::new(stream);
-        self.lines(&mut io, true).await.map(|_| ())
+        self.lines(&mut io, true).await?;
+        close(io.get_mut()).await;
+        Ok(())
     }
 
     async fn lines<S: AsyncRead + AsyncWrite + Unpin>(
@@ -332,6 +339,14 @@ async fn read_line<R: AsyncRead + Unpin>(
             return Ok(if too_long { Line::TooLong } else { Line::Text });
         }
     }
+}
+
+/// Ends the connection as a real server does: under TLS a close_notify alert
+/// (without it Exim logs "The TLS connection was non-properly terminated"), then
+/// the TCP FIN. A client that reads nothing cannot hold the task: bounded by
+/// [`CLOSE_TIMEOUT`].
+async fn close<S: AsyncWrite + Unpin>(stream: &mut S) {
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, stream.shutdown()).await;
 }
 
 async fn write<S: AsyncRead + AsyncWrite + Unpin>(
