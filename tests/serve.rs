@@ -161,6 +161,29 @@ fn served_dialogues_get_the_simulations_replies() {
     let run = server.out.path().join("run");
     let hits = std::fs::read_to_string(run.join("limit_hits.csv")).unwrap();
     assert!(hits.contains(",customer_peak,hit,450 4.2.1"), "{hits}");
+    // So are the transactions: the refused MAIL FROMs (before EHLO, and of an
+    // unregistered sender; not attributed: no tenant) and the one that relayed 9
+    // of its 10 recipients.
+    let transactions = std::fs::read_to_string(run.join("transactions.csv")).unwrap();
+    let rows: Vec<&str> = transactions.lines().collect();
+    assert_eq!(rows[0], relaysim::report::transactions::HEADER.join(","));
+    assert!(
+        rows[1].ends_with(",,,1,127.0.0.1,,app@acme.example,,,,503 5.5.1 EHLO/HELO first.,"),
+        "{transactions}"
+    );
+    assert!(
+        rows[2].ends_with(",,,1,127.0.0.1,mail.acme.example,stranger@acme.example,,,,550 5.7.0 Mail Sending denied.,"),
+        "{transactions}"
+    );
+    let relayed = rows[3];
+    assert!(
+        relayed.contains(",acme,,1,127.0.0.1,mail.acme.example,app@acme.example,app@acme.example,r1@example.org;r2@example.org;"),
+        "{transactions}"
+    );
+    assert!(
+        relayed.ends_with(";450 4.2.1 Peak SMTP relay limit exceeded for customer. This is a temporary error.,250 2.0.0 OK,"),
+        "{transactions}"
+    );
     let (printed, _out) = server.stop();
     assert!(
         printed.contains(
@@ -171,6 +194,31 @@ fn served_dialogues_get_the_simulations_replies() {
     let summary: serde_json::Value =
         serde_json::from_slice(&std::fs::read(run.join("summary.json")).unwrap()).unwrap();
     assert_eq!(summary["messages_accepted"], 1);
+    assert!(summary["horizon_s"].as_f64().unwrap() > 0.0, "{summary}");
+    assert_eq!(summary["tenants"]["acme"]["limits"]["customer_peak"], 9);
+    // At shutdown: the rest of throughput.csv (the tenant charged: 10 recipients
+    // offered, 9 accepted in 1 message, 1 deferred, on 1 connection), the episode
+    // and the charts.
+    let throughput = std::fs::read_to_string(run.join("throughput.csv")).unwrap();
+    assert!(
+        throughput
+            .lines()
+            .nth(1)
+            .unwrap()
+            .starts_with("0.000,acme,10,9,1,0,1,1,0,10,9,1,0"),
+        "{throughput}"
+    );
+    let episodes = std::fs::read_to_string(run.join("limit_episodes.csv")).unwrap();
+    assert!(
+        episodes.contains(",acme,customer,acme,customer_peak,450 4.2.1"),
+        "{episodes}"
+    );
+    for chart in ["throughput", "limit_timeline"] {
+        for ext in ["png", "svg"] {
+            let file = run.join(format!("{chart}.{ext}"));
+            assert!(std::fs::metadata(&file).unwrap().len() > 1000, "{file:?}");
+        }
+    }
     assert_eq!(
         summary["replies"]["450 4.2.1 Peak SMTP relay limit exceeded for customer. This is a temporary error."],
         1

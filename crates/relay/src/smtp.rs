@@ -24,7 +24,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use crate::quota::unique::RecipientId;
 use crate::reply::{HeloVerb, Reply};
 use crate::service::Relay;
-use crate::session::{ClientOpening, ReversePath, Session};
+use crate::session::{ClientOpening, ReversePath, Session, Transaction};
 use crate::time::SimTime;
 
 /// What the caller knows about a client that the relay core does not.
@@ -222,6 +222,16 @@ impl TextSession {
     /// Whether TLS is on (after STARTTLS, or from the start on an implicit-TLS port).
     pub fn tls(&self) -> bool {
         self.session.as_ref().is_some_and(Session::tls)
+    }
+
+    /// The open transaction's attribution ([`Session::transaction`]).
+    pub fn transaction(&self) -> Option<&Transaction> {
+        self.session.as_ref().and_then(Session::transaction)
+    }
+
+    /// Who the last MAIL FROM was charged to ([`Session::last_attribution`]).
+    pub fn last_attribution(&self) -> Option<&Transaction> {
+        self.session.as_ref().and_then(Session::last_attribution)
     }
 
     /// False once the relay closed the connection (D1) or the client quit.

@@ -55,6 +55,21 @@ impl<W: Write, R: BucketRow> BucketedCsv<W, R> {
         &mut self.rows[i]
     }
 
+    /// Writes the buckets that ended before `time` and flushes them to the output
+    /// (for a run folder read while it is written: `relaysim serve`). Nothing is
+    /// flushed when no bucket ended.
+    pub fn write_ended(&mut self, time: SimTime) -> io::Result<()> {
+        let before = self.current;
+        self.advance_to(time.as_millis() / self.bucket.as_millis().max(1));
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        if self.current > before {
+            self.out.flush()?;
+        }
+        Ok(())
+    }
+
     fn advance_to(&mut self, bucket_index: u64) {
         while self.current < bucket_index {
             if let Err(e) = self.write_current() {

@@ -92,7 +92,7 @@ struct Storage {
 
 /// A tenant's limits at the start (Q1, Q2, Q4, Q5, Q6).
 #[derive(Serialize)]
-struct Limits {
+pub struct Limits {
     licences: u32,
     user_messages: u64,
     user_unique_recipients: u64,
@@ -100,6 +100,23 @@ struct Limits {
     customer_peak: u64,
     day_window_s: f64,
     peak_window_s: f64,
+}
+
+impl Limits {
+    /// Tenant `ix`'s limits at the start of the run (its licences and billing).
+    pub fn at_start(model: &Model, ix: TenantIx) -> Limits {
+        let tenant = model.tenant(ix);
+        let l = EffectiveLimits::of_tenant(&model.relay.quota, tenant);
+        Limits {
+            licences: tenant.licences,
+            user_messages: l.user_messages,
+            user_unique_recipients: l.user_unique_recipients,
+            customer_day: l.customer_day,
+            customer_peak: l.customer_peak,
+            day_window_s: l.day_window.as_secs_f64(),
+            peak_window_s: l.peak_window.as_secs_f64(),
+        }
+    }
 }
 
 impl<'a> Entity<'a> {
@@ -123,21 +140,11 @@ impl<'a> Entity<'a> {
         ix: TenantIx,
         model: &Model,
     ) -> Self {
-        let tenant = model.tenant(ix);
-        let l = EffectiveLimits::of_tenant(&model.relay.quota, tenant);
         let storage = model.storage[ix.0 as usize];
         let relayed = e.replies.count(relay::Reply::MessageAccepted);
         Entity {
             delivery_delay_s: DelayPercentiles::of(delays, e.max_delay),
-            limits: Some(Limits {
-                licences: tenant.licences,
-                user_messages: l.user_messages,
-                user_unique_recipients: l.user_unique_recipients,
-                customer_day: l.customer_day,
-                customer_peak: l.customer_peak,
-                day_window_s: l.day_window.as_secs_f64(),
-                peak_window_s: l.peak_window.as_secs_f64(),
-            }),
+            limits: Some(Limits::at_start(model, ix)),
             storage: Some(Storage {
                 comprehensive_mail_storage: storage.comprehensive_mail_storage,
                 vault: storage.vault,

@@ -75,6 +75,12 @@ impl<W: Write> ThroughputWriter<W> {
         self.0.finish(horizon)
     }
 
+    /// Writes and flushes the buckets that ended before `time`
+    /// ([`BucketedCsv::write_ended`]).
+    pub fn write_ended(&mut self, time: SimTime) -> io::Result<()> {
+        self.0.write_ended(time)
+    }
+
     fn row(&mut self, time: SimTime, tenant: usize) -> &mut [u64; COLUMNS] {
         &mut self.0.row(time, tenant).0
     }

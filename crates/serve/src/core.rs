@@ -2,14 +2,12 @@
 //! them one at a time in arrival order on its own thread, so every relay decision
 //! is made exactly as the simulation would make it for the same sequence of
 //! commands. Between requests it runs the relay's timers (limits whose window has
-//! room again are reported cleared). It writes `limit_hits.csv` and `messages.csv`
-//! as things happen, flushed, and `summary.json` when it stops.
+//! room again are reported cleared). What happens goes to the run folder
+//! (`record.rs`).
 
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::io;
 use std::net::IpAddr;
-use std::path::PathBuf;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -18,11 +16,11 @@ use rand::SeedableRng;
 use relay::smtp::{Client, Command, TextSession};
 use relay::time::SimTime;
 use relay::{ClientOpening, RecipientId, Relay};
-use report::limit_hits::LimitHitsWriter;
 use scenario::Model;
 use tokio::sync::oneshot;
 
 use crate::clock::Clock;
+use crate::record::{End, Origin, Recorder, TransactionLog};
 
 /// What the relay said to one line, and where the connection stands after it.
 #[derive(Debug)]
@@ -89,27 +87,13 @@ pub(crate) struct Handle {
 pub(crate) struct Core {
     tx: mpsc::Sender<Request>,
     thread: JoinHandle<io::Result<Totals>>,
-    out: PathBuf,
 }
 
 impl Core {
     pub(crate) fn start(model: Model, clock: Clock, options: &crate::Options) -> io::Result<Core> {
-        std::fs::create_dir_all(&options.out)?;
         // The core and its writers live as long as the server: the model with them.
         let model: &'static Model = Box::leak(Box::new(model));
-        let limits =
-            LimitHitsWriter::new(File::create(options.out.join("limit_hits.csv"))?, model)?;
-        let mut messages =
-            csv::Writer::from_writer(File::create(options.out.join("messages.csv"))?);
-        messages.write_record([
-            "time_s",
-            "connection",
-            "source_ip",
-            "envelope_from",
-            "recipients",
-            "size",
-        ])?;
-        messages.flush()?;
+        let record = Recorder::create(model, &options.out)?;
         let state = State {
             relay: Relay::new(
                 &model.relay,
@@ -124,19 +108,14 @@ impl Core {
                 model,
                 password: options.password.clone(),
             },
-            limits,
-            messages,
-            totals: Totals::default(),
+            record,
+            limit_events: Vec::new(),
         };
         let (tx, rx) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("relay-core".into())
             .spawn(move || state.run(rx))?;
-        Ok(Core {
-            tx,
-            thread,
-            out: options.out.clone(),
-        })
+        Ok(Core { tx, thread })
     }
 
     pub(crate) fn handle(&self) -> Handle {
@@ -145,16 +124,12 @@ impl Core {
         }
     }
 
-    /// Closes every session, writes `summary.json`, returns the totals.
+    /// Closes every session, finishes the run folder, returns the totals.
     pub(crate) fn stop(self) -> io::Result<Totals> {
         let _ = self.tx.send(Request::Stop);
-        let totals = self
-            .thread
+        self.thread
             .join()
-            .map_err(|_| io::Error::other("the relay core stopped with a panic"))??;
-        let json = serde_json::to_vec_pretty(&totals).map_err(io::Error::other)?;
-        report::atomic::AtomicFile::write_all(&self.out.join("summary.json"), &json)?;
-        Ok(totals)
+            .map_err(|_| io::Error::other("the relay core stopped with a panic"))?
     }
 }
 
@@ -205,11 +180,24 @@ impl Handle {
     }
 }
 
-/// One live connection's session and the envelope of its open transaction.
+/// One live connection's session and its open transaction.
 struct Conn {
     session: TextSession,
     ip: IpAddr,
-    envelope: Envelope,
+    /// The name of the last HELO/EHLO the relay accepted.
+    helo: String,
+    /// From a successful MAIL FROM to the reply that ends the transaction.
+    transaction: Option<TransactionLog>,
+}
+
+impl Conn {
+    fn origin(&self, conn: u64) -> Origin<'_> {
+        Origin {
+            conn,
+            ip: self.ip,
+            helo: &self.helo,
+        }
+    }
 }
 
 /// Recipient numbers (the relay counts unique recipients by number, Q2) and the
@@ -238,9 +226,9 @@ struct State {
     sessions: BTreeMap<u64, Conn>,
     next_conn: u64,
     addresses: Addresses,
-    limits: LimitHitsWriter<'static, File>,
-    messages: csv::Writer<File>,
-    totals: Totals,
+    record: Recorder,
+    /// A buffer for the relay's limit events.
+    limit_events: Vec<relay::LimitEvent>,
 }
 
 impl State {
@@ -262,33 +250,23 @@ impl State {
                 self.relay.handle_timeout(now);
             }
             self.write_limit_events()?;
+            self.record.tick(now)?;
         }
         let now = self.clock.now();
-        for (_, conn) in std::mem::take(&mut self.sessions) {
-            conn.session.close(&mut self.relay, now);
+        let open: Vec<u64> = self.sessions.keys().copied().collect();
+        for conn in open {
+            self.drop_connection(conn, now)?;
         }
         self.write_limit_events()?;
-        self.messages.flush()?;
-        Ok(self.totals)
+        self.record.finish(&mut self.relay, now)
     }
 
     fn write_limit_events(&mut self) -> io::Result<()> {
-        let mut any = false;
+        self.limit_events.clear();
         while let Some(e) = self.relay.poll_limit_event() {
-            if e.change == relay::LimitChange::Hit {
-                self.totals.limit_hits += 1;
-            }
-            self.limits.limit_event(&e);
-            any = true;
+            self.limit_events.push(e);
         }
-        if any {
-            self.limits.flush()?;
-        }
-        Ok(())
-    }
-
-    fn count(&mut self, reply: &str) {
-        *self.totals.replies.entry(reply.to_string()).or_default() += 1;
+        self.record.limit_events(&self.limit_events)
     }
 
     fn handle(&mut self, request: Request) -> io::Result<()> {
@@ -303,27 +281,28 @@ impl State {
                 let answer = match TextSession::connect(&mut self.relay, now, ip, port, opening) {
                     Ok(session) => {
                         self.next_conn += 1;
-                        self.totals.connections_opened += 1;
+                        self.record.totals.connections_opened += 1;
                         let conn = Conn {
                             session,
                             ip,
-                            envelope: Envelope::default(),
+                            helo: String::new(),
+                            transaction: None,
                         };
                         self.sessions.insert(self.next_conn, conn);
                         Ok(self.next_conn)
                     }
                     Err(refusal) => {
-                        self.totals.connections_refused += 1;
+                        self.record.totals.connections_refused += 1;
                         let text = refusal.to_string();
-                        self.count(&text);
+                        self.record.reply(&text);
                         Err(text)
                     }
                 };
                 let _ = reply.send(answer);
             }
             Request::Line { conn, line, reply } => {
-                let answer = self.line(conn, now, &line);
-                self.count(&answer.text);
+                let (answer, _) = self.line(conn, now, &line, None)?;
+                self.record.reply(&answer.text);
                 let _ = reply.send(answer);
             }
             Request::DataReady { conn, reply } => {
@@ -332,72 +311,122 @@ impl State {
                     None => Err(relay::Reply::Closing.to_string()),
                 };
                 if let Err(text) = &ready {
-                    self.count(text);
+                    self.record.reply(text);
                 }
                 let _ = reply.send(ready);
             }
             Request::Data { conn, size, reply } => {
-                let answer = self.line(conn, now, "DATA");
-                self.count(&answer.text);
-                let mut envelope = Envelope::default();
-                if answer.text.starts_with("250")
-                    && let Some(c) = self.sessions.get_mut(&conn)
-                {
-                    envelope = std::mem::take(&mut c.envelope);
-                    self.totals.messages_accepted += 1;
-                    self.totals.recipients_accepted += envelope.rcpts.len() as u64;
-                    self.totals.bytes_accepted += size;
-                    let time = format!("{:.3}", now.as_millis() as f64 / 1000.0);
-                    self.messages.write_record([
-                        time.as_str(),
-                        &conn.to_string(),
-                        &c.ip.to_string(),
-                        &envelope.from,
-                        &envelope.rcpts.len().to_string(),
-                        &size.to_string(),
-                    ])?;
-                    self.messages.flush()?;
-                }
-                let _ = reply.send((answer, envelope));
+                let (answer, envelope) = self.line(conn, now, "DATA", Some(size))?;
+                self.record.reply(&answer.text);
+                let _ = reply.send((answer, envelope.unwrap_or_default()));
             }
-            Request::Close { conn } => {
-                if let Some(c) = self.sessions.remove(&conn) {
-                    c.session.close(&mut self.relay, now);
-                }
-            }
+            Request::Close { conn } => self.drop_connection(conn, now)?,
             Request::Stop => {}
         }
         Ok(())
     }
 
-    /// One command line of connection `conn`; the envelope follows the replies.
-    fn line(&mut self, conn: u64, now: SimTime, line: &str) -> LineReply {
-        let Some(c) = self.sessions.get_mut(&conn) else {
-            return LineReply {
+    /// One command line of connection `conn` (`size`: DATA's message has arrived,
+    /// of that many bytes). The transaction's log follows the replies; an accepted
+    /// message's envelope comes back for the Maildir.
+    fn line(
+        &mut self,
+        conn: u64,
+        now: SimTime,
+        line: &str,
+        size: Option<u64>,
+    ) -> io::Result<(LineReply, Option<Envelope>)> {
+        let State {
+            relay,
+            sessions,
+            addresses,
+            record,
+            ..
+        } = self;
+        let Some(c) = sessions.get_mut(&conn) else {
+            let closed = LineReply {
                 text: relay::Reply::Closing.to_string(),
                 open: false,
             };
+            return Ok((closed, None));
         };
-        let answer = c
-            .session
-            .line(&mut self.relay, now, line, &mut self.addresses)
-            .to_string();
+        let open_before = c.session.transaction().copied();
+        let answer = c.session.line(relay, now, line, addresses).to_string();
         let ok = answer.starts_with("250");
         match Command::parse(line) {
-            Ok(Command::Mail(path)) if ok => {
-                c.envelope = Envelope {
+            Ok(Command::Mail(path)) if open_before.is_none() => {
+                let log = TransactionLog {
                     from: path.to_ascii_lowercase(),
-                    rcpts: Vec::new(),
+                    ..TransactionLog::default()
                 };
+                if ok {
+                    c.transaction = Some(log);
+                } else {
+                    // Refused at MAIL FROM: a transaction of its own, charged when
+                    // the relay got as far as attributing it (Q13, Q1).
+                    let attribution = c.session.last_attribution().copied();
+                    let end = End::Reply(&answer);
+                    record.transaction(relay, now, &c.origin(conn), &log, attribution, &end)?;
+                }
             }
-            Ok(Command::Rcpt(path)) if ok => c.envelope.rcpts.push(path.to_ascii_lowercase()),
-            Ok(Command::Rset | Command::Helo(..)) => c.envelope = Envelope::default(),
+            Ok(Command::Rcpt(path)) => {
+                if let Some(log) = c.transaction.as_mut() {
+                    log.rcpts.push(path.to_ascii_lowercase());
+                    log.rcpt_replies.push(answer.clone());
+                }
+            }
+            Ok(Command::Helo(_, name)) if ok => c.helo = name.to_string(),
             _ => {}
+        }
+        let mut envelope = None;
+        if open_before.is_some() && c.session.transaction().is_none() {
+            let log = c.transaction.take().unwrap_or_default();
+            let end = match size {
+                Some(size) if ok => {
+                    let accepted = log
+                        .rcpts
+                        .iter()
+                        .zip(&log.rcpt_replies)
+                        .filter(|(_, r)| r.starts_with("250"))
+                        .map(|(a, _)| a.clone())
+                        .collect::<Vec<_>>();
+                    record.message(now, &c.origin(conn), &log.from, accepted.len(), size)?;
+                    envelope = Some(Envelope {
+                        from: log.from.clone(),
+                        rcpts: accepted,
+                    });
+                    End::Delivered(&answer)
+                }
+                _ => End::Reply(&answer),
+            };
+            record.transaction(relay, now, &c.origin(conn), &log, open_before, &end)?;
         }
         let open = c.session.is_open();
         if !open {
-            self.sessions.remove(&conn);
+            sessions.remove(&conn);
         }
-        LineReply { text: answer, open }
+        Ok((LineReply { text: answer, open }, envelope))
+    }
+
+    /// A connection ends without QUIT (or the server stops): its open transaction,
+    /// if any, is logged as dropped.
+    fn drop_connection(&mut self, conn: u64, now: SimTime) -> io::Result<()> {
+        let Some(mut c) = self.sessions.remove(&conn) else {
+            return Ok(());
+        };
+        if let (Some(attribution), Some(log)) =
+            (c.session.transaction().copied(), c.transaction.take())
+        {
+            self.record.transaction(
+                &self.relay,
+                now,
+                &c.origin(conn),
+                &log,
+                Some(attribution),
+                &End::Dropped,
+            )?;
+        }
+        c.session.close(&mut self.relay, now);
+        Ok(())
     }
 }

@@ -5,8 +5,8 @@
 //!
 //! - `core.rs`: the one owner of the relay's state, a thread that takes requests
 //!   (connect, a command line, close) in arrival order, so the replies are exactly
-//!   the simulation's for the same sequence of commands; it writes the run folder's
-//!   live files;
+//!   the simulation's for the same sequence of commands;
+//! - `record.rs`: the run folder, as things happen and at shutdown;
 //! - `connection.rs`: one task per TCP connection: lines in, replies out, the EHLO
 //!   extensions, STARTTLS, the DATA phase (dot-unstuffing, size limit), timeouts;
 //! - `clock.rs`: wall time × `--time-scale` as the relay's clock;
@@ -20,6 +20,7 @@
 mod clock;
 mod connection;
 mod core;
+mod record;
 mod store;
 mod tls;
 
@@ -44,8 +45,9 @@ pub struct Options {
     pub time_scale: f64,
     /// Where accepted messages are written as a Maildir (`new/`), if anywhere.
     pub store: Option<PathBuf>,
-    /// The run folder: `limit_hits.csv` and `messages.csv` as they happen,
-    /// `summary.json` at shutdown.
+    /// The run folder: `limit_hits.csv`, `transactions.csv`, `throughput.csv` and
+    /// `messages.csv` as things happen, `limit_episodes.csv`, `summary.json` and
+    /// the charts at shutdown (`record.rs`).
     pub out: PathBuf,
     /// The password every registered user authenticates with; `None`: any.
     pub password: Option<String>,

@@ -132,6 +132,39 @@ pub fn draw_compare(a: &Path, b: &Path, out: &Path) -> io::Result<Vec<PathBuf>> 
     Ok(written)
 }
 
+/// The charts of a `relaysim serve` folder, drawn into it: `throughput` and
+/// `limit_timeline` (a live relay has no MTA queues, quota usage rows or
+/// per-bucket replies to draw).
+pub fn draw_served(dir: &Path) -> io::Result<Vec<PathBuf>> {
+    register_font();
+    let mut r = data::read(dir)?;
+    r.keep_drawable();
+    let mut written = Vec::new();
+    png_and_svg!(
+        dir,
+        "throughput",
+        (WIDTH, throughput_height(&r)),
+        written,
+        |root| { draw::throughput(&root, &r) }
+    );
+    png_and_svg!(
+        dir,
+        "limit_timeline",
+        (WIDTH, timeline_height(&r)),
+        written,
+        |root| { limits::limit_timeline(&root, &r) }
+    );
+    Ok(written)
+}
+
+fn throughput_height(r: &data::Results) -> u32 {
+    120 + 380 * r.throughput.len().max(1) as u32
+}
+
+fn timeline_height(r: &data::Results) -> u32 {
+    (160 + 60 * r.lanes.len() as u32).max(360)
+}
+
 /// Draws every chart of the results folder `dir` into it (a sweep folder: the
 /// `capacity` chart); returns the files written.
 pub fn draw_all(dir: &Path) -> io::Result<Vec<PathBuf>> {
@@ -151,8 +184,6 @@ pub fn draw_run(from: &Path, dir: &Path, view_s: Option<(f64, f64)>) -> io::Resu
     if let Some((from_s, to_s)) = view_s {
         r.zoom(from_s, to_s);
     }
-    let panels = r.throughput.len().max(1) as u32;
-    let lanes = r.lanes.len() as u32;
     let usage_panels = (r.customer_usage.len() as u32).min(2 * data::MAX_TENANT_PANELS as u32)
         + u32::from(!r.user_usage.is_empty());
     let mtas = r.queue_depth.len().max(1) as u32;
@@ -164,10 +195,10 @@ pub fn draw_run(from: &Path, dir: &Path, view_s: Option<(f64, f64)>) -> io::Resu
             ))
         };
     }
-    chart!("throughput", 120 + 380 * panels, draw::throughput);
+    chart!("throughput", throughput_height(&r), draw::throughput);
     chart!(
         "limit_timeline",
-        (160 + 60 * lanes).max(360),
+        timeline_height(&r),
         limits::limit_timeline
     );
     chart!(
