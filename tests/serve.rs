@@ -360,3 +360,71 @@ fn load_50_clients_20000_messages_nothing_lost() {
         latencies.last().unwrap()
     );
 }
+
+/// The scenario's `[[event]]`s happen at their relay times: a licence change at
+/// 1 h (one second of wall time at `--time-scale 3600`) raises the day limit Q4
+/// from 130 to 260 recipients while the server runs.
+#[test]
+fn scenario_events_apply_at_their_relay_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("events.toml");
+    std::fs::write(
+        &scenario,
+        r#"
+[simulation]
+name = "serve-events"
+duration = "24h"
+
+[relay.quota]
+customer_recipients_per_licence_per_peak = 1000
+
+[[tenant]]
+id = "acme"
+licences = 1
+primary_domain = "acme.example"
+users = ["app@acme.example"]
+
+[[tenant.relay_setting]]
+name = "loopback"
+allowed_senders = "registered_users"
+only_listed_ips = true
+ip_ranges = [{ cidr = "127.0.0.0/24" }]
+
+[[event]]
+at = "1h"
+kind = "set_licences"
+tenant = "acme"
+licences = 2
+"#,
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let server = Server::start_with(scenario.to_str().unwrap(), &["--time-scale", "3600"]);
+    let (mut c, _) = Client::connect(&server.addr);
+    assert!(c.send("EHLO mail.acme.example").starts_with("250"));
+    assert!(c.send("MAIL FROM:<app@acme.example>").starts_with("250"));
+    for n in 1..=130 {
+        if n == 101 {
+            // P10: at most 100 recipients a message.
+            assert!(c.send("DATA").starts_with("250"));
+            assert!(c.send("MAIL FROM:<app@acme.example>").starts_with("250"));
+        }
+        let reply = c.send(&format!("RCPT TO:<r{n}@example.org>"));
+        assert!(reply.starts_with("250"), "recipient {n}: {reply}");
+    }
+    let over = c.send("RCPT TO:<r131@example.org>");
+    assert!(
+        started.elapsed() < Duration::from_millis(900),
+        "too slow to test: the event may have come"
+    );
+    assert!(!over.starts_with("250"), "the 131st of 130 a day: {over}");
+    std::thread::sleep(Duration::from_millis(1300).saturating_sub(started.elapsed()));
+    let after = c.send("RCPT TO:<r132@example.org>");
+    assert!(
+        after.starts_with("250"),
+        "at 2 licences, 260 a day: {after}"
+    );
+    let (_, out) = server.stop();
+    let hits = std::fs::read_to_string(out.path().join("run/limit_hits.csv")).unwrap();
+    assert!(hits.contains(",customer_day,hit,"), "{hits}");
+}

@@ -2,8 +2,9 @@
 //! them one at a time in arrival order on its own thread, so every relay decision
 //! is made exactly as the simulation would make it for the same sequence of
 //! commands. Between requests it runs the relay's timers (limits whose window has
-//! room again are reported cleared). What happens goes to the run folder
-//! (`record.rs`).
+//! room again are reported cleared) and applies the scenario's `[[event]]`s
+//! (licence changes, paid invoices, settings changes) at their relay times. What
+//! happens goes to the run folder (`record.rs`).
 
 use std::collections::BTreeMap;
 use std::io;
@@ -109,6 +110,8 @@ impl Core {
                 password: options.password.clone(),
             },
             record,
+            events: timed_events(model),
+            next_event: 0,
             limit_events: Vec::new(),
         };
         let (tx, rx) = mpsc::channel();
@@ -131,6 +134,19 @@ impl Core {
             .join()
             .map_err(|_| io::Error::other("the relay core stopped with a panic"))?
     }
+}
+
+/// The scenario's `[[event]]`s in the order the relay takes them: by time, ties in
+/// file order (a stable sort).
+fn timed_events(model: &Model) -> Vec<(SimTime, usize)> {
+    let mut events: Vec<(SimTime, usize)> = model
+        .events
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (SimTime::ZERO + e.at, i))
+        .collect();
+    events.sort_by_key(|&(at, _)| at);
+    events
 }
 
 /// The core is gone (the server is stopping): the connection ends.
@@ -227,6 +243,11 @@ struct State {
     next_conn: u64,
     addresses: Addresses,
     record: Recorder,
+    /// The scenario's `[[event]]`s by time (file order within an instant): when,
+    /// and the index into `model.events`.
+    events: Vec<(SimTime, usize)>,
+    /// The first of `events` not applied yet.
+    next_event: usize,
     /// A buffer for the relay's limit events.
     limit_events: Vec<relay::LimitEvent>,
 }
@@ -234,31 +255,62 @@ struct State {
 impl State {
     fn run(mut self, rx: mpsc::Receiver<Request>) -> io::Result<Totals> {
         loop {
-            // Wake for the relay's next timer, and at least every second.
+            // Wake for the relay's next timer or the scenario's next event, and at
+            // least every second.
             let wait = self
-                .relay
-                .poll_timeout()
+                .next_instant()
                 .map_or(Duration::from_secs(1), |t| self.clock.wall_until(t))
                 .min(Duration::from_secs(1));
-            match rx.recv_timeout(wait) {
-                Ok(Request::Stop) | Err(mpsc::RecvTimeoutError::Disconnected) => break,
-                Ok(request) => self.handle(request)?,
-                Err(mpsc::RecvTimeoutError::Timeout) => {}
-            }
+            let request = rx.recv_timeout(wait);
             let now = self.clock.now();
-            if self.relay.poll_timeout().is_some_and(|t| t <= now) {
-                self.relay.handle_timeout(now);
+            self.catch_up(now);
+            match request {
+                Ok(Request::Stop) | Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                Ok(request) => self.handle(request, now)?,
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
             }
             self.write_limit_events()?;
             self.record.tick(now)?;
         }
         let now = self.clock.now();
+        self.catch_up(now);
         let open: Vec<u64> = self.sessions.keys().copied().collect();
         for conn in open {
             self.drop_connection(conn, now)?;
         }
         self.write_limit_events()?;
         self.record.finish(&mut self.relay, now)
+    }
+
+    /// When the relay next has something to do on its own: a timer, or one of the
+    /// scenario's `[[event]]`s.
+    fn next_instant(&self) -> Option<SimTime> {
+        let event = self.events.get(self.next_event).map(|&(at, _)| at);
+        match (self.relay.poll_timeout(), event) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Brings the relay to `now`: its timers and the scenario's events due by then,
+    /// each at its own instant, in time order (an event before a timer of the same
+    /// instant: the relay's answers do not depend on that order, which `sim::swarm`
+    /// checks), before any command of `now`.
+    fn catch_up(&mut self, now: SimTime) {
+        loop {
+            let event = self.events.get(self.next_event).map(|&(at, _)| at);
+            let timer = self.relay.poll_timeout();
+            match (event, timer) {
+                (Some(at), t) if at <= now && t.is_none_or(|t| at <= t) => {
+                    let index = self.events[self.next_event].1;
+                    self.relay
+                        .apply(at, &self.addresses.model.events[index].command);
+                    self.next_event += 1;
+                }
+                (_, Some(t)) if t <= now => self.relay.handle_timeout(t),
+                _ => return,
+            }
+        }
     }
 
     fn write_limit_events(&mut self) -> io::Result<()> {
@@ -269,8 +321,7 @@ impl State {
         self.record.limit_events(&self.limit_events)
     }
 
-    fn handle(&mut self, request: Request) -> io::Result<()> {
-        let now = self.clock.now();
+    fn handle(&mut self, request: Request, now: SimTime) -> io::Result<()> {
         match request {
             Request::Connect {
                 ip,
