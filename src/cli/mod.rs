@@ -5,6 +5,7 @@ pub(crate) mod output;
 
 mod compare;
 mod estimate;
+mod import;
 mod limits;
 mod run;
 mod serve;
@@ -85,6 +86,14 @@ enum Command {
   relaysim serve scenarios/quickstart.toml --listen 127.0.0.1:2525 --listen-tls 127.0.0.1:2465 --time-scale 60 --store results/serve/maildir --password secret
   swaks --server 127.0.0.1:2525 --tls --from app@acme.example --to someone@example.org")]
     Serve(serve::ServeArgs),
+    /// Import mail logs (Postfix, Exim, Exchange message tracking): sends.csv (the
+    /// messages, in the replay format), scenario.toml (a scenario replaying them)
+    /// and observed_replies.csv (the relay's refusals the logs saw).
+    #[command(after_help = "Examples:
+  relaysim import postfix /var/log/mail.log.1 /var/log/mail.log --year 2026 --out results/import
+  relaysim import auto /var/log/exim4/mainlog.2.gz /var/log/exim4/mainlog --out results/import
+  zcat mail.log.gz | relaysim import postfix - --year 2026")]
+    Import(import::ImportArgs),
     /// Run every scenario with [[expect]] blocks under the paths, like a test suite.
     #[command(
         after_help = "Examples:\n  relaysim test\n  relaysim test scenarios/regression/some-rule.toml -v\n  relaysim test scenarios --jobs 2 --junit results/junit.xml\n  relaysim test --filter q05 --seeds 10 --keep-failed results/failed"
@@ -208,6 +217,7 @@ pub fn main() -> ExitCode {
             out,
         } => plot(&results_dir, from, to, out.as_deref()),
         Command::Compare(args) => compare::compare(args),
+        Command::Import(args) => import::import(args),
         Command::Sweep(args) => sweep::sweep(args),
         Command::Schema => {
             out!("{}", scenario::json_schema());

@@ -1,0 +1,399 @@
+//! The import's folder, written whole or not at all (a staged folder published at
+//! the end):
+//! - `sends.csv`: one row per message as it was first queued, in the replay format
+//!   (`time` in seconds from the scenario's start, `envelope_from`, `recipients` as
+//!   the addresses tried, `;`-joined, or a count when the log named none, `size`),
+//!   in the order messages left the queue (a replay needs no time order); with
+//!   several sending hosts also `sends-HOST.csv` per host;
+//! - `observed_replies.csv`: every 4xx/5xx reply the log recorded
+//!   (`time,envelope_from,recipient,status,reply`), `time` as in `sends.csv`;
+//! - `scenario.toml`: a scenario that replays `sends.csv`, with comments on what was
+//!   inferred and what to fill in.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use report::StagedFolder;
+
+use crate::assemble::{Assembler, Message, ObservedReply, Sink, Summary};
+use crate::input::{self, stamp_of};
+use crate::stamp::Stamp;
+use crate::{Format, ImportError, Parsed};
+
+/// How to import.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub format: Option<Format>,
+    pub logs: Vec<PathBuf>,
+    /// The year of syslog stamps that carry none.
+    pub year: Option<i32>,
+    pub out: PathBuf,
+    pub overwrite: bool,
+}
+
+/// What an import did.
+#[derive(Debug)]
+pub struct Imported {
+    pub format: Format,
+    pub summary: Summary,
+    /// The scenario's start: the first time stamp, to the minute.
+    pub start: Stamp,
+    pub files: Vec<&'static str>,
+}
+
+/// Imports the logs into `options.out`.
+pub fn write_folder(options: &Options) -> Result<Imported, ImportError> {
+    let format = match options.format {
+        Some(f) => f,
+        None => {
+            let first = &options.logs[0];
+            Format::detect(&input::first_lines(first, 50)?).ok_or_else(|| {
+                ImportError::Unrecognised {
+                    path: first.clone(),
+                }
+            })?
+        }
+    };
+    let logs = input::in_time_order(&options.logs, format, options.year)?;
+    let folder =
+        StagedFolder::begin(&options.out, options.overwrite).map_err(|e| ImportError::Folder {
+            path: options.out.clone(),
+            message: e.to_string(),
+            help: e.help(),
+        })?;
+    let dir = folder.path().to_path_buf();
+    let write_error = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| ImportError::Write { path, source }
+    };
+    let mut out = Output {
+        dir: dir.clone(),
+        sends: csv_file(&dir.join("sends.csv"), &SENDS_HEADER)?,
+        replies: csv_file(
+            &dir.join("observed_replies.csv"),
+            &["time", "envelope_from", "recipient", "status", "reply"],
+        )?,
+        per_host: BTreeMap::new(),
+        start: None,
+    };
+    let mut assembler = Assembler::default();
+    let mut parser = crate::parser(format, options.year);
+    for log in &logs {
+        assembler.summary.files += 1;
+        let name = log.display().to_string();
+        input::for_each_line(log, input::open(log)?, |number, line| {
+            assembler.summary.lines += 1;
+            let parsed = parser.parse(line);
+            if let Some(at) = stamp_of(&parsed) {
+                assembler.summary.seen(at);
+                out.start.get_or_insert(at.floor_minute());
+            }
+            match parsed {
+                Parsed::Record(r) => assembler.record(r, &mut out)?,
+                Parsed::Records(rs) => {
+                    for r in rs {
+                        assembler.record(r, &mut out)?;
+                    }
+                }
+                Parsed::Ignored(kind) => *assembler.summary.ignored.entry(kind).or_default() += 1,
+                Parsed::Unknown(crate::postfix::NO_YEAR) => {
+                    return Err(ImportError::NoYear {
+                        place: format!("{name}:{number}"),
+                    });
+                }
+                Parsed::Unknown(kind) => assembler
+                    .summary
+                    .unknown(kind, || format!("{name}:{number}")),
+            }
+            Ok(())
+        })?;
+    }
+    let summary = assembler.finish(&mut out)?;
+    let Some(start) = out.start.filter(|_| summary.messages > 0) else {
+        return Err(ImportError::Empty(
+            logs.iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+        ));
+    };
+    let hosts = out.per_host.len();
+    out.finish()?;
+    let scenario = scenario_text(format, &summary, start, &logs);
+    let path = dir.join("scenario.toml");
+    std::fs::write(&path, scenario).map_err(write_error(&path))?;
+    folder.publish().map_err(write_error(&options.out))?;
+    let mut files = vec!["sends.csv", "observed_replies.csv", "scenario.toml"];
+    if hosts > 1 {
+        files.insert(1, "sends-HOST.csv per host");
+    }
+    Ok(Imported {
+        format,
+        summary,
+        start,
+        files,
+    })
+}
+
+const SENDS_HEADER: [&str; 4] = ["time", "envelope_from", "recipients", "size"];
+
+fn csv_file(path: &Path, header: &[&str]) -> Result<csv::Writer<File>, ImportError> {
+    let error = |source| ImportError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut w = csv::Writer::from_writer(File::create(path).map_err(error)?);
+    w.write_record(header).map_err(|e| error(e.into()))?;
+    Ok(w)
+}
+
+struct Output {
+    dir: PathBuf,
+    sends: csv::Writer<File>,
+    replies: csv::Writer<File>,
+    /// `sends-HOST.csv` for each sending host, all rows of `sends.csv` split.
+    per_host: BTreeMap<String, csv::Writer<File>>,
+    start: Option<Stamp>,
+}
+
+impl Output {
+    fn seconds(&self, at: Stamp) -> String {
+        let ms = at.ms - self.start.map_or(at.ms, |s| s.ms);
+        format!("{}.{:03}", ms.div_euclid(1000), ms.rem_euclid(1000))
+    }
+
+    fn finish(mut self) -> Result<(), ImportError> {
+        let error = |path: PathBuf| move |source| ImportError::Write { path, source };
+        self.sends
+            .flush()
+            .map_err(error(self.dir.join("sends.csv")))?;
+        self.replies
+            .flush()
+            .map_err(error(self.dir.join("observed_replies.csv")))?;
+        let only_one = self.per_host.len() == 1;
+        for (host, mut w) in std::mem::take(&mut self.per_host) {
+            let path = self.dir.join(host_file(&host));
+            w.flush().map_err(error(path.clone()))?;
+            if only_one {
+                std::fs::remove_file(&path).map_err(error(path))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `sends-HOST.csv`, the host's name made safe for a file name.
+fn host_file(host: &str) -> String {
+    let safe: String = host
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("sends-{safe}.csv")
+}
+
+impl Sink for Output {
+    fn message(&mut self, m: &Message) -> Result<(), ImportError> {
+        let from = if m.from.is_empty() { "<>" } else { &m.from };
+        // Addresses replay exactly (Q2 counts unique recipients); a log that names
+        // none, or names one without a domain, gives the count.
+        let recipients = if !m.recipients.is_empty() && m.recipients.iter().all(|r| r.contains('@'))
+        {
+            m.recipients.join(";")
+        } else {
+            m.recipient_count().to_string()
+        };
+        let size = m.size.map(|s| s.to_string()).unwrap_or_default();
+        let row = [self.seconds(m.at), from.to_string(), recipients, size];
+        let error = |path: PathBuf| {
+            move |e: csv::Error| ImportError::Write {
+                path,
+                source: e.into(),
+            }
+        };
+        self.sends
+            .write_record(&row)
+            .map_err(error(self.dir.join("sends.csv")))?;
+        let path = self.dir.join(host_file(&m.host));
+        if !self.per_host.contains_key(&m.host) {
+            let w = csv_file(&path, &SENDS_HEADER)?;
+            self.per_host.insert(m.host.clone(), w);
+        }
+        let w = self.per_host.get_mut(&m.host).expect("inserted above");
+        w.write_record(&row).map_err(error(path))
+    }
+
+    fn reply(&mut self, r: &ObservedReply<'_>) -> Result<(), ImportError> {
+        let from = if r.from.is_empty() { "" } else { r.from };
+        let row = [
+            self.seconds(r.at),
+            from.to_string(),
+            r.rcpt.to_string(),
+            r.outcome.name().to_string(),
+            r.reply.to_string(),
+        ];
+        self.replies
+            .write_record(&row)
+            .map_err(|e| ImportError::Write {
+                path: self.dir.join("observed_replies.csv"),
+                source: e.into(),
+            })
+    }
+}
+
+/// A TOML string.
+fn quoted(text: &str) -> String {
+    format!("{:?}", text)
+}
+
+/// An id for a host: what scenario ids allow.
+fn host_id(host: &str) -> String {
+    let id: String = host
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    if id.is_empty() { "mta".into() } else { id }
+}
+
+/// The scenario that replays the import, commented.
+fn scenario_text(format: Format, s: &Summary, start: Stamp, logs: &[PathBuf]) -> String {
+    let mut t = String::new();
+    let span_s = s.last.zip(s.first).map_or(0, |(l, f)| (l.ms - f.ms) / 1000);
+    let names: Vec<String> = logs.iter().map(|p| p.display().to_string()).collect();
+    let _ = writeln!(
+        t,
+        "# Imported by `relaysim import {}` from {}:",
+        format.name(),
+        names.join(", ")
+    );
+    let _ = writeln!(
+        t,
+        "# {} messages ({} recipients) from {} to {}; {} lines read.",
+        s.messages,
+        s.recipients,
+        s.first.map_or(String::new(), Stamp::to_iso),
+        s.last.map_or(String::new(), Stamp::to_iso),
+        s.lines
+    );
+    let _ = writeln!(
+        t,
+        "# Inferred: the tenant's domains (the envelope senders'), one [[mta]] per"
+    );
+    let _ = writeln!(
+        t,
+        "# sending host with the `{}` profile, the traffic (sends.csv).",
+        format.profile()
+    );
+    let _ = writeln!(
+        t,
+        "# FILL IN what a log cannot tell (marked FILL IN below): your licences, your"
+    );
+    let _ = writeln!(
+        t,
+        "# servers' public IPs, their HELO names, TLS and AUTH, your registered users."
+    );
+    let _ = writeln!(t);
+    let _ = writeln!(t, "[simulation]");
+    let _ = writeln!(t, "name = \"imported\"");
+    let _ = writeln!(t, "seed = 1");
+    let _ = writeln!(t, "start = {}", start.to_iso());
+    // The log's span, an hour more for the retries, in whole minutes.
+    let minutes = (span_s + 3600 + 59) / 60;
+    let _ = writeln!(t, "duration = \"{minutes}m\"");
+    let _ = writeln!(t);
+    let mut domains: Vec<(&String, &u64)> = s.domains.iter().collect();
+    domains.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    let primary = domains.first().map_or("example.com", |d| d.0.as_str());
+    let _ = writeln!(t, "[[tenant]]");
+    let _ = writeln!(t, "id = \"imported\"");
+    let _ = writeln!(
+        t,
+        "licences = 100  # FILL IN: your Google Workspace licences (Q4: 130 ×, Q5: 9 × per 10 min)"
+    );
+    let _ = writeln!(t, "primary_domain = {}", quoted(primary));
+    if domains.len() > 1 {
+        let rest: Vec<String> = domains[1..].iter().map(|d| quoted(d.0)).collect();
+        let _ = writeln!(t, "secondary_domains = [{}]", rest.join(", "));
+    }
+    let _ = writeln!(
+        t,
+        "# FILL IN: users = [\"…\"]: your registered users (Q1, Q2 count only them)"
+    );
+    let _ = writeln!(t);
+    let hosts: Vec<&String> = s.hosts.keys().collect();
+    let ips: Vec<String> = (0..hosts.len())
+        .map(|i| format!("192.0.2.{}", i + 1))
+        .collect();
+    let _ = writeln!(t, "[[tenant.relay_setting]]");
+    let _ = writeln!(t, "name = \"imported\"");
+    let _ = writeln!(
+        t,
+        "allowed_senders = \"domain_addresses\"  # any address of the domains above; FILL IN if you use registered_users"
+    );
+    let _ = writeln!(t, "only_listed_ips = true");
+    let ranges: Vec<String> = ips
+        .iter()
+        .map(|ip| format!("{{ cidr = \"{ip}/32\" }}"))
+        .collect();
+    let _ = writeln!(
+        t,
+        "ip_ranges = [{}]  # FILL IN: your servers' public IPs",
+        ranges.join(", ")
+    );
+    for (host, ip) in hosts.iter().zip(&ips) {
+        let id = host_id(host);
+        let replay = if hosts.len() > 1 {
+            host_file(host)
+        } else {
+            "sends.csv".into()
+        };
+        let _ = writeln!(t);
+        let _ = writeln!(t, "# {} messages queued by {host}", s.hosts[*host]);
+        let _ = writeln!(t, "[[mta]]");
+        let _ = writeln!(t, "id = {}", quoted(&id));
+        let _ = writeln!(t, "tenant = \"imported\"");
+        let _ = writeln!(t, "profile = \"{}\"", format.profile());
+        let _ = writeln!(t, "source_ip = \"{ip}\"  # FILL IN: its public IP");
+        let _ = writeln!(
+            t,
+            "helo = {}  # FILL IN: the name it greets with",
+            quoted(&format!("mail.{primary}"))
+        );
+        let _ = writeln!(t, "port = 587");
+        let _ = writeln!(
+            t,
+            "tls = \"starttls\"  # FILL IN: and `auth = {{ username = \"…\" }}` if it authenticates"
+        );
+        let _ = writeln!(t);
+        let _ = writeln!(t, "[[sender]]");
+        let _ = writeln!(t, "id = {}", quoted(&id));
+        let _ = writeln!(t, "mta = {}", quoted(&id));
+        let _ = writeln!(t, "pattern = \"replay\"");
+        let _ = writeln!(t, "replay = {}", quoted(&replay));
+    }
+    t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_names_make_safe_ids_and_files() {
+        assert_eq!(host_id("mx1.acme.example"), "mx1-acme-example");
+        assert_eq!(host_file("EX01/x"), "sends-EX01_x.csv");
+    }
+}
