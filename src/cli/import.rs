@@ -96,12 +96,12 @@ fn print_summary(format: Format, s: &Summary, start: Stamp) {
         _ => String::new(),
     };
     outln!(
-        "{}: {} messages ({} recipients) in {} line(s) of {} file(s), {span}",
+        "{}: {} ({}) in {} of {}, {span}",
         format.name(),
-        s.messages,
-        s.recipients,
-        s.lines,
-        s.files
+        plural(s.messages, "message"),
+        plural(s.recipients, "recipient"),
+        plural(s.lines, "line"),
+        plural(s.files as u64, "file")
     );
     let hosts: Vec<String> = s.hosts.iter().map(|(h, n)| format!("{h} ({n})")).collect();
     outln!(
@@ -112,8 +112,8 @@ fn print_summary(format: Format, s: &Summary, start: Stamp) {
     );
     if s.still_queued > 0 {
         outln!(
-            "{} messages were still queued when the log ended (written with the recipients seen)",
-            s.still_queued
+            "{} still queued when the log ended (written with the recipients seen)",
+            plural(s.still_queued, "message")
         );
     }
     outln!(
@@ -122,17 +122,26 @@ fn print_summary(format: Format, s: &Summary, start: Stamp) {
     );
     let ignored: u64 = s.ignored.values().sum();
     if ignored > 0 {
-        outln!("ignored {ignored} line(s) about nothing kept:");
+        outln!("ignored {} about nothing kept:", plural(ignored, "line"));
         for (kind, n) in &s.ignored {
             outln!("  {n} × {kind}");
         }
     }
     let unknown: u64 = s.unknown.values().map(|u| u.count).sum();
     if unknown > 0 {
-        outln!("skipped {unknown} line(s) not understood:");
+        outln!("skipped {} not understood:", plural(unknown, "line"));
         for (kind, u) in &s.unknown {
             outln!("  {} × {kind}: {}", u.count, u.examples.join(", "));
         }
+    }
+}
+
+/// `1 message`, `2 messages`.
+fn plural(n: u64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
     }
 }
 

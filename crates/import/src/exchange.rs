@@ -80,21 +80,18 @@ impl LineParser for Parser {
             "FAIL" => Outcome::Bounced,
             _ => return Parsed::Ignored("another event (DELIVER, SUBMIT, TRANSFER, EXPAND …)"),
         };
-        let statuses: Vec<&str> = get(4).split(';').collect();
+        // The remote reply of a DEFER or FAIL event, for each of its recipients.
+        let reply = match outcome {
+            Outcome::Sent => None,
+            _ => reply_in(get(4)),
+        };
         let records: Vec<Record> = recipients
-            .enumerate()
-            .map(|(i, rcpt)| Record::Attempt {
+            .map(|rcpt| Record::Attempt {
                 id: id.clone(),
                 at,
                 rcpt: rcpt.to_ascii_lowercase(),
                 outcome,
-                reply: match outcome {
-                    Outcome::Sent => None,
-                    _ => statuses
-                        .get(i)
-                        .or(statuses.first())
-                        .and_then(|s| reply_in(s)),
-                },
+                reply: reply.clone(),
             })
             .collect();
         if records.is_empty() {
@@ -116,12 +113,17 @@ fn reply_in(status: &str) -> Option<String> {
             && b[i + 2].is_ascii_digit()
             && b[i + 3] == b' ')
             .then(|| {
+                // Up to the end of its `{LED=…}` item (an address in it has brackets).
                 let text = &status[i..];
-                text[..text.find(['}', ';', ']']).unwrap_or(text.len())]
+                text[..text.find('}').unwrap_or(text.len())]
                     .trim()
                     .to_string()
             })
     })
+}
+
+fn host_of(id: &str) -> &str {
+    id.rsplit_once('/').map_or("", |(h, _)| h)
 }
 
 /// The `#Fields:` line [`render`] writes rows for.
@@ -140,16 +142,18 @@ pub fn render(record: &Record) -> Option<String> {
     };
     let key = |id: &str| id.rsplit_once('/').map_or(id, |(_, k)| k).to_string();
     match record {
+        // The server is the id's (the parser keys a message by server and id).
         Record::Queued {
             id,
             at,
             from,
             size,
             recipients,
-            host,
+            ..
         } => Some(format!(
-            "{},192.0.2.10,{host},RECEIVE,{},,,{},{},{from}",
+            "{},192.0.2.10,{},RECEIVE,{},,,{},{},{from}",
             stamp(at),
+            host_of(id),
             key(id),
             size.unwrap_or(0),
             recipients.unwrap_or(0)
@@ -161,7 +165,7 @@ pub fn render(record: &Record) -> Option<String> {
             outcome,
             reply,
         } => {
-            let host = id.rsplit_once('/').map_or("", |(h, _)| h);
+            let host = host_of(id);
             let (event, status) = match outcome {
                 Outcome::Sent => ("SEND", "250 2.6.0 Queued mail for delivery".to_string()),
                 Outcome::Deferred => (

@@ -61,6 +61,9 @@ impl LineParser for Parser {
         if rest.starts_with('[') {
             rest = skip_words(rest, 1);
         }
+        if rest.is_empty() {
+            return Parsed::Unknown("a line cut short");
+        }
         let Some((id, after)) = rest.split_once(' ') else {
             return Parsed::Ignored("a line about no message (queue runs, daemon)");
         };

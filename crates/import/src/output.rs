@@ -40,7 +40,8 @@ pub struct Imported {
     pub summary: Summary,
     /// The scenario's start: the first time stamp, to the minute.
     pub start: Stamp,
-    pub files: Vec<&'static str>,
+    /// The files written, by name.
+    pub files: Vec<String>,
 }
 
 /// Imports the logs into `options.out`.
@@ -119,16 +120,19 @@ pub fn write_folder(options: &Options) -> Result<Imported, ImportError> {
                 .join(", "),
         ));
     };
-    let hosts = out.per_host.len();
+    let host_files: Vec<String> = if out.per_host.len() > 1 {
+        out.per_host.keys().map(|h| host_file(h)).collect()
+    } else {
+        Vec::new()
+    };
     out.finish()?;
     let scenario = scenario_text(format, &summary, start, &logs);
     let path = dir.join("scenario.toml");
     std::fs::write(&path, scenario).map_err(write_error(&path))?;
     folder.publish().map_err(write_error(&options.out))?;
-    let mut files = vec!["sends.csv", "observed_replies.csv", "scenario.toml"];
-    if hosts > 1 {
-        files.insert(1, "sends-HOST.csv per host");
-    }
+    let mut files = vec!["sends.csv".to_string()];
+    files.extend(host_files);
+    files.extend(["observed_replies.csv".into(), "scenario.toml".into()]);
     Ok(Imported {
         format,
         summary,

@@ -88,6 +88,10 @@ impl LineParser for Parser {
         }
         let rest = rest.trim_start();
         let Some((queue_id, fields)) = rest.split_once(": ") else {
+            // A lone queue id is a line cut short (by rotation, or a full disk).
+            if !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                return Parsed::Unknown("a line cut short");
+            }
             return Parsed::Ignored("a line about no message (connect, warning, statistics)");
         };
         if queue_id.is_empty() || !queue_id.bytes().all(|b| b.is_ascii_alphanumeric()) {

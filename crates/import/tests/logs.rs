@@ -1,0 +1,164 @@
+//! The fixtures of `tests/fixtures/logs/` (one per format, with the awkward lines:
+//! several hosts and instances, a year roll-over, IPv6 clients, bounces, `<>`
+//! senders, a long recipient list, lines cut by rotation, continuation lines)
+//! imported: the messages, the replies, what was skipped, a scenario that loads.
+//! Plain, gzip and zstd give the same folder.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use import::Format;
+use import::output::Options;
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures/logs")
+        .join(name)
+}
+
+fn import(format: Option<Format>, logs: Vec<PathBuf>, out: &Path) -> import::output::Imported {
+    import::write_folder(&Options {
+        format,
+        logs,
+        year: Some(2025),
+        out: out.to_path_buf(),
+        overwrite: true,
+    })
+    .unwrap()
+}
+
+fn read(dir: &Path, file: &str) -> String {
+    std::fs::read_to_string(dir.join(file)).unwrap()
+}
+
+/// The folder's CSVs, and the scenario loads and names the replay.
+fn folder(dir: &Path) -> String {
+    let model = scenario::Model::load(&dir.join("scenario.toml")).unwrap();
+    let replayed: usize = model
+        .senders
+        .iter()
+        .map(|s| s.traffic.replay_rows().len())
+        .sum();
+    format!(
+        "{}\n{}\nreplayed rows: {replayed}",
+        read(dir, "sends.csv"),
+        read(dir, "observed_replies.csv")
+    )
+}
+
+#[test]
+fn postfix_fixture() {
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("postfix");
+    let imported = import(
+        Some(Format::Postfix),
+        vec![fixture("postfix-mail.log")],
+        &dir,
+    );
+    let s = &imported.summary;
+    assert_eq!(
+        (s.messages, s.recipients, s.replies, s.still_queued),
+        (5, 65, 3, 1)
+    );
+    assert_eq!(s.hosts.keys().collect::<Vec<_>>(), ["mx1", "mx2"]);
+    assert_eq!(
+        s.unknown["a line cut short"].examples,
+        [format!("{}:84", fixture("postfix-mail.log").display())]
+    );
+    assert_eq!(imported.start.to_iso(), "2025-12-31T23:58:00");
+    assert!(dir.join("sends-mx1.csv").exists() && dir.join("sends-mx2.csv").exists());
+    insta::assert_snapshot!(folder(&dir));
+}
+
+#[test]
+fn exim_fixture() {
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("exim");
+    let imported = import(None, vec![fixture("exim-mainlog")], &dir);
+    assert_eq!(imported.format, Format::Exim);
+    let s = &imported.summary;
+    assert_eq!(
+        (s.messages, s.recipients, s.replies, s.still_queued),
+        (4, 6, 2, 1)
+    );
+    assert_eq!(
+        s.unknown.values().map(|u| u.count).sum::<u64>(),
+        1,
+        "{:?}",
+        s.unknown
+    );
+    assert_eq!(imported.start.to_iso(), "2026-03-02T09:00:00+01:00");
+    insta::assert_snapshot!(folder(&dir));
+}
+
+#[test]
+fn exchange_fixture() {
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("exchange");
+    let imported = import(None, vec![fixture("exchange-MSGTRK2026030208-1.LOG")], &dir);
+    assert_eq!(imported.format, Format::Exchange);
+    let s = &imported.summary;
+    assert_eq!(
+        (s.messages, s.recipients, s.replies, s.still_queued),
+        (2, 3, 2, 0)
+    );
+    insta::assert_snapshot!(folder(&dir));
+}
+
+/// A log rotated into three compressed and plain parts, given in any order, is
+/// the log whole.
+#[test]
+fn rotated_and_compressed_parts_in_time_order() {
+    let text = std::fs::read_to_string(fixture("exim-mainlog")).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, rest) = lines.split_at(6);
+    let (b, c) = rest.split_at(6);
+    let gz = tmp.path().join("mainlog.2.gz");
+    let mut e = flate2::write::GzEncoder::new(
+        std::fs::File::create(&gz).unwrap(),
+        flate2::Compression::default(),
+    );
+    writeln!(e, "{}", a.join("\n")).unwrap();
+    e.finish().unwrap();
+    let zst = tmp.path().join("mainlog.1.zst");
+    std::fs::write(
+        &zst,
+        zstd::encode_all(format!("{}\n", b.join("\n")).as_bytes(), 1).unwrap(),
+    )
+    .unwrap();
+    let plain = tmp.path().join("mainlog");
+    std::fs::write(&plain, c.join("\n")).unwrap();
+    let whole = import(
+        Some(Format::Exim),
+        vec![fixture("exim-mainlog")],
+        &tmp.path().join("whole"),
+    );
+    let parts = import(
+        Some(Format::Exim),
+        vec![plain, gz, zst],
+        &tmp.path().join("parts"),
+    );
+    assert_eq!(parts.summary.files, 3);
+    assert_eq!(parts.summary.messages, whole.summary.messages);
+    assert_eq!(
+        read(&tmp.path().join("parts"), "sends.csv"),
+        read(&tmp.path().join("whole"), "sends.csv")
+    );
+}
+
+/// Traditional syslog stamps need a year: a clear error with the place.
+#[test]
+fn a_syslog_log_without_year_is_refused_with_its_place() {
+    let out = tempfile::tempdir().unwrap();
+    let e = import::write_folder(&Options {
+        format: Some(Format::Postfix),
+        logs: vec![fixture("postfix-mail.log")],
+        year: None,
+        out: out.path().join("x"),
+        overwrite: true,
+    })
+    .unwrap_err();
+    assert!(e.to_string().ends_with("postfix-mail.log:1: syslog time stamps carry no year; give the year of the first line with --year (later lines roll over at New Year)"), "{e}");
+    assert!(!out.path().join("x").exists(), "nothing written");
+}
