@@ -172,6 +172,8 @@ simulate_retries --set mta.mta.profile=exim --set mta.mta.overrides.retry_rule=F
   --set mta.mta.overrides.queue_run_interval=2m
 python3 tests/mta/retry_compare.py exim "$work/exim-peak.log" 60 "$work/peak-simulated/transactions.csv" 2 2 2 \
   || fail "Exim's retries and the simulated profile's differ beyond the rule (see above)"
+# The same log, imported (issue 19): the messages sent and the relay's refusals.
+check_import exim "$work/exim-peak.log" peak $m
 
 # 2. Classic misconfigurations, each with the relay's documented reply in Exim's own
 # log (the replies tests/fixtures/serve/postfix-misconfigured.toml's dialogues get

@@ -122,6 +122,8 @@ simulate_retries --set mta.mta.profile=postfix --set mta.mta.overrides.min_backo
   --set mta.mta.overrides.max_backoff=4m --set mta.mta.overrides.queue_run_interval=2m >/dev/null
 python3 tests/mta/retry_compare.py postfix "$work/postfix-peak.log" 60 "$work/peak-simulated/transactions.csv" 2 4 2 \
   || fail "Postfix's retries and the simulated profile's differ beyond the rule (see above)"
+# The same log, imported (issue 19): the messages sent and the relay's refusals.
+check_import postfix "$work/postfix-peak.log" peak $m
 
 # 2. Classic misconfigurations, each with the relay's documented reply in Postfix's
 # own log (the same replies tests/fixtures/serve/postfix-misconfigured.toml's

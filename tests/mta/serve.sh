@@ -56,3 +56,27 @@ simulate_retries() {
   "$relaysim" run tests/fixtures/serve/mta-retry.toml --trace-format csv \
     --out "$work/peak-simulated" "$@" >/dev/null
 }
+
+# `relaysim import` of the MTA's own log of run $3 ($1: the format, $2: the log):
+# it must recover the $4 messages sent (sender app@acme.example, recipients
+# p1..pN@example.org, one each) and, in observed_replies.csv, every 450 the relay
+# gave (its summary.json counts them).
+check_import() {
+  local format=$1 log=$2 name=$3 n=$4
+  "$relaysim" import "$format" "$log" --year "$(date +%Y)" --out "$work/$name-import" \
+    > "$work/$name-import.out" 2>&1 || { cat "$work/$name-import.out"; fail "relaysim import of the $mta log failed"; }
+  python3 - "$work/$name-import" "$work/$name/run/summary.json" "$n" <<'PY' || fail "relaysim import did not recover what was sent"
+import csv, json, pathlib, sys
+folder, summary, n = pathlib.Path(sys.argv[1]), json.load(open(sys.argv[2])), int(sys.argv[3])
+sends = list(csv.DictReader(open(folder / "sends.csv")))
+got = sorted((r["envelope_from"], r["recipients"]) for r in sends)
+want = sorted(("app@acme.example", f"p{i}@example.org") for i in range(1, n + 1))
+if got != want:
+    sys.exit(f"sends.csv has {got}, expected {want}")
+refused = sum(c for reply, c in summary["replies"].items() if reply.startswith("450 "))
+observed = list(csv.DictReader(open(folder / "observed_replies.csv")))
+if len(observed) != refused or any(not r["reply"].startswith("450 4.2.1 ") for r in observed):
+    sys.exit(f"observed_replies.csv has {len(observed)} rows, the relay gave {refused} × 450")
+print(f"import: {len(sends)} messages recovered from the log as sent; {len(observed)} observed 450s = the relay's {refused}")
+PY
+}
