@@ -26,7 +26,7 @@ n=20
 rm -rf "$work" && mkdir -p "$work"
 logdir=/var/log/relaysim-exim
 log=$logdir/mainlog
-mta=Exim
+mta=exim
 # shellcheck source=tests/mta/serve.sh
 . tests/mta/serve.sh
 
@@ -118,82 +118,42 @@ for id in $(exim4 -bp | awk '$3 ~ /^[0-9A-Za-z]+-[0-9A-Za-z]+-[0-9A-Za-z]+$/ {pr
 done
 rm -f /var/spool/exim4/db/retry*
 
-# 1. A correct Exim relays N messages; 2. an unregistered sender is refused.
-start_serve relayed postfix
-for i in $(seq $n); do
-  printf 'Subject: message %s\n\nsent through Exim\n' "$i" | exim4 -f app@acme.example "r$i@example.org"
-done
-printf 'Subject: stranger\n\nfrom an unregistered sender\n' | exim4 -f stranger@acme.example someone@example.org
-wait_for_empty_queue 60
-sleep 1
-stop_serve
-cat "$work/relayed.out"
-sent=$(grep -c ' => r[0-9]*@example.org .*H=127.0.0.1 \[127.0.0.1\]' "$log" || true)
-[ "$sent" -eq $n ] || fail "Exim logged $sent messages delivered, expected $n"
-check_accepted relayed $n
-grep -q '\*\* someone@example.org .*: 550 5.7.0 Mail Sending denied.' "$log" \
-  || fail "the unregistered sender's 550 5.7.0 is not in Exim's log"
-echo "exim: $n messages sent and accepted (Exim log, summary.json, messages.csv, Maildir agree); the unregistered sender bounced with 550 5.7.0"
+# What tests/mta/serve.sh's steps need of Exim.
+submit() { exim4 -f "$1" "$2"; }
+queued_now() { queued; }
+reconfigure() { configure_exim "$@"; }
+delivered_re=' => [^ ]* .*H=127.0.0.1 \[127.0.0.1\]'
+deferred_re=' == [^ ]* .*: 450 4.2.1'
+bounced_re='\*\* someone@example.org .*: '
 
-# 3. The 10-minute customer limit at 1 licence (9 recipients, Q5) and relay time 60
-# times wall time: of 15 messages Exim gets 450 4.2.1 for some, keeps them queued,
-# retries them (F,5m,2s; a queue run every 2 s) and delivers them once the window
-# frees, 10 s of wall time later: nothing lost.
-: > "$log"
-start_serve peak postfix --time-scale 60 --set tenant.acme.licences=1
+relay_messages
+
+# 3. The retry rule F,5m,2s and a queue run every 2 s; the retry times Exim used
+# then go beside the simulated exim profile's with the same rule and queue runs in
+# relay time (mta-retry.toml: the same relay, 15 messages at once), and its log is
+# imported.
+m=15
 exim4 -q2s &
 queue_runner=$!
-m=15
-for i in $(seq $m); do
-  printf 'Subject: burst %s\n\nover the peak limit\n' "$i" | exim4 -f app@acme.example "p$i@example.org"
-done
-deferred_seen=0
-for _ in $(seq 20); do
-  if grep -q ' == p[0-9]*@example.org .*: 450 4.2.1' "$log"; then deferred_seen=1; break; fi
-  sleep 0.5
-done
-[ "$deferred_seen" -eq 1 ] || fail "Exim never got 450 4.2.1 from the relay"
-in_queue=$(queued)
-wait_for_empty_queue 90
-sleep 1
+peak_limit
 stop_queue_runner
-stop_serve
-cat "$work/peak.out"
-[ "$(accepted peak)" -eq $m ] || fail "the relay accepted $(accepted peak) of $m messages"
-sent=$(grep -c ' => p[0-9]*@example.org .*H=127.0.0.1 \[127.0.0.1\]' "$log" || true)
-[ "$sent" -eq $m ] || fail "Exim logged $sent of $m messages delivered"
-deferrals=$(grep -c ' == p[0-9]*@example.org .*: 450 4.2.1' "$log" || true)
-grep -q ',customer_peak,hit,' "$work/peak/run/limit_hits.csv" || fail "limit_hits.csv has no customer_peak hit"
-echo "exim: peak limit at 1 licence: $deferrals deferrals (450 4.2.1), $in_queue messages seen queued, all $m delivered after the window freed"
-# The retry times Exim used beside the simulated exim profile's with the same rule
-# and queue runs in relay time (mta-retry.toml: the same relay, 15 messages at once).
-cp "$log" "$work/exim-peak.log"
 simulate_retries --set mta.mta.profile=exim --set mta.mta.overrides.retry_rule=F,5h,2m \
   --set mta.mta.overrides.queue_run_interval=2m
-python3 tests/mta/retry_compare.py exim "$work/exim-peak.log" 60 "$work/peak-simulated/transactions.csv" 2 2 2 \
+# Slack 1.5 s: Exim's retry times are whole seconds (a gap can be a second short).
+python3 tests/mta/retry_compare.py exim "$work/peak.log" 60 "$work/peak-simulated/transactions.csv" 2 2 2 1.5 \
   || fail "Exim's retries and the simulated profile's differ beyond the rule (see above)"
-# The same log, imported (issue 19): the messages sent and the relay's refusals.
-check_import exim "$work/exim-peak.log" peak $m
+check_import exim "$work/peak.log" peak $m
 
-# 2. Classic misconfigurations, each with the relay's documented reply in Exim's own
-# log (the replies tests/fixtures/serve/postfix-misconfigured.toml's dialogues get
-# from the simulation): Exim reconfigured per case, one message, delivered at once.
+# 2. Classic misconfigurations (the replies tests/fixtures/serve/postfix-misconfigured.toml's
+# dialogues get from the simulation), Exim reconfigured per case (TLS, HELO, no
+# AUTH).
 start_serve misconfigured postfix-misconfigured
-misconfigured() {
-  local what=$1 from=$2 reply=$3 tls=$4 helo=$5
-  configure_exim "$tls" "$helo" none
-  : > "$log"
-  printf 'Subject: %s\n\n%s\n' "$what" "$what" | exim4 -odi -f "$from" someone@example.org || true
-  grep -q "\*\* someone@example.org .*: $reply" "$log" \
-    || fail "$what: Exim's log does not show the relay's \"$reply\""
-  echo "exim: $what: bounced with \"${reply//\\/}\""
-}
 misconfigured "no TLS where the setting requires it (P5)" app@tls.example \
-  "530 5.7.0 Must issue a STARTTLS command first." none mail.acme.example
+  "530 5.7.0 Must issue a STARTTLS command first." none mail.acme.example none
 misconfigured "a generic HELO with any_address (P8)" scanner@devices.vendor.example \
-  "550 5.7.1 Invalid credentials for relay \[127.0.0.1\]." require localhost
+  "550 5.7.1 Invalid credentials for relay \[127.0.0.1\]." require localhost none
 misconfigured "an IP outside the setting's ranges (P2)" app@ip.example \
-  "550 5.7.0 Mail relay denied \[127.0.0.1\]." require mail.acme.example
+  "550 5.7.0 Mail relay denied \[127.0.0.1\]." require mail.acme.example none
 wait_for_empty_queue 30
 stop_serve
 cp "$log" "$work/exim.log"

@@ -17,10 +17,12 @@ one-recipient messages have distinct recipients.
 Both must retry within the profile's rule (rulebook M2): a Postfix message waits
 its age clamped to [minimal_backoff_time, maximal_backoff_time], an Exim address
 the interval of its F rule, and is then picked up by the next queue run, so every
-gap lies in [LOW, HIGH + QUEUE_RUN] (the real side with one wall second of slack
-for scheduling). Exit 1 if a gap does not, or if either side saw no retry at all.
+gap lies in [LOW, HIGH + QUEUE_RUN], the real side within SLACK wall seconds
+(default 1: scheduling, and the log's stamps are the ends of attempts of varying
+length; Exim also rounds retry times down to the second, so its gaps can be a
+second short). Exit 1 if a gap does not, or if either side saw no retry at all.
 
-Usage: retry_compare.py postfix|exim LOG TIME_SCALE TRANSACTIONS_CSV LOW HIGH QUEUE_RUN
+Usage: retry_compare.py postfix|exim LOG TIME_SCALE TRANSACTIONS_CSV LOW HIGH QUEUE_RUN [SLACK]
 (LOW, HIGH: Postfix's minimal and maximal backoff, or Exim's F interval twice;
 QUEUE_RUN: queue_run_delay or Exim's -q interval; all in the server's wall seconds)
 """
@@ -99,7 +101,7 @@ def show(value):
 
 
 def main():
-    if len(sys.argv) != 8 or sys.argv[1] not in ("postfix", "exim"):
+    if len(sys.argv) not in (8, 9) or sys.argv[1] not in ("postfix", "exim"):
         sys.exit(__doc__)
     server, log, scale, transactions = sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4]
     low, high, queue_run = (float(a) * scale for a in sys.argv[5:8])
@@ -125,7 +127,7 @@ def main():
         print(f"  difference (simulated − {name}): mean retry gap {mean_sim - mean_real:+.0f} s "
               f"({(mean_sim - mean_real) / mean_real:+.0%}), last attempt "
               f"{last_sim - last_real:+.0f} s")
-    slack = scale  # one wall second
+    slack = float(sys.argv[8] if len(sys.argv) == 9 else 1) * scale
     for who, attempts, tolerance in ((name, real, slack), ("the simulation", simulated, 0.0)):
         outside = [g for g in gaps(attempts) if not low - tolerance <= g <= high + queue_run + tolerance]
         if outside:

@@ -80,3 +80,80 @@ if len(observed) != refused or any(not r["reply"].startswith("450 4.2.1 ") for r
 print(f"import: {len(sends)} messages recovered from the log as sent; {len(observed)} observed 450s = the relay's {refused}")
 PY
 }
+
+# The steps both MTAs go through. The sourcing script defines:
+#  submit FROM RCPT          hand the message on stdin to the MTA;
+#  wait_for_empty_queue S    wait at most S seconds for its queue to empty;
+#  queued_now                how many messages its queue holds;
+#  reconfigure ARGS...       one misconfiguration (step 2);
+# and the grep patterns of its log lines for a delivery to the relay
+# ($delivered_re), a 450 4.2.1 deferral ($deferred_re) and a bounce of
+# someone@example.org ($bounced_re, followed by the reply).
+# `start_serve`/`stop_serve` around each step; $n, $log and $mta as above.
+
+# 1. N messages from a registered user are relayed; one from a sender that is no
+# registered user is bounced with P1's reply.
+relay_messages() {
+  start_serve relayed postfix
+  for i in $(seq "$n"); do
+    printf 'Subject: message %s\n\nsent through %s\n' "$i" "$mta" | submit app@acme.example "r$i@example.org"
+  done
+  printf 'Subject: stranger\n\nfrom an unregistered sender\n' | submit stranger@acme.example someone@example.org
+  wait_for_empty_queue 60
+  sleep 1
+  stop_serve
+  cat "$work/relayed.out"
+  local sent
+  sent=$(grep -c "$delivered_re" "$log" || true)
+  [ "$sent" -eq "$n" ] || fail "$mta logged $sent messages delivered, expected $n"
+  check_accepted relayed "$n"
+  grep -q "${bounced_re}550 5.7.0 Mail Sending denied." "$log" \
+    || fail "the unregistered sender's 550 5.7.0 is not in $mta's log"
+  echo "$mta: $n messages sent and accepted ($mta log, summary.json, messages.csv, Maildir agree); the unregistered sender bounced with 550 5.7.0"
+}
+
+# 3. The 10-minute customer limit at 1 licence (9 recipients, Q5), relay time 60
+# times wall time: of $m messages the MTA gets 450 4.2.1 for some, keeps them
+# queued, retries, and delivers them once the window frees (10 s of wall time
+# later): nothing lost. The log is kept as $work/peak.log.
+peak_limit() {
+  : > "$log"
+  start_serve peak postfix --time-scale 60 --set tenant.acme.licences=1
+  for i in $(seq "$m"); do
+    printf 'Subject: burst %s\n\nover the peak limit\n' "$i" | submit app@acme.example "p$i@example.org"
+  done
+  local deferred_seen=0 in_queue sent deferrals
+  for _ in $(seq 20); do
+    if grep -q "$deferred_re" "$log"; then deferred_seen=1; break; fi
+    sleep 0.5
+  done
+  [ "$deferred_seen" -eq 1 ] || fail "$mta never got 450 4.2.1 from the relay"
+  in_queue=$(queued_now)
+  wait_for_empty_queue 90
+  sleep 1
+  stop_serve
+  cat "$work/peak.out"
+  [ "$(accepted peak)" -eq "$m" ] || fail "the relay accepted $(accepted peak) of $m messages"
+  sent=$(grep -c "$delivered_re" "$log" || true)
+  [ "$sent" -eq "$m" ] || fail "$mta logged $sent of $m messages delivered"
+  deferrals=$(grep -c "$deferred_re" "$log" || true)
+  grep -q ',customer_peak,hit,' "$work/peak/run/limit_hits.csv" || fail "limit_hits.csv has no customer_peak hit"
+  echo "$mta: peak limit at 1 licence: $deferrals deferrals (450 4.2.1), $in_queue messages seen queued, all $m delivered after the window freed"
+  cp "$log" "$work/peak.log"
+}
+
+# 2. One misconfiguration: the MTA reconfigured (ARGS to `reconfigure`), one
+# message from FROM, and the relay's documented REPLY (a grep pattern) in the MTA's
+# log as a bounce. Usage: misconfigured WHAT FROM REPLY ARGS...
+misconfigured() {
+  local what=$1 from=$2 reply=$3; shift 3
+  reconfigure "$@"
+  : > "$log"
+  printf 'Subject: %s\n\n%s\n' "$what" "$what" | submit "$from" someone@example.org
+  for _ in $(seq 40); do
+    grep -q "${bounced_re}$reply" "$log" && break
+    sleep 0.5
+  done
+  grep -q "${bounced_re}$reply" "$log" || fail "$what: $mta's log does not show the relay's \"$reply\""
+  echo "$mta: $what: bounced with \"${reply//\\/}\""
+}
