@@ -184,6 +184,12 @@ fn served_dialogues_get_the_simulations_replies() {
         relayed.ends_with(";450 4.2.1 Peak SMTP relay limit exceeded for customer. This is a temporary error.,250 2.0.0 OK,"),
         "{transactions}"
     );
+    // throughput.csv has its header from the start; its rows come as buckets end.
+    let live = std::fs::read_to_string(run.join("throughput.csv")).unwrap();
+    assert!(
+        live.starts_with("bucket_start_s,tenant,offered_rcpts,"),
+        "{live}"
+    );
     let (printed, _out) = server.stop();
     assert!(
         printed.contains(

@@ -116,6 +116,12 @@ fn print_summary(format: Format, s: &Summary, start: Stamp) {
             plural(s.still_queued, "message")
         );
     }
+    if s.before_start > 0 {
+        outln!(
+            "left out {} queued before the first time stamp (logs out of time order: are the files of one server, and --year right?)",
+            plural(s.before_start, "message")
+        );
+    }
     outln!(
         "replies of 4xx/5xx the log recorded: {} (observed_replies.csv)",
         s.replies

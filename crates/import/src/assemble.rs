@@ -69,6 +69,9 @@ pub struct Summary {
     pub last: Option<Stamp>,
     /// Messages still queued when the log ended (written with what was seen).
     pub still_queued: u64,
+    /// Messages queued before the first time stamp (logs out of time order), left
+    /// out: not in `messages`.
+    pub before_start: u64,
     /// Messages per sending host.
     pub hosts: BTreeMap<String, u64>,
     /// Messages per envelope sender domain (`<>` not counted).

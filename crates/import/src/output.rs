@@ -78,6 +78,7 @@ pub fn write_folder(options: &Options) -> Result<Imported, ImportError> {
         )?,
         per_host: BTreeMap::new(),
         start: None,
+        before_start: (0, 0),
     };
     let mut assembler = Assembler::default();
     let mut parser = crate::parser(format, options.year);
@@ -111,7 +112,10 @@ pub fn write_folder(options: &Options) -> Result<Imported, ImportError> {
             Ok(())
         })?;
     }
-    let summary = assembler.finish(&mut out)?;
+    let mut summary = assembler.finish(&mut out)?;
+    summary.before_start = out.before_start.0;
+    summary.messages -= out.before_start.0;
+    summary.recipients -= out.before_start.1;
     let Some(start) = out.start.filter(|_| summary.messages > 0) else {
         return Err(ImportError::Empty(
             logs.iter()
@@ -160,6 +164,8 @@ struct Output {
     /// `sends-HOST.csv` for each sending host, all rows of `sends.csv` split.
     per_host: BTreeMap<String, csv::Writer<File>>,
     start: Option<Stamp>,
+    /// Messages (and their recipients) queued before `start`, left out.
+    before_start: (u64, u64),
 }
 
 impl Output {
@@ -205,6 +211,13 @@ fn host_file(host: &str) -> String {
 
 impl Sink for Output {
     fn message(&mut self, m: &Message) -> Result<(), ImportError> {
+        // Logs out of time order (overlapping files, a clock set back): a message
+        // before the scenario's start cannot be replayed.
+        if self.start.is_some_and(|s| m.at.ms < s.ms) {
+            self.before_start.0 += 1;
+            self.before_start.1 += m.recipient_count();
+            return Ok(());
+        }
         let from = if m.from.is_empty() { "<>" } else { &m.from };
         // Addresses replay exactly (Q2 counts unique recipients); a log that names
         // none, or names one without a domain, gives the count.

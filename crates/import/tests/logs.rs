@@ -162,3 +162,30 @@ fn a_syslog_log_without_year_is_refused_with_its_place() {
     assert!(e.to_string().ends_with("postfix-mail.log:1: syslog time stamps carry no year; give the year of the first line with --year (later lines roll over at New Year)"), "{e}");
     assert!(!out.path().join("x").exists(), "nothing written");
 }
+
+/// Logs out of time order (a message queued before the first stamp): left out and
+/// counted, never a negative replay time.
+#[test]
+fn messages_before_the_first_stamp_are_left_out_and_counted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("mainlog");
+    std::fs::write(
+        &log,
+        "2026-03-02 09:05:00 1aB2cD-000001-AA <= a@acme.example S=10\n\
+         2026-03-02 09:05:01 1aB2cD-000001-AA => r@example.org R=x T=y H=h [192.0.2.1]\n\
+         2026-03-02 09:05:01 1aB2cD-000001-AA Completed\n\
+         2026-03-02 08:00:00 1aB2cE-000002-BB <= b@acme.example S=10\n\
+         2026-03-02 08:00:01 1aB2cE-000002-BB => s@example.org R=x T=y H=h [192.0.2.1]\n\
+         2026-03-02 08:00:01 1aB2cE-000002-BB Completed\n",
+    )
+    .unwrap();
+    let imported = import(Some(Format::Exim), vec![log], &tmp.path().join("out"));
+    assert_eq!(
+        (imported.summary.messages, imported.summary.before_start),
+        (1, 1)
+    );
+    assert_eq!(
+        read(&tmp.path().join("out"), "sends.csv"),
+        "time,envelope_from,recipients,size\n0.000,a@acme.example,r@example.org,10\n"
+    );
+}

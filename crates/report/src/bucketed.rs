@@ -37,6 +37,8 @@ impl<W: Write, R: BucketRow> BucketedCsv<W, R> {
     ) -> io::Result<Self> {
         let mut out = csv::Writer::from_writer(out);
         out.write_record(clock.header(header, &["time"]))?;
+        // The header is in the file at once (a live folder is read while written).
+        out.flush()?;
         let rows = vec![empty; names.len()];
         Ok(BucketedCsv {
             out,

@@ -455,6 +455,7 @@ impl State {
         let open = c.session.is_open();
         if !open {
             sessions.remove(&conn);
+            record.connection_closed(conn);
         }
         Ok((LineReply { text: answer, open }, envelope))
     }
@@ -478,6 +479,7 @@ impl State {
             )?;
         }
         c.session.close(&mut self.relay, now);
+        self.record.connection_closed(conn);
         Ok(())
     }
 }

@@ -80,9 +80,10 @@ pub(crate) struct Recorder {
     transactions: csv::Writer<File>,
     throughput: ThroughputWriter<File>,
     episodes: Episodes,
-    /// Hashes of (envelope sender, recipient) pairs offered so far.
+    /// Hashes of (envelope sender, recipient) pairs offered so far: 8 bytes a
+    /// pair (a million pairs, some 16 MB with the set's overhead).
     offered: HashSet<u64>,
-    /// Connections already counted in a tenant's `connections_opened`.
+    /// Open connections already counted in a tenant's `connections_opened`.
     counted_connections: HashSet<u64>,
     pub totals: Totals,
 }
@@ -110,9 +111,8 @@ impl Recorder {
         transactions.write_record(clock.header(&report::transactions::HEADER, &["time"]))?;
         transactions.flush()?;
         let tenants = model.tenants.iter().map(|t| t.id.clone()).collect();
-        let mut throughput =
+        let throughput =
             ThroughputWriter::new(create("throughput.csv")?, tenants, model.bucket, clock)?;
-        throughput.write_ended(SimTime::ZERO)?;
         Ok(Recorder {
             model,
             out: out.to_path_buf(),
@@ -146,6 +146,11 @@ impl Recorder {
         } else {
             self.limits.flush()
         }
+    }
+
+    /// Connection `conn` is gone.
+    pub(crate) fn connection_closed(&mut self, conn: u64) {
+        self.counted_connections.remove(&conn);
     }
 
     pub(crate) fn reply(&mut self, text: &str) {
