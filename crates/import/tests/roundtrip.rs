@@ -196,3 +196,25 @@ proptest! {
         prop_assert_eq!(import_lines(Format::Exchange, &lines, dir.path()), expected(&messages, &all));
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+    /// No line, however garbled, stops a parser: it is a record or a counted skip.
+    #[test]
+    fn any_line_parses_or_is_counted(line in "\\PC{0,200}", prefix in prop_oneof![
+        Just(""),
+        Just("Nov 29 11:05:01 mx postfix/smtp[1]: ABC: to=<"),
+        Just("2026-03-02 09:00:01.250 +0100 [1] 1aB2cD-000001-AA == "),
+        Just("2026-03-02T08:00:01.123Z,192.0.2.10,EX01,DEFER,1,"),
+    ]) {
+        let line = format!("{prefix}{line}");
+        for format in [Format::Postfix, Format::Exim, Format::Exchange] {
+            let mut parser = import::parser(format, Some(2026));
+            if format == Format::Exchange {
+                parser.parse(import::exchange::FIELDS);
+            }
+            let _ = parser.parse(&line);
+        }
+    }
+}
