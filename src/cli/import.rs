@@ -74,7 +74,7 @@ pub fn import(args: ImportArgs) -> ExitCode {
                 ImportError::Unrecognised { .. } => {
                     "e.g. relaysim import postfix /var/log/mail.log"
                 }
-                ImportError::Empty(_) => {
+                ImportError::Empty { .. } => {
                     "a Postfix log needs qmgr from= lines, an Exim mainlog <= lines, an Exchange log RECEIVE events"
                 }
                 _ => "check the paths and that the output folder can be written",

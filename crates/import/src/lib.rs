@@ -159,8 +159,14 @@ pub enum ImportError {
         "{place}: syslog time stamps carry no year; give the year of the first line with --year (later lines roll over at New Year)"
     )]
     NoYear { place: String },
-    #[error("{0}: no message found in the logs (see what was skipped above)")]
-    Empty(String),
+    #[error("{logs}: no message found as {format} log in {lines} lines; {skipped}")]
+    Empty {
+        logs: String,
+        format: &'static str,
+        lines: u64,
+        /// What was skipped, by kind, with the first place of each.
+        skipped: String,
+    },
     #[error("cannot write the import to {path}: {message}")]
     Folder {
         path: PathBuf,

@@ -117,12 +117,30 @@ pub fn write_folder(options: &Options) -> Result<Imported, ImportError> {
     summary.messages -= out.before_start.0;
     summary.recipients -= out.before_start.1;
     let Some(start) = out.start.filter(|_| summary.messages > 0) else {
-        return Err(ImportError::Empty(
-            logs.iter()
+        let mut kinds: Vec<String> = summary
+            .unknown
+            .iter()
+            .map(|(kind, s)| format!("{} × {kind} (first at {})", s.count, s.examples[0]))
+            .chain(
+                summary
+                    .ignored
+                    .iter()
+                    .map(|(kind, n)| format!("{n} × {kind}")),
+            )
+            .collect();
+        if kinds.is_empty() {
+            kinds.push("the logs are empty".into());
+        }
+        return Err(ImportError::Empty {
+            logs: logs
+                .iter()
                 .map(|p| p.display().to_string())
                 .collect::<Vec<_>>()
                 .join(", "),
-        ));
+            format: format.name(),
+            lines: summary.lines,
+            skipped: kinds.join(", "),
+        });
     };
     let host_files: Vec<String> = if out.per_host.len() > 1 {
         out.per_host.keys().map(|h| host_file(h)).collect()

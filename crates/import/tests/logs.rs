@@ -189,3 +189,23 @@ fn messages_before_the_first_stamp_are_left_out_and_counted() {
         "time,envelope_from,recipients,size\n0.000,a@acme.example,r@example.org,10\n"
     );
 }
+
+/// A file with no message in it: an error that says what the lines were.
+#[test]
+fn a_log_without_messages_says_what_its_lines_were() {
+    let out = tempfile::tempdir().unwrap();
+    let e = import::write_folder(&Options {
+        format: Some(Format::Exim),
+        logs: vec![fixture("postfix-mail.log")],
+        year: None,
+        out: out.path().join("x"),
+        overwrite: true,
+    })
+    .unwrap_err();
+    let text = e.to_string();
+    assert!(
+        text.contains("no message found as exim log in 84 lines; 84 × no time stamp (first at ")
+            && text.ends_with("postfix-mail.log:1)"),
+        "{text}"
+    );
+}
