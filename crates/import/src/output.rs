@@ -65,10 +65,6 @@ pub fn write_folder(options: &Options) -> Result<Imported, ImportError> {
             help: e.help(),
         })?;
     let dir = folder.path().to_path_buf();
-    let write_error = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| ImportError::Write { path, source }
-    };
     let mut out = Output {
         dir: dir.clone(),
         sends: csv_file(&dir.join("sends.csv"), &SENDS_HEADER)?,
@@ -165,13 +161,18 @@ pub fn write_folder(options: &Options) -> Result<Imported, ImportError> {
 
 const SENDS_HEADER: [&str; 4] = ["time", "envelope_from", "recipients", "size"];
 
+/// The error of writing `path`, for `map_err` (I/O and CSV errors alike).
+fn write_error<E: Into<std::io::Error>>(path: &Path) -> impl FnOnce(E) -> ImportError {
+    let path = path.to_path_buf();
+    move |e| ImportError::Write {
+        path,
+        source: e.into(),
+    }
+}
+
 fn csv_file(path: &Path, header: &[&str]) -> Result<csv::Writer<File>, ImportError> {
-    let error = |source| ImportError::Write {
-        path: path.to_path_buf(),
-        source,
-    };
-    let mut w = csv::Writer::from_writer(File::create(path).map_err(error)?);
-    w.write_record(header).map_err(|e| error(e.into()))?;
+    let mut w = csv::Writer::from_writer(File::create(path).map_err(write_error(path))?);
+    w.write_record(header).map_err(write_error(path))?;
     Ok(w)
 }
 
@@ -193,19 +194,18 @@ impl Output {
     }
 
     fn finish(mut self) -> Result<(), ImportError> {
-        let error = |path: PathBuf| move |source| ImportError::Write { path, source };
         self.sends
             .flush()
-            .map_err(error(self.dir.join("sends.csv")))?;
+            .map_err(write_error(&self.dir.join("sends.csv")))?;
         self.replies
             .flush()
-            .map_err(error(self.dir.join("observed_replies.csv")))?;
+            .map_err(write_error(&self.dir.join("observed_replies.csv")))?;
         let only_one = self.per_host.len() == 1;
         for (host, mut w) in std::mem::take(&mut self.per_host) {
             let path = self.dir.join(host_file(&host));
-            w.flush().map_err(error(path.clone()))?;
+            w.flush().map_err(write_error(&path))?;
             if only_one {
-                std::fs::remove_file(&path).map_err(error(path))?;
+                std::fs::remove_file(&path).map_err(write_error(&path))?;
             }
         }
         Ok(())
@@ -247,39 +247,29 @@ impl Sink for Output {
         };
         let size = m.size.map(|s| s.to_string()).unwrap_or_default();
         let row = [self.seconds(m.at), from.to_string(), recipients, size];
-        let error = |path: PathBuf| {
-            move |e: csv::Error| ImportError::Write {
-                path,
-                source: e.into(),
-            }
-        };
         self.sends
             .write_record(&row)
-            .map_err(error(self.dir.join("sends.csv")))?;
+            .map_err(write_error(&self.dir.join("sends.csv")))?;
         let path = self.dir.join(host_file(&m.host));
         if !self.per_host.contains_key(&m.host) {
             let w = csv_file(&path, &SENDS_HEADER)?;
             self.per_host.insert(m.host.clone(), w);
         }
         let w = self.per_host.get_mut(&m.host).expect("inserted above");
-        w.write_record(&row).map_err(error(path))
+        w.write_record(&row).map_err(write_error(&path))
     }
 
     fn reply(&mut self, r: &ObservedReply<'_>) -> Result<(), ImportError> {
-        let from = if r.from.is_empty() { "" } else { r.from };
         let row = [
             self.seconds(r.at),
-            from.to_string(),
+            r.from.to_string(),
             r.rcpt.to_string(),
             r.outcome.name().to_string(),
             r.reply.to_string(),
         ];
         self.replies
             .write_record(&row)
-            .map_err(|e| ImportError::Write {
-                path: self.dir.join("observed_replies.csv"),
-                source: e.into(),
-            })
+            .map_err(write_error(&self.dir.join("observed_replies.csv")))
     }
 }
 
