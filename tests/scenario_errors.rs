@@ -1148,3 +1148,49 @@ fn e50_passwords_are_for_registered_users() {
     assert!(none.password_accepted("a@acme.example", "anything", None));
     assert!(!none.password_accepted("a@acme.example", "anything", Some("f")));
 }
+
+#[test]
+fn e51_traffic_growth_is_a_factor_that_scales_generated_traffic_only() {
+    let replay_sender =
+        "[[sender]]\nid = \"r\"\nmta = \"m\"\npattern = \"replay\"\nreplay = \"sends.csv\"\n";
+    each_is_refused_with(&[
+        (
+            replace_line(3, "duration = \"1h\"\ntraffic_growth = 0"),
+            "traffic_growth 0 is not a factor from above 0 to 100",
+        ),
+        (
+            replace_line(3, "duration = \"1h\"\ntraffic_growth = 101"),
+            "traffic_growth 101 is not a factor",
+        ),
+        (
+            replace_line(3, "duration = \"1h\"\ntraffic_growth = 20")
+                .replace("rate = \"100/h\"", "rate = \"60/s\""),
+            "sender `s1`: rate 60/1s × traffic_growth 20 is more than 1000 messages a second",
+        ),
+    ]);
+    // A replay sender cannot be scaled (the file need not exist: the check comes
+    // first, and is reported beside the missing file).
+    let text = replace_line(3, "duration = \"1h\"\ntraffic_growth = 1.5") + replay_sender;
+    each_is_refused_with(&[(
+        text,
+        "sender `r` replays a log, which traffic_growth 1.5 cannot scale",
+    )]);
+    // Rates and bursts scale; 1 is the file as written.
+    let grown = replace_line(3, "duration = \"1h\"\ntraffic_growth = 1.5")
+        + "[[sender.burst]]\nat = \"10m\"\nmessages = 101\n";
+    let model = Model::parse("grown.toml", &grown).unwrap();
+    match &model.senders[0].traffic {
+        scenario::model::Traffic::Poisson { rate }
+        | scenario::model::Traffic::Constant { rate } => {
+            assert_eq!(rate.count, 150.0)
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(model.senders[0].bursts[0].messages, 152);
+    let plain = Model::parse(
+        "plain.toml",
+        &append("[[sender.burst]]\nat = \"10m\"\nmessages = 101\n"),
+    )
+    .unwrap();
+    assert_eq!(plain.senders[0].bursts[0].messages, 101);
+}

@@ -38,6 +38,12 @@ pub struct ImportArgs {
     /// Replace the output folder even if relaysim did not make it.
     #[arg(long)]
     overwrite: bool,
+    /// Also fit a model of the traffic: fitted.toml (diurnal senders with the log's
+    /// hourly profile, recipient counts, recipient pool and sizes; scalable with
+    /// --set simulation.traffic_growth=…) and fit_hours.csv (each hour of the log
+    /// beside the fit's expectation and a simulation of it).
+    #[arg(long)]
+    fit: bool,
 }
 
 pub fn import(args: ImportArgs) -> ExitCode {
@@ -52,10 +58,16 @@ pub fn import(args: ImportArgs) -> ExitCode {
         year: args.year,
         out: args.out.clone(),
         overwrite: args.overwrite,
+        fit: args
+            .fit
+            .then_some(simulate_fitted as import::output::Simulate),
     };
     match import::write_folder(&options) {
         Ok(imported) => {
             print_summary(imported.format, &imported.summary, imported.start);
+            if let Some(fit) = &imported.fit {
+                print_fit(fit);
+            }
             outln!(
                 "wrote {}/: {}",
                 args.out.display(),
@@ -140,6 +152,69 @@ fn print_summary(format: Format, s: &Summary, start: Stamp) {
             outln!("  {} × {kind}: {}", u.count, u.examples.join(", "));
         }
     }
+}
+
+/// `--fit`'s check: the fitted scenario simulated at its own seed.
+fn simulate_fitted(text: &str) -> Result<Vec<[u64; 2]>, String> {
+    let model = scenario::Model::parse("fitted.toml", text).map_err(|e| e.render(false))?;
+    sim::hourly::generated_per_hour(&model, model.seed).map_err(|e| e.to_string())
+}
+
+/// The fit in a few lines: its senders, and how its hours compare with the log's.
+fn print_fit(fit: &import::output::FitReport) {
+    outln!(
+        "fit: {} (fitted.toml); each hour of the log beside the fit in fit_hours.csv",
+        plural(fit.senders.len() as u64, "diurnal sender")
+    );
+    for s in &fit.senders {
+        let pool = s.pool.as_ref().map_or(
+            "no recipient addresses in the log".to_string(),
+            |p| {
+                format!(
+                    "{} distinct of a pool of {} (Chao1), Zipf {:.2}; addressed once: {} seen, {:.0} expected",
+                    p.distinct, p.size, p.zipf_exponent, p.once, p.expected_once
+                )
+            },
+        );
+        let who = match s.envelope_from.as_slice() {
+            [one] => one.clone(),
+            many => format!("{} senders", many.len()),
+        };
+        outln!(
+            "  {} {who}: {}, {:.2}/h as the day's mean; recipients {}; {pool}",
+            s.host,
+            plural(s.messages, "message"),
+            s.rate_per_hour,
+            s.recipients.toml.trim_matches('"')
+        );
+    }
+    let observed: u64 = fit.hours.iter().map(|h| h.observed).sum();
+    let simulated: u64 = fit.hours.iter().map(|h| h.simulated).sum();
+    let expected: f64 = fit.hours.iter().map(|h| h.expected).sum();
+    // The hours that differ most from the fit's expectation, as a z-score of the
+    // Poisson count.
+    let worst = fit
+        .hours
+        .iter()
+        .enumerate()
+        .max_by(|a, b| z(a.1).total_cmp(&z(b.1)).then(b.0.cmp(&a.0)));
+    outln!(
+        "  messages over {}: observed {observed}, expected {expected:.0}, simulated {simulated} (seed of the scenario)",
+        plural(fit.hours.len() as u64, "hour"),
+    );
+    if let Some((i, h)) = worst {
+        outln!(
+            "  the hour furthest from the fit: hour {i} from the start, observed {} vs expected {:.1} ({:+.1} standard deviations)",
+            h.observed,
+            h.expected,
+            (h.observed as f64 - h.expected) / h.expected.max(1.0).sqrt()
+        );
+    }
+}
+
+/// How far an hour's count is from its Poisson expectation, in standard deviations.
+fn z(h: &import::output::HourFit) -> f64 {
+    (h.observed as f64 - h.expected).abs() / h.expected.max(1.0).sqrt()
 }
 
 /// `1 message`, `2 messages`.

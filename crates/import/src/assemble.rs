@@ -72,6 +72,8 @@ pub struct Summary {
     /// Messages queued before the first time stamp (logs out of time order), left
     /// out: not in `messages`.
     pub before_start: u64,
+    /// Replies logged before the first time stamp, left out: not in `replies`.
+    pub replies_before_start: u64,
     /// Messages per sending host.
     pub hosts: BTreeMap<String, u64>,
     /// Messages per envelope sender domain (`<>` not counted).

@@ -8,7 +8,9 @@
 //! - `postfix.rs`, `exim.rs`, `exchange.rs`: one line into a [`Parsed`];
 //! - `assemble.rs`: records into messages, keyed by queue id: memory holds the
 //!   messages open at one time, never the file;
-//! - `output.rs`: the folder's files and the summary.
+//! - `output.rs`: the folder's files and the summary;
+//! - `fit.rs`: with `--fit`, a fitted model of the traffic (`fitted.toml`) and how
+//!   well it fits (`fit_hours.csv`).
 //!
 //! A line that is not understood is counted by kind (the first few kept with their
 //! place) and skipped: one bad line never stops an import.
@@ -16,6 +18,7 @@
 mod assemble;
 pub mod exchange;
 pub mod exim;
+pub mod fit;
 pub mod input;
 pub mod output;
 pub mod postfix;
@@ -173,6 +176,8 @@ pub enum ImportError {
         message: String,
         help: &'static str,
     },
+    #[error("the fitted scenario could not be simulated: {message}")]
+    Fit { message: String },
     #[error("cannot write {path}: {source}")]
     Write {
         path: PathBuf,

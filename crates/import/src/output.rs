@@ -6,9 +6,13 @@
 //!   in the order messages left the queue (a replay needs no time order); with
 //!   several sending hosts also `sends-HOST.csv` per host;
 //! - `observed_replies.csv`: every 4xx/5xx reply the log recorded
-//!   (`time,envelope_from,recipient,status,reply`), `time` as in `sends.csv`;
+//!   (`time_s,envelope_from,recipient,status,reply,time`), `time_s` as `time` in
+//!   `sends.csv`, `time` the log's stamp;
 //! - `scenario.toml`: a scenario that replays `sends.csv`, with comments on what was
-//!   inferred and what to fill in.
+//!   inferred and what to fill in;
+//! - with `--fit`, `fitted.toml` (the same scenario with fitted senders, `fit.rs`)
+//!   and `fit_hours.csv` (messages and recipients per hour: observed, expected under
+//!   the fit, simulated from it).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -31,6 +35,32 @@ pub struct Options {
     pub year: Option<i32>,
     pub out: PathBuf,
     pub overwrite: bool,
+    /// With `--fit`: how to simulate the fitted scenario (its text) into messages
+    /// and recipients generated per hour from its start. The import crate does not
+    /// run simulations; the CLI passes one.
+    pub fit: Option<Simulate>,
+}
+
+/// Runs a scenario (its text) and counts the messages and recipients generated per
+/// hour from its start.
+pub type Simulate = fn(&str) -> Result<Vec<[u64; 2]>, String>;
+
+/// How well the fit fits: `fit_hours.csv`'s rows and the fitted senders.
+#[derive(Debug)]
+pub struct FitReport {
+    pub senders: Vec<crate::fit::FittedSender>,
+    /// Per hour from the start: observed messages, expected, simulated messages;
+    /// observed recipients, simulated recipients.
+    pub hours: Vec<HourFit>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct HourFit {
+    pub observed: u64,
+    pub expected: f64,
+    pub simulated: u64,
+    pub observed_recipients: u64,
+    pub simulated_recipients: u64,
 }
 
 /// What an import did.
@@ -42,6 +72,8 @@ pub struct Imported {
     pub start: Stamp,
     /// The files written, by name.
     pub files: Vec<String>,
+    /// With `--fit`.
+    pub fit: Option<FitReport>,
 }
 
 /// Imports the logs into `options.out`.
@@ -68,13 +100,12 @@ pub fn write_folder(options: &Options) -> Result<Imported, ImportError> {
     let mut out = Output {
         dir: dir.clone(),
         sends: csv_file(&dir.join("sends.csv"), &SENDS_HEADER)?,
-        replies: csv_file(
-            &dir.join("observed_replies.csv"),
-            &["time", "envelope_from", "recipient", "status", "reply"],
-        )?,
+        replies: csv_file(&dir.join("observed_replies.csv"), &REPLIES_HEADER)?,
         per_host: BTreeMap::new(),
         start: None,
         before_start: (0, 0),
+        replies_before_start: 0,
+        fitter: options.fit.map(|_| crate::fit::Fitter::default()),
     };
     let mut assembler = Assembler::default();
     let mut parser = crate::parser(format, options.year);
@@ -110,6 +141,8 @@ pub fn write_folder(options: &Options) -> Result<Imported, ImportError> {
     }
     let mut summary = assembler.finish(&mut out)?;
     summary.before_start = out.before_start.0;
+    summary.replies_before_start = out.replies_before_start;
+    summary.replies -= out.replies_before_start;
     summary.messages -= out.before_start.0;
     summary.recipients -= out.before_start.1;
     let Some(start) = out.start.filter(|_| summary.messages > 0) else {
@@ -143,23 +176,127 @@ pub fn write_folder(options: &Options) -> Result<Imported, ImportError> {
     } else {
         Vec::new()
     };
+    let fitter = out.fitter.take();
     out.finish()?;
-    let scenario = scenario_text(format, &summary, start, &logs);
+    let head = scenario_head(format, &summary, start, &logs);
     let path = dir.join("scenario.toml");
+    let scenario = head.text.clone() + &replay_senders(&head);
     std::fs::write(&path, scenario).map_err(write_error(&path))?;
-    folder.publish().map_err(write_error(&options.out))?;
     let mut files = vec!["sends.csv".to_string()];
     files.extend(host_files);
     files.extend(["observed_replies.csv".into(), "scenario.toml".into()]);
+    let fit = match (fitter, options.fit) {
+        (Some(fitter), Some(simulate)) => {
+            let report = write_fit(fitter, simulate, &head, &summary, start, &dir)?;
+            files.extend(["fitted.toml".into(), "fit_hours.csv".into()]);
+            Some(report)
+        }
+        _ => None,
+    };
+    folder.publish().map_err(write_error(&options.out))?;
     Ok(Imported {
         format,
         summary,
         start,
         files,
+        fit,
+    })
+}
+
+/// `fitted.toml` and `fit_hours.csv`: the fit, checked by simulating it.
+fn write_fit(
+    fitter: crate::fit::Fitter,
+    simulate: Simulate,
+    head: &Head,
+    summary: &Summary,
+    start: Stamp,
+    dir: &Path,
+) -> Result<FitReport, ImportError> {
+    let span_ms = summary.last.map_or(0, |l| (l.ms - start.ms).max(0) as u64);
+    let domains: Vec<String> = summary.domains.keys().cloned().collect();
+    let fit = fitter.finish(start, span_ms, &domains);
+    let mut text = head
+        .text
+        .replacen("name = \"imported\"", "name = \"fitted\"", 1);
+    let _ = writeln!(
+        text,
+        "\n# Fitted senders (relaysim import --fit): diurnal Poisson traffic per envelope\n# sender, or per host for the small ones. Scale it with --set\n# simulation.traffic_growth=1.5, vary it with --seed; fit_hours.csv compares each\n# hour of the log with the fit."
+    );
+    let mut per_host: BTreeMap<&str, usize> = BTreeMap::new();
+    for s in &fit.senders {
+        let mta = head
+            .mtas
+            .iter()
+            .find(|(host, _)| *host == s.host)
+            .map_or("mta", |(_, id)| id.as_str());
+        *per_host.entry(&s.host).or_default() += 1;
+        let _ = writeln!(text);
+        text += &s.toml(&format!("{mta}-{}", s.name), mta, &head.primary, span_ms);
+    }
+    let path = dir.join("fitted.toml");
+    std::fs::write(&path, &text).map_err(write_error(&path))?;
+    let simulated = simulate(&text).map_err(|message| ImportError::Fit { message })?;
+    let expected = fit.expected_per_hour(start, span_ms);
+    let hours: Vec<HourFit> = (0..fit.hours)
+        .map(|h| {
+            let sim = simulated.get(h).copied().unwrap_or_default();
+            HourFit {
+                observed: fit.observed[h][0],
+                expected: expected[h],
+                simulated: sim[0],
+                observed_recipients: fit.observed[h][1],
+                simulated_recipients: sim[1],
+            }
+        })
+        .collect();
+    let path = dir.join("fit_hours.csv");
+    let mut w = csv_file(
+        &path,
+        &[
+            "hour_start_s",
+            "observed_messages",
+            "expected_messages",
+            "simulated_messages",
+            "observed_recipients",
+            "simulated_recipients",
+            "time",
+        ],
+    )?;
+    for (i, h) in hours.iter().enumerate() {
+        let at = Stamp {
+            ms: start.ms + i as i64 * 3_600_000,
+            offset: start.offset,
+        };
+        w.write_record([
+            (i * 3600).to_string(),
+            h.observed.to_string(),
+            format!("{:.2}", h.expected),
+            h.simulated.to_string(),
+            h.observed_recipients.to_string(),
+            h.simulated_recipients.to_string(),
+            at.to_iso(),
+        ])
+        .map_err(write_error(&path))?;
+    }
+    w.flush().map_err(write_error(&path))?;
+    Ok(FitReport {
+        senders: fit.senders,
+        hours,
     })
 }
 
 const SENDS_HEADER: [&str; 4] = ["time", "envelope_from", "recipients", "size"];
+
+/// `observed_replies.csv`: `time_s` from the scenario's start, `time` the log's own
+/// stamp (RFC 3339, with its offset when the log gives one).
+pub const REPLIES_HEADER: [&str; 6] = [
+    "time_s",
+    "envelope_from",
+    "recipient",
+    "status",
+    "reply",
+    "time",
+];
 
 /// The error of writing `path`, for `map_err` (I/O and CSV errors alike).
 fn write_error<E: Into<std::io::Error>>(path: &Path) -> impl FnOnce(E) -> ImportError {
@@ -185,6 +322,9 @@ struct Output {
     start: Option<Stamp>,
     /// Messages (and their recipients) queued before `start`, left out.
     before_start: (u64, u64),
+    /// Replies logged before `start`, left out.
+    replies_before_start: u64,
+    fitter: Option<crate::fit::Fitter>,
 }
 
 impl Output {
@@ -246,6 +386,9 @@ impl Sink for Output {
             m.recipient_count().to_string()
         };
         let size = m.size.map(|s| s.to_string()).unwrap_or_default();
+        if let (Some(fitter), Some(start)) = (&mut self.fitter, self.start) {
+            fitter.message(m, from, (m.at.ms - start.ms) as u64);
+        }
         let row = [self.seconds(m.at), from.to_string(), recipients, size];
         self.sends
             .write_record(&row)
@@ -260,12 +403,18 @@ impl Sink for Output {
     }
 
     fn reply(&mut self, r: &ObservedReply<'_>) -> Result<(), ImportError> {
+        // As for messages: a reply before the start has no time in the run.
+        if self.start.is_some_and(|s| r.at.ms < s.ms) {
+            self.replies_before_start += 1;
+            return Ok(());
+        }
         let row = [
             self.seconds(r.at),
             r.from.to_string(),
             r.rcpt.to_string(),
             r.outcome.name().to_string(),
             r.reply.to_string(),
+            r.at.to_iso(),
         ];
         self.replies
             .write_record(&row)
@@ -293,8 +442,17 @@ fn host_id(host: &str) -> String {
     if id.is_empty() { "mta".into() } else { id }
 }
 
-/// The scenario that replays the import, commented.
-fn scenario_text(format: Format, s: &Summary, start: Stamp, logs: &[PathBuf]) -> String {
+/// The scenario's sections but its senders: the simulation, the tenant and one
+/// `[[mta]]` per sending host.
+struct Head {
+    text: String,
+    /// (host, its `[[mta]]` id).
+    mtas: Vec<(String, String)>,
+    primary: String,
+}
+
+/// The scenario's head, commented: what was inferred and what to fill in.
+fn scenario_head(format: Format, s: &Summary, start: Stamp, logs: &[PathBuf]) -> Head {
     let mut t = String::new();
     let span_s = s.last.zip(s.first).map_or(0, |(l, f)| (l.ms - f.ms) / 1000);
     let names: Vec<String> = logs.iter().map(|p| p.display().to_string()).collect();
@@ -378,13 +536,9 @@ fn scenario_text(format: Format, s: &Summary, start: Stamp, logs: &[PathBuf]) ->
         "ip_ranges = [{}]  # FILL IN: your servers' public IPs",
         ranges.join(", ")
     );
+    let mut mtas = Vec::new();
     for (host, ip) in hosts.iter().zip(&ips) {
         let id = host_id(host);
-        let replay = if hosts.len() > 1 {
-            host_file(host)
-        } else {
-            "sends.csv".into()
-        };
         let _ = writeln!(t);
         let _ = writeln!(t, "# {} messages queued by {host}", s.hosts[*host]);
         let _ = writeln!(t, "[[mta]]");
@@ -402,10 +556,28 @@ fn scenario_text(format: Format, s: &Summary, start: Stamp, logs: &[PathBuf]) ->
             t,
             "tls = \"starttls\"  # FILL IN: and `auth = {{ username = \"…\" }}` if it authenticates"
         );
+        mtas.push(((*host).clone(), id));
+    }
+    Head {
+        text: t,
+        mtas,
+        primary: primary.to_string(),
+    }
+}
+
+/// One replay `[[sender]]` per sending host.
+fn replay_senders(head: &Head) -> String {
+    let mut t = String::new();
+    for (host, id) in &head.mtas {
+        let replay = if head.mtas.len() > 1 {
+            host_file(host)
+        } else {
+            "sends.csv".into()
+        };
         let _ = writeln!(t);
         let _ = writeln!(t, "[[sender]]");
-        let _ = writeln!(t, "id = {}", quoted(&id));
-        let _ = writeln!(t, "mta = {}", quoted(&id));
+        let _ = writeln!(t, "id = {}", quoted(id));
+        let _ = writeln!(t, "mta = {}", quoted(id));
         let _ = writeln!(t, "pattern = \"replay\"");
         let _ = writeln!(t, "replay = {}", quoted(&replay));
     }

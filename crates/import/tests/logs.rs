@@ -23,6 +23,7 @@ fn import(format: Option<Format>, logs: Vec<PathBuf>, out: &Path) -> import::out
         year: Some(2025),
         out: out.to_path_buf(),
         overwrite: true,
+        fit: None,
     })
     .unwrap()
 }
@@ -157,6 +158,7 @@ fn a_syslog_log_without_year_is_refused_with_its_place() {
         year: None,
         out: out.path().join("x"),
         overwrite: true,
+        fit: None,
     })
     .unwrap_err();
     assert!(e.to_string().ends_with("postfix-mail.log:1: syslog time stamps carry no year; give the year of the first line with --year (later lines roll over at New Year)"), "{e}");
@@ -200,6 +202,7 @@ fn a_log_without_messages_says_what_its_lines_were() {
         year: None,
         out: out.path().join("x"),
         overwrite: true,
+        fit: None,
     })
     .unwrap_err();
     let text = e.to_string();

@@ -114,6 +114,7 @@ fn import_lines(format: Format, lines: &[String], dir: &Path) -> (String, String
         year: None,
         out: out.clone(),
         overwrite: true,
+        fit: None,
     })
     .unwrap();
     let sorted = |file: &str| {
@@ -153,9 +154,10 @@ fn expected(messages: &[Sent], all: &[(i64, usize, Record)]) -> (String, String)
             } => {
                 let from = &messages[seq / 1000].from;
                 Some(format!(
-                    "{}.000,{from},{rcpt},{},{reply}",
+                    "{}.000,{from},{rcpt},{},{reply},{}",
                     t - start,
-                    outcome.name()
+                    outcome.name(),
+                    at(*t).to_iso()
                 ))
             }
             _ => None,

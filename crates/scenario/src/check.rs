@@ -233,11 +233,17 @@ pub(super) fn assemble(raw: RawScenario, sink: &mut DiagnosticSink) -> Option<Sc
     }
     let horizon = raw.simulation.as_ref().map(|s| *s.duration.get_ref());
     let has_start = raw.simulation.as_ref().is_some_and(|s| s.start.is_some());
+    let growth = raw
+        .simulation
+        .as_ref()
+        .map(|s| *s.traffic_growth.get_ref())
+        .filter(|g| *g > 0.0 && *g <= MAX_TRAFFIC_GROWTH)
+        .unwrap_or(1.0);
     for sender in &senders {
         if mtas_ok {
             reference(&sender.mta, &mta_ids, "mta", sink);
         }
-        check_sender(sender, has_start, sink);
+        check_sender(sender, has_start, growth, sink);
         for burst in &sender.bursts {
             if let Some(h) = horizon
                 && burst.at.get_ref().get() >= h.get()
@@ -511,7 +517,21 @@ fn check_simulation(sim: &Simulation, sink: &mut DiagnosticSink) {
             "use e.g. bucket = \"60s\"",
         );
     }
+    let growth = *sim.traffic_growth.get_ref();
+    if !(growth > 0.0 && growth <= MAX_TRAFFIC_GROWTH) {
+        sink.error_with_help(
+            sim.traffic_growth.span(),
+            &format!(
+                "traffic_growth {growth} is not a factor from above 0 to {MAX_TRAFFIC_GROWTH}"
+            ),
+            "not a growth factor",
+            "write e.g. traffic_growth = 1.5 for 50 % more traffic (1 is the traffic as written)",
+        );
+    }
 }
+
+/// Largest `traffic_growth`: a hundredfold.
+const MAX_TRAFFIC_GROWTH: f64 = 100.0;
 
 /// Ids must be unique within their kind; returns them for reference checks.
 fn unique_ids<'a>(
@@ -796,26 +816,32 @@ fn check_population(sender: &Sender, replay: bool, sink: &mut DiagnosticSink) {
     }
 }
 
-fn check_sender(sender: &Sender, has_start: bool, sink: &mut DiagnosticSink) {
+/// `growth` is the scenario's `traffic_growth` (1 when it is itself wrong).
+fn check_sender(sender: &Sender, has_start: bool, growth: f64, sink: &mut DiagnosticSink) {
     let id = sender.id.get_ref();
     let pattern = *sender.pattern.get_ref();
     let pattern_span = sender.pattern.span();
+    let grown = if growth == 1.0 {
+        String::new()
+    } else {
+        format!(" × traffic_growth {growth}")
+    };
     if let Some(rate) = &sender.rate
-        && rate.per_milli() * 1000.0 > MAX_SENDER_RATE_PER_SECOND
+        && rate.per_milli() * growth * 1000.0 > MAX_SENDER_RATE_PER_SECOND
     {
         sink.error_with_help(
             sender.id.span(),
-            &format!("sender `{id}`: rate {rate} is more than {MAX_SENDER_RATE_PER_SECOND} messages a second"),
+            &format!("sender `{id}`: rate {rate}{grown} is more than {MAX_SENDER_RATE_PER_SECOND} messages a second"),
             "rate too high",
             "lower the rate (1000/s is 86.4 million messages a day), or split the traffic over several senders",
         );
     }
     for burst in &sender.bursts {
-        if burst.messages > MAX_BURST_MESSAGES {
+        if f64::from(burst.messages) * growth > f64::from(MAX_BURST_MESSAGES) {
             sink.error_with_help(
                 burst.at.span(),
                 &format!(
-                    "sender `{id}`: a burst of {} messages is more than {MAX_BURST_MESSAGES}",
+                    "sender `{id}`: a burst of {} messages{grown} is more than {MAX_BURST_MESSAGES}",
                     burst.messages
                 ),
                 "burst too big",
@@ -824,6 +850,14 @@ fn check_sender(sender: &Sender, has_start: bool, sink: &mut DiagnosticSink) {
         }
     }
     let replay = pattern == Pattern::Replay;
+    if replay && growth != 1.0 {
+        sink.error_with_help(
+            pattern_span.clone(),
+            &format!("sender `{id}` replays a log, which traffic_growth {growth} cannot scale"),
+            "replayed as recorded",
+            "fit a model of the log instead (relaysim import … --fit writes one that scales), or leave traffic_growth at 1",
+        );
+    }
     check_population(sender, replay, sink);
     if !replay && sender.envelope_from.get_ref().is_empty() {
         let span = if sender.envelope_from.span().is_empty() {

@@ -247,7 +247,13 @@ fn sender(
     mtas: &[model::Mta],
 ) -> Option<model::Sender> {
     let mta = *names.mtas.get(x.mta.get_ref().as_str())?;
-    let rate = || x.rate;
+    let growth = *s.simulation.traffic_growth.get_ref();
+    let rate = || {
+        x.rate.map(|r| crate::values::Rate {
+            count: r.count * growth,
+            per: r.per,
+        })
+    };
     let traffic = match *x.pattern.get_ref() {
         Pattern::Constant => Traffic::Constant { rate: rate()? },
         Pattern::Poisson => Traffic::Poisson { rate: rate()? },
@@ -275,7 +281,7 @@ fn sender(
             .iter()
             .map(|b| model::Burst {
                 at: b.at.get_ref().get(),
-                messages: b.messages,
+                messages: (f64::from(b.messages) * growth).round() as u32,
                 over: b.over.get(),
             })
             .collect(),

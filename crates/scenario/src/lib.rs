@@ -99,6 +99,17 @@ pub struct Simulation {
     #[serde(default = "default_episode_gap")]
     #[schemars(with = "Duration")]
     pub episode_gap: Duration,
+    /// Scales the traffic of every generated sender (default 1): each rate and each
+    /// burst's message count is multiplied by it, e.g. 1.5 for 50 % growth (`--set
+    /// simulation.traffic_growth=1.5`). Replayed logs are as recorded and cannot be
+    /// scaled; a fitted scenario (`relaysim import --fit`) can.
+    #[serde(default = "default_traffic_growth")]
+    #[schemars(with = "f64", range(min = 0.0, max = 100.0))]
+    pub traffic_growth: Spanned<f64>,
+}
+
+fn default_traffic_growth() -> Spanned<f64> {
+    Spanned::new(0..0, 1.0)
 }
 
 fn default_bucket() -> Spanned<Duration> {

@@ -7,6 +7,7 @@ mod dialogue;
 mod driver;
 pub mod episodes;
 pub mod expectations;
+pub mod hourly;
 pub mod kernel;
 pub mod numbers;
 pub mod observe;
