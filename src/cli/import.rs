@@ -44,9 +44,57 @@ pub struct ImportArgs {
     /// beside the fit's expectation and a simulation of it).
     #[arg(long)]
     fit: bool,
+    /// Replace the local part of every address by a stable pseudonym (a keyed hash),
+    /// so the folder can be shared; the secret comes from --anonymise-key-file or
+    /// the RELAYSIM_ANONYMISE_KEY environment variable. Same secret, same pseudonyms.
+    #[arg(long)]
+    anonymise: bool,
+    /// With --anonymise: domains as pseudonyms too (`d….example`).
+    #[arg(long)]
+    anonymise_domains: bool,
+    /// The secret for --anonymise (the file's bytes). Keep it private: whoever has
+    /// it can check a guessed address against its pseudonym.
+    #[arg(long, value_name = "FILE")]
+    anonymise_key_file: Option<PathBuf>,
+}
+
+/// The secret of `--anonymise`: the key file's bytes, or the environment's.
+fn anonymiser(args: &ImportArgs) -> Result<Option<import::anonymise::Anonymiser>, String> {
+    if !args.anonymise && !args.anonymise_domains {
+        if args.anonymise_key_file.is_some() {
+            return Err("--anonymise-key-file is given without --anonymise".into());
+        }
+        return Ok(None);
+    }
+    let secret = match &args.anonymise_key_file {
+        Some(path) => std::fs::read(path)
+            .map_err(|e| format!("cannot read the key file {}: {e}", path.display()))?,
+        None => std::env::var("RELAYSIM_ANONYMISE_KEY")
+            .map(String::into_bytes)
+            .map_err(|_| {
+                "--anonymise needs a secret: --anonymise-key-file FILE, or RELAYSIM_ANONYMISE_KEY in the environment (e.g. head -c 32 /dev/urandom > import.key; keep it to get the same pseudonyms next time)".to_string()
+            })?,
+    };
+    if secret.len() < 16 {
+        return Err(format!(
+            "the --anonymise secret has {} bytes; give at least 16 (e.g. head -c 32 /dev/urandom > import.key), or a guessed secret undoes the pseudonyms",
+            secret.len()
+        ));
+    }
+    Ok(Some(import::anonymise::Anonymiser::new(
+        &secret,
+        args.anonymise_domains,
+    )))
 }
 
 pub fn import(args: ImportArgs) -> ExitCode {
+    let anonymise = match anonymiser(&args) {
+        Ok(a) => a,
+        Err(message) => {
+            errln!("error: {message}");
+            return ExitCode::FAILURE;
+        }
+    };
     let options = import::output::Options {
         format: match args.format {
             FormatArg::Postfix => Some(Format::Postfix),
@@ -61,6 +109,7 @@ pub fn import(args: ImportArgs) -> ExitCode {
         fit: args
             .fit
             .then_some(simulate_fitted as import::output::Simulate),
+        anonymise,
     };
     match import::write_folder(&options) {
         Ok(imported) => {

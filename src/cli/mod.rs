@@ -106,9 +106,11 @@ enum Command {
     )]
     Sweep(sweep::SweepArgs),
     /// Compare two run folders: compare.md (every summary figure and every limit's
-    /// first hit, side by side with the difference) and overlay charts.
+    /// first hit, side by side with the difference) and overlay charts. Or a run
+    /// beside what a mail log saw: B is a `relaysim import` folder (or its
+    /// observed_replies.csv), and each kind of reply is compared, first time and count.
     #[command(
-        after_help = "Example:\n  relaysim run scenarios/helpdesk-burst.toml --out results/hb-250\n  relaysim run scenarios/helpdesk-burst.toml --licences 400 --out results/hb-400\n  relaysim compare results/hb-250 results/hb-400 --out results/hb-250-vs-400"
+        after_help = "Examples:\n  relaysim run scenarios/helpdesk-burst.toml --out results/hb-250\n  relaysim run scenarios/helpdesk-burst.toml --licences 400 --out results/hb-400\n  relaysim compare results/hb-250 results/hb-400 --out results/hb-250-vs-400\n\n  relaysim import postfix /var/log/mail.log --year 2026 --out results/import\n  relaysim run results/import/scenario.toml --out results/imported\n  relaysim compare results/imported results/import"
     )]
     Compare(compare::CompareArgs),
     /// Redraw the charts of a results folder from its CSVs and summary.json.

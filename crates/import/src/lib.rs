@@ -9,12 +9,14 @@
 //! - `assemble.rs`: records into messages, keyed by queue id: memory holds the
 //!   messages open at one time, never the file;
 //! - `output.rs`: the folder's files and the summary;
+//! - `anonymise.rs`: with `--anonymise`, addresses as keyed-hash pseudonyms;
 //! - `fit.rs`: with `--fit`, a fitted model of the traffic (`fitted.toml`) and how
 //!   well it fits (`fit_hours.csv`).
 //!
 //! A line that is not understood is counted by kind (the first few kept with their
 //! place) and skipped: one bad line never stops an import.
 
+pub mod anonymise;
 mod assemble;
 pub mod exchange;
 pub mod exim;

@@ -39,6 +39,9 @@ pub struct Options {
     /// and recipients generated per hour from its start. The import crate does not
     /// run simulations; the CLI passes one.
     pub fit: Option<Simulate>,
+    /// With `--anonymise`: every address as its pseudonym, from the first record
+    /// on (the summary, the scenario and the fit see pseudonyms only).
+    pub anonymise: Option<crate::anonymise::Anonymiser>,
 }
 
 /// Runs a scenario (its text) and counts the messages and recipients generated per
@@ -119,11 +122,15 @@ pub fn write_folder(options: &Options) -> Result<Imported, ImportError> {
                 assembler.summary.seen(at);
                 out.start.get_or_insert(at.floor_minute());
             }
+            let private = |r| match &options.anonymise {
+                Some(a) => a.record(r),
+                None => r,
+            };
             match parsed {
-                Parsed::Record(r) => assembler.record(r, &mut out)?,
+                Parsed::Record(r) => assembler.record(private(r), &mut out)?,
                 Parsed::Records(rs) => {
                     for r in rs {
-                        assembler.record(r, &mut out)?;
+                        assembler.record(private(r), &mut out)?;
                     }
                 }
                 Parsed::Ignored(kind) => *assembler.summary.ignored.entry(kind).or_default() += 1,
@@ -178,7 +185,7 @@ pub fn write_folder(options: &Options) -> Result<Imported, ImportError> {
     };
     let fitter = out.fitter.take();
     out.finish()?;
-    let head = scenario_head(format, &summary, start, &logs);
+    let head = scenario_head(format, &summary, start, &logs, options.anonymise.as_ref());
     let path = dir.join("scenario.toml");
     let scenario = head.text.clone() + &replay_senders(&head);
     std::fs::write(&path, scenario).map_err(write_error(&path))?;
@@ -452,7 +459,13 @@ struct Head {
 }
 
 /// The scenario's head, commented: what was inferred and what to fill in.
-fn scenario_head(format: Format, s: &Summary, start: Stamp, logs: &[PathBuf]) -> Head {
+fn scenario_head(
+    format: Format,
+    s: &Summary,
+    start: Stamp,
+    logs: &[PathBuf],
+    anonymised: Option<&crate::anonymise::Anonymiser>,
+) -> Head {
     let mut t = String::new();
     let span_s = s.last.zip(s.first).map_or(0, |(l, f)| (l.ms - f.ms) / 1000);
     let names: Vec<String> = logs.iter().map(|p| p.display().to_string()).collect();
@@ -471,6 +484,17 @@ fn scenario_head(format: Format, s: &Summary, start: Stamp, logs: &[PathBuf]) ->
         s.last.map_or(String::new(), Stamp::to_iso),
         s.lines
     );
+    if let Some(a) = anonymised {
+        let _ = writeln!(
+            t,
+            "# Addresses are pseudonyms (keyed hashes, relaysim import --anonymise): {}.",
+            if a.domains() {
+                "local parts and domains"
+            } else {
+                "local parts; domains as logged"
+            }
+        );
+    }
     let _ = writeln!(
         t,
         "# Inferred: the tenant's domains (the envelope senders'), one [[mta]] per"

@@ -97,6 +97,7 @@ fn import_fitted(dir: &std::path::Path) -> (import::output::Imported, String) {
         out: out.clone(),
         overwrite: true,
         fit: Some(simulate as Simulate),
+        anonymise: None,
     })
     .unwrap();
     (

@@ -24,6 +24,7 @@ fn import(format: Option<Format>, logs: Vec<PathBuf>, out: &Path) -> import::out
         out: out.to_path_buf(),
         overwrite: true,
         fit: None,
+        anonymise: None,
     })
     .unwrap()
 }
@@ -159,6 +160,7 @@ fn a_syslog_log_without_year_is_refused_with_its_place() {
         out: out.path().join("x"),
         overwrite: true,
         fit: None,
+        anonymise: None,
     })
     .unwrap_err();
     assert!(e.to_string().ends_with("postfix-mail.log:1: syslog time stamps carry no year; give the year of the first line with --year (later lines roll over at New Year)"), "{e}");
@@ -203,6 +205,7 @@ fn a_log_without_messages_says_what_its_lines_were() {
         out: out.path().join("x"),
         overwrite: true,
         fit: None,
+        anonymise: None,
     })
     .unwrap_err();
     let text = e.to_string();
@@ -211,4 +214,92 @@ fn a_log_without_messages_says_what_its_lines_were() {
             && text.ends_with("postfix-mail.log:1)"),
         "{text}"
     );
+}
+
+/// `--anonymise`: no local part of the log in any file, the same pseudonyms under
+/// the same secret, other ones under another, and the counts unchanged.
+#[test]
+fn anonymised_imports_keep_counts_and_hide_addresses() {
+    use import::anonymise::Anonymiser;
+    let out = tempfile::tempdir().unwrap();
+    let run = |name: &str, anonymise: Option<Anonymiser>| {
+        let dir = out.path().join(name);
+        let imported = import::write_folder(&Options {
+            format: Some(Format::Postfix),
+            logs: vec![fixture("postfix-mail.log")],
+            year: Some(2025),
+            out: dir.clone(),
+            overwrite: true,
+            fit: None,
+            anonymise,
+        })
+        .unwrap();
+        let files = ["sends.csv", "observed_replies.csv", "scenario.toml"].map(|f| read(&dir, f));
+        (imported.summary, files)
+    };
+    let (plain, plain_files) = run("plain", None);
+    let (a, a_files) = run("a", Some(Anonymiser::new(b"a secret of 16+ bytes", false)));
+    let (_, again) = run(
+        "again",
+        Some(Anonymiser::new(b"a secret of 16+ bytes", false)),
+    );
+    let (_, other) = run(
+        "other",
+        Some(Anonymiser::new(b"another secret, 16+", false)),
+    );
+    let (d, d_files) = run("d", Some(Anonymiser::new(b"a secret of 16+ bytes", true)));
+    assert_eq!(a_files, again);
+    assert_ne!(a_files[0], other[0]);
+    for s in [&a, &d] {
+        assert_eq!(
+            (s.messages, s.recipients, s.replies, s.hosts.clone()),
+            (
+                plain.messages,
+                plain.recipients,
+                plain.replies,
+                plain.hosts.clone()
+            )
+        );
+    }
+    // The same number of distinct senders and recipients.
+    let distinct = |sends: &str| {
+        let mut senders = std::collections::BTreeSet::new();
+        let mut rcpts = std::collections::BTreeSet::new();
+        for row in sends.lines().skip(1) {
+            let cols: Vec<&str> = row.split(',').collect();
+            senders.insert(cols[1].to_string());
+            rcpts.extend(cols[2].split(';').map(str::to_string));
+        }
+        (senders.len(), rcpts.len())
+    };
+    assert_eq!(distinct(&a_files[0]), distinct(&plain_files[0]));
+    assert_eq!(distinct(&d_files[0]), distinct(&plain_files[0]));
+    // No local part of the log's addresses survives; domains only without -domains.
+    let locals: std::collections::BTreeSet<String> = plain_files[0]
+        .lines()
+        .skip(1)
+        .flat_map(|row| {
+            let cols: Vec<&str> = row.split(',').collect();
+            let mut addresses = vec![cols[1].to_string()];
+            addresses.extend(cols[2].split(';').map(str::to_string));
+            addresses
+        })
+        .filter_map(|a| a.split_once('@').map(|(l, _)| format!("{l}@")))
+        .collect();
+    assert!(locals.len() > 5, "{locals:?}");
+    for text in a_files.iter().chain(&d_files) {
+        for local in &locals {
+            assert!(!text.contains(local.as_str()), "{local} in {text}");
+        }
+    }
+    assert!(a_files[2].contains("primary_domain = \"acme.example\""));
+    assert!(!d_files.iter().any(|t| t.contains("acme")), "{d_files:?}");
+    // The anonymised scenario loads and replays every row.
+    let model = scenario::Model::load(&out.path().join("d/scenario.toml")).unwrap();
+    let rows: usize = model
+        .senders
+        .iter()
+        .map(|s| s.traffic.replay_rows().len())
+        .sum();
+    assert_eq!(rows as u64, d.messages);
 }

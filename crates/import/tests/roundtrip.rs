@@ -115,6 +115,7 @@ fn import_lines(format: Format, lines: &[String], dir: &Path) -> (String, String
         out: out.clone(),
         overwrite: true,
         fit: None,
+        anonymise: None,
     })
     .unwrap();
     let sorted = |file: &str| {

@@ -12,6 +12,7 @@ pub mod folder;
 pub mod html;
 pub mod limit_episodes;
 pub mod limit_hits;
+pub mod observed;
 pub mod queue_depth;
 pub mod quota_usage;
 pub mod replies;
