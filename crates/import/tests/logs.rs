@@ -303,3 +303,34 @@ fn anonymised_imports_keep_counts_and_hide_addresses() {
         .sum();
     assert_eq!(rows as u64, d.messages);
 }
+
+/// Year-less syslog files of one rotation across New Year, given newest first:
+/// ordered by their names (December's `mail.log.1.gz` before January's
+/// `mail.log`), they give the whole file's import; by first stamp under one
+/// `--year`, January's "Jan 1" would have sorted first.
+#[test]
+fn a_rotation_across_new_year_is_read_in_name_order() {
+    let text = std::fs::read_to_string(fixture("postfix-mail.log")).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let split = lines.iter().position(|l| l.starts_with("Jan")).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let december = tmp.path().join("mail.log.1.gz");
+    let mut e = flate2::write::GzEncoder::new(
+        std::fs::File::create(&december).unwrap(),
+        flate2::Compression::default(),
+    );
+    writeln!(e, "{}", lines[..split].join("\n")).unwrap();
+    e.finish().unwrap();
+    let january = tmp.path().join("mail.log");
+    std::fs::write(&january, format!("{}\n", lines[split..].join("\n"))).unwrap();
+    let whole = tmp.path().join("whole");
+    let parts = tmp.path().join("parts");
+    import(
+        Some(Format::Postfix),
+        vec![fixture("postfix-mail.log")],
+        &whole,
+    );
+    let imported = import(Some(Format::Postfix), vec![january, december], &parts);
+    assert_eq!(imported.summary.before_start, 0);
+    assert_eq!(folder(&parts), folder(&whole));
+}
