@@ -79,6 +79,36 @@ if len(observed) != refused or any(not r["reply"].startswith("450 4.2.1 ") for r
     sys.exit(f"observed_replies.csv has {len(observed)} rows, the relay gave {refused} × 450")
 print(f"import: {len(sends)} messages recovered from the log as sent; {len(observed)} observed 450s = the relay's {refused}")
 PY
+  # The same real log fitted and anonymised; its scenario run and compared with
+  # what the log saw.
+  head -c 32 /dev/urandom > "$work/import.key"
+  "$relaysim" import "$format" "$log" --year "$(date +%Y)" --fit --anonymise \
+    --anonymise-key-file "$work/import.key" --out "$work/$name-fit" \
+    > "$work/$name-fit.out" 2>&1 || { cat "$work/$name-fit.out"; fail "relaysim import --fit --anonymise of the $mta log failed"; }
+  "$relaysim" validate "$work/$name-fit/fitted.toml" >/dev/null || fail "the fitted scenario does not validate"
+  "$relaysim" run "$work/$name-import/scenario.toml" --out "$work/$name-replayed" >/dev/null \
+    || fail "the imported scenario does not run"
+  "$relaysim" compare "$work/$name-replayed" "$work/$name-import" --out "$work/$name-compare" \
+    > "$work/$name-compare.out" || { cat "$work/$name-compare.out"; fail "relaysim compare with the observed replies failed"; }
+  python3 - "$work/$name-fit" "$work/$name-compare" "$work/$name/run/summary.json" "$n" <<'PY' || fail "fit, anonymise or compare of the real log is wrong"
+import csv, json, pathlib, sys
+fit, compare, summary, n = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2]), json.load(open(sys.argv[3])), int(sys.argv[4])
+hours = list(csv.DictReader(open(fit / "fit_hours.csv")))
+if sum(int(h["observed_messages"]) for h in hours) != n:
+    sys.exit(f"fit_hours.csv observed {[h['observed_messages'] for h in hours]}, expected {n} in all")
+sends = list(csv.DictReader(open(fit / "sends.csv")))
+text = "".join(open(fit / f).read() for f in ["sends.csv", "observed_replies.csv", "scenario.toml", "fitted.toml"])
+if len(sends) != n or "app@" in text or "p1@" in text:
+    sys.exit("the anonymised import shows an address, or lost messages")
+if len({r["recipients"] for r in sends}) != n or len({r["envelope_from"] for r in sends}) != 1:
+    sys.exit("the anonymised import changed the distinct senders or recipients")
+refused = sum(c for reply, c in summary["replies"].items() if reply.startswith("450 "))
+rows = list(csv.DictReader(open(compare / "observed.csv")))
+peak = [r for r in rows if r["reply"] == "450 4.2.1 Peak SMTP relay limit exceeded for customer"]
+if not peak or int(peak[0]["observed"]) != refused:
+    sys.exit(f"observed.csv has {rows}; the relay gave {refused} × 450 4.2.1")
+print(f"import --fit: {len(hours)} hour(s), {n} messages; --anonymise: no address left; compare: {refused} observed 450 4.2.1 beside {peak[0]['simulated']} simulated")
+PY
 }
 
 # The steps both MTAs go through. The sourcing script defines:

@@ -549,6 +549,10 @@ pub enum ZipfMethod {
 /// two standard deviations of a count), else matched to them — Q2 counts distinct
 /// recipients.
 pub fn zipf_fit(freq_desc: &[u64], n: u64) -> (f64, ZipfMethod) {
+    // One recipient: every exponent is the same law.
+    if n <= 1 {
+        return (0.0, ZipfMethod::Likelihood);
+    }
     let draws: u64 = freq_desc.iter().sum();
     let distinct = freq_desc.len() as f64;
     let mle = zipf_mle(freq_desc, n);
@@ -695,6 +699,11 @@ mod tests {
             (expected - distinct).abs() <= 2.0 * distinct.sqrt() + 1.0,
             "{expected} vs {distinct}"
         );
+    }
+
+    #[test]
+    fn a_pool_of_one_has_exponent_zero() {
+        assert_eq!(zipf_fit(&[3], 1), (0.0, ZipfMethod::Likelihood));
     }
 
     #[test]
