@@ -902,3 +902,121 @@ fn sweep_folder_is_one_sweep_or_nothing() {
     assert!(stderr(&o).contains("--overwrite"), "{}", stderr(&o));
     assert!(foreign.join("notes.txt").exists());
 }
+
+/// `relaysim import --fit` and `--anonymise` from the command line, then `relaysim
+/// run` of the import and `relaysim compare RUN IMPORT`.
+#[test]
+fn import_fit_anonymise_and_compare_with_the_log() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/logs/postfix-mail.log"
+    );
+    let import = tmp.path().join("import");
+    let o = relaysim(&[
+        "import",
+        "postfix",
+        log,
+        "--year",
+        "2025",
+        "--fit",
+        "--out",
+        import.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("fit: 5 diurnal senders (fitted.toml)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("messages over 1 hour: observed 5, expected 5, simulated"),
+        "{out}"
+    );
+    for file in ["fitted.toml", "fit_hours.csv"] {
+        assert!(import.join(file).exists(), "{file}");
+    }
+    let o = relaysim(&["validate", import.join("fitted.toml").to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    // --anonymise needs a secret, of 16 bytes at least.
+    let anon = tmp.path().join("anon");
+    let args = [
+        "import",
+        "postfix",
+        log,
+        "--year",
+        "2025",
+        "--anonymise",
+        "--out",
+        anon.to_str().unwrap(),
+    ];
+    let o = relaysim(&args);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains(
+            "--anonymise needs a secret: --anonymise-key-file FILE, or RELAYSIM_ANONYMISE_KEY"
+        ),
+        "{}",
+        stderr(&o)
+    );
+    let key = tmp.path().join("key");
+    std::fs::write(&key, "short").unwrap();
+    let mut with_key = args.to_vec();
+    with_key.extend(["--anonymise-key-file", key.to_str().unwrap()]);
+    let o = relaysim(&with_key);
+    assert!(
+        stderr(&o).contains("the --anonymise secret has 5 bytes; give at least 16"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!anon.exists());
+    std::fs::write(&key, "a secret long enough").unwrap();
+    let o = relaysim(&with_key);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let sends = String::from_utf8(read(&anon, "sends.csv")).unwrap();
+    assert!(
+        !sends.contains("newsletter@") && sends.contains("@acme.example"),
+        "{sends}"
+    );
+
+    // The imported scenario at one licence, beside what the log saw.
+    let run = tmp.path().join("run");
+    run_into(
+        import.join("scenario.toml").to_str().unwrap(),
+        &run,
+        &["--set", "tenant.imported.licences=1"],
+    );
+    let cmp = tmp.path().join("cmp");
+    let o = relaysim(&[
+        "compare",
+        run.to_str().unwrap(),
+        import.to_str().unwrap(),
+        "--out",
+        cmp.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("450 4.2.1 Peak SMTP relay limit exceeded for customer: the log saw the first at 23:58:02 (1 in all); the simulation predicts "),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "550 5.7.0 Mail relay denied […]: the log saw the first at 00:04:01 (1 in all)"
+        ),
+        "{out}"
+    );
+    let csv = String::from_utf8(read(&cmp, "observed.csv")).unwrap();
+    assert!(csv.starts_with("reply,observed,observed_first_s,observed_last_s,simulated,simulated_first_s,simulated_first_is_bucket,difference_s\n"), "{csv}");
+    // A run folder that is neither: a clear error.
+    let o = relaysim(&[
+        "compare",
+        tmp.path().to_str().unwrap(),
+        import.to_str().unwrap(),
+        "--out",
+        tmp.path().join("x").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("summary.json"), "{}", stderr(&o));
+}

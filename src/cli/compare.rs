@@ -60,11 +60,7 @@ pub fn compare(args: CompareArgs) -> ExitCode {
     });
     match written {
         Ok(files) => {
-            let names: Vec<String> = files
-                .iter()
-                .filter_map(|f| f.file_name().map(|n| n.to_string_lossy().into_owned()))
-                .collect();
-            outln!("wrote {}/: {}", dir.display(), names.join(", "));
+            print_written(&dir, &files);
             ExitCode::SUCCESS
         }
         Err(e) => {
@@ -104,11 +100,7 @@ fn beside_observed(
                     comparison.after_run
                 );
             }
-            let names: Vec<String> = files
-                .iter()
-                .filter_map(|f| f.file_name().map(|n| n.to_string_lossy().into_owned()))
-                .collect();
-            outln!("wrote {}/: {}", dir.display(), names.join(", "));
+            print_written(dir, &files);
             ExitCode::SUCCESS
         }
         Err(e) => {
@@ -120,4 +112,13 @@ fn beside_observed(
             ExitCode::FAILURE
         }
     }
+}
+
+/// `wrote DIR/: a, b, c`.
+fn print_written(dir: &std::path::Path, files: &[PathBuf]) {
+    let names: Vec<String> = files
+        .iter()
+        .filter_map(|f| f.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .collect();
+    outln!("wrote {}/: {}", dir.display(), names.join(", "));
 }

@@ -105,38 +105,18 @@ impl Anonymiser {
     }
 
     /// `record` with its addresses replaced.
-    pub fn record(&self, record: Record) -> Record {
-        match record {
-            Record::Queued {
-                id,
-                at,
-                from,
-                size,
-                recipients,
-                host,
-            } => Record::Queued {
-                id,
-                at,
-                from: self.address(&from),
-                size,
-                recipients,
-                host,
-            },
-            Record::Attempt {
-                id,
-                at,
-                rcpt,
-                outcome,
-                reply,
-            } => Record::Attempt {
-                id,
-                at,
-                rcpt: self.address(&rcpt),
-                outcome,
-                reply: reply.map(|r| self.text(&r)),
-            },
-            removed @ Record::Removed { .. } => removed,
+    pub fn record(&self, mut record: Record) -> Record {
+        match &mut record {
+            Record::Queued { from, .. } => *from = self.address(from),
+            Record::Attempt { rcpt, reply, .. } => {
+                *rcpt = self.address(rcpt);
+                if let Some(reply) = reply {
+                    *reply = self.text(reply);
+                }
+            }
+            Record::Removed { .. } => {}
         }
+        record
     }
 }
 
