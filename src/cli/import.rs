@@ -49,7 +49,8 @@ pub struct ImportArgs {
     /// the RELAYSIM_ANONYMISE_KEY environment variable. Same secret, same pseudonyms.
     #[arg(long)]
     anonymise: bool,
-    /// With --anonymise: domains as pseudonyms too (`d….example`).
+    /// Domains as pseudonyms too (`d….example`, in reply texts as well); implies
+    /// --anonymise.
     #[arg(long)]
     anonymise_domains: bool,
     /// The secret for --anonymise (the file's bytes). Keep it private: whoever has

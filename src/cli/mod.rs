@@ -91,7 +91,7 @@ enum Command {
     /// and observed_replies.csv (the relay's refusals the logs saw).
     #[command(after_help = "Examples:
   relaysim import postfix /var/log/mail.log.1 /var/log/mail.log --year 2026 --out results/import
-  relaysim import auto /var/log/exim4/mainlog.2.gz /var/log/exim4/mainlog --out results/import
+  relaysim import auto /var/log/exim4/mainlog.2.gz /var/log/exim4/mainlog --out results/import\n  relaysim import postfix /var/log/mail.log --year 2026 --fit --anonymise --anonymise-key-file import.key
   zcat mail.log.gz | relaysim import postfix - --year 2026")]
     Import(import::ImportArgs),
     /// Run every scenario with [[expect]] blocks under the paths, like a test suite.
