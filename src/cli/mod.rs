@@ -10,6 +10,7 @@ mod limits;
 mod run;
 mod serve;
 mod sweep;
+mod sweep_shard;
 mod sweep_words;
 mod targets;
 mod test;
@@ -104,6 +105,7 @@ enum Command {
     #[command(
         after_help = "Examples:\n  relaysim sweep scenarios/helpdesk-burst.toml --licences 50,100,250,500,1000 --seeds 3\n  relaysim sweep scenarios/helpdesk-burst.toml --licences 10..100000:log:25 --jobs 2\n  relaysim sweep scenarios/nightly-batch.toml --licences 50..2000:1 --find-min-licences --deadline 1h --max-bounced 0\n  relaysim sweep scenarios/nightly-batch.toml --licences 150,200,300 --vary sender.batch1.burst.0.over=5m,15m,60m --deadline 1h"
     )]
+    #[command(args_conflicts_with_subcommands = true)]
     Sweep(sweep::SweepArgs),
     /// Compare two run folders: compare.md (every summary figure and every limit's
     /// first hit, side by side with the difference) and overlay charts. Or a run

@@ -12,6 +12,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::group_thousands;
+use super::sweep_shard;
 use super::sweep_words;
 use super::targets::TargetArgs;
 use report::AtomicFile;
@@ -22,11 +23,11 @@ use sim::sweep::{self, LicenceSpec, Point, PointId, PointObserver, Sweeper, Vari
 #[derive(Args)]
 pub struct SweepArgs {
     /// Scenario file.
-    scenario: PathBuf,
+    scenario: Option<PathBuf>,
     /// Licence counts: `50,100,250`, `100..1000:100` or `10..100000:log:25`; with
     /// --find-min-licences, the range searched (its lowest and highest).
     #[arg(long, value_parser = |s: &str| s.parse::<LicenceSpec>())]
-    licences: LicenceSpec,
+    licences: Option<LicenceSpec>,
     /// Replicates per point, 1 to 10,000 (default 5 with --find-min-licences, else 1).
     /// Replicate 0 runs with the scenario's seed, replicate k with a seed derived from
     /// it; every licence count sees the same traffic at the same replicate.
@@ -58,10 +59,31 @@ pub struct SweepArgs {
     /// `sender.batch.rate=4000/h..12000/h:2000`, `relay.dos.max_messages_per_connection=100,500`.
     #[arg(long = "vary", value_name = "KEY=VALUES", value_parser = |s: &str| s.parse::<VarySpec>())]
     vary: Vec<VarySpec>,
+    /// Run only shard I of N (from 0): runs I, I+N, I+2N … of the sweep's list, into
+    /// a partial folder (--out) that `relaysim sweep merge` joins with the others.
+    /// A shard started again skips the runs it finished.
+    #[arg(long, value_name = "I/N", value_parser = |s: &str| s.parse::<sweep_shard::Shard>())]
+    shard: Option<sweep_shard::Shard>,
+    /// Write a Slurm job array of this sweep into DIR (sweep.sbatch, merge.sbatch,
+    /// submit.sh, README.md) instead of running it; with --shards.
+    #[arg(long, value_name = "DIR", requires = "shards")]
+    emit_slurm: Option<PathBuf>,
+    /// With --emit-slurm: how many shards (array tasks), 1 to the number of runs.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    shards: Option<u32>,
+    #[command(subcommand)]
+    action: Option<SweepAction>,
     // Last: its options get their own heading in --help, and the heading would
     // carry over to the options after it.
     #[command(flatten)]
     target: TargetArgs,
+}
+
+#[derive(clap::Subcommand)]
+pub enum SweepAction {
+    /// Join the folders of a sweep's shards into the sweep's folder, byte for byte
+    /// what the sweep writes on one machine.
+    Merge(sweep_shard::MergeArgs),
 }
 
 pub fn sweep(args: SweepArgs) -> ExitCode {
@@ -74,12 +96,24 @@ pub fn sweep(args: SweepArgs) -> ExitCode {
     }
 }
 
-fn sweep_or_explain(args: SweepArgs) -> Result<ExitCode, String> {
-    let Some(scenario) = super::load_or_report(&args.scenario, &args.set) else {
+fn sweep_or_explain(mut args: SweepArgs) -> Result<ExitCode, String> {
+    if let Some(SweepAction::Merge(merge)) = args.action.take() {
+        return Ok(sweep_shard::merge(merge));
+    }
+    let (Some(path), Some(licences)) = (args.scenario.clone(), args.licences.clone()) else {
+        return Err("a sweep needs a scenario and --licences\nhelp: e.g. relaysim sweep scenarios/helpdesk-burst.toml --licences 100,200,400".into());
+    };
+    if (args.shard.is_some() || args.emit_slurm.is_some()) && args.find_min_licences {
+        return Err("--find-min-licences does not shard: each count of its bisection depends on the answer before\nhelp: sweep the grid with the target across shards (every row of sweep.csv says whether it meets it), then search the narrow range around the answer on one machine".into());
+    }
+    if (args.shard.is_some() || args.emit_slurm.is_some()) && args.keep_runs {
+        return Err("--keep-runs writes each run's folder into one sweep folder; shards have no such folder\nhelp: drop --keep-runs, or rerun the points you want with relaysim run --licences N --seed S".into());
+    }
+    let Some(scenario) = super::load_or_report(&path, &args.set) else {
         return Ok(ExitCode::FAILURE);
     };
-    let tenant = super::pick_tenant(&scenario, &args.scenario, args.tenant.as_deref())?;
-    let target = args.target.target(&scenario, &args.scenario)?;
+    let tenant = super::pick_tenant(&scenario, &path, args.tenant.as_deref())?;
+    let target = args.target.target(&scenario, &path)?;
     if args.find_min_licences && target.is_empty() {
         return Err(
             "--find-min-licences needs a target\nhelp: add e.g. --deadline 1h --max-bounced 0 (see `relaysim sweep --help`, \"Targets\")"
@@ -89,7 +123,7 @@ fn sweep_or_explain(args: SweepArgs) -> Result<ExitCode, String> {
     if args.find_min_licences && !args.vary.is_empty() {
         return Err("--find-min-licences searches one scenario; --vary makes a grid\nhelp: drop --vary (or give it with --set), or sweep the grid with the target: every point then says whether it meets it".into());
     }
-    let variants = variants(&args.scenario, &args.set, &args.vary, scenario)?;
+    let variants = variants(&path, &args.set, &args.vary, scenario)?;
     let replicates = args
         .seeds
         .unwrap_or(if args.find_min_licences { 5 } else { 1 });
@@ -100,7 +134,74 @@ fn sweep_or_explain(args: SweepArgs) -> Result<ExitCode, String> {
     let name = variants[0].model.name.clone();
     let dir = args
         .out
+        .clone()
         .unwrap_or_else(|| PathBuf::from("results").join(format!("{name}-sweep")));
+    let spec = &licences.0;
+    if args.shard.is_some() || args.emit_slurm.is_some() {
+        let runs: Vec<(u32, u32, u32)> = (0..variants.len() as u32)
+            .flat_map(|v| spec.iter().map(move |&l| (v, l)))
+            .flat_map(|(v, l)| (0..replicates).map(move |k| (v, l, k)))
+            .collect();
+        if let (Some(out), Some(shards)) = (&args.emit_slurm, args.shards) {
+            if shards as usize > runs.len() {
+                return Err(format!(
+                    "--shards {shards} is more than the sweep's {} runs\nhelp: at most --shards {}",
+                    runs.len(),
+                    runs.len()
+                ));
+            }
+            let cpus = args.jobs.unwrap_or(1);
+            let files = sweep_shard::emit_slurm(out, shards, cpus, runs.len(), &path, &name)?;
+            outln!(
+                "wrote {}/: {} — {} runs in {shards} shards of {cpus} CPU(s); submit with {}/submit.sh",
+                out.display(),
+                files.join(", "),
+                runs.len(),
+                out.display()
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+        let shard = args.shard.expect("--shard or --emit-slurm");
+        let values: Vec<Vec<String>> = variants.iter().map(|v| v.values.clone()).collect();
+        let manifest = sweep_shard::Manifest {
+            relaysim_version: env!("CARGO_PKG_VERSION").into(),
+            scenario_hash: sweep_hash(&path, &args, spec, replicates, &target)?,
+            shard: shard.index,
+            shards: shard.count,
+            runs,
+            values,
+            meta: SweepMeta {
+                scenario: name.clone(),
+                tenant: variants[0].model.tenant(tenant).id.clone(),
+                replicates,
+                target: target.describe(),
+                delay_bound_s: target.delay_bound().map(|d| d.as_secs_f64()),
+                vary: args.vary.iter().map(|v| v.key.clone()).collect(),
+                heatmap_metric: heatmap_metric(&target).into(),
+                ..SweepMeta::default()
+            },
+        };
+        let todo = sweep_shard::prepare(&dir, &manifest, args.overwrite)?;
+        let mine = manifest.runs_of(shard.index).count();
+        let bar = progress_bar(todo.len() as u64);
+        let tick = || bar.inc(1);
+        let started = Instant::now();
+        let sweeper = Sweeper::new(&variants, tenant, 1, &target, jobs, &tick)?;
+        let work: Vec<(u32, u32, u32)> = todo.iter().map(|&i| manifest.runs[i]).collect();
+        let ran = sweeper.run_items(&work, &|j, point| sweep_shard::save(&dir, todo[j], point));
+        bar.finish_and_clear();
+        ran?;
+        outln!(
+            "shard {}/{}: ran {} of its {mine} runs ({} done before) on {jobs} threads in {:.2?}; wrote {}/\nnext: relaysim sweep merge PARTS… --out DIR, once every shard is done",
+            shard.index,
+            shard.count,
+            todo.len(),
+            mine - todo.len(),
+            started.elapsed(),
+            dir.display()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     // Checked before any run: a folder relaysim may not replace fails now, not after
     // an hour of sweeping.
     let staged = report::StagedFolder::begin(&dir, args.overwrite).map_err(|e| {
@@ -110,7 +211,6 @@ fn sweep_or_explain(args: SweepArgs) -> Result<ExitCode, String> {
             e.help()
         )
     })?;
-    let spec = &args.licences.0;
     let (lo, hi) = (spec[0], spec[spec.len() - 1]);
     let total = if args.find_min_licences {
         // About log2(range) + 1 counts.
@@ -156,12 +256,8 @@ fn sweep_or_explain(args: SweepArgs) -> Result<ExitCode, String> {
         let search = sweep::find_min_licences(&sweeper, (lo, hi));
         bar.finish_and_clear();
         let search = search?;
-        let code = sweep_words::explain_search(
-            &search,
-            &sweeper,
-            (&variants[0].model, &args.scenario),
-            (lo, hi),
-        );
+        let code =
+            sweep_words::explain_search(&search, &sweeper, (&variants[0].model, &path), (lo, hi));
         match search.verdict {
             sweep::Verdict::Found { licences } => {
                 meta.answer = Some(licences);
@@ -181,7 +277,8 @@ fn sweep_or_explain(args: SweepArgs) -> Result<ExitCode, String> {
         let points = sweeper.run(&grid);
         bar.finish_and_clear();
         let points = points?;
-        sweep_words::print_table(&points, &tenant_id, &variants, &vary_keys, &target);
+        let values: Vec<Vec<String>> = variants.iter().map(|v| v.values.clone()).collect();
+        sweep_words::print_table(&points, &tenant_id, &values, &vary_keys, !target.is_empty());
         (points, ExitCode::SUCCESS)
     };
     let values: Vec<Vec<String>> = variants.iter().map(|v| v.values.clone()).collect();
@@ -208,6 +305,38 @@ fn sweep_or_explain(args: SweepArgs) -> Result<ExitCode, String> {
         dir.display()
     );
     Ok(code)
+}
+
+/// What makes two shards parts of one sweep: the scenario file and every option
+/// that changes a run or the list of runs.
+fn sweep_hash(
+    path: &Path,
+    args: &SweepArgs,
+    licences: &[u32],
+    replicates: u32,
+    target: &sim::sweep::Target,
+) -> Result<String, String> {
+    let text = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let mut h = sim::kernel::Fnv1a::default();
+    let mut field = |bytes: &[u8]| {
+        h.write_u64(bytes.len() as u64);
+        for &b in bytes {
+            h.write_u64(u64::from(b));
+        }
+    };
+    field(&text);
+    for o in &args.set {
+        field(o.to_string().as_bytes());
+    }
+    for v in &args.vary {
+        field(v.key.as_bytes());
+        for x in &v.values {
+            field(x.as_bytes());
+        }
+    }
+    field(format!("{licences:?} {replicates} {:?}", args.tenant).as_bytes());
+    field(target.describe().as_bytes());
+    Ok(format!("{:016x}", h.finish()))
 }
 
 /// The scenario once per combination of `--vary` values (the first key varies
@@ -327,7 +456,7 @@ fn progress_bar(total: u64) -> ProgressBar {
 
 /// The sweep's files into the staging folder `dir`; returns the charts drawn, in
 /// words: ` and capacity.png/.svg`, or why there are none.
-fn write(
+pub(super) fn write(
     dir: &Path,
     points: &[Point],
     meta: &SweepMeta,

@@ -8,9 +8,7 @@ use super::group_thousands;
 use relay::time::SimDuration;
 use relay::{LimitKind, Subject};
 use scenario::Model;
-use sim::sweep::{
-    self, Evaluated, FixedLimitHit, Point, Search, Sweeper, Target, Variant, Verdict,
-};
+use sim::sweep::{self, Evaluated, FixedLimitHit, Point, Search, Sweeper, Target, Verdict};
 
 /// A delay in seconds as the clock reads it, to the second (rounded up): `1h 2m 5s`.
 fn delay(s: f64) -> String {
@@ -18,12 +16,14 @@ fn delay(s: f64) -> String {
 }
 
 /// One line per point (licence count, `--vary` values): means over the replicates.
+/// `values[v]` are the `--vary` values of variant `v`; `has_target` adds the
+/// `meets` column.
 pub fn print_table(
     points: &[Point],
     tenant: &str,
-    variants: &[Variant],
+    values: &[Vec<String>],
     vary_keys: &[String],
-    target: &Target,
+    has_target: bool,
 ) {
     outln!("tenant {tenant} (recipients; means over the replicates):");
     // A column per --vary key, as wide as its key or its widest value.
@@ -31,9 +31,9 @@ pub fn print_table(
         .iter()
         .enumerate()
         .map(|(i, k)| {
-            variants
+            values
                 .iter()
-                .map(|v| v.values[i].chars().count())
+                .map(|v| v[i].chars().count())
                 .max()
                 .unwrap_or(0)
                 .max(k.chars().count())
@@ -54,7 +54,7 @@ pub fn print_table(
         "p99 delay",
         "max delay"
     ));
-    if !target.is_empty() {
+    if has_target {
         head.push_str("meets  ");
     }
     head.push_str("first hit of");
@@ -84,7 +84,7 @@ pub fn print_table(
             })
             .collect();
         let mut line = String::new();
-        for (value, w) in variants[v as usize].values.iter().zip(&widths) {
+        for (value, w) in values[v as usize].iter().zip(&widths) {
             line.push_str(&format!("{value:>w$}  "));
         }
         line.push_str(&format!(
@@ -98,7 +98,7 @@ pub fn print_table(
             delay(mean(&|p| p.delay_s.map_or(0.0, |d| d[2]))),
             delay(mean(&|p| p.delay_s.map_or(0.0, |d| d[3]))),
         ));
-        if !target.is_empty() {
+        if has_target {
             let met = group.iter().filter(|p| p.meets == Some(true)).count();
             line.push_str(&format!("{:>5}  ", format!("{met}/{}", group.len())));
         }

@@ -150,6 +150,27 @@ impl<'a> Sweeper<'a> {
         })
     }
 
+    /// Runs the (variant, licence count, replicate) items of `work`, calling `done`
+    /// with each item's index and point as soon as it is run (a shard writes it
+    /// there, so an interrupted shard keeps what it ran). Results in input order.
+    pub fn run_items(
+        &self,
+        work: &[(u32, u32, u32)],
+        done: &(dyn Fn(usize, &Point) -> Result<(), String> + Sync),
+    ) -> Result<Vec<Point>, String> {
+        self.pool.install(|| {
+            work.par_iter()
+                .enumerate()
+                .map(|(i, &(v, l, k))| {
+                    let p = self.run_point(v, l, k)?;
+                    done(i, &p)?;
+                    (self.progress)();
+                    Ok(p)
+                })
+                .collect()
+        })
+    }
+
     fn run_point(&self, variant: u32, licences: u32, k: u32) -> Result<Point, String> {
         let v = &self.variants[variant as usize];
         let id = PointId {

@@ -17,8 +17,10 @@ pub struct FixedLimitHit {
     pub hits: u64,
 }
 
-/// One run of a sweep: the swept tenant's figures.
-#[derive(Clone, Debug, PartialEq)]
+/// One run of a sweep: the swept tenant's figures. Serialised whole by a shard of a
+/// sweep (`relaysim sweep --shard`) but for `fixed_limits`, which only
+/// `--find-min-licences` reads, and it does not shard.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Point {
     /// Index of the scenario variant (`--vary` values), 0 without `--vary`.
     pub variant: u32,
@@ -55,6 +57,7 @@ pub struct Point {
     pub refused: Vec<u64>,
     /// The limits licences do not raise at this count that were hit (per-user, DoS,
     /// and Q4/Q5 at a cap or unpaid), in the order of their first hit.
+    #[serde(skip)]
     pub fixed_limits: Vec<FixedLimitHit>,
     /// Whether the run met the sweep's target (`None`: no target).
     pub meets: Option<bool>,
