@@ -36,7 +36,9 @@ pub struct SweepArgs {
     /// Worker threads (default: one per core), 1 to 1,024.
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
     jobs: Option<u16>,
-    /// Output folder (default: results/<scenario name>-sweep/), replaced whole.
+    /// Output folder (default: results/<scenario name>-sweep/, with --shard I/N
+    /// results/<scenario name>-sweep-shard-I-of-N/), replaced whole (a shard's is
+    /// kept and resumed).
     #[arg(long)]
     out: Option<PathBuf>,
     /// Replace the output folder even if relaysim did not make it.
@@ -132,10 +134,15 @@ fn sweep_or_explain(mut args: SweepArgs) -> Result<ExitCode, String> {
         .map(usize::from)
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let name = variants[0].model.name.clone();
+    // A shard's own folder by default, beside the sweep's (where its merge goes).
+    let default_dir = match args.shard {
+        Some(s) => format!("{name}-sweep-shard-{}-of-{}", s.index, s.count),
+        None => format!("{name}-sweep"),
+    };
     let dir = args
         .out
         .clone()
-        .unwrap_or_else(|| PathBuf::from("results").join(format!("{name}-sweep")));
+        .unwrap_or_else(|| PathBuf::from("results").join(default_dir));
     let spec = &licences.0;
     if args.shard.is_some() || args.emit_slurm.is_some() {
         let runs: Vec<(u32, u32, u32)> = (0..variants.len() as u32)
