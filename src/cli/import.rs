@@ -136,6 +136,9 @@ pub fn import(args: ImportArgs) -> ExitCode {
                 ImportError::Unrecognised { .. } => {
                     "e.g. relaysim import postfix /var/log/mail.log"
                 }
+                ImportError::Fit { .. } => {
+                    "nothing was written; import without --fit to get the replay, and report the error above"
+                }
                 ImportError::Empty { .. } => {
                     "a Postfix log needs qmgr from= lines, an Exim mainlog <= lines, an Exchange log RECEIVE events"
                 }

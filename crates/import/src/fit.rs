@@ -17,7 +17,7 @@
 //!   in the tenant's own domains;
 //! - `message_size`: the mean of the sizes logged.
 //!
-//! Memory: 12 bytes per message and the distinct (sender, recipient) pairs, which a
+//! Memory: 16 bytes per message and the distinct (sender, recipient) pairs, which a
 //! pool estimate cannot do without.
 
 use std::collections::{BTreeMap, HashMap};
