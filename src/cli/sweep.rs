@@ -145,69 +145,17 @@ fn sweep_or_explain(mut args: SweepArgs) -> Result<ExitCode, String> {
         .unwrap_or_else(|| PathBuf::from("results").join(default_dir));
     let spec = &licences.0;
     if args.shard.is_some() || args.emit_slurm.is_some() {
-        let runs: Vec<(u32, u32, u32)> = (0..variants.len() as u32)
-            .flat_map(|v| spec.iter().map(move |&l| (v, l)))
-            .flat_map(|(v, l)| (0..replicates).map(move |k| (v, l, k)))
-            .collect();
-        if let (Some(out), Some(shards)) = (&args.emit_slurm, args.shards) {
-            if shards as usize > runs.len() {
-                return Err(format!(
-                    "--shards {shards} is more than the sweep's {} runs\nhelp: at most --shards {}",
-                    runs.len(),
-                    runs.len()
-                ));
-            }
-            let cpus = args.jobs.unwrap_or(1);
-            let files = sweep_shard::emit_slurm(out, shards, cpus, runs.len(), &path, &name)?;
-            outln!(
-                "wrote {}/: {} — {} runs in {shards} shards of {cpus} CPU(s); submit with {}/submit.sh",
-                out.display(),
-                files.join(", "),
-                runs.len(),
-                out.display()
-            );
-            return Ok(ExitCode::SUCCESS);
-        }
-        let shard = args.shard.expect("--shard or --emit-slurm");
-        let values: Vec<Vec<String>> = variants.iter().map(|v| v.values.clone()).collect();
-        let manifest = sweep_shard::Manifest {
-            relaysim_version: env!("CARGO_PKG_VERSION").into(),
-            scenario_hash: sweep_hash(&path, &args, spec, replicates, &target)?,
-            shard: shard.index,
-            shards: shard.count,
-            runs,
-            values,
-            meta: SweepMeta {
-                scenario: name.clone(),
-                tenant: variants[0].model.tenant(tenant).id.clone(),
-                replicates,
-                target: target.describe(),
-                delay_bound_s: target.delay_bound().map(|d| d.as_secs_f64()),
-                vary: args.vary.iter().map(|v| v.key.clone()).collect(),
-                heatmap_metric: heatmap_metric(&target).into(),
-                ..SweepMeta::default()
-            },
+        let sweep = Wide {
+            path: &path,
+            variants: &variants,
+            tenant,
+            target: &target,
+            replicates,
+            jobs,
+            dir: &dir,
+            name: &name,
         };
-        let todo = sweep_shard::prepare(&dir, &manifest, args.overwrite)?;
-        let mine = manifest.runs_of(shard.index).count();
-        let bar = progress_bar(todo.len() as u64);
-        let tick = || bar.inc(1);
-        let started = Instant::now();
-        let sweeper = Sweeper::new(&variants, tenant, 1, &target, jobs, &tick)?;
-        let work: Vec<(u32, u32, u32)> = todo.iter().map(|&i| manifest.runs[i]).collect();
-        let ran = sweeper.run_items(&work, &|j, point| sweep_shard::save(&dir, todo[j], point));
-        bar.finish_and_clear();
-        ran?;
-        outln!(
-            "shard {}/{}: ran {} of its {mine} runs ({} done before) on {jobs} threads in {:.2?}; wrote {}/\nnext: relaysim sweep merge PARTS… --out DIR, once every shard is done",
-            shard.index,
-            shard.count,
-            todo.len(),
-            mine - todo.len(),
-            started.elapsed(),
-            dir.display()
-        );
-        return Ok(ExitCode::SUCCESS);
+        return shard_or_emit(&args, &sweep, spec);
     }
     // Checked before any run: a folder relaysim may not replace fails now, not after
     // an hour of sweeping.
@@ -314,6 +262,96 @@ fn sweep_or_explain(mut args: SweepArgs) -> Result<ExitCode, String> {
     Ok(code)
 }
 
+/// A sweep to run wide: its parts a shard or a job array needs.
+struct Wide<'a> {
+    path: &'a Path,
+    variants: &'a [Variant],
+    tenant: relay::TenantIx,
+    target: &'a sim::sweep::Target,
+    replicates: u32,
+    jobs: usize,
+    dir: &'a Path,
+    name: &'a str,
+}
+
+/// `--emit-slurm` (the job array written) or `--shard I/N` (its runs run into its
+/// folder, resumed where it stopped).
+fn shard_or_emit(args: &SweepArgs, sweep: &Wide, spec: &[u32]) -> Result<ExitCode, String> {
+    let runs: Vec<(u32, u32, u32)> = (0..sweep.variants.len() as u32)
+        .flat_map(|v| spec.iter().map(move |&l| (v, l)))
+        .flat_map(|(v, l)| (0..sweep.replicates).map(move |k| (v, l, k)))
+        .collect();
+    if let (Some(out), Some(shards)) = (&args.emit_slurm, args.shards) {
+        if shards as usize > runs.len() {
+            return Err(format!(
+                "--shards {shards} is more than the sweep's {} runs\nhelp: at most --shards {}",
+                runs.len(),
+                runs.len()
+            ));
+        }
+        let cpus = args.jobs.unwrap_or(1);
+        let files = sweep_shard::emit_slurm(out, shards, cpus, runs.len(), sweep.path, sweep.name)?;
+        outln!(
+            "wrote {}/: {} — {} runs in {shards} shards of {cpus} CPU(s); submit with {}/submit.sh",
+            out.display(),
+            files.join(", "),
+            runs.len(),
+            out.display()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let shard = args.shard.expect("--shard or --emit-slurm");
+    let values: Vec<Vec<String>> = sweep.variants.iter().map(|v| v.values.clone()).collect();
+    let manifest = sweep_shard::Manifest {
+        relaysim_version: env!("CARGO_PKG_VERSION").into(),
+        scenario_hash: sweep_hash(sweep.path, args, spec, sweep.replicates, sweep.target)?,
+        shard: shard.index,
+        shards: shard.count,
+        runs,
+        values,
+        meta: SweepMeta {
+            scenario: sweep.name.to_string(),
+            tenant: sweep.variants[0].model.tenant(sweep.tenant).id.clone(),
+            replicates: sweep.replicates,
+            target: sweep.target.describe(),
+            delay_bound_s: sweep.target.delay_bound().map(|d| d.as_secs_f64()),
+            vary: args.vary.iter().map(|v| v.key.clone()).collect(),
+            heatmap_metric: heatmap_metric(sweep.target).into(),
+            ..SweepMeta::default()
+        },
+    };
+    let todo = sweep_shard::prepare(sweep.dir, &manifest, args.overwrite)?;
+    let mine = manifest.runs_of(shard.index).count();
+    let bar = progress_bar(todo.len() as u64);
+    let tick = || bar.inc(1);
+    let started = Instant::now();
+    let sweeper = Sweeper::new(
+        sweep.variants,
+        sweep.tenant,
+        1,
+        sweep.target,
+        sweep.jobs,
+        &tick,
+    )?;
+    let work: Vec<(u32, u32, u32)> = todo.iter().map(|&i| manifest.runs[i]).collect();
+    let ran = sweeper.run_items(&work, &|j, point| {
+        sweep_shard::save(sweep.dir, todo[j], point)
+    });
+    bar.finish_and_clear();
+    ran?;
+    outln!(
+        "shard {}/{}: ran {} of its {mine} runs ({} done before) on {} threads in {:.2?}; wrote {}/\nnext: relaysim sweep merge PARTS… --out DIR, once every shard is done",
+        shard.index,
+        shard.count,
+        todo.len(),
+        mine - todo.len(),
+        sweep.jobs,
+        started.elapsed(),
+        sweep.dir.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 /// What makes two shards parts of one sweep: the scenario file and every option
 /// that changes a run or the list of runs.
 fn sweep_hash(
@@ -325,11 +363,10 @@ fn sweep_hash(
 ) -> Result<String, String> {
     let text = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let mut h = sim::kernel::Fnv1a::default();
+    // Each field with its length first, so no two lists of fields hash alike.
     let mut field = |bytes: &[u8]| {
         h.write_u64(bytes.len() as u64);
-        for &b in bytes {
-            h.write_u64(u64::from(b));
-        }
+        h.write(bytes);
     };
     field(&text);
     for o in &args.set {
