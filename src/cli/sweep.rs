@@ -68,10 +68,15 @@ pub struct SweepArgs {
     shard: Option<sweep_shard::Shard>,
     /// Write a Slurm job array of this sweep into DIR (sweep.sbatch, merge.sbatch,
     /// submit.sh, README.md) instead of running it; with --shards.
-    #[arg(long, value_name = "DIR", requires = "shards")]
+    #[arg(
+        long,
+        value_name = "DIR",
+        requires = "shards",
+        conflicts_with = "shard"
+    )]
     emit_slurm: Option<PathBuf>,
     /// With --emit-slurm: how many shards (array tasks), 1 to the number of runs.
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    #[arg(long, requires = "emit_slurm", value_parser = clap::value_parser!(u32).range(1..=100_000))]
     shards: Option<u32>,
     #[command(subcommand)]
     action: Option<SweepAction>,
@@ -159,13 +164,7 @@ fn sweep_or_explain(mut args: SweepArgs) -> Result<ExitCode, String> {
     }
     // Checked before any run: a folder relaysim may not replace fails now, not after
     // an hour of sweeping.
-    let staged = report::StagedFolder::begin(&dir, args.overwrite).map_err(|e| {
-        format!(
-            "cannot write the sweep to {}: {e}\nhelp: {}",
-            dir.display(),
-            e.help()
-        )
-    })?;
+    let staged = stage(&dir, args.overwrite)?;
     let (lo, hi) = (spec[0], spec[spec.len() - 1]);
     let total = if args.find_min_licences {
         // About log2(range) + 1 counts.
@@ -381,6 +380,17 @@ fn sweep_hash(
     field(format!("{licences:?} {replicates} {:?}", args.tenant).as_bytes());
     field(target.describe().as_bytes());
     Ok(format!("{:016x}", h.finish()))
+}
+
+/// The sweep's folder, staged (published whole at the end), or why it cannot be.
+pub(super) fn stage(dir: &Path, overwrite: bool) -> Result<report::StagedFolder, String> {
+    report::StagedFolder::begin(dir, overwrite).map_err(|e| {
+        format!(
+            "cannot write the sweep to {}: {e}\nhelp: {}",
+            dir.display(),
+            e.help()
+        )
+    })
 }
 
 /// The scenario once per combination of `--vary` values (the first key varies

@@ -265,13 +265,7 @@ fn merge_or_explain(args: &MergeArgs) -> Result<(), String> {
     let dir = args.out.clone().unwrap_or_else(|| {
         PathBuf::from("results").join(format!("{}-sweep", manifest.meta.scenario))
     });
-    let staged = report::StagedFolder::begin(&dir, args.overwrite).map_err(|e| {
-        format!(
-            "cannot write the sweep to {}: {e}\nhelp: {}",
-            dir.display(),
-            e.help()
-        )
-    })?;
+    let staged = super::sweep::stage(&dir, args.overwrite)?;
     let meta = &manifest.meta;
     super::sweep_words::print_table(
         &points,
