@@ -296,8 +296,8 @@ impl FittedSender {
     }
 
     /// The `[[sender]]` block, commented with what was measured.
-    /// `stop_ms`: the end of the log, from the start (the fit knows no traffic after
-    /// it; the run goes on for the retries).
+    /// `stop_ms`: the end of the log, from the start, in whole seconds (the fit knows
+    /// no traffic after it; the run goes on for the retries).
     pub fn toml(&self, id: &str, mta: &str, domain: &str, stop_ms: u64) -> String {
         let mut t = String::new();
         let r = &self.recipients;
@@ -376,7 +376,7 @@ impl FittedSender {
         let _ = writeln!(
             t,
             "stop = \"{}s\"  # the end of the log; remove to go on with the same traffic",
-            stop_ms.div_ceil(1000).max(1)
+            stop_ms / 1000
         );
         let _ = writeln!(t, "rate = \"{}/h\"", round_to(self.rate_per_hour, 6));
         let weights: Vec<String> = self.weights.iter().map(|w| format!("{w}")).collect();

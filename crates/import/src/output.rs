@@ -219,7 +219,14 @@ fn write_fit(
     start: Stamp,
     dir: &Path,
 ) -> Result<FitReport, ImportError> {
-    let span_ms = summary.last.map_or(0, |l| (l.ms - start.ms).max(0) as u64);
+    // In whole seconds, at least one: the fitted senders stop there (`stop` is in
+    // seconds), so the hours' exposure must end there too.
+    let span_ms = summary
+        .last
+        .map_or(0, |l| (l.ms - start.ms).max(0) as u64)
+        .div_ceil(1000)
+        .max(1)
+        * 1000;
     let domains: Vec<String> = summary.domains.keys().cloned().collect();
     let fit = fitter.finish(start, span_ms, &domains);
     let mut text = head
