@@ -16,15 +16,23 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-fn import(format: Option<Format>, logs: Vec<PathBuf>, out: &Path) -> import::output::Imported {
-    import::write_folder(&Options {
-        format,
+/// Import options: a plain import (no fit, no pseudonyms) into `out`, replaced.
+fn options(format: Format, logs: Vec<PathBuf>, year: Option<i32>, out: &Path) -> Options {
+    Options {
+        format: Some(format),
         logs,
-        year: Some(2025),
+        year,
         out: out.to_path_buf(),
         overwrite: true,
         fit: None,
         anonymise: None,
+    }
+}
+
+fn import(format: Option<Format>, logs: Vec<PathBuf>, out: &Path) -> import::output::Imported {
+    import::write_folder(&Options {
+        format,
+        ..options(Format::Postfix, logs, Some(2025), out)
     })
     .unwrap()
 }
@@ -153,15 +161,12 @@ fn rotated_and_compressed_parts_in_time_order() {
 #[test]
 fn a_syslog_log_without_year_is_refused_with_its_place() {
     let out = tempfile::tempdir().unwrap();
-    let e = import::write_folder(&Options {
-        format: Some(Format::Postfix),
-        logs: vec![fixture("postfix-mail.log")],
-        year: None,
-        out: out.path().join("x"),
-        overwrite: true,
-        fit: None,
-        anonymise: None,
-    })
+    let e = import::write_folder(&options(
+        Format::Postfix,
+        vec![fixture("postfix-mail.log")],
+        None,
+        &out.path().join("x"),
+    ))
     .unwrap_err();
     assert!(e.to_string().ends_with("postfix-mail.log:1: syslog time stamps carry no year; give the year of the first line with --year (later lines roll over at New Year)"), "{e}");
     assert!(!out.path().join("x").exists(), "nothing written");
@@ -198,15 +203,12 @@ fn messages_before_the_first_stamp_are_left_out_and_counted() {
 #[test]
 fn a_log_without_messages_says_what_its_lines_were() {
     let out = tempfile::tempdir().unwrap();
-    let e = import::write_folder(&Options {
-        format: Some(Format::Exim),
-        logs: vec![fixture("postfix-mail.log")],
-        year: None,
-        out: out.path().join("x"),
-        overwrite: true,
-        fit: None,
-        anonymise: None,
-    })
+    let e = import::write_folder(&options(
+        Format::Exim,
+        vec![fixture("postfix-mail.log")],
+        None,
+        &out.path().join("x"),
+    ))
     .unwrap_err();
     let text = e.to_string();
     assert!(
@@ -225,13 +227,13 @@ fn anonymised_imports_keep_counts_and_hide_addresses() {
     let run = |name: &str, anonymise: Option<Anonymiser>| {
         let dir = out.path().join(name);
         let imported = import::write_folder(&Options {
-            format: Some(Format::Postfix),
-            logs: vec![fixture("postfix-mail.log")],
-            year: Some(2025),
-            out: dir.clone(),
-            overwrite: true,
-            fit: None,
             anonymise,
+            ..options(
+                Format::Postfix,
+                vec![fixture("postfix-mail.log")],
+                Some(2025),
+                &dir,
+            )
         })
         .unwrap();
         let files = ["sends.csv", "observed_replies.csv", "scenario.toml"].map(|f| read(&dir, f));
