@@ -6,6 +6,7 @@
 pub mod client;
 pub mod mta;
 pub mod profile;
+mod queue_store;
 pub mod recipients;
 pub mod traffic;
 pub mod zipf;

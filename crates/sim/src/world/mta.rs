@@ -29,7 +29,8 @@ use std::collections::{BTreeMap, VecDeque};
 use smallvec::SmallVec;
 
 use super::client::{self, ConnectFailure, Envelope, Fate, MtaClient, Reporting, Scratch};
-use super::profile::{FailureKind, MtaParams, RetryState, SiteHealth};
+use super::profile::{FailureKind, MtaParams, SiteHealth};
+use super::queue_store::{Arrival, NO_REPORT, QueueStore, Queued};
 use crate::{Observation, Observer};
 use relay::time::{SimDuration, SimTime};
 use relay::{RecipientId, Relay, Session};
@@ -161,33 +162,6 @@ pub struct NewMessage<'a> {
     pub routed_elsewhere: u32,
 }
 
-/// A message in the queue. A deferred message waits here for hours, and a queue may
-/// hold a million: it is kept small (recipients inline up to four; the tag's tenant
-/// and MTA are the queue's own).
-#[derive(Clone, Debug)]
-struct Queued {
-    retry: RetryState,
-    size: u64,
-    pending: SmallVec<[RecipientId; 4]>,
-    sender: u32,
-    from: u32,
-    /// Where a non-delivery report goes ([`NO_REPORT`]: the empty sender, none).
-    bounce_to: RecipientId,
-    delivered: u32,
-    bounced: u32,
-    live: bool,
-    notification: bool,
-    /// Some of its recipients were deferred before: every recipient still pending
-    /// after an attempt was deferred in it, so each is counted once as deferred.
-    deferred_once: bool,
-    /// The report is delivered by the MTA itself (M5: the sender's domain is routed
-    /// elsewhere).
-    bounce_local: bool,
-}
-
-/// `Queued::bounce_to` of a message whose failures are reported to no one.
-const NO_REPORT: RecipientId = RecipientId(u32::MAX);
-
 /// A deferred message and its place in the run's order (the sequence number its
 /// retry was given when it was deferred), 12 bytes.
 #[derive(Clone, Copy, Debug)]
@@ -235,8 +209,7 @@ pub struct MtaRuntime {
     /// The MTA's number and its tenant's (every message here is tagged with them).
     mta: u32,
     tenant: u32,
-    slots: Vec<Queued>,
-    free_slots: Vec<u32>,
+    queue: QueueStore,
     ready: VecDeque<u32>,
     /// Deferred messages by the instant they are due (M2). A retry does not wait in
     /// the kernel's queue: the messages due at one instant are one queue run, as in
@@ -260,12 +233,11 @@ impl MtaRuntime {
     pub fn new(client: MtaClient, params: MtaParams, mta: u32, tenant: u32) -> Self {
         MtaRuntime {
             concurrency: params.initial_concurrency,
+            queue: QueueStore::new(params.retry.reads_failure_times()),
             client,
             params,
             mta,
             tenant,
-            slots: Vec::new(),
-            free_slots: Vec::new(),
             ready: VecDeque::new(),
             deferred: BTreeMap::new(),
             conns: Vec::new(),
@@ -280,7 +252,7 @@ impl MtaRuntime {
 
     /// Messages in the queue.
     pub fn queued(&self) -> usize {
-        self.slots.len() - self.free_slots.len()
+        self.queue.len()
     }
 
     /// Connections open now (M3).
@@ -319,27 +291,21 @@ impl MtaRuntime {
         if !full {
             return Ok(());
         }
-        let live = self.slots.iter().filter(|q| q.live).count();
+        let live = self.queue.iter().filter(|(_, q)| q.live()).count();
         if live != self.queued() {
             return Err(format!("{live} live messages, {} queued", self.queued()));
         }
-        let mut seen = vec![false; self.slots.len()];
-        for &slot in &self.free_slots {
-            let q = self
-                .slots
-                .get(slot as usize)
-                .ok_or("a free slot out of range")?;
-            if q.live || std::mem::replace(&mut seen[slot as usize], true) {
+        let mut seen = vec![false; self.queue.slot_count()];
+        for &slot in self.queue.free_slots() {
+            let q = self.queue.get(slot).ok_or("a free slot out of range")?;
+            if q.live() || std::mem::replace(&mut seen[slot as usize], true) {
                 return Err(format!("slot {slot} is free twice, or free and live"));
             }
         }
         seen.fill(false);
         for &msg in &self.ready {
-            let q = self
-                .slots
-                .get(msg as usize)
-                .ok_or("a ready message out of range")?;
-            if !q.live || std::mem::replace(&mut seen[msg as usize], true) {
+            let q = self.queue.get(msg).ok_or("a ready message out of range")?;
+            if !q.live() || std::mem::replace(&mut seen[msg as usize], true) {
                 return Err(format!("message {msg} is ready twice, or ready but gone"));
             }
         }
@@ -349,18 +315,18 @@ impl MtaRuntime {
             }
             for due in &group.entries[group.next..] {
                 let q = self
-                    .slots
-                    .get(due.msg as usize)
+                    .queue
+                    .get(due.msg)
                     .ok_or("a deferred message out of range")?;
-                if !q.live {
+                if !q.live() {
                     return Err(format!("message {} is deferred but gone", due.msg));
                 }
             }
         }
-        if let Some(i) = self
-            .slots
+        if let Some((i, _)) = self
+            .queue
             .iter()
-            .position(|q| q.live && q.pending.is_empty())
+            .find(|(_, q)| q.live() && q.pending() == 0)
         {
             return Err(format!(
                 "message {i} is queued with nothing left to deliver"
@@ -407,20 +373,18 @@ impl MtaRuntime {
             (self.mta, self.tenant),
             "a message of this MTA"
         );
-        let slot = self.allocate();
-        let q = &mut self.slots[slot as usize];
-        q.live = true;
-        q.sender = message.tag.sender;
-        q.notification = message.tag.notification;
-        q.deferred_once = false;
-        q.from = message.from;
-        (q.bounce_to, q.bounce_local) = message.bounce_to.unwrap_or((NO_REPORT, false));
-        q.size = message.size;
-        q.pending.clear();
-        q.pending.extend_from_slice(message.recipients);
-        q.retry = RetryState::new(now);
-        q.delivered = message.routed_elsewhere;
-        q.bounced = 0;
+        let slot = self.queue.queue(
+            now,
+            &Arrival {
+                sender: message.tag.sender,
+                notification: message.tag.notification,
+                from: message.from,
+                bounce_to: message.bounce_to,
+                size: message.size,
+                recipients: message.recipients,
+                routed_elsewhere: message.routed_elsewhere,
+            },
+        );
         self.ready.push_back(slot);
         let (mta, depth) = (message.tag.mta, self.queued());
         sink.observe(now, &Observation::QueueDepth { mta, depth });
@@ -470,11 +434,11 @@ impl MtaRuntime {
 
     /// At the horizon: every message still queued is reported as such.
     pub fn settle_at_horizon(&mut self, horizon: SimTime, sink: &mut impl MtaSink) {
-        for q in self.slots.iter().filter(|q| q.live) {
+        for (_, q) in self.queue.iter().filter(|(_, q)| q.live()) {
             let fates = RecipientFates {
                 delivered: u64::from(q.delivered),
                 bounced: u64::from(q.bounced),
-                queued: q.pending.len() as u64,
+                queued: q.pending() as u64,
             };
             let tag = self.tag_of(q);
             sink.observe(
@@ -483,7 +447,7 @@ impl MtaRuntime {
                     tag,
                     fates,
                     delay: None,
-                    age: horizon.saturating_since(q.retry.birth),
+                    age: horizon.saturating_since(q.birth),
                 },
             );
         }
@@ -495,7 +459,7 @@ impl MtaRuntime {
             sender: q.sender,
             tenant: self.tenant,
             mta: self.mta,
-            notification: q.notification,
+            notification: q.notification(),
         }
     }
 
@@ -530,7 +494,7 @@ impl MtaRuntime {
             return;
         };
         group.next += 1;
-        if self.slots.get(due.msg as usize).is_some_and(|q| q.live) {
+        if self.queue.is_live(due.msg) {
             self.ready.push_back(due.msg);
         }
         self.dispatch(relay, now, envelopes, sink);
@@ -542,27 +506,6 @@ impl MtaRuntime {
                 self.deferred.remove(&now);
             }
         }
-    }
-
-    fn allocate(&mut self) -> u32 {
-        if let Some(slot) = self.free_slots.pop() {
-            return slot;
-        }
-        self.slots.push(Queued {
-            retry: RetryState::new(SimTime::ZERO),
-            size: 0,
-            pending: SmallVec::new(),
-            sender: 0,
-            from: 0,
-            bounce_to: NO_REPORT,
-            delivered: 0,
-            bounced: 0,
-            live: false,
-            notification: false,
-            deferred_once: false,
-            bounce_local: false,
-        });
-        (self.slots.len() - 1) as u32
     }
 
     fn conn_mut(&mut self, conn: u32, generation: u32) -> Option<&mut Conn> {
@@ -602,7 +545,7 @@ impl MtaRuntime {
             if now < self.down_until {
                 // M1: the destination is down until the next queue run.
                 self.ready.pop_front();
-                let n = self.slots[msg as usize].pending.len();
+                let n = self.queue.pending(msg).len();
                 self.fates.clear();
                 self.fates.resize(n, Fate::Deferred);
                 self.after_attempt(relay, now, msg, FailureKind::Connection, envelopes, sink);
@@ -629,7 +572,7 @@ impl MtaRuntime {
                 continue;
             }
             self.ready.pop_front();
-            let tag = self.tag_of(&self.slots[msg as usize]);
+            let tag = self.tag_of(self.queue.message(msg));
             let id = sink.next_connection();
             let opened = {
                 let mut report = Reporting {
@@ -662,7 +605,7 @@ impl MtaRuntime {
                     self.deliver(relay, now, conn, msg, setup, envelopes, sink);
                 }
                 Err(failure) => {
-                    let n = self.slots[msg as usize].pending.len();
+                    let n = self.queue.pending(msg).len();
                     let fate = match failure {
                         ConnectFailure::Refusal(fate) => fate,
                         ConnectFailure::Refused | ConnectFailure::SiteFailure => Fate::Deferred,
@@ -729,11 +672,10 @@ impl MtaRuntime {
         envelopes: &Envelopes,
         sink: &mut impl MtaSink,
     ) {
-        let tag = self.tag_of(&self.slots[msg as usize]);
+        let tag = self.tag_of(self.queue.message(msg));
         let c = self.conns[conn as usize]
             .as_mut()
             .expect("a live connection");
-        let q = &self.slots[msg as usize];
         let stats = {
             let mut report = Reporting {
                 out: &mut *sink,
@@ -745,8 +687,8 @@ impl MtaRuntime {
                 now,
                 &mut c.session,
                 &self.client,
-                envelopes.get(q.from),
-                &q.pending,
+                envelopes.get(self.queue.message(msg).from),
+                self.queue.pending(msg),
                 &mut self.fates,
                 &mut self.scratch,
                 &mut report,
@@ -755,7 +697,8 @@ impl MtaRuntime {
         c.busy = true;
         c.messages += 1;
         c.generation += 1;
-        let done = now + extra + self.client.delivery_time(q.size, stats.transactions);
+        let size = self.queue.size(msg);
+        let done = now + extra + self.client.delivery_time(size, stats.transactions);
         sink.schedule(
             done,
             MtaEvent::ConnectionDone {
@@ -788,13 +731,12 @@ impl MtaRuntime {
         sink: &mut impl MtaSink,
     ) {
         let lifetime = self.params.queue_lifetime;
-        let tag = self.tag_of(&self.slots[msg as usize]);
-        let q = &mut self.slots[msg as usize];
+        let tag = self.tag_of(self.queue.message(msg));
         let mut counts = AttemptCounts::default();
-        let mut bounced_now = 0u64;
         let mut i = 0;
-        q.pending.retain(|_| {
-            let fate = self.fates[i];
+        let fates = &self.fates;
+        self.queue.retain_pending(msg, |_| {
+            let fate = fates[i];
             i += 1;
             match fate {
                 Fate::Delivered => counts.accepted_rcpts += 1,
@@ -803,59 +745,61 @@ impl MtaRuntime {
             }
             fate == Fate::Deferred
         });
+        let q = self.queue.get_mut(msg);
         counts.accepted_msgs = u64::from(counts.accepted_rcpts > 0);
         // A message's recipients still pending after an attempt were all deferred
         // in it, so an attempt before any deferral is the message's first.
-        if !q.deferred_once {
+        if !q.deferred_once() {
             counts.first_attempt_rcpts =
                 counts.accepted_rcpts + counts.deferred_rcpts + counts.rejected_rcpts;
+            if counts.deferred_rcpts > 0 {
+                q.set_deferred_once();
+                counts.newly_deferred_rcpts = counts.deferred_rcpts;
+            }
         }
-        if counts.deferred_rcpts > 0 && !q.deferred_once {
-            q.deferred_once = true;
-            counts.newly_deferred_rcpts = counts.deferred_rcpts;
-        }
-        q.delivered += counts.accepted_rcpts as u32;
-        q.bounced += counts.rejected_rcpts as u32;
-        bounced_now += counts.rejected_rcpts;
+        // At most 10,000 recipients per message: the counts fit 16 bits.
+        q.delivered += counts.accepted_rcpts as u16;
+        q.bounced += counts.rejected_rcpts as u16;
+        let mut bounced_now = counts.rejected_rcpts;
+        let birth = q.birth;
         sink.observe(
             now,
             &Observation::Attempt {
                 tag,
                 counts: &counts,
-                arrived: q.retry.birth,
+                arrived: birth,
             },
         );
-        let mut done = q.pending.is_empty();
+        let mut done = q.pending() == 0;
         if !done {
             // M4: at the queue lifetime (or past an Exim rule), the rest bounce.
-            let next = if now.saturating_since(q.retry.birth) >= lifetime {
+            let next = if now.saturating_since(birth) >= lifetime {
                 None
             } else {
-                self.params.retry.after_failure(&mut q.retry, now, kind)
+                let mut retry = self.queue.retry(msg);
+                let next = self.params.retry.after_failure(&mut retry, now, kind);
+                self.queue.set_retry(msg, retry);
+                next
             };
             match next {
                 Some(t) => self.defer(msg, t.max(now), sink),
                 None => {
-                    let n = q.pending.len();
-                    q.bounced += n as u32;
-                    bounced_now += n as u64;
-                    q.pending.clear();
+                    bounced_now += u64::from(self.queue.bounce_pending(msg));
                     done = true;
                 }
             }
         }
-        let q = &mut self.slots[msg as usize];
-        let bounce_to = (q.bounce_to != NO_REPORT).then_some((q.bounce_to, q.bounce_local));
+        let q = self.queue.message(msg);
+        let bounce_to = (q.bounce_to != NO_REPORT).then_some((q.bounce_to, q.bounce_local()));
         let fates = RecipientFates {
             delivered: u64::from(q.delivered),
             bounced: u64::from(q.bounced),
-            queued: q.pending.len() as u64,
+            queued: q.pending() as u64,
         };
         if done {
-            let age = now.saturating_since(q.retry.birth);
+            let age = now.saturating_since(birth);
             let delay = (fates.delivered > 0).then_some(age);
-            q.live = false;
-            self.free_slots.push(msg);
+            self.queue.remove(msg);
             sink.observe(
                 now,
                 &Observation::Settled {

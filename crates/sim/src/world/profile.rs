@@ -176,6 +176,12 @@ impl RetryPolicy {
         }
     }
 
+    /// Whether the policy reads a message's `first_failure`, `last_try` and
+    /// `predicted_gap` (only Exim's rules do): the queue keeps them only then.
+    pub fn reads_failure_times(&self) -> bool {
+        matches!(self, RetryPolicy::Rules { .. })
+    }
+
     /// The queue-run period, for profiles that have one.
     pub fn queue_run(&self) -> Option<SimDuration> {
         match self {
