@@ -108,8 +108,8 @@ recipients = 3
 "#;
 
 /// Memory: the estimate against the peak resident memory of `relaysim run` (which
-/// prints both), where memory is mostly one thing: a queue of some 200,000 messages
-/// (100 licences pass 900 recipients per 10 minutes, 20 messages a second arrive),
+/// prints both), where memory is mostly one thing: a queue of some 400,000 messages
+/// (100 licences pass 900 recipients per 10 minutes, 40 messages a second arrive),
 /// and 300,000 idle registered users of a `users_pattern`.
 #[test]
 fn the_memory_estimate_is_within_a_factor_of_two_of_the_peak() {
@@ -120,7 +120,7 @@ fn the_memory_estimate_is_within_a_factor_of_two_of_the_peak() {
             "licences = 100\nusers_pattern = { count = 300000, pattern = \"u{n}@t.example\" }\n",
         )
         .replace("rate = \"10/s\"", "rate = \"10/h\"");
-    let deep_queue = QUEUE_PILE.replace("rate = \"10/s\"", "rate = \"20/s\"");
+    let deep_queue = QUEUE_PILE.replace("rate = \"10/s\"", "rate = \"40/s\"");
     for (name, text) in [("queue", deep_queue), ("users", many_users)] {
         let (peak, estimated) = peak_and_estimate(&text);
         assert!(

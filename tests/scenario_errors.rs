@@ -848,11 +848,12 @@ fn e44_dos_thresholds_have_ranges() {
 #[test]
 fn e45_runaway_memory_is_refused_before_the_run() {
     // 100 licences pass 900 recipients per 10 minutes; 16 senders at 450 messages a
-    // second pile up deferred mail for the 2.4 hours until the day limit (Q4).
+    // second of 30 recipients pile up deferred mail for the 2.4 hours until the day
+    // limit (Q4).
     let mut text = replace_line(3, "duration = \"3h\"");
     for i in 0..16 {
         text.push_str(&format!(
-            "\n[[sender]]\nid = \"load{i}\"\nmta = \"m\"\nenvelope_from = [\"a@acme.example\"]\nrate = \"450/s\"\nrecipients = 3\n"
+            "\n[[sender]]\nid = \"load{i}\"\nmta = \"m\"\nenvelope_from = [\"a@acme.example\"]\nrate = \"450/s\"\nrecipients = 30\n"
         ));
     }
     let text = text.replace("licences = 10", "licences = 100");

@@ -44,10 +44,13 @@ mod cost {
     /// A registered user: its address in the directory and its empty quota windows
     /// (a million users of a `users_pattern`, idle, peak at 691 MB).
     pub const USER: f64 = 700.0;
-    /// A queued message: its 96-byte slot (recipients inline up to four), its
-    /// 12-byte place in a queue run and the vectors' spare capacity (the 10,000-sender
-    /// SimPy scenario: 145 MB peak at 800,000 queued, ~30 MB of it everything else).
-    pub const QUEUED_MESSAGE: f64 = 150.0;
+    /// A queued message: its 32-byte slot, its 12-byte place in a queue run and
+    /// the vectors' spare room (the 10,000-sender SimPy scenario: 95 MB peak at
+    /// 800,000 queued messages of three recipients, about 40 MB of it everything else).
+    pub const QUEUED_MESSAGE: f64 = 56.0;
+    /// Each of its recipients still to deliver: 4 bytes in the recipient arena, and
+    /// its spare room.
+    pub const QUEUED_RECIPIENT: f64 = 6.0;
     /// A recipient in a registered user's Q2 window: a FIFO entry and a hash entry.
     pub const UNIQUE_RECIPIENT: f64 = 48.0;
     /// A rank of a Zipf alias table (8 bytes) and its build-time weight (8 bytes).
@@ -202,6 +205,7 @@ impl Model {
             })
             .collect();
         let mut peak_queue = 0.0;
+        let mut queue_bytes = 0.0;
         let mut windows = 0.0;
         for (t, tenant) in self.tenants.iter().enumerate() {
             let limits = EffectiveLimits::of_tenant(&self.relay.quota, tenant);
@@ -221,6 +225,8 @@ impl Model {
                 .max(burst_pile)
                 .min(limits.customer_day as f64 + steady_pile);
             peak_queue += pile / relayed_per_message;
+            queue_bytes +=
+                pile / relayed_per_message * cost::QUEUED_MESSAGE + pile * cost::QUEUED_RECIPIENT;
             // Q2 windows hold at most what the tenant relays in a day.
             let users = tenant.users.len() as f64;
             let per_day = (steady_rate[t] * limits.day_window.as_millis() as f64
@@ -254,7 +260,7 @@ impl Model {
                     + self.tenants.iter().map(|t| t.users.len()).sum::<usize>() as f64 * cost::USER
                     + self.mtas.len() as f64 * cost::MTA
                     + self.senders.len() as f64 * cost::SENDER,
-                queue: peak_queue * cost::QUEUED_MESSAGE,
+                queue: queue_bytes,
                 windows,
                 tables,
             },

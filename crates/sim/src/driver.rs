@@ -8,7 +8,7 @@ use rand_chacha::ChaCha12Rng;
 
 use crate::kernel::{EntityKind, EventQueue, Fnv1a, RandomStreams};
 use crate::world::client::MtaClient;
-use crate::world::mta::{Envelopes, MessageTag, MtaEvent, MtaRuntime, MtaSink, NewMessage};
+use crate::world::mta::{Envelopes, MessageTag, MtaEvent, MtaRuntime, MtaSink, NewMessage, Origin};
 use crate::world::profile::MtaParams;
 use crate::world::recipients::{RecipientSampler, RecipientSpace, TooManyRecipients};
 use crate::world::traffic::{ArrivalProcess, burst_time, draw_index, draw_recipients};
@@ -17,7 +17,7 @@ use relay::time::{SimDuration, SimTime};
 use relay::{RecipientId, Relay, Reply};
 use scenario::Model;
 use scenario::replay::ReplayRecipients;
-use scenario::values::EnvelopeSender;
+use scenario::values::{ByteSize, EnvelopeSender};
 
 use crate::{Observation, Observer, RunReport};
 
@@ -118,13 +118,12 @@ struct SenderState {
     rng: ChaCha12Rng,
     recipients: RecipientSampler,
     mta: usize,
-    tenant: usize,
     stop: SimTime,
-    /// Per envelope sender of the list: its number and where a bounce goes (M4).
-    from: Vec<(u32, Option<(relay::RecipientId, bool)>)>,
-    size: u64,
-    /// Replay senders: per row, its envelope sender (as in `from`) and its listed
-    /// recipients, if it lists them.
+    /// Per envelope sender of the list, the origin of its messages at its MTA
+    /// (`MtaRuntime::origin`: envelope sender, where a bounce goes (M4), size).
+    from: Vec<u32>,
+    /// Replay senders: per row, its origin (as in `from`, with the row's size) and
+    /// its listed recipients, if it lists them.
     replay: Vec<ReplayMessage>,
 }
 
@@ -143,34 +142,10 @@ impl SenderState {
         }
         routed_elsewhere
     }
-
-    /// A message of this sender for its MTA.
-    fn message<'b>(
-        &self,
-        sender: u32,
-        (from, bounce_to): (u32, Option<(RecipientId, bool)>),
-        size: u64,
-        recipients: &'b [RecipientId],
-        routed_elsewhere: u32,
-    ) -> NewMessage<'b> {
-        NewMessage {
-            tag: MessageTag {
-                sender,
-                tenant: self.tenant as u32,
-                mta: self.mta as u32,
-                notification: false,
-            },
-            from,
-            bounce_to,
-            size,
-            recipients,
-            routed_elsewhere,
-        }
-    }
 }
 
 struct ReplayMessage {
-    from: (u32, Option<(RecipientId, bool)>),
+    from: u32,
     /// The listed recipients, each with whether the MTA routes it elsewhere (M5).
     recipients: Vec<(RecipientId, bool)>,
 }
@@ -267,23 +242,41 @@ pub fn run_with_tables(
     let mut senders: Vec<SenderState> = Vec::with_capacity(model.senders.len());
     for (index, sender) in model.senders.iter().enumerate() {
         let mta = sender.mta.0 as usize;
-        let client = &mtas[mta].client;
-        let mut envelope = |f: &EnvelopeSender| {
+        let tag = MessageTag {
+            sender: index as u32,
+            tenant: sender.tenant.0,
+            mta: mta as u32,
+            notification: false,
+        };
+        // The origin of a message from `f` of `size` (M4: its bounce address, and
+        // whether the MTA delivers reports to it itself, M5).
+        let mut origin = |mta: &mut MtaRuntime, f: &EnvelopeSender, size: Option<ByteSize>| {
             let bounce_to = match f {
                 EnvelopeSender::Null => None,
                 EnvelopeSender::Address(a) => space.of_envelope_address(&a.0).map(|id| {
                     let domain = scenario::values::DomainName(a.domain().to_string());
-                    (id, client.routes_elsewhere(&domain))
+                    (id, mta.client.routes_elsewhere(&domain))
                 }),
             };
-            (envelopes.intern(f, &relay), bounce_to)
+            let from = envelopes.intern(f, &relay);
+            let size = size.map_or(sender.message_size, |s| s.0);
+            mta.origin(Origin {
+                tag,
+                from,
+                bounce_to,
+                size,
+            })
         };
-        let from = sender.envelope_from.iter().map(&mut envelope).collect();
+        let from = sender
+            .envelope_from
+            .iter()
+            .map(|f| origin(&mut mtas[mta], f, None))
+            .collect();
         let replay_rows = sender.traffic.replay_rows();
         let replay = replay_rows
             .iter()
             .map(|row| ReplayMessage {
-                from: envelope(&row.from),
+                from: origin(&mut mtas[mta], &row.from, row.size),
                 recipients: match &row.recipients {
                     ReplayRecipients::Count(_) => Vec::new(),
                     ReplayRecipients::Addresses(list) => list
@@ -293,12 +286,13 @@ pub fn run_with_tables(
                                 .of_envelope_address(&a.0)
                                 .expect("replay addresses are numbered");
                             let domain = scenario::values::DomainName(a.domain().to_string());
-                            (id, client.routes_elsewhere(&domain))
+                            (id, mtas[mta].client.routes_elsewhere(&domain))
                         })
                         .collect(),
                 },
             })
             .collect();
+        let client = &mtas[mta].client;
         let mut state = SenderState {
             process: ArrivalProcess::for_sender(sender),
             rng: streams.stream(EntityKind::Sender, &Model::stream_name(sender)),
@@ -309,10 +303,8 @@ pub fn run_with_tables(
                 &mut zipf_tables,
             ),
             mta,
-            tenant: sender.tenant.0 as usize,
             stop: SimTime::ZERO + sender.stop,
             from,
-            size: sender.message_size,
             replay,
         };
         let id = index as u32;
@@ -338,6 +330,9 @@ pub fn run_with_tables(
             }
         }
         senders.push(state);
+    }
+    for m in &mut mtas {
+        m.origins_numbered();
     }
 
     // Source IPs and the MTAs sending from each, to check that DoS protection counts
@@ -448,8 +443,7 @@ pub fn run_with_tables(
                         routed
                     }
                 };
-                let size = r.size.map_or(state.size, |s| s.0);
-                Some((sender, from, size, routed_elsewhere))
+                Some((sender, from, routed_elsewhere))
             }
             Event::Arrival { sender } | Event::BurstMessage { sender, .. } => {
                 let spec = &model.senders[sender as usize];
@@ -480,15 +474,20 @@ pub fn run_with_tables(
                 let count = draw_recipients(&spec.recipients, &mut state.rng);
                 to_relay.clear();
                 let routed_elsewhere = state.draw_recipients(count, &mut to_relay);
-                Some((sender, from, state.size, routed_elsewhere))
+                Some((sender, from, routed_elsewhere))
             }
         };
         // A sender handed a message to its MTA: `to_relay` holds its relay-bound
         // recipients.
-        if let Some((sender, from, size, routed_elsewhere)) = offered {
+        if let Some((sender, origin, routed_elsewhere)) = offered {
             let state = &senders[sender as usize];
-            let message = state.message(sender, from, size, &to_relay, routed_elsewhere);
-            let (tag, recipients) = (message.tag, to_relay.len() as u32);
+            let message = NewMessage {
+                origin,
+                recipients: &to_relay,
+                routed_elsewhere,
+            };
+            let tag = mtas[state.mta].origin_of(origin).tag;
+            let recipients = to_relay.len() as u32;
             sink.observe(now, &Observation::Offered { tag, recipients });
             sink.mta = state.mta as u32;
             mtas[state.mta].submit(&mut relay, now, message, &envelopes, &mut sink);

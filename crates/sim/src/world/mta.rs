@@ -30,14 +30,14 @@ use smallvec::SmallVec;
 
 use super::client::{self, ConnectFailure, Envelope, Fate, MtaClient, Reporting, Scratch};
 use super::profile::{FailureKind, MtaParams, SiteHealth};
-use super::queue_store::{Arrival, NO_REPORT, QueueStore, Queued};
+use super::queue_store::{QueueStore, Queued};
 use crate::{Observation, Observer};
 use relay::time::{SimDuration, SimTime};
 use relay::{RecipientId, Relay, Session};
 use scenario::values::EnvelopeSender;
 
 /// Whose message it is, for counting.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct MessageTag {
     pub sender: u32,
     pub tenant: u32,
@@ -147,15 +147,32 @@ impl Envelopes {
     }
 }
 
-/// A message handed to the MTA.
-#[derive(Clone, Copy, Debug)]
-pub struct NewMessage<'a> {
+/// What a message's sender fixes when it hands the message over. An MTA numbers its
+/// origins before the run (`MtaRuntime::origin`: one per sender and envelope sender,
+/// and per size a replay file gives), so a queued message names all of this with one
+/// number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Origin {
     pub tag: MessageTag,
     pub from: u32,
     /// Where a non-delivery report goes (`None`: the empty sender, no report), and
     /// whether the MTA delivers it itself (the sender's domain is routed elsewhere).
     pub bounce_to: Option<(RecipientId, bool)>,
     pub size: u64,
+}
+
+/// An origin and the origin of the non-delivery reports its bounces cause (M4).
+#[derive(Clone, Copy, Debug)]
+struct OriginEntry {
+    origin: Origin,
+    report: u32,
+}
+
+/// A message handed to the MTA.
+#[derive(Clone, Copy, Debug)]
+pub struct NewMessage<'a> {
+    /// Its origin's number (`MtaRuntime::origin`).
+    pub origin: u32,
     /// Recipients bound for the relay.
     pub recipients: &'a [RecipientId],
     /// Recipients the MTA routes elsewhere (M5): delivered without the relay.
@@ -210,6 +227,10 @@ pub struct MtaRuntime {
     mta: u32,
     tenant: u32,
     queue: QueueStore,
+    origins: Vec<OriginEntry>,
+    /// `origins` by value, to number each once (during set-up; empty after
+    /// `origins_numbered`).
+    origin_numbers: rustc_hash::FxHashMap<Origin, u32>,
     ready: VecDeque<u32>,
     /// Deferred messages by the instant they are due (M2). A retry does not wait in
     /// the kernel's queue: the messages due at one instant are one queue run, as in
@@ -234,6 +255,8 @@ impl MtaRuntime {
         MtaRuntime {
             concurrency: params.initial_concurrency,
             queue: QueueStore::new(params.retry.reads_failure_times()),
+            origins: Vec::new(),
+            origin_numbers: Default::default(),
             client,
             params,
             mta,
@@ -248,6 +271,48 @@ impl MtaRuntime {
             fates: Vec::new(),
             scratch: Scratch::default(),
         }
+    }
+
+    /// The number of `origin` (numbered on first sight, with the origin of its
+    /// non-delivery reports): for set-up, not for every message.
+    pub fn origin(&mut self, origin: Origin) -> u32 {
+        if let Some(&n) = self.origin_numbers.get(&origin) {
+            return n;
+        }
+        debug_assert_eq!(
+            (origin.tag.mta, origin.tag.tenant),
+            (self.mta, self.tenant),
+            "a message of this MTA"
+        );
+        let report = match origin.bounce_to {
+            Some(_) if !origin.tag.notification => self.origin(Origin {
+                tag: MessageTag {
+                    notification: true,
+                    ..origin.tag
+                },
+                from: Envelopes::NULL,
+                bounce_to: None,
+                size: NOTIFICATION_SIZE,
+            }),
+            // A report that bounces is dropped (it is not reported again).
+            _ => NO_ORIGIN,
+        };
+        let n = u32::try_from(self.origins.len()).expect("fewer than 2³² origins");
+        self.origins.push(OriginEntry { origin, report });
+        self.origin_numbers.insert(origin, n);
+        n
+    }
+
+    /// Every origin is numbered (set-up is over): the index by value is let go (a
+    /// population of 100,000 has 200,000 origins).
+    pub fn origins_numbered(&mut self) {
+        self.origin_numbers = Default::default();
+        self.origins.shrink_to_fit();
+    }
+
+    /// The origin numbered `n`.
+    pub fn origin_of(&self, n: u32) -> &Origin {
+        &self.origins[n as usize].origin
     }
 
     /// Messages in the queue.
@@ -344,11 +409,12 @@ impl MtaRuntime {
         envelopes: &Envelopes,
         sink: &mut impl MtaSink,
     ) {
+        let tag = self.origins[message.origin as usize].origin.tag;
         let total = message.recipients.len() as u32 + message.routed_elsewhere;
         sink.observe(
             now,
             &Observation::Generated {
-                tag: message.tag,
+                tag,
                 recipients: total,
             },
         );
@@ -360,7 +426,7 @@ impl MtaRuntime {
             sink.observe(
                 now,
                 &Observation::Settled {
-                    tag: message.tag,
+                    tag,
                     fates,
                     delay: Some(SimDuration::ZERO),
                     age: SimDuration::ZERO,
@@ -368,25 +434,14 @@ impl MtaRuntime {
             );
             return;
         }
-        debug_assert_eq!(
-            (message.tag.mta, message.tag.tenant),
-            (self.mta, self.tenant),
-            "a message of this MTA"
-        );
         let slot = self.queue.queue(
             now,
-            &Arrival {
-                sender: message.tag.sender,
-                notification: message.tag.notification,
-                from: message.from,
-                bounce_to: message.bounce_to,
-                size: message.size,
-                recipients: message.recipients,
-                routed_elsewhere: message.routed_elsewhere,
-            },
+            message.origin,
+            message.recipients,
+            message.routed_elsewhere,
         );
         self.ready.push_back(slot);
-        let (mta, depth) = (message.tag.mta, self.queued());
+        let (mta, depth) = (tag.mta, self.queued());
         sink.observe(now, &Observation::QueueDepth { mta, depth });
         self.dispatch(relay, now, envelopes, sink);
     }
@@ -455,12 +510,7 @@ impl MtaRuntime {
 
     /// The tag a queued message is counted under.
     fn tag_of(&self, q: &Queued) -> MessageTag {
-        MessageTag {
-            sender: q.sender,
-            tenant: self.tenant,
-            mta: self.mta,
-            notification: q.notification(),
-        }
+        self.origins[q.origin as usize].origin.tag
     }
 
     /// M2: message `msg` is tried again at `at` (not before now), in the queue run of
@@ -687,7 +737,11 @@ impl MtaRuntime {
                 now,
                 &mut c.session,
                 &self.client,
-                envelopes.get(self.queue.message(msg).from),
+                envelopes.get(
+                    self.origins[self.queue.message(msg).origin as usize]
+                        .origin
+                        .from,
+                ),
                 self.queue.pending(msg),
                 &mut self.fates,
                 &mut self.scratch,
@@ -697,7 +751,9 @@ impl MtaRuntime {
         c.busy = true;
         c.messages += 1;
         c.generation += 1;
-        let size = self.queue.size(msg);
+        let size = self.origins[self.queue.message(msg).origin as usize]
+            .origin
+            .size;
         let done = now + extra + self.client.delivery_time(size, stats.transactions);
         sink.schedule(
             done,
@@ -790,7 +846,7 @@ impl MtaRuntime {
             }
         }
         let q = self.queue.message(msg);
-        let bounce_to = (q.bounce_to != NO_REPORT).then_some((q.bounce_to, q.bounce_local()));
+        let OriginEntry { origin, report } = self.origins[q.origin as usize];
         let fates = RecipientFates {
             delivered: u64::from(q.delivered),
             bounced: u64::from(q.bounced),
@@ -813,47 +869,28 @@ impl MtaRuntime {
             sink.observe(now, &Observation::QueueDepth { mta, depth });
         }
         if bounced_now > 0
-            && !tag.notification
-            && let Some((to, local)) = bounce_to
+            && report != NO_ORIGIN
+            && let Some((to, local)) = origin.bounce_to
         {
-            self.notify(relay, now, tag, to, local, envelopes, sink);
+            let report = NewMessage {
+                origin: report,
+                recipients: if local {
+                    &[]
+                } else {
+                    std::slice::from_ref(&to)
+                },
+                routed_elsewhere: u32::from(local),
+            };
+            self.submit(relay, now, report, envelopes, sink);
         }
-    }
-
-    /// M4: a non-delivery report to the original sender.
-    #[allow(clippy::too_many_arguments)]
-    fn notify(
-        &mut self,
-        relay: &mut Relay,
-        now: SimTime,
-        cause: MessageTag,
-        to: RecipientId,
-        local: bool,
-        envelopes: &Envelopes,
-        sink: &mut impl MtaSink,
-    ) {
-        let tag = MessageTag {
-            notification: true,
-            ..cause
-        };
-        let report = NewMessage {
-            tag,
-            from: Envelopes::NULL,
-            bounce_to: None,
-            size: NOTIFICATION_SIZE,
-            recipients: if local {
-                &[]
-            } else {
-                std::slice::from_ref(&to)
-            },
-            routed_elsewhere: u32::from(local),
-        };
-        self.submit(relay, now, report, envelopes, sink);
     }
 }
 
 /// The size of a non-delivery report.
 const NOTIFICATION_SIZE: u64 = 5_000;
+
+/// `OriginEntry::report` of an origin whose bounces are reported to no one.
+const NO_ORIGIN: u32 = u32::MAX;
 
 #[cfg(test)]
 mod tests {
@@ -990,7 +1027,7 @@ helo = "mx.acme.example"
         fn submit(&mut self, at: SimTime, bounce_to: Option<(RecipientId, bool)>) {
             self.run_until(at);
             let recipients = [RecipientId(7)];
-            let message = NewMessage {
+            let origin = self.mta.origin(Origin {
                 tag: MessageTag {
                     sender: 0,
                     tenant: 0,
@@ -1000,6 +1037,9 @@ helo = "mx.acme.example"
                 from: self.from,
                 bounce_to,
                 size: 10_000,
+            });
+            let message = NewMessage {
+                origin,
                 recipients: &recipients,
                 routed_elsewhere: 0,
             };

@@ -1,16 +1,16 @@
 //! The messages an MTA holds, kept small. A day of traffic held back by Q5 leaves
 //! hundreds of thousands of deferred messages in one queue (the 10,000-sender SimPy
 //! scenario: 800,000 at the deepest), so their memory is most of a run's: a message
-//! is 48 bytes, its pending recipients sit in one arena, 4 bytes each, instead of a
-//! vector of its own (a heap block of at least 32 bytes beyond four inline), and the
-//! failure times only Exim's retry rules read are kept only for an MTA with them
-//! (12 bytes more).
+//! is 32 bytes: what its sender fixed (tag, envelope sender, bounce address, size)
+//! is one number, its origin (`mta::Origin`); its pending recipients sit in one
+//! arena, 4 bytes each, instead of a vector of its own (a heap block of at least 32
+//! bytes beyond four inline); and the failure times only Exim's retry rules read are
+//! kept only for an MTA with them (12 bytes more).
 //!
 //! Compact forms are exact: counts are 16 bits because a message has at most
-//! `MAX_RECIPIENTS_PER_MESSAGE` (10,000) recipients; sizes and retry times (in
-//! milliseconds after the message's arrival) are 32 bits, and a message whose size
-//! is 4 GiB or more, or that is retried for 49.7 days or more, keeps the whole value
-//! in a side table.
+//! `MAX_RECIPIENTS_PER_MESSAGE` (10,000) recipients; retry times (in milliseconds
+//! after the message's arrival) are 32 bits, and a message retried for 49.7 days or
+//! more keeps its whole retry state in a side table.
 
 use std::collections::BTreeMap;
 
@@ -18,7 +18,7 @@ use super::profile::RetryState;
 use relay::RecipientId;
 use relay::time::{SimDuration, SimTime};
 
-/// A message in the queue (48 bytes).
+/// A message in the queue (32 bytes).
 #[derive(Clone, Debug)]
 pub(super) struct Queued {
     /// When it arrived (M4's queue lifetime runs from here).
@@ -26,13 +26,8 @@ pub(super) struct Queued {
     /// Failed attempts, and those without a session (`RetryState`).
     failures: u16,
     connection_failures: u16,
-    /// Its size in bytes, unless `BIG` (then in `QueueStore::big_sizes`).
-    size: u32,
-    pub sender: u32,
-    /// Its envelope sender's number (`Envelopes`).
-    pub from: u32,
-    /// Where a non-delivery report goes ([`NO_REPORT`]: the empty sender, none).
-    pub bounce_to: RecipientId,
+    /// What its sender fixed (`MtaRuntime::origin`).
+    pub origin: u32,
     /// Its recipients' place in the arena: `pending` of them are still to deliver,
     /// in a block of `block` (the number it was queued with).
     rcpt_at: u32,
@@ -44,17 +39,10 @@ pub(super) struct Queued {
     flags: u8,
 }
 
-/// `Queued::bounce_to` of a message whose failures are reported to no one.
-pub(super) const NO_REPORT: RecipientId = RecipientId(u32::MAX);
-
 const LIVE: u8 = 1;
-const NOTIFICATION: u8 = 2;
-const DEFERRED_ONCE: u8 = 4;
-const BOUNCE_LOCAL: u8 = 8;
+const DEFERRED_ONCE: u8 = 2;
 /// Its retry state is in `QueueStore::long_retries` (it did not fit).
-const LONG_RETRY: u8 = 16;
-/// Its size is in `QueueStore::big_sizes` (4 GiB or more).
-const BIG: u8 = 32;
+const LONG_RETRY: u8 = 4;
 
 impl Queued {
     fn flag(&self, f: u8) -> bool {
@@ -73,11 +61,6 @@ impl Queued {
         self.flag(LIVE)
     }
 
-    /// A non-delivery report (M4).
-    pub fn notification(&self) -> bool {
-        self.flag(NOTIFICATION)
-    }
-
     /// Some of its recipients were deferred before: every recipient still pending
     /// after an attempt was deferred in it, so each is counted once as deferred.
     pub fn deferred_once(&self) -> bool {
@@ -86,12 +69,6 @@ impl Queued {
 
     pub fn set_deferred_once(&mut self) {
         self.set_flag(DEFERRED_ONCE, true);
-    }
-
-    /// Its report is delivered by the MTA itself (M5: the sender's domain is routed
-    /// elsewhere).
-    pub fn bounce_local(&self) -> bool {
-        self.flag(BOUNCE_LOCAL)
     }
 
     /// Recipients still to deliver.
@@ -161,17 +138,6 @@ impl RecipientArena {
     }
 }
 
-/// A new message's particulars, as the queue keeps them.
-pub(super) struct Arrival<'a> {
-    pub sender: u32,
-    pub notification: bool,
-    pub from: u32,
-    pub bounce_to: Option<(RecipientId, bool)>,
-    pub size: u64,
-    pub recipients: &'a [RecipientId],
-    pub routed_elsewhere: u32,
-}
-
 /// An MTA's queued messages by slot number; free slots are reused.
 #[derive(Debug, Default)]
 pub(super) struct QueueStore {
@@ -184,8 +150,6 @@ pub(super) struct QueueStore {
     failure_times: Vec<FailureTimes>,
     /// Retry states whose counts (16 bits) or failure times (32) do not fit, by slot.
     long_retries: BTreeMap<u32, RetryState>,
-    /// Sizes that do not fit 32 bits, by slot.
-    big_sizes: BTreeMap<u32, u64>,
 }
 
 impl QueueStore {
@@ -229,36 +193,37 @@ impl QueueStore {
         self.slots.iter().enumerate().map(|(i, q)| (i as u32, q))
     }
 
-    /// Queues a message arriving at `now` (it has at least one recipient) and
-    /// returns its slot.
-    pub fn queue(&mut self, now: SimTime, m: &Arrival<'_>) -> u32 {
-        debug_assert!(!m.recipients.is_empty(), "a queued message has recipients");
+    /// Queues a message of `origin` arriving at `now` with `recipients` for the
+    /// relay (at least one) and returns its slot.
+    pub fn queue(
+        &mut self,
+        now: SimTime,
+        origin: u32,
+        recipients: &[RecipientId],
+        routed_elsewhere: u32,
+    ) -> u32 {
+        debug_assert!(!recipients.is_empty(), "a queued message has recipients");
         let count = |n: usize| {
             u16::try_from(n).expect("at most MAX_RECIPIENTS_PER_MESSAGE (10,000) recipients")
         };
-        let (bounce_to, bounce_local) = m.bounce_to.unwrap_or((NO_REPORT, false));
-        let mut q = Queued {
+        let q = Queued {
             birth: now,
             failures: 0,
             connection_failures: 0,
-            size: u32::try_from(m.size).unwrap_or(u32::MAX),
-            sender: m.sender,
-            from: m.from,
-            bounce_to,
-            rcpt_at: self.recipients.store(m.recipients),
-            block: count(m.recipients.len()),
-            pending: count(m.recipients.len()),
-            delivered: count(m.routed_elsewhere as usize),
+            origin,
+            rcpt_at: self.recipients.store(recipients),
+            block: count(recipients.len()),
+            pending: count(recipients.len()),
+            delivered: count(routed_elsewhere as usize),
             bounced: 0,
             flags: LIVE,
         };
-        q.set_flag(NOTIFICATION, m.notification);
-        q.set_flag(BOUNCE_LOCAL, bounce_local);
-        let big = u32::try_from(m.size).is_err();
-        q.set_flag(BIG, big);
-        let slot = match self.free_slots.pop() {
+        match self.free_slots.pop() {
             Some(slot) => {
                 self.slots[slot as usize] = q;
+                if self.keeps_failure_times {
+                    self.failure_times[slot as usize] = FailureTimes::default();
+                }
                 slot
             }
             None => {
@@ -268,23 +233,6 @@ impl QueueStore {
                 }
                 (self.slots.len() - 1) as u32
             }
-        };
-        if self.keeps_failure_times {
-            self.failure_times[slot as usize] = FailureTimes::default();
-        }
-        if big {
-            self.big_sizes.insert(slot, m.size);
-        }
-        slot
-    }
-
-    /// Message `slot`'s size in bytes.
-    pub fn size(&self, slot: u32) -> u64 {
-        let q = &self.slots[slot as usize];
-        if q.flag(BIG) {
-            self.big_sizes[&slot]
-        } else {
-            u64::from(q.size)
         }
     }
 
@@ -295,7 +243,6 @@ impl QueueStore {
         q.flags = 0;
         self.recipients.release(q.rcpt_at, q.block);
         self.long_retries.remove(&slot);
-        self.big_sizes.remove(&slot);
         self.free_slots.push(slot);
     }
 
@@ -385,32 +332,24 @@ impl QueueStore {
 mod tests {
     use super::*;
 
-    fn arrival(recipients: &[RecipientId]) -> Arrival<'_> {
-        Arrival {
-            sender: 7,
-            notification: false,
-            from: 3,
-            bounce_to: Some((RecipientId(9), true)),
-            size: 20_000,
-            recipients,
-            routed_elsewhere: 2,
-        }
+    /// Queues a message of origin 7 with two more recipients routed elsewhere.
+    fn queue(store: &mut QueueStore, at: u64, recipients: &[RecipientId]) -> u32 {
+        store.queue(SimTime(at), 7, recipients, 2)
     }
 
     #[test]
-    fn a_queued_message_is_48_bytes() {
-        assert_eq!(std::mem::size_of::<Queued>(), 48);
+    fn a_queued_message_is_32_bytes() {
+        assert_eq!(std::mem::size_of::<Queued>(), 32);
     }
 
     #[test]
     fn a_message_keeps_what_it_was_queued_with() {
         let mut store = QueueStore::new(true);
         let r = [RecipientId(1), RecipientId(2), RecipientId(3)];
-        let slot = store.queue(SimTime(5_000), &arrival(&r));
+        let slot = queue(&mut store, 5_000, &r);
         let q = store.get(slot).unwrap();
-        assert!(q.live() && q.bounce_local() && !q.notification() && !q.deferred_once());
-        assert_eq!((q.sender, q.from, q.bounce_to), (7, 3, RecipientId(9)));
-        assert_eq!(store.size(slot), 20_000);
+        assert!(q.live() && !q.deferred_once());
+        assert_eq!(q.origin, 7);
         assert_eq!((q.delivered, q.bounced), (2, 0));
         assert_eq!(store.pending(slot), &r);
         assert_eq!(store.retry(slot), RetryState::new(SimTime(5_000)));
@@ -421,7 +360,7 @@ mod tests {
     fn retain_keeps_the_order_and_bounce_takes_the_rest() {
         let mut store = QueueStore::new(true);
         let r: Vec<RecipientId> = (10..15).map(RecipientId).collect();
-        let slot = store.queue(SimTime(0), &arrival(&r));
+        let slot = queue(&mut store, 0, &r);
         store.retain_pending(slot, |i| i % 2 == 0);
         assert_eq!(
             store.pending(slot),
@@ -436,13 +375,13 @@ mod tests {
     fn blocks_and_slots_are_reused_by_messages_of_the_same_count() {
         let mut store = QueueStore::new(true);
         let three = [RecipientId(1), RecipientId(2), RecipientId(3)];
-        let a = store.queue(SimTime(0), &arrival(&three));
-        let b = store.queue(SimTime(0), &arrival(&three[..1]));
+        let a = queue(&mut store, 0, &three);
+        let b = queue(&mut store, 0, &three[..1]);
         store.remove(a);
         assert_eq!(store.len(), 1);
         assert!(!store.is_live(a));
         let other = [RecipientId(4), RecipientId(5), RecipientId(6)];
-        let c = store.queue(SimTime(1), &arrival(&other));
+        let c = queue(&mut store, 1, &other);
         assert_eq!(c, a, "the free slot");
         assert_eq!(store.recipients.ids.len(), 4, "the free block of three");
         assert_eq!(store.pending(c), &other);
@@ -450,34 +389,9 @@ mod tests {
     }
 
     #[test]
-    fn sizes_of_4_gib_and_more_are_kept_whole() {
-        let mut store = QueueStore::new(true);
-        let r = [RecipientId(1)];
-        let sizes = [0, u64::from(u32::MAX), u64::from(u32::MAX) + 1, 5 << 40];
-        let slots: Vec<u32> = sizes
-            .iter()
-            .map(|&size| {
-                store.queue(
-                    SimTime(0),
-                    &Arrival {
-                        size,
-                        ..arrival(&r)
-                    },
-                )
-            })
-            .collect();
-        for (&slot, &size) in slots.iter().zip(&sizes) {
-            assert_eq!(store.size(slot), size);
-        }
-        assert_eq!(store.big_sizes.len(), 2);
-        store.remove(slots[3]);
-        assert_eq!(store.big_sizes.len(), 1, "freed with its slot");
-    }
-
-    #[test]
     fn without_failure_times_only_the_counts_are_kept() {
         let mut store = QueueStore::new(false);
-        let slot = store.queue(SimTime(1_000), &arrival(&[RecipientId(1)]));
+        let slot = queue(&mut store, 1_000, &[RecipientId(1)]);
         let state = RetryState {
             first_failure: SimTime(61_000),
             failures: 3,
@@ -499,7 +413,7 @@ mod tests {
     #[test]
     fn retry_states_round_trip_exactly_short_and_long() {
         let mut store = QueueStore::new(true);
-        let slot = store.queue(SimTime(1_000), &arrival(&[RecipientId(1)]));
+        let slot = queue(&mut store, 1_000, &[RecipientId(1)]);
         let short = RetryState {
             birth: SimTime(1_000),
             first_failure: SimTime(61_000),
