@@ -722,7 +722,8 @@ impl MtaRuntime {
         envelopes: &Envelopes,
         sink: &mut impl MtaSink,
     ) {
-        let tag = self.tag_of(self.queue.message(msg));
+        let origin = self.origins[self.queue.message(msg).origin as usize].origin;
+        let tag = origin.tag;
         let c = self.conns[conn as usize]
             .as_mut()
             .expect("a live connection");
@@ -737,11 +738,7 @@ impl MtaRuntime {
                 now,
                 &mut c.session,
                 &self.client,
-                envelopes.get(
-                    self.origins[self.queue.message(msg).origin as usize]
-                        .origin
-                        .from,
-                ),
+                envelopes.get(origin.from),
                 self.queue.pending(msg),
                 &mut self.fates,
                 &mut self.scratch,
@@ -751,10 +748,7 @@ impl MtaRuntime {
         c.busy = true;
         c.messages += 1;
         c.generation += 1;
-        let size = self.origins[self.queue.message(msg).origin as usize]
-            .origin
-            .size;
-        let done = now + extra + self.client.delivery_time(size, stats.transactions);
+        let done = now + extra + self.client.delivery_time(origin.size, stats.transactions);
         sink.schedule(
             done,
             MtaEvent::ConnectionDone {
@@ -868,6 +862,8 @@ impl MtaRuntime {
             let (mta, depth) = (tag.mta, self.queued());
             sink.observe(now, &Observation::QueueDepth { mta, depth });
         }
+        // M4: a non-delivery report to the original sender, through the relay unless
+        // the MTA routes the sender's domain elsewhere (M5).
         if bounced_now > 0
             && report != NO_ORIGIN
             && let Some((to, local)) = origin.bounce_to

@@ -10,7 +10,7 @@
 //! Compact forms are exact: counts are 16 bits because a message has at most
 //! `MAX_RECIPIENTS_PER_MESSAGE` (10,000) recipients; retry times (in milliseconds
 //! after the message's arrival) are 32 bits, and a message retried for 49.7 days or
-//! more keeps its whole retry state in a side table.
+//! more, or 65,536 times, keeps its whole retry state in a side table.
 
 use std::collections::BTreeMap;
 
