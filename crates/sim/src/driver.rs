@@ -121,7 +121,7 @@ struct SenderState {
     stop: SimTime,
     /// Per envelope sender of the list, the origin of its messages at its MTA
     /// (`MtaRuntime::origin`: envelope sender, where a bounce goes (M4), size).
-    from: Vec<u32>,
+    origins: Vec<u32>,
     /// Replay senders: per row, its origin (as in `from`, with the row's size) and
     /// its listed recipients, if it lists them.
     replay: Vec<ReplayMessage>,
@@ -145,7 +145,7 @@ impl SenderState {
 }
 
 struct ReplayMessage {
-    from: u32,
+    origin: u32,
     /// The listed recipients, each with whether the MTA routes it elsewhere (M5).
     recipients: Vec<(RecipientId, bool)>,
 }
@@ -267,7 +267,7 @@ pub fn run_with_tables(
                 size,
             })
         };
-        let from = sender
+        let origins = sender
             .envelope_from
             .iter()
             .map(|f| origin(&mut mtas[mta], f, None))
@@ -276,7 +276,7 @@ pub fn run_with_tables(
         let replay = replay_rows
             .iter()
             .map(|row| ReplayMessage {
-                from: origin(&mut mtas[mta], &row.from, row.size),
+                origin: origin(&mut mtas[mta], &row.from, row.size),
                 recipients: match &row.recipients {
                     ReplayRecipients::Count(_) => Vec::new(),
                     ReplayRecipients::Addresses(list) => list
@@ -304,7 +304,7 @@ pub fn run_with_tables(
             ),
             mta,
             stop: SimTime::ZERO + sender.stop,
-            from,
+            origins,
             replay,
         };
         let id = index as u32;
@@ -427,7 +427,7 @@ pub fn run_with_tables(
                     sink.queue.schedule(SimTime::ZERO + next.at, e);
                 }
                 let r = &rows[row as usize];
-                let from = state.replay[row as usize].from;
+                let origin = state.replay[row as usize].origin;
                 to_relay.clear();
                 let routed_elsewhere = match &r.recipients {
                     ReplayRecipients::Count(n) => state.draw_recipients(*n, &mut to_relay),
@@ -443,7 +443,7 @@ pub fn run_with_tables(
                         routed
                     }
                 };
-                Some((sender, from, routed_elsewhere))
+                Some((sender, origin, routed_elsewhere))
             }
             Event::Arrival { sender } | Event::BurstMessage { sender, .. } => {
                 let spec = &model.senders[sender as usize];
@@ -470,11 +470,11 @@ pub fn run_with_tables(
                     }
                     _ => {}
                 }
-                let from = state.from[draw_index(state.from.len(), &mut state.rng)];
+                let origin = state.origins[draw_index(state.origins.len(), &mut state.rng)];
                 let count = draw_recipients(&spec.recipients, &mut state.rng);
                 to_relay.clear();
                 let routed_elsewhere = state.draw_recipients(count, &mut to_relay);
-                Some((sender, from, routed_elsewhere))
+                Some((sender, origin, routed_elsewhere))
             }
         };
         // A sender handed a message to its MTA: `to_relay` holds its relay-bound
