@@ -39,7 +39,8 @@ pub fn validate(paths: &[PathBuf]) -> ExitCode {
     }
 }
 
-/// `1 tenant`, `2 tenants`.
+/// `1 tenant`, `2 tenants`, `10,000 senders`.
 fn count(n: usize, what: &str) -> String {
-    format!("{n} {what}{}", if n == 1 { "" } else { "s" })
+    let plural = if n == 1 { "" } else { "s" };
+    format!("{} {what}{plural}", super::group_thousands(n as u64))
 }
