@@ -108,7 +108,7 @@ recipients = 3
 "#;
 
 /// Memory: the estimate against the peak resident memory of `relaysim run` (which
-/// prints both), where memory is mostly one thing: a queue of some 400,000 messages
+/// prints both), where memory is mostly one thing: a queue of some 340,000 messages
 /// (100 licences pass 900 recipients per 10 minutes, 40 messages a second arrive),
 /// and 300,000 idle registered users of a `users_pattern`.
 #[test]
