@@ -223,7 +223,8 @@ struct Conn {
 pub struct MtaRuntime {
     pub client: MtaClient,
     pub params: MtaParams,
-    /// The MTA's number and its tenant's (every message here is tagged with them).
+    /// The MTA's number and its tenant's: every origin it numbers carries them
+    /// (checked in debug builds).
     mta: u32,
     tenant: u32,
     queue: QueueStore,
@@ -513,6 +514,11 @@ impl MtaRuntime {
         self.origins[q.origin as usize].origin.tag
     }
 
+    /// The origin of queued message `msg`, with the origin of its reports.
+    fn entry_of(&self, msg: u32) -> OriginEntry {
+        self.origins[self.queue.message(msg).origin as usize]
+    }
+
     /// M2: message `msg` is tried again at `at` (not before now), in the queue run of
     /// that instant; it takes its place in the run's order now.
     fn defer(&mut self, msg: u32, at: SimTime, sink: &mut impl MtaSink) {
@@ -622,7 +628,7 @@ impl MtaRuntime {
                 continue;
             }
             self.ready.pop_front();
-            let tag = self.tag_of(self.queue.message(msg));
+            let tag = self.entry_of(msg).origin.tag;
             let id = sink.next_connection();
             let opened = {
                 let mut report = Reporting {
@@ -722,7 +728,7 @@ impl MtaRuntime {
         envelopes: &Envelopes,
         sink: &mut impl MtaSink,
     ) {
-        let origin = self.origins[self.queue.message(msg).origin as usize].origin;
+        let origin = self.entry_of(msg).origin;
         let tag = origin.tag;
         let c = self.conns[conn as usize]
             .as_mut()
@@ -781,7 +787,8 @@ impl MtaRuntime {
         sink: &mut impl MtaSink,
     ) {
         let lifetime = self.params.queue_lifetime;
-        let tag = self.tag_of(self.queue.message(msg));
+        let OriginEntry { origin, report } = self.entry_of(msg);
+        let tag = origin.tag;
         let mut counts = AttemptCounts::default();
         let mut i = 0;
         let fates = &self.fates;
@@ -840,7 +847,6 @@ impl MtaRuntime {
             }
         }
         let q = self.queue.message(msg);
-        let OriginEntry { origin, report } = self.origins[q.origin as usize];
         let fates = RecipientFates {
             delivered: u64::from(q.delivered),
             bounced: u64::from(q.bounced),

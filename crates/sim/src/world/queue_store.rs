@@ -240,9 +240,11 @@ impl QueueStore {
     pub fn remove(&mut self, slot: u32) {
         let q = &mut self.slots[slot as usize];
         debug_assert!(q.live(), "a live message");
+        if q.flag(LONG_RETRY) {
+            self.long_retries.remove(&slot);
+        }
         q.flags = 0;
         self.recipients.release(q.rcpt_at, q.block);
-        self.long_retries.remove(&slot);
         self.free_slots.push(slot);
     }
 
@@ -285,10 +287,10 @@ impl QueueStore {
     /// Message `slot`'s retry state (without the failure times when the MTA's
     /// policy does not read them: they are then the message's arrival).
     pub fn retry(&self, slot: u32) -> RetryState {
-        if let Some(state) = self.long_retries.get(&slot) {
-            return *state;
-        }
         let q = &self.slots[slot as usize];
+        if q.flag(LONG_RETRY) {
+            return self.long_retries[&slot];
+        }
         let mut state = RetryState::new(q.birth);
         state.failures = u32::from(q.failures);
         state.connection_failures = u32::from(q.connection_failures);
