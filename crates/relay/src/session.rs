@@ -121,6 +121,26 @@ impl Relay {
         port: u16,
         opening: ClientOpening,
     ) -> Result<Session, Reply> {
+        let mut session = Session::ended();
+        self.connect_into(&mut session, now, ip, port, opening)?;
+        Ok(session)
+    }
+
+    /// [`Relay::connect`] into `session`, one that has ended ([`Session::ended`], or
+    /// closed by [`Session::end`]): a driver that keeps its sessions where they live
+    /// opens and ends them there, without moving them (or allocating).
+    pub fn connect_into(
+        &mut self,
+        session: &mut Session,
+        now: SimTime,
+        ip: IpAddr,
+        port: u16,
+        opening: ClientOpening,
+    ) -> Result<(), Reply> {
+        debug_assert!(
+            session.connection.is_none() && !session.reservation.is_open(),
+            "a session that has ended"
+        );
         if !self.policy.ports.contains(&port) {
             return Err(Reply::ConnectionRefused);
         }
@@ -130,7 +150,11 @@ impl Relay {
         }
         let connection = self.dos.connect(now, ip)?;
         let frontend = self.rng.random_range(0..self.frontends);
-        Ok(Session {
+        let mut list = std::mem::take(&mut session.reservation).into_list();
+        if list.capacity() == 0 {
+            list = self.spare_lists.pop().unwrap_or_default();
+        }
+        *session = Session {
             ip,
             frontend,
             tls: implicit,
@@ -139,9 +163,10 @@ impl Relay {
             helo_checked: false,
             messages: 0,
             auth_user: None,
-            reservation: Reservation::reusing(self.spare_lists.pop().unwrap_or_default()),
+            reservation: Reservation::reusing(list),
             attribution: None,
-        })
+        };
+        Ok(())
     }
 }
 
@@ -167,6 +192,25 @@ impl Relay {
 }
 
 impl Session {
+    /// A session that has ended without having begun: the place for
+    /// [`Relay::connect_into`] to open one. Every command gets `421`.
+    pub fn ended() -> Session {
+        Session {
+            ip: IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+            frontend: 0,
+            tls: false,
+            phase: Phase::Closed {
+                reply: Reply::Closing,
+            },
+            connection: None,
+            helo_checked: false,
+            messages: 0,
+            auth_user: None,
+            reservation: Reservation::default(),
+            attribution: None,
+        }
+    }
+
     /// False once the relay has closed the connection (D1).
     pub fn is_open(&self) -> bool {
         !matches!(self.phase, Phase::Closed { .. })
@@ -422,17 +466,23 @@ impl Session {
 
     /// QUIT (or a dropped connection): the open transaction ends, uncounted.
     pub fn quit(mut self, relay: &mut Relay, now: SimTime) -> Reply {
-        let reply = match self.phase {
+        let reply = self.end(relay, now);
+        if relay.spare_lists.len() < crate::service::SPARE_LISTS {
+            relay.spare_lists.push(self.reservation.into_list());
+        }
+        reply
+    }
+
+    /// [`Session::quit`], leaving the ended session where it is (its memory then
+    /// serves the next [`Relay::connect_into`]).
+    pub fn end(&mut self, relay: &mut Relay, now: SimTime) -> Reply {
+        match self.phase {
             Phase::Closed { reply } => reply,
             _ => {
                 self.close(relay, now, Reply::Closing);
                 Reply::Closing
             }
-        };
-        if relay.spare_lists.len() < crate::service::SPARE_LISTS {
-            relay.spare_lists.push(self.reservation.into_list());
         }
-        reply
     }
 
     /// The connection ends with `reply`: its transaction is released, DoS protection

@@ -1271,3 +1271,35 @@ fn d02_dropped_session_releases_its_connection() {
         "221 2.0.0 closing connection"
     );
 }
+
+/// D2: a session ended in place (`end`) gives its place back as `quit` does, and
+/// opened again in the same memory (`connect_into`) it is a new session: greeted
+/// afresh, its earlier transaction gone.
+#[test]
+fn d02_a_session_ended_in_place_opens_again_as_new() {
+    let mut model = Model::parse("t.toml", &format!("{BASE}{ACME}")).unwrap();
+    model.relay.dos.max_concurrent_per_ip = 1;
+    let mut r = Relay::new(&model.relay, &model.tenants, ChaCha12Rng::seed_from_u64(1));
+    let ip = "192.0.2.1".parse().unwrap();
+    let mut s = relay::Session::ended();
+    assert!(!s.is_open());
+    r.connect_into(&mut s, secs(0), ip, 25, PlainSmtp).unwrap();
+    assert_eq!(s.phase(), Phase::Connected);
+    s.helo_command(&mut r, secs(0), HeloVerb::Ehlo, "mail.acme.example");
+    assert!(
+        r.connect(secs(0), ip, 25, PlainSmtp).is_err(),
+        "one at a time"
+    );
+    assert_eq!(
+        s.end(&mut r, secs(0)).to_string(),
+        "221 2.0.0 closing connection"
+    );
+    assert!(!s.is_open());
+    r.connect_into(&mut s, secs(1), ip, 25, PlainSmtp)
+        .expect("the ended session's place is free");
+    assert_eq!(s.phase(), Phase::Connected, "greeted afresh");
+    assert_eq!(
+        s.quit(&mut r, secs(1)).to_string(),
+        "221 2.0.0 closing connection"
+    );
+}

@@ -18,6 +18,7 @@
 //! A limit that refuses something is **hit**; it is **cleared** at the instant its
 //! window (committed items) has room again. Both are `LimitEvent`s, in time order.
 
+mod key;
 pub mod unique;
 pub mod usage;
 pub mod window;
@@ -31,6 +32,7 @@ use crate::limit::{LimitChange, LimitEvent, LimitKey, LimitKind, Subject};
 use crate::limits::EffectiveLimits;
 use crate::reply::Reply;
 use crate::time::SimTime;
+use key::QuotaKey;
 use unique::{RecipientId, UniqueWindow};
 use usage::{Busiest, CustomerMeter, Fullest, UserMeter, UserMeters, WindowUsage};
 use window::{CountWindow, ExpiryClock};
@@ -182,7 +184,7 @@ impl QuotaEngine {
         // instant ran before this command: a hit limit whose window has room now is
         // cleared now, here as at RCPT.
         if self.customers[tenant.0 as usize].block_all {
-            for key in customer_keys(tenant) {
+            for key in QuotaKey::customer(tenant) {
                 self.clear_if_room(now, key);
             }
         }
@@ -204,13 +206,13 @@ impl QuotaEngine {
             }
         }
         if let Some(u) = user {
-            self.clear_if_room(now, user_keys(u)[0]);
+            self.clear_if_room(now, QuotaKey::UserMessages(u));
             let limit = self.user_limits(u).user_messages;
             let window = &mut self.users[u.0 as usize].messages;
             window.expire(now);
             if !window.fits(1, limit) {
                 let used = window.used();
-                self.hit(now, LimitKind::UserMessages, Subject::User(u), used, limit);
+                self.hit(now, QuotaKey::UserMessages(u), used, limit);
                 return Err(Reply::DailyUserLimit);
             }
             window.reserved += 1;
@@ -233,24 +235,18 @@ impl QuotaEngine {
         res: &mut Reservation,
     ) -> Result<(), Reply> {
         let tenant = res.tenant.expect("check_recipient inside a transaction");
-        for key in customer_keys(tenant) {
+        for key in QuotaKey::customer(tenant) {
             self.clear_if_room(now, key);
         }
         if let Some(u) = res.user {
-            self.clear_if_room(now, user_keys(u)[1]);
+            self.clear_if_room(now, QuotaKey::UserUnique(u));
             let limit = self.user_limits(u).user_unique_recipients;
             let window = &mut self.users[u.0 as usize].unique;
             window.expire(now);
             // Q2, Q12: new unless committed or held by any open transaction.
             if !window.contains(rcpt) && window.used() + 1 > limit {
                 let used = window.used();
-                self.hit(
-                    now,
-                    LimitKind::UserUniqueRecipients,
-                    Subject::User(u),
-                    used,
-                    limit,
-                );
+                self.hit(now, QuotaKey::UserUnique(u), used, limit);
                 return Err(Reply::DailyUserLimit);
             }
         }
@@ -258,15 +254,14 @@ impl QuotaEngine {
         let (day_limit, peak_limit) = (c.limits.customer_day, c.limits.customer_peak);
         c.day.expire(now);
         c.peak.expire(now);
-        let subject = Subject::Customer(tenant);
         if !c.day.fits(1, day_limit) {
             let used = c.day.used();
-            self.hit(now, LimitKind::CustomerDay, subject, used, day_limit);
+            self.hit(now, QuotaKey::CustomerDay(tenant), used, day_limit);
             return Err(Reply::DailyCustomerLimit);
         }
         if !c.peak.fits(1, peak_limit) {
             let used = c.peak.used();
-            self.hit(now, LimitKind::CustomerPeak, subject, used, peak_limit);
+            self.hit(now, QuotaKey::CustomerPeak(tenant), used, peak_limit);
             return Err(Reply::PeakCustomerLimit);
         }
         c.day.reserved += 1;
@@ -326,7 +321,7 @@ impl QuotaEngine {
         res.recipients.clear();
         // A window whose reservations did not change is looked at as a check looks at
         // it (`clear_if_room`: not before its quiet time); the others in full.
-        for key in customer_keys(tenant) {
+        for key in QuotaKey::customer(tenant) {
             if held {
                 self.reevaluate(now, key);
             } else {
@@ -334,7 +329,7 @@ impl QuotaEngine {
             }
         }
         if let Some(u) = user {
-            let [messages, unique] = user_keys(u);
+            let [messages, unique] = QuotaKey::user(u);
             self.reevaluate(now, messages);
             if held {
                 self.reevaluate(now, unique);
@@ -392,11 +387,11 @@ impl QuotaEngine {
         {
             c.lowered_at = Some(now);
         }
-        for key in customer_keys(tenant) {
+        for key in QuotaKey::customer(tenant) {
             self.reevaluate(now, key);
         }
         for &u in directory.users_of(tenant) {
-            for key in user_keys(u) {
+            for key in QuotaKey::user(u) {
                 self.reevaluate(now, key);
             }
         }
@@ -554,6 +549,7 @@ impl QuotaEngine {
                 break;
             }
             self.recheck.pop();
+            let key = QuotaKey::of(key);
             let state = self.slot(key).hit;
             if state.recheck_at == Some(t) {
                 state.recheck_at = None;
@@ -569,7 +565,7 @@ impl QuotaEngine {
 
     /// Committed count of a limit's window at `now` (for tests and oracles).
     pub fn committed(&mut self, now: SimTime, key: LimitKey) -> u64 {
-        let mut slot = self.slot(key);
+        let mut slot = self.slot(QuotaKey::of(key));
         slot.window.expire(now);
         slot.window.committed()
     }
@@ -577,7 +573,7 @@ impl QuotaEngine {
     /// The use of a quota window at `now` (committed and held) and the limit in
     /// force for it. `key` must be a quota limit of a customer or a user.
     pub fn reading(&mut self, now: SimTime, key: LimitKey) -> (u64, u64) {
-        let mut slot = self.slot(key);
+        let mut slot = self.slot(QuotaKey::of(key));
         slot.window.expire(now);
         (slot.window.used(), slot.limit)
     }
@@ -586,22 +582,22 @@ impl QuotaEngine {
     /// window's use now and whose `refusals` counts every refusal since the hit; in
     /// customer then user order. A driver reports them at its horizon.
     pub fn still_hit(&mut self, now: SimTime) -> Vec<LimitEvent> {
-        let keys: Vec<LimitKey> = (0..self.customers.len())
-            .flat_map(|t| customer_keys(TenantIx(t as u32)))
-            .chain((0..self.users.len()).flat_map(|u| user_keys(UserId(u as u32))))
+        let keys: Vec<QuotaKey> = (0..self.customers.len())
+            .flat_map(|t| QuotaKey::customer(TenantIx(t as u32)))
+            .chain((0..self.users.len()).flat_map(|u| QuotaKey::user(UserId(u as u32))))
             .filter(|&k| self.is_hit(k))
             .collect();
         keys.into_iter()
             .map(|key| {
-                let tenant = self.tenant_of(key.subject);
+                let tenant = self.tenant_of(key);
                 let mut slot = self.slot(key);
                 slot.window.expire(now);
                 LimitEvent {
                     time: now,
                     tenant: Some(tenant),
-                    key,
+                    key: key.limit_key(),
                     change: LimitChange::Hit,
-                    reply: reply_of(key.limit),
+                    reply: reply_of(key.limit()),
                     used: slot.window.used(),
                     limit_value: slot.limit,
                     refusals: u64::from(slot.hit.refusals),
@@ -627,7 +623,7 @@ impl QuotaEngine {
             let uq = &mut self.users[u.0 as usize];
             let tenant = uq.tenant;
             let limits = self.customers[tenant.0 as usize].limits;
-            let [m_key, u_key] = user_keys(u);
+            let [m_key, u_key] = QuotaKey::user(u).map(QuotaKey::limit_key);
             messages.offer(WindowUsage {
                 tenant,
                 key: m_key,
@@ -653,7 +649,7 @@ impl QuotaEngine {
             let tenant = TenantIx(t as u32);
             c.day.expire(end);
             c.peak.expire(end);
-            let [day, peak] = customer_keys(tenant);
+            let [day, peak] = QuotaKey::customer(tenant).map(QuotaKey::limit_key);
             for (key, fullest) in [(day, c.meter.day), (peak, c.meter.peak)] {
                 out.push(WindowUsage {
                     tenant,
@@ -686,52 +682,48 @@ impl QuotaEngine {
         &self.customers[self.users[u.0 as usize].tenant.0 as usize].limits
     }
 
-    fn tenant_of(&self, subject: Subject) -> TenantIx {
-        match subject {
-            Subject::Customer(t) => t,
-            Subject::User(u) => self.users[u.0 as usize].tenant,
-            Subject::SourceIp(_) | Subject::GenericHeloPool => {
-                unreachable!("the quota engine keeps no DoS limits")
-            }
+    fn tenant_of(&self, key: QuotaKey) -> TenantIx {
+        match key {
+            QuotaKey::CustomerDay(t) | QuotaKey::CustomerPeak(t) => t,
+            QuotaKey::UserMessages(u) | QuotaKey::UserUnique(u) => self.users[u.0 as usize].tenant,
         }
     }
 
     /// The window, hit flag and current limit behind `key`.
-    fn slot(&mut self, key: LimitKey) -> Slot<'_> {
-        let limits = self.customers[self.tenant_of(key.subject).0 as usize].limits;
-        match key.subject {
-            Subject::Customer(t) => {
+    fn slot(&mut self, key: QuotaKey) -> Slot<'_> {
+        let limits = self.customers[self.tenant_of(key).0 as usize].limits;
+        match key {
+            QuotaKey::CustomerDay(t) => {
                 let c = &mut self.customers[t.0 as usize];
-                match key.limit {
-                    LimitKind::CustomerDay => Slot {
-                        window: Window::Count(&mut c.day),
-                        hit: &mut c.day_hit,
-                        limit: limits.customer_day,
-                    },
-                    _ => Slot {
-                        window: Window::Count(&mut c.peak),
-                        hit: &mut c.peak_hit,
-                        limit: limits.customer_peak,
-                    },
+                Slot {
+                    window: Window::Count(&mut c.day),
+                    hit: &mut c.day_hit,
+                    limit: limits.customer_day,
                 }
             }
-            Subject::User(u) => {
+            QuotaKey::CustomerPeak(t) => {
+                let c = &mut self.customers[t.0 as usize];
+                Slot {
+                    window: Window::Count(&mut c.peak),
+                    hit: &mut c.peak_hit,
+                    limit: limits.customer_peak,
+                }
+            }
+            QuotaKey::UserMessages(u) => {
                 let uq = &mut self.users[u.0 as usize];
-                match key.limit {
-                    LimitKind::UserMessages => Slot {
-                        window: Window::Count(&mut uq.messages),
-                        hit: &mut uq.messages_hit,
-                        limit: limits.user_messages,
-                    },
-                    _ => Slot {
-                        window: Window::Unique(&mut uq.unique),
-                        hit: &mut uq.unique_hit,
-                        limit: limits.user_unique_recipients,
-                    },
+                Slot {
+                    window: Window::Count(&mut uq.messages),
+                    hit: &mut uq.messages_hit,
+                    limit: limits.user_messages,
                 }
             }
-            Subject::SourceIp(_) | Subject::GenericHeloPool => {
-                unreachable!("the quota engine keeps no DoS limits")
+            QuotaKey::UserUnique(u) => {
+                let uq = &mut self.users[u.0 as usize];
+                Slot {
+                    window: Window::Unique(&mut uq.unique),
+                    hit: &mut uq.unique_hit,
+                    limit: limits.user_unique_recipients,
+                }
             }
         }
     }
@@ -740,7 +732,7 @@ impl QuotaEngine {
     /// the same instant can use that room (the recheck timer may come later in the
     /// same instant).
     #[inline(always)]
-    fn clear_if_room(&mut self, now: SimTime, key: LimitKey) {
+    fn clear_if_room(&mut self, now: SimTime, key: QuotaKey) {
         if let Some(state) = self.hit_state(key)
             && now >= state.quiet_until
         {
@@ -750,15 +742,12 @@ impl QuotaEngine {
 
     /// The hit state of `key` when it is hit.
     #[inline(always)]
-    fn hit_state(&self, key: LimitKey) -> Option<HitState> {
-        let state = match (key.subject, key.limit) {
-            (Subject::Customer(t), LimitKind::CustomerDay) => self.customers[t.0 as usize].day_hit,
-            (Subject::Customer(t), _) => self.customers[t.0 as usize].peak_hit,
-            (Subject::User(u), LimitKind::UserMessages) => self.users[u.0 as usize].messages_hit,
-            (Subject::User(u), _) => self.users[u.0 as usize].unique_hit,
-            (Subject::SourceIp(_) | Subject::GenericHeloPool, _) => {
-                unreachable!("the quota engine keeps no DoS limits")
-            }
+    fn hit_state(&self, key: QuotaKey) -> Option<HitState> {
+        let state = match key {
+            QuotaKey::CustomerDay(t) => self.customers[t.0 as usize].day_hit,
+            QuotaKey::CustomerPeak(t) => self.customers[t.0 as usize].peak_hit,
+            QuotaKey::UserMessages(u) => self.users[u.0 as usize].messages_hit,
+            QuotaKey::UserUnique(u) => self.users[u.0 as usize].unique_hit,
         };
         state.hit.then_some(state)
     }
@@ -766,20 +755,12 @@ impl QuotaEngine {
     /// Whether the limit behind `key` is hit: the one question asked of every limit
     /// on every command, so it reads the flag without building a [`Slot`].
     #[inline(always)]
-    fn is_hit(&self, key: LimitKey) -> bool {
+    fn is_hit(&self, key: QuotaKey) -> bool {
         self.hit_state(key).is_some()
     }
 
     /// A refusal by `key`: records the hit unless it is already hit.
-    fn hit(
-        &mut self,
-        now: SimTime,
-        limit: LimitKind,
-        subject: Subject,
-        used: u64,
-        limit_value: u64,
-    ) {
-        let key = LimitKey { limit, subject };
+    fn hit(&mut self, now: SimTime, key: QuotaKey, used: u64, limit_value: u64) {
         if self.is_hit(key) {
             self.slot(key).hit.refused();
             return;
@@ -790,10 +771,10 @@ impl QuotaEngine {
         let reserved = slot.window.reserved();
         self.events.push_back(LimitEvent {
             time: now,
-            tenant: Some(self.tenant_of(subject)),
-            key,
+            tenant: Some(self.tenant_of(key)),
+            key: key.limit_key(),
             change: LimitChange::Hit,
-            reply: reply_of(limit),
+            reply: reply_of(key.limit()),
             used,
             limit_value,
             refusals: 1,
@@ -807,7 +788,7 @@ impl QuotaEngine {
     /// again when enough committed items expire. While an open transaction holds
     /// reservations in the window, its commit or release looks again instead.
     #[inline(always)]
-    fn reevaluate(&mut self, now: SimTime, key: LimitKey) {
+    fn reevaluate(&mut self, now: SimTime, key: QuotaKey) {
         // Most limits are not hit most of the time: that answer is one load, inlined.
         if self.is_hit(key) {
             self.reevaluate_hit(now, key);
@@ -816,8 +797,8 @@ impl QuotaEngine {
 
     /// [`QuotaEngine::reevaluate`] of a limit that is hit.
     #[inline(never)]
-    fn reevaluate_hit(&mut self, now: SimTime, key: LimitKey) {
-        let tenant = self.tenant_of(key.subject);
+    fn reevaluate_hit(&mut self, now: SimTime, key: QuotaKey) {
+        let tenant = self.tenant_of(key);
         let mut slot = self.slot(key);
         if !slot.hit.hit {
             return;
@@ -830,9 +811,9 @@ impl QuotaEngine {
             self.events.push_back(LimitEvent {
                 time: now,
                 tenant: Some(tenant),
-                key,
+                key: key.limit_key(),
                 change: LimitChange::Cleared,
-                reply: reply_of(key.limit),
+                reply: reply_of(key.limit()),
                 used,
                 limit_value,
                 refusals,
@@ -844,7 +825,7 @@ impl QuotaEngine {
                 && slot.hit.recheck_at != Some(t)
             {
                 slot.hit.recheck_at = Some(t);
-                self.recheck.push(Reverse((t, key)));
+                self.recheck.push(Reverse((t, key.limit_key())));
             }
         } else {
             slot.hit.quiet_until = SimTime::ZERO;
@@ -935,32 +916,4 @@ pub fn reply_of(limit: LimitKind) -> Reply {
         LimitKind::CustomerPeak => Reply::PeakCustomerLimit,
         _ => Reply::TryAgainLater { at: None },
     }
-}
-
-fn customer_keys(tenant: TenantIx) -> [LimitKey; 2] {
-    let subject = Subject::Customer(tenant);
-    [
-        LimitKey {
-            limit: LimitKind::CustomerDay,
-            subject,
-        },
-        LimitKey {
-            limit: LimitKind::CustomerPeak,
-            subject,
-        },
-    ]
-}
-
-fn user_keys(user: UserId) -> [LimitKey; 2] {
-    let subject = Subject::User(user);
-    [
-        LimitKey {
-            limit: LimitKind::UserMessages,
-            subject,
-        },
-        LimitKey {
-            limit: LimitKind::UserUniqueRecipients,
-            subject,
-        },
-    ]
 }

@@ -229,37 +229,35 @@ pub enum ConnectFailure {
     Refusal(Fate),
 }
 
-/// Opens a connection: connect, EHLO, STARTTLS and EHLO again, AUTH, as the client
-/// is configured.
+/// Opens a connection in `session`, one that has ended: connect, EHLO, STARTTLS and
+/// EHLO again, AUTH, as the client is configured. On `Err` the session has ended.
 pub fn open(
     relay: &mut Relay,
     now: SimTime,
     client: &MtaClient,
+    session: &mut Session,
     report: &mut Reporting<'_, impl Observer>,
-) -> Result<Session, ConnectFailure> {
+) -> Result<(), ConnectFailure> {
     let opening = match client.tls {
         TlsMode::Implicit => ClientOpening::TlsHandshake,
         TlsMode::None | TlsMode::Starttls => ClientOpening::PlainSmtp,
     };
-    let mut session = match relay.connect(now, client.source_ip, client.port, opening) {
-        Ok(s) => s,
-        Err(reply) => {
-            report.connection(now, false);
-            if reply.code() == 0 {
-                // P6: refused, or TLS failed before SMTP (validation prevents it).
-                return Err(ConnectFailure::Refused);
-            }
-            report.reply(now, reply);
-            return Err(ConnectFailure::SiteFailure);
+    if let Err(reply) = relay.connect_into(session, now, client.source_ip, client.port, opening) {
+        report.connection(now, false);
+        if reply.code() == 0 {
+            // P6: refused, or TLS failed before SMTP (validation prevents it).
+            return Err(ConnectFailure::Refused);
         }
-    };
+        report.reply(now, reply);
+        return Err(ConnectFailure::SiteFailure);
+    }
     report.connection(now, true);
     report.reply(now, Reply::Greeting);
-    match greet(relay, now, client, &mut session, report) {
-        Ok(()) => Ok(session),
+    match greet(relay, now, client, session, report) {
+        Ok(()) => Ok(()),
         Err(reply) => {
             if session.is_open() {
-                report.reply(now, session.quit(relay, now));
+                report.reply(now, session.end(relay, now));
             }
             if matches!(reply, Reply::TryAgainLater { .. }) {
                 Err(ConnectFailure::SiteFailure)
@@ -270,12 +268,13 @@ pub fn open(
     }
 }
 
-/// Ends a connection with QUIT (unless the relay already closed it). The reply is
-/// counted under no message: the connection may have carried many.
-pub fn close(relay: &mut Relay, now: SimTime, session: Session) {
+/// Ends a connection with QUIT (unless the relay already closed it), leaving the
+/// ended session in place for the next [`open`]. The reply is counted under no
+/// message: the connection may have carried many.
+pub fn close(relay: &mut Relay, now: SimTime, session: &mut Session) {
     // A session the relay closed already answers QUIT with its 421 and changes
-    // nothing; ending it this way too hands its memory back to the relay.
-    let _closing = session.quit(relay, now);
+    // nothing.
+    let _closing = session.end(relay, now);
 }
 
 /// What one delivery on a connection took.
@@ -539,7 +538,8 @@ helo = "mx.acme.example"
         let mut relay = Relay::new(&s.relay, &s.tenants, ChaCha12Rng::seed_from_u64(1));
         let client = client_of(&s, &relay);
         let now = SimTime::ZERO;
-        let mut session = open(&mut relay, now, &client, &mut silent(&mut ())).unwrap();
+        let mut session = Session::ended();
+        open(&mut relay, now, &client, &mut session, &mut silent(&mut ())).unwrap();
         let from = Envelope::new(1, "app@acme.example".parse().unwrap(), &relay);
         let rcpts: Vec<RecipientId> = (0..5).map(RecipientId).collect();
         let (mut fates, mut scratch) = (Vec::new(), Scratch::default());
@@ -554,7 +554,8 @@ helo = "mx.acme.example"
             &mut scratch,
             &mut silent(&mut ()),
         );
-        close(&mut relay, now, session);
+        close(&mut relay, now, &mut session);
+        assert!(!session.is_open(), "closed in place");
         (stats, fates)
     }
 
@@ -610,13 +611,28 @@ helo = "mx.acme.example"
         let mut relay = Relay::new(&s.relay, &s.tenants, ChaCha12Rng::seed_from_u64(1));
         let mut client = client_of(&s, &relay);
         client.greet_as(&relay, "bad name");
+        // One session serves every attempt: a failed opening leaves it ended.
+        let mut session = Session::ended();
         assert!(matches!(
-            open(&mut relay, SimTime::ZERO, &client, &mut silent(&mut ())),
+            open(
+                &mut relay,
+                SimTime::ZERO,
+                &client,
+                &mut session,
+                &mut silent(&mut ())
+            ),
             Err(ConnectFailure::Refusal(Fate::Bounced))
         ));
+        assert!(!session.is_open());
         client.port = 2525;
         assert!(matches!(
-            open(&mut relay, SimTime::ZERO, &client, &mut silent(&mut ())),
+            open(
+                &mut relay,
+                SimTime::ZERO,
+                &client,
+                &mut session,
+                &mut silent(&mut ())
+            ),
             Err(ConnectFailure::Refused)
         ));
     }

@@ -4,6 +4,7 @@
 //! retries, connection caching and DoS protection join here.
 
 pub mod client;
+mod conn_slots;
 pub mod mta;
 pub mod profile;
 mod queue_store;

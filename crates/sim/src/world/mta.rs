@@ -29,11 +29,12 @@ use std::collections::{BTreeMap, VecDeque};
 use smallvec::SmallVec;
 
 use super::client::{self, ConnectFailure, Envelope, Fate, MtaClient, Reporting, Scratch};
+use super::conn_slots::{Conn, ConnSlots};
 use super::profile::{FailureKind, MtaParams, SiteHealth};
 use super::queue_store::{QueueStore, Queued};
 use crate::{Observation, Observer};
 use relay::time::{SimDuration, SimTime};
-use relay::{RecipientId, Relay, Session};
+use relay::{RecipientId, Relay};
 use scenario::values::EnvelopeSender;
 
 /// Whose message it is, for counting.
@@ -211,15 +212,6 @@ struct DueGroup {
     armed: bool,
 }
 
-struct Conn {
-    id: u64,
-    session: Session,
-    opened: SimTime,
-    messages: u32,
-    busy: bool,
-    generation: u32,
-}
-
 pub struct MtaRuntime {
     pub client: MtaClient,
     pub params: MtaParams,
@@ -239,8 +231,7 @@ pub struct MtaRuntime {
     /// keeps the sequence number it was deferred with, so the order of the run is
     /// exactly as if each were an event of its own.
     deferred: BTreeMap<SimTime, DueGroup>,
-    conns: Vec<Option<Conn>>,
-    open_conns: u32,
+    conns: ConnSlots,
     concurrency: u32,
     successes: u32,
     /// Postfix: failed sessions since the last success, in cohorts (`qmgr_queue.c`).
@@ -264,8 +255,7 @@ impl MtaRuntime {
             tenant,
             ready: VecDeque::new(),
             deferred: BTreeMap::new(),
-            conns: Vec::new(),
-            open_conns: 0,
+            conns: ConnSlots::default(),
             successes: 0,
             fail_cohorts: 0.0,
             down_until: SimTime::ZERO,
@@ -323,16 +313,12 @@ impl MtaRuntime {
 
     /// Connections open now (M3).
     pub fn open_connections(&self) -> u32 {
-        self.open_conns
+        self.conns.open()
     }
 
     /// Sessions to the relay that are open (the relay has not closed them).
     pub fn live_sessions(&self) -> u32 {
-        self.conns
-            .iter()
-            .flatten()
-            .filter(|c| c.session.is_open())
-            .count() as u32
+        self.conns.iter().filter(|c| c.session.is_open()).count() as u32
     }
 
     /// Checks what must hold between two events: the open-connection count matches
@@ -341,11 +327,11 @@ impl MtaRuntime {
     /// live and ready once, a live message still has recipients to deliver) and the
     /// queue count matches the live messages.
     pub fn check_invariants(&self, full: bool) -> Result<(), String> {
-        let held = self.conns.iter().flatten().count() as u32;
-        if held != self.open_conns {
+        let held = self.conns.iter().count() as u32;
+        if held != self.conns.open() {
             return Err(format!(
                 "{} connections counted open, {held} held",
-                self.open_conns
+                self.conns.open()
             ));
         }
         if !(1..=self.params.max_concurrency.max(1)).contains(&self.concurrency) {
@@ -458,17 +444,17 @@ impl MtaRuntime {
         match event {
             MtaEvent::QueueRun => self.queue_run(relay, now, envelopes, sink),
             MtaEvent::ConnectionDone { conn, generation } => {
-                let Some(c) = self.conn_mut(conn, generation) else {
+                if self.conn_mut(conn, generation).is_none() {
                     return;
-                };
-                c.busy = false;
+                }
+                self.conns.set_busy(conn, false);
                 if !(self.params.connection_cache && self.reusable(conn, now)) {
                     self.close(relay, now, conn);
                 }
                 self.dispatch(relay, now, envelopes, sink);
                 // Still idle: it waits for its idle time, then closes (M3).
-                if let Some(c) = self.conns[conn as usize].as_mut()
-                    && !c.busy
+                if self.conns.is_idle(conn)
+                    && let Some(c) = self.conns.get_mut(conn)
                 {
                     c.generation += 1;
                     let generation = c.generation;
@@ -479,7 +465,7 @@ impl MtaRuntime {
                 }
             }
             MtaEvent::IdleEnd { conn, generation } => {
-                if self.conn_mut(conn, generation).is_some_and(|c| !c.busy) {
+                if self.conn_mut(conn, generation).is_some() && self.conns.is_idle(conn) {
                     self.close(relay, now, conn);
                     self.dispatch(relay, now, envelopes, sink);
                 }
@@ -566,14 +552,13 @@ impl MtaRuntime {
 
     fn conn_mut(&mut self, conn: u32, generation: u32) -> Option<&mut Conn> {
         self.conns
-            .get_mut(conn as usize)
-            .and_then(Option::as_mut)
+            .get_mut(conn)
             .filter(|c| c.generation == generation)
     }
 
     /// M3: an open connection may take another message.
     fn reusable(&self, conn: u32, now: SimTime) -> bool {
-        let Some(c) = self.conns[conn as usize].as_ref() else {
+        let Some(c) = self.conns.get(conn) else {
             return false;
         };
         c.session.is_open()
@@ -583,9 +568,8 @@ impl MtaRuntime {
     }
 
     fn close(&mut self, relay: &mut Relay, now: SimTime, conn: u32) {
-        if let Some(c) = self.conns[conn as usize].take() {
-            self.open_conns -= 1;
-            client::close(relay, now, c.session);
+        if let Some(c) = self.conns.vacate(conn) {
+            client::close(relay, now, &mut c.session);
         }
     }
 
@@ -607,20 +591,19 @@ impl MtaRuntime {
                 self.after_attempt(relay, now, msg, FailureKind::Connection, envelopes, sink);
                 continue;
             }
-            let idle = (0..self.conns.len() as u32).find(|&c| {
-                self.conns[c as usize].as_ref().is_some_and(|x| !x.busy)
-                    && self.params.connection_cache
-                    && self.reusable(c, now)
-            });
+            let idle = if self.params.connection_cache {
+                self.conns.idle().find(|&c| self.reusable(c, now))
+            } else {
+                None
+            };
             if let Some(conn) = idle {
                 self.ready.pop_front();
                 self.deliver(relay, now, conn, msg, SimDuration::ZERO, envelopes, sink);
                 continue;
             }
-            if self.open_conns >= self.concurrency {
+            if self.conns.open() >= self.concurrency {
                 // Make room by closing an idle connection that cannot be reused.
-                let stale = (0..self.conns.len() as u32)
-                    .find(|&c| self.conns[c as usize].as_ref().is_some_and(|x| !x.busy));
+                let stale = self.conns.idle().next();
                 match stale {
                     Some(c) => self.close(relay, now, c),
                     None => break,
@@ -630,33 +613,18 @@ impl MtaRuntime {
             self.ready.pop_front();
             let tag = self.entry_of(msg).origin.tag;
             let id = sink.next_connection();
+            let (conn, session) = self.conns.free_slot();
             let opened = {
                 let mut report = Reporting {
                     out: &mut *sink,
                     tag,
                     connection: id,
                 };
-                client::open(relay, now, &self.client, &mut report)
+                client::open(relay, now, &self.client, session, &mut report)
             };
             match opened {
-                Ok(session) => {
-                    let conn = self
-                        .conns
-                        .iter()
-                        .position(Option::is_none)
-                        .unwrap_or_else(|| {
-                            self.conns.push(None);
-                            self.conns.len() - 1
-                        }) as u32;
-                    self.conns[conn as usize] = Some(Conn {
-                        id,
-                        session,
-                        opened: now,
-                        messages: 0,
-                        busy: false,
-                        generation: 0,
-                    });
-                    self.open_conns += 1;
+                Ok(()) => {
+                    self.conns.occupy(conn, id, now);
                     let setup = self.client.setup_time();
                     self.deliver(relay, now, conn, msg, setup, envelopes, sink);
                 }
@@ -730,9 +698,7 @@ impl MtaRuntime {
     ) {
         let origin = self.entry_of(msg).origin;
         let tag = origin.tag;
-        let c = self.conns[conn as usize]
-            .as_mut()
-            .expect("a live connection");
+        let c = self.conns.get_mut(conn).expect("a live connection");
         let stats = {
             let mut report = Reporting {
                 out: &mut *sink,
@@ -751,17 +717,12 @@ impl MtaRuntime {
                 &mut report,
             )
         };
-        c.busy = true;
         c.messages += 1;
         c.generation += 1;
+        let generation = c.generation;
+        self.conns.set_busy(conn, true);
         let done = now + extra + self.client.delivery_time(origin.size, stats.transactions);
-        sink.schedule(
-            done,
-            MtaEvent::ConnectionDone {
-                conn,
-                generation: c.generation,
-            },
-        );
+        sink.schedule(done, MtaEvent::ConnectionDone { conn, generation });
         if stats.accepted > 0 {
             self.fail_cohorts = 0.0; // Postfix: a success clears the failed cohorts
             // M3: slow start, one more connection per `concurrency` successes.
