@@ -128,7 +128,6 @@ impl ConnSlots {
         c.id = id;
         c.opened = now;
         c.messages = 0;
-        c.generation = 0;
         self.states[slot as usize] = SlotState::Idle;
         self.open += 1;
     }

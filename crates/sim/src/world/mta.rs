@@ -1065,6 +1065,32 @@ helo = "mx.acme.example"
         assert_eq!(w.sink.connections, (3, 0));
     }
 
+    /// M3: a connection closed while idle to make room leaves its idle-time event
+    /// behind; the connection opened next in its slot is not closed by it. (Each
+    /// slot's generations run on across connections: when a new connection started
+    /// again at 0, the old event matched it and closed it at the old one's time.)
+    #[test]
+    fn m03_a_closed_connections_idle_end_spares_the_next_in_its_slot() {
+        let mut w = world(
+            "overrides = { initial_concurrency = 1, max_concurrency = 1, \
+             connection_reuse_time = \"1s\", connection_idle_time = \"10s\" }",
+        );
+        w.submit(SimTime(0), None);
+        // At 2 s the first connection is idle but too old to reuse: closed to make
+        // room, its idle end (about 10 s) still pending; the second opens in its slot.
+        w.submit(SimTime(2_000), None);
+        assert_eq!(w.sink.connections, (2, 0));
+        w.run_until(SimTime(11_000));
+        assert_eq!(
+            w.mta.open_connections(),
+            1,
+            "the second connection waits out its own idle time"
+        );
+        w.run_until(SimTime(13_000));
+        assert_eq!(w.mta.open_connections(), 0, "closed after its idle time");
+        assert_eq!(w.sink.settled.len(), 2);
+    }
+
     /// M1 Postfix (`qmgr_queue.c`): each failed session adds 1/concurrency failed
     /// cohorts and lowers the concurrency by one (5 → 4 → 3 → 2): after 4 refused
     /// connections (0.2 + 0.25 + 0.33 + 0.5 ≥ 1 cohort) the destination is dead, and
