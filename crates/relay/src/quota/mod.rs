@@ -243,8 +243,10 @@ impl QuotaEngine {
             let limit = self.user_limits(u).user_unique_recipients;
             let window = &mut self.users[u.0 as usize].unique;
             window.expire(now);
-            // Q2, Q12: new unless committed or held by any open transaction.
-            if !window.contains(rcpt) && window.used() + 1 > limit {
+            // Q2, Q12: new unless committed or held by any open transaction. Whether
+            // it is new (a hash lookup, often a cache miss) matters only when one
+            // more would not fit.
+            if window.used() + 1 > limit && !window.contains(rcpt) {
                 let used = window.used();
                 self.hit(now, QuotaKey::UserUnique(u), used, limit);
                 return Err(Reply::DailyUserLimit);
