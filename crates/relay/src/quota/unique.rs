@@ -1,17 +1,22 @@
 //! Q2: the unique recipients of one registered user in a window.
 //!
 //! A recipient counts while its **latest** delivery still counts. The window keeps,
-//! per live recipient, the expiry of its latest delivery (a hash map keyed by the
-//! interned recipient number), and a FIFO of `(expiry, recipient)` in commit order to
-//! expire them. An entry whose expiry is no longer the recipient's latest is skipped
-//! when it reaches the front. Sending to the same recipient again within one expiry
-//! (same millisecond, same fixed window or same bucket) adds nothing.
+//! per recipient that counts or is held, one entry (a hash map keyed by the interned
+//! recipient number): the expiry of its latest delivery, and how many open
+//! transactions hold it; and a FIFO of `(expiry, recipient)` in commit order to
+//! expire them. A FIFO entry whose expiry is no longer the recipient's latest is
+//! skipped when it reaches the front. Sending to the same recipient again within
+//! one expiry (same millisecond, same fixed window or same bucket) adds nothing.
 //!
 //! Q12: recipients of open transactions are **held** (reserved) until their
 //! transaction commits or ends. The recipients that count are the committed ones and
 //! the held ones, each once: a recipient held by one transaction is not new for
 //! another, and a committed recipient that expires while a transaction holds it
 //! still counts until that transaction ends.
+//!
+//! One map for both (not one of expiries and one of holders) because a recipient
+//! accepted in a transaction is looked up when held, committed and let go, and a
+//! user's map is usually out of cache by its next transaction: one map, one miss.
 
 use std::collections::VecDeque;
 
@@ -23,14 +28,36 @@ use crate::time::SimTime;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct RecipientId(pub u32);
 
+/// What the window knows of one recipient. An entry exists while the recipient
+/// counts or is held.
+#[derive(Clone, Copy, Debug)]
+struct Entry {
+    /// The expiry of its latest delivery, while that counts; `NOT_COUNTED` else.
+    expiry: SimTime,
+    /// Open transactions that hold it (Q12).
+    holders: u32,
+}
+
+/// No committed delivery counts. Every expiry is at least 1 ms (a window is at
+/// least 1 ms long), so this is never a real one.
+const NOT_COUNTED: SimTime = SimTime::ZERO;
+
+impl Entry {
+    fn counted(&self) -> bool {
+        self.expiry != NOT_COUNTED
+    }
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct UniqueWindow {
     order: VecDeque<(SimTime, RecipientId)>,
-    latest: FxHashMap<RecipientId, SimTime>,
-    /// Per held recipient, how many open transactions hold it (Q12).
-    held: FxHashMap<RecipientId, u32>,
-    /// Held recipients that are not committed: what holding adds to `distinct`.
+    entries: FxHashMap<RecipientId, Entry>,
+    /// Entries whose latest delivery counts.
+    counted: u64,
+    /// Entries held and not counted: what holding adds to `distinct`.
     held_only: u64,
+    /// Entries held.
+    held: u64,
 }
 
 impl UniqueWindow {
@@ -41,10 +68,15 @@ impl UniqueWindow {
                 break;
             }
             self.order.pop_front();
-            if self.latest.get(&rcpt) == Some(&expiry) {
-                self.latest.remove(&rcpt);
-                if self.held.contains_key(&rcpt) {
+            if let Some(e) = self.entries.get_mut(&rcpt)
+                && e.expiry == expiry
+            {
+                e.expiry = NOT_COUNTED;
+                self.counted -= 1;
+                if e.holders > 0 {
                     self.held_only += 1;
+                } else {
+                    self.entries.remove(&rcpt);
                 }
             }
         }
@@ -52,7 +84,7 @@ impl UniqueWindow {
 
     /// Distinct committed recipients (call `expire` first).
     pub fn distinct(&self) -> u64 {
-        self.latest.len() as u64
+        self.counted
     }
 
     /// Held recipients that are not committed (Q12).
@@ -62,7 +94,7 @@ impl UniqueWindow {
 
     /// Whether any open transaction holds a recipient.
     pub fn holds_any(&self) -> bool {
-        !self.held.is_empty()
+        self.held > 0
     }
 
     /// Distinct recipients that count: committed or held, each once.
@@ -73,43 +105,64 @@ impl UniqueWindow {
     /// Whether `rcpt` already counts, committed or held (a further delivery to it is
     /// not a new one).
     pub fn contains(&self, rcpt: RecipientId) -> bool {
-        self.latest.contains_key(&rcpt) || self.held.contains_key(&rcpt)
+        self.entries.contains_key(&rcpt)
     }
 
     /// An open transaction holds `rcpt` until it commits or ends (`unhold`).
     pub fn hold(&mut self, rcpt: RecipientId) {
-        let holders = self.held.entry(rcpt).or_insert(0);
-        if *holders == 0 && !self.latest.contains_key(&rcpt) {
-            self.held_only += 1;
+        let e = self.entries.entry(rcpt).or_insert(Entry {
+            expiry: NOT_COUNTED,
+            holders: 0,
+        });
+        if e.holders == 0 {
+            self.held += 1;
+            if !e.counted() {
+                self.held_only += 1;
+            }
         }
-        *holders += 1;
+        e.holders += 1;
     }
 
     /// A transaction that held `rcpt` has committed it or ended.
     pub fn unhold(&mut self, rcpt: RecipientId) {
-        let holders = self
-            .held
+        let e = self
+            .entries
             .get_mut(&rcpt)
+            .filter(|e| e.holders > 0)
             .expect("unhold a recipient that is held");
-        *holders -= 1;
-        if *holders == 0 {
-            self.held.remove(&rcpt);
-            if !self.latest.contains_key(&rcpt) {
+        e.holders -= 1;
+        if e.holders == 0 {
+            self.held -= 1;
+            if !e.counted() {
                 self.held_only -= 1;
+                self.entries.remove(&rcpt);
             }
         }
     }
 
     /// Commits a delivery to `rcpt` that counts until `expiry`.
     pub fn commit(&mut self, rcpt: RecipientId, expiry: SimTime) {
-        let previous = self.latest.insert(rcpt, expiry);
-        if previous.is_none() && self.held.contains_key(&rcpt) {
-            self.held_only -= 1;
+        debug_assert!(expiry != NOT_COUNTED, "an expiry is at least 1 ms");
+        let e = self.entries.entry(rcpt).or_insert(Entry {
+            expiry: NOT_COUNTED,
+            holders: 0,
+        });
+        let previous = std::mem::replace(&mut e.expiry, expiry);
+        if previous == NOT_COUNTED {
+            self.counted += 1;
+            if e.holders > 0 {
+                self.held_only -= 1;
+            }
         }
-        if previous != Some(expiry) {
+        if previous != expiry {
             debug_assert!(self.order.back().is_none_or(|&(e, _)| e <= expiry));
             self.order.push_back((expiry, rcpt));
         }
+    }
+
+    /// Whether `expiry` is `rcpt`'s latest delivery, which still counts.
+    fn is_latest(&self, rcpt: RecipientId, expiry: SimTime) -> bool {
+        self.entries.get(&rcpt).is_some_and(|e| e.expiry == expiry)
     }
 
     /// The earliest instant at which fewer than `limit` recipients count (`None` if
@@ -120,7 +173,7 @@ impl UniqueWindow {
             return None;
         }
         for &(expiry, rcpt) in &self.order {
-            if self.latest.get(&rcpt) == Some(&expiry) {
+            if self.is_latest(rcpt, expiry) {
                 left -= 1;
                 if left < limit {
                     return Some(expiry);
@@ -130,19 +183,24 @@ impl UniqueWindow {
         None
     }
 
-    /// The bookkeeping is consistent: every counted recipient has its latest expiry
-    /// in the FIFO, the FIFO's expiries never decrease, and `held_only` counts the
-    /// held recipients that are not committed.
+    /// The bookkeeping is consistent: every entry counts or is held, the counts
+    /// match the entries, every counted recipient has its latest expiry in the FIFO,
+    /// and the FIFO's expiries never decrease.
     pub fn check_structure(&self) -> Result<(), String> {
-        let held_only = self
-            .held
-            .keys()
-            .filter(|r| !self.latest.contains_key(r))
-            .count() as u64;
-        if held_only != self.held_only || self.held.values().any(|&n| n == 0) {
+        let (mut counted, mut held, mut held_only) = (0, 0, 0);
+        for (rcpt, e) in &self.entries {
+            if !e.counted() && e.holders == 0 {
+                return Err(format!("{rcpt:?} neither counts nor is held"));
+            }
+            counted += u64::from(e.counted());
+            held += u64::from(e.holders > 0);
+            held_only += u64::from(e.holders > 0 && !e.counted());
+        }
+        if (counted, held, held_only) != (self.counted, self.held, self.held_only) {
             return Err(format!(
-                "{held_only} recipients held and not committed, {} counted",
-                self.held_only
+                "{counted} counted, {held} held, {held_only} held only; \
+                 kept as {}, {}, {}",
+                self.counted, self.held, self.held_only
             ));
         }
         if self
@@ -156,12 +214,12 @@ impl UniqueWindow {
         let listed = self
             .order
             .iter()
-            .filter(|(expiry, rcpt)| self.latest.get(rcpt) == Some(expiry))
-            .count();
-        if listed != self.latest.len() {
+            .filter(|&&(expiry, rcpt)| self.is_latest(rcpt, expiry))
+            .count() as u64;
+        if listed != self.counted {
             return Err(format!(
                 "{} recipients counted, {listed} of them found in the expiry order",
-                self.latest.len()
+                self.counted
             ));
         }
         Ok(())
