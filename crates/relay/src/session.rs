@@ -128,7 +128,9 @@ impl Relay {
 
     /// [`Relay::connect`] into `session`, one that has ended ([`Session::ended`], or
     /// closed by [`Session::end`]): a driver that keeps its sessions where they live
-    /// opens and ends them there, without moving them (or allocating).
+    /// opens and ends them there, without moving them (or allocating). A session
+    /// still open is ended first, as if its client had quit: its reservations and
+    /// its D2 place are given back, never lost.
     pub fn connect_into(
         &mut self,
         session: &mut Session,
@@ -137,10 +139,9 @@ impl Relay {
         port: u16,
         opening: ClientOpening,
     ) -> Result<(), Reply> {
-        debug_assert!(
-            session.connection.is_none() && !session.reservation.is_open(),
-            "a session that has ended"
-        );
+        if session.is_open() {
+            session.end(self, now);
+        }
         if !self.policy.ports.contains(&port) {
             return Err(Reply::ConnectionRefused);
         }

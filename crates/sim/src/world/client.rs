@@ -613,26 +613,17 @@ helo = "mx.acme.example"
         client.greet_as(&relay, "bad name");
         // One session serves every attempt: a failed opening leaves it ended.
         let mut session = Session::ended();
+        let attempt = |relay: &mut Relay, client: &MtaClient, session: &mut Session| {
+            open(relay, SimTime::ZERO, client, session, &mut silent(&mut ()))
+        };
         assert!(matches!(
-            open(
-                &mut relay,
-                SimTime::ZERO,
-                &client,
-                &mut session,
-                &mut silent(&mut ())
-            ),
+            attempt(&mut relay, &client, &mut session),
             Err(ConnectFailure::Refusal(Fate::Bounced))
         ));
         assert!(!session.is_open());
         client.port = 2525;
         assert!(matches!(
-            open(
-                &mut relay,
-                SimTime::ZERO,
-                &client,
-                &mut session,
-                &mut silent(&mut ())
-            ),
+            attempt(&mut relay, &client, &mut session),
             Err(ConnectFailure::Refused)
         ));
     }

@@ -144,3 +144,51 @@ impl ConnSlots {
         Some(&mut self.conns[slot as usize])
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Opens a connection numbered `id` in the lowest free slot.
+    fn open(slots: &mut ConnSlots, id: u64) -> u32 {
+        let (slot, _session) = slots.free_slot();
+        slots.occupy(slot, id, SimTime(id));
+        slot
+    }
+
+    #[test]
+    fn the_lowest_slot_answers_first() {
+        let mut slots = ConnSlots::default();
+        let (a, b, c) = (
+            open(&mut slots, 1),
+            open(&mut slots, 2),
+            open(&mut slots, 3),
+        );
+        assert_eq!((a, b, c, slots.open()), (0, 1, 2, 3));
+        slots.set_busy(a, true);
+        assert_eq!(slots.idle().collect::<Vec<_>>(), [1, 2], "busy is not idle");
+        assert!(slots.vacate(b).is_some());
+        assert!(slots.vacate(b).is_none(), "a free slot holds nothing");
+        assert_eq!((slots.open(), slots.get(b).is_none()), (2, true));
+        assert_eq!(open(&mut slots, 4), 1, "the freed slot is taken again");
+        assert_eq!(slots.get(1).map(|c| c.id), Some(4));
+        slots.set_busy(a, false);
+        assert_eq!(slots.idle().collect::<Vec<_>>(), [0, 1, 2]);
+        assert_eq!(slots.iter().map(|c| c.id).collect::<Vec<_>>(), [1, 4, 3]);
+    }
+
+    /// A slot's generation runs on from one connection to the next, so that an event
+    /// of the first cannot match the second.
+    #[test]
+    fn generations_run_on_in_a_slot() {
+        let mut slots = ConnSlots::default();
+        let slot = open(&mut slots, 1);
+        slots.get_mut(slot).unwrap().generation = 2;
+        slots.vacate(slot);
+        assert_eq!(open(&mut slots, 2), slot);
+        assert_eq!(
+            slots.get(slot).map(|c| (c.id, c.messages, c.generation)),
+            Some((2, 0, 2))
+        );
+    }
+}
