@@ -194,7 +194,8 @@ impl Relay {
 
 impl Session {
     /// A session that has ended without having begun: the place for
-    /// [`Relay::connect_into`] to open one. Every command gets `421`.
+    /// [`Relay::connect_into`] to open one. Until then every command gets the
+    /// `221` of a closed connection.
     pub fn ended() -> Session {
         Session {
             ip: IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
