@@ -51,8 +51,9 @@ mod cost {
     /// Each of its recipients still to deliver: 4 bytes in the recipient arena, and
     /// its spare room.
     pub const QUEUED_RECIPIENT: f64 = 6.0;
-    /// A recipient in a registered user's Q2 window: a FIFO entry and a hash entry.
-    pub const UNIQUE_RECIPIENT: f64 = 48.0;
+    /// A recipient in a registered user's Q2 window: a 16-byte FIFO entry and a
+    /// 24-byte hash entry (its expiry and holders), with the spare room of both.
+    pub const UNIQUE_RECIPIENT: f64 = 60.0;
     /// A rank of a Zipf alias table (8 bytes) and its build-time weight (8 bytes).
     pub const ZIPF_RANK: f64 = 16.0;
 }
