@@ -161,11 +161,8 @@ impl Relay {
             tls: implicit,
             phase: Phase::Connected,
             connection: Some(connection),
-            helo_checked: false,
-            messages: 0,
-            auth_user: None,
             reservation: Reservation::reusing(list),
-            attribution: None,
+            ..Session::ended()
         };
         Ok(())
     }

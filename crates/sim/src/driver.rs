@@ -122,7 +122,7 @@ struct SenderState {
     /// Per envelope sender of the list, the origin of its messages at its MTA
     /// (`MtaRuntime::origin`: envelope sender, where a bounce goes (M4), size).
     origins: Vec<u32>,
-    /// Replay senders: per row, its origin (as in `from`, with the row's size) and
+    /// Replay senders: per row, its origin (as in `origins`, with the row's size) and
     /// its listed recipients, if it lists them.
     replay: Vec<ReplayMessage>,
 }

@@ -43,6 +43,12 @@ struct Entry {
 const NOT_COUNTED: SimTime = SimTime::ZERO;
 
 impl Entry {
+    /// A recipient not seen yet: neither counted nor held.
+    const UNSEEN: Entry = Entry {
+        expiry: NOT_COUNTED,
+        holders: 0,
+    };
+
     fn counted(&self) -> bool {
         self.expiry != NOT_COUNTED
     }
@@ -110,10 +116,7 @@ impl UniqueWindow {
 
     /// An open transaction holds `rcpt` until it commits or ends (`unhold`).
     pub fn hold(&mut self, rcpt: RecipientId) {
-        let e = self.entries.entry(rcpt).or_insert(Entry {
-            expiry: NOT_COUNTED,
-            holders: 0,
-        });
+        let e = self.entries.entry(rcpt).or_insert(Entry::UNSEEN);
         if e.holders == 0 {
             self.held += 1;
             if !e.counted() {
@@ -143,10 +146,7 @@ impl UniqueWindow {
     /// Commits a delivery to `rcpt` that counts until `expiry`.
     pub fn commit(&mut self, rcpt: RecipientId, expiry: SimTime) {
         debug_assert!(expiry != NOT_COUNTED, "an expiry is at least 1 ms");
-        let e = self.entries.entry(rcpt).or_insert(Entry {
-            expiry: NOT_COUNTED,
-            holders: 0,
-        });
+        let e = self.entries.entry(rcpt).or_insert(Entry::UNSEEN);
         let previous = std::mem::replace(&mut e.expiry, expiry);
         if previous == NOT_COUNTED {
             self.counted += 1;

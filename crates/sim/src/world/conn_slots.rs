@@ -50,20 +50,19 @@ impl ConnSlots {
 
     /// The open connection in `slot`.
     pub fn get(&self, slot: u32) -> Option<&Conn> {
-        let open = self
-            .states
-            .get(slot as usize)
-            .is_some_and(|&s| s != SlotState::Free);
-        open.then(|| &self.conns[slot as usize])
+        self.holds(slot).then(|| &self.conns[slot as usize])
     }
 
     /// The open connection in `slot`.
     pub fn get_mut(&mut self, slot: u32) -> Option<&mut Conn> {
-        let open = self
-            .states
+        self.holds(slot).then(|| &mut self.conns[slot as usize])
+    }
+
+    /// Whether slot `slot` holds an open connection.
+    fn holds(&self, slot: u32) -> bool {
+        self.states
             .get(slot as usize)
-            .is_some_and(|&s| s != SlotState::Free);
-        open.then(|| &mut self.conns[slot as usize])
+            .is_some_and(|&s| s != SlotState::Free)
     }
 
     /// The open connections, in slot order.
@@ -135,11 +134,10 @@ impl ConnSlots {
     /// Frees `slot` and returns its connection, whose session the caller ends (if
     /// the slot held one).
     pub fn vacate(&mut self, slot: u32) -> Option<&mut Conn> {
-        let state = self.states.get_mut(slot as usize)?;
-        if *state == SlotState::Free {
+        if !self.holds(slot) {
             return None;
         }
-        *state = SlotState::Free;
+        self.states[slot as usize] = SlotState::Free;
         self.open -= 1;
         Some(&mut self.conns[slot as usize])
     }
