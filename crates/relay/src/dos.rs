@@ -17,8 +17,6 @@
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 use std::net::IpAddr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use rand::RngExt;
 use rand_chacha::ChaCha12Rng;
@@ -116,34 +114,35 @@ fn millionths(x: f64) -> u128 {
     (x * 1_000_000.0).round().max(0.0) as u128
 }
 
-/// D2: one connection counted as open at its source IP. The count is the number of
-/// these tokens alive, so a session dropped without `quit` cannot leak it;
-/// [`DosGuard::disconnect`] takes the token at the close and reports the concurrency
-/// limit cleared when the count falls below it.
+/// D2: one connection counted as open at its source IP, until
+/// [`DosGuard::disconnect`] takes it back and reports the concurrency limit cleared
+/// when the count falls below it. It names its source by number, so a closing
+/// connection finds its count without looking its IP up.
+///
+/// It is neither `Clone` nor `Copy`, so a connection is given back at most once. A
+/// session dropped without `quit` leaves its connection counted: drivers end every
+/// session they open (the simulation checks at every run's end that DoS protection
+/// counts exactly the sessions its MTAs hold open, and `serve` closes each
+/// connection's session when the connection ends). A count shared with the tokens,
+/// which a dropped token decremented, took four locked read-modify-writes per
+/// connection (`Arc` clone and drop, the count up and down) in a state machine that
+/// one thread drives.
 #[derive(Debug)]
-pub struct OpenConnection(Arc<Concurrency>);
-
-impl Drop for OpenConnection {
-    fn drop(&mut self) {
-        self.0.open.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
-/// D2 concurrency at one source IP, shared with its connections' tokens: a closing
-/// connection sees whether the limit is hit without looking its IP up.
-#[derive(Debug, Default)]
-struct Concurrency {
-    /// Open connections: the number of `OpenConnection` tokens alive.
-    open: AtomicU32,
-    hit: AtomicBool,
-    /// Connections refused since the limit was hit.
-    refusals: AtomicU32,
+#[must_use = "a connection counts as open until it is given back with `DosGuard::disconnect`"]
+pub struct OpenConnection {
+    source: u32,
 }
 
 #[derive(Clone, Debug)]
 struct SourceIp {
+    ip: IpAddr,
     bucket: TokenBucket,
-    concurrency: Arc<Concurrency>,
+    /// Open connections: those `connect` counted and `disconnect` did not yet take
+    /// back.
+    open: u32,
+    concurrency_hit: bool,
+    /// Connections refused since the concurrency limit was hit.
+    concurrency_refusals: u32,
     rate_hit: bool,
     /// Connections the rate limit refused since it was hit.
     rate_refusals: u32,
@@ -151,7 +150,11 @@ struct SourceIp {
 
 pub struct DosGuard {
     config: DosConfig,
-    ips: FxHashMap<IpAddr, SourceIp>,
+    /// Each source IP's number in `sources`, in the order they first connected.
+    ips: FxHashMap<IpAddr, u32>,
+    sources: Vec<SourceIp>,
+    /// The IP `source` looked up last, and its number.
+    last_source: Option<(IpAddr, u32)>,
     pool: TokenBucket,
     /// D3: the pool is hit; its reply names the command of the client it refused
     /// first (`(HELO)` or `(EHLO)`), and its clear is reported with the same reply.
@@ -174,6 +177,8 @@ impl DosGuard {
         let mut guard = DosGuard {
             config: config.clone(),
             ips: FxHashMap::default(),
+            sources: Vec::new(),
+            last_source: None,
             pool: TokenBucket::new(
                 config.generic_helo_pool,
                 millionths(config.generic_helo_pool.count),
@@ -189,32 +194,54 @@ impl DosGuard {
         guard
     }
 
+    /// The number of `ip` in `sources`, added at its first connection. Consecutive
+    /// connections mostly come from one IP (one sending server's), so the last
+    /// answer is kept and compared before the map is asked.
+    fn source(&mut self, ip: IpAddr) -> u32 {
+        if let Some((last, source)) = self.last_source
+            && last == ip
+        {
+            return source;
+        }
+        let (config, sources) = (&self.config, &mut self.sources);
+        let source = *self.ips.entry(ip).or_insert_with(|| {
+            sources.push(SourceIp {
+                ip,
+                bucket: TokenBucket::new(
+                    config.new_connections_per_ip,
+                    u128::from(config.new_connection_burst) * 1_000_000,
+                ),
+                open: 0,
+                concurrency_hit: false,
+                concurrency_refusals: 0,
+                rate_hit: false,
+                rate_refusals: 0,
+            });
+            (sources.len() - 1) as u32
+        });
+        self.last_source = Some((ip, source));
+        source
+    }
+
     fn ip(&mut self, ip: IpAddr) -> &mut SourceIp {
-        let config = &self.config;
-        self.ips.entry(ip).or_insert_with(|| SourceIp {
-            bucket: TokenBucket::new(
-                config.new_connections_per_ip,
-                u128::from(config.new_connection_burst) * 1_000_000,
-            ),
-            concurrency: Arc::default(),
-            rate_hit: false,
-            rate_refusals: 0,
-        })
+        let source = self.source(ip);
+        &mut self.sources[source as usize]
     }
 
     /// D2 at connect: the concurrency limit, then the new-connection bucket. On
     /// success the connection counts as open until `disconnect`.
     pub fn connect(&mut self, now: SimTime, ip: IpAddr) -> Result<OpenConnection, Reply> {
         let max = self.config.max_concurrent_per_ip;
-        let state = self.ip(ip);
-        let open = state.concurrency.open.load(Ordering::Relaxed);
+        let source = self.source(ip);
+        let state = &mut self.sources[source as usize];
+        let open = state.open;
         if open >= max {
-            let first = !state.concurrency.hit.swap(true, Ordering::Relaxed);
-            if first {
-                state.concurrency.refusals.store(1, Ordering::Relaxed);
+            let first = !std::mem::replace(&mut state.concurrency_hit, true);
+            state.concurrency_refusals = if first {
+                1
             } else {
-                state.concurrency.refusals.fetch_add(1, Ordering::Relaxed);
-            }
+                state.concurrency_refusals + 1
+            };
             if first {
                 self.emit(
                     now,
@@ -251,8 +278,8 @@ impl DosGuard {
         }
         let cleared = std::mem::take(&mut state.rate_hit);
         let refusals = u64::from(std::mem::take(&mut state.rate_refusals));
-        state.concurrency.open.fetch_add(1, Ordering::Relaxed);
-        let connection = OpenConnection(Arc::clone(&state.concurrency));
+        state.open += 1;
+        let connection = OpenConnection { source };
         if cleared {
             // The bucket had a token again by now: the limit is cleared now, whether or
             // not the recheck timer for this instant has run yet.
@@ -275,18 +302,18 @@ impl DosGuard {
     }
 
     /// A connection from `ip` closed (QUIT, or closed by a 421).
-    pub fn disconnect(&mut self, now: SimTime, ip: IpAddr, connection: OpenConnection) {
-        if !connection.0.hit.load(Ordering::Relaxed) {
-            return; // Nothing to clear: the usual case, without looking the IP up.
+    pub fn disconnect(&mut self, now: SimTime, connection: OpenConnection) {
+        let state = &mut self.sources[connection.source as usize];
+        state.open -= 1;
+        if !state.concurrency_hit {
+            return; // Nothing to clear: the usual case.
         }
-        let concurrency = Arc::clone(&connection.0);
-        drop(connection);
         let max = self.config.max_concurrent_per_ip;
-        let open = concurrency.open.load(Ordering::Relaxed);
+        let open = state.open;
         if open < max {
-            concurrency.hit.store(false, Ordering::Relaxed);
-            let refusals = u64::from(concurrency.refusals.swap(0, Ordering::Relaxed));
-            let open = u64::from(open);
+            state.concurrency_hit = false;
+            let refusals = u64::from(std::mem::take(&mut state.concurrency_refusals));
+            let (ip, open) = (state.ip, u64::from(open));
             self.emit(
                 now,
                 LimitKey {
@@ -306,18 +333,33 @@ impl DosGuard {
     pub fn open_connections(&self, ip: IpAddr) -> u32 {
         self.ips
             .get(&ip)
-            .map_or(0, |s| s.concurrency.open.load(Ordering::Relaxed))
+            .map_or(0, |&source| self.sources[source as usize].open)
     }
 
     /// What must hold between two events: each source IP's open count is the number
     /// of live connection tokens; buckets hold between 0 and their burst.
     pub fn check_invariants(&self) -> Result<(), String> {
-        for (ip, s) in &self.ips {
-            let open = s.concurrency.open.load(Ordering::Relaxed) as usize;
-            let tokens = Arc::strong_count(&s.concurrency) - 1;
-            if open != tokens {
+        if self.ips.len() != self.sources.len() {
+            return Err(format!(
+                "{} source IPs numbered, {} counted",
+                self.ips.len(),
+                self.sources.len()
+            ));
+        }
+        if let Some((ip, source)) = self.last_source
+            && self.ips.get(&ip) != Some(&source)
+        {
+            return Err(format!("{ip}: remembered as number {source}, not its own"));
+        }
+        for (i, s) in self.sources.iter().enumerate() {
+            let ip = s.ip;
+            if self.ips.get(&ip) != Some(&(i as u32)) {
+                return Err(format!("{ip}: not numbered {i}"));
+            }
+            if s.concurrency_hit != (s.concurrency_refusals > 0) {
                 return Err(format!(
-                    "{ip}: {open} connections counted open, {tokens} alive"
+                    "{ip}: concurrency limit hit {}, with {} refusals",
+                    s.concurrency_hit, s.concurrency_refusals
                 ));
             }
             s.bucket.check().map_err(|e| format!("{ip}: {e}"))?;
@@ -516,8 +558,8 @@ impl DosGuard {
     /// The limits hit now, each as a `Hit` event of `now` with the refusals since
     /// its hit; by source IP, then the generic HELO pool.
     pub fn still_hit(&self, now: SimTime) -> Vec<LimitEvent> {
-        let mut ips: Vec<(&IpAddr, &SourceIp)> = self.ips.iter().collect();
-        ips.sort_by_key(|(ip, _)| **ip);
+        let mut ips: Vec<&SourceIp> = self.sources.iter().collect();
+        ips.sort_by_key(|s| s.ip);
         let mut out = Vec::new();
         let event = |limit, subject, at, used, limit_value, refusals: u32| LimitEvent {
             time: now,
@@ -529,16 +571,16 @@ impl DosGuard {
             limit_value,
             refusals: u64::from(refusals),
         };
-        for (&ip, s) in ips {
-            let subject = Subject::SourceIp(ip);
-            if s.concurrency.hit.load(Ordering::Relaxed) {
+        for s in ips {
+            let subject = Subject::SourceIp(s.ip);
+            if s.concurrency_hit {
                 out.push(event(
                     LimitKind::DosConcurrency,
                     subject,
                     None,
-                    u64::from(s.concurrency.open.load(Ordering::Relaxed)),
+                    u64::from(s.open),
                     u64::from(self.config.max_concurrent_per_ip),
-                    s.concurrency.refusals.load(Ordering::Relaxed),
+                    s.concurrency_refusals,
                 ));
             }
             if s.rate_hit {
@@ -589,7 +631,7 @@ mod tests {
         let mut g = guard(|_| {});
         for _ in 0..20 {
             let c = g.connect(SimTime::ZERO, ip()).unwrap();
-            g.disconnect(SimTime::ZERO, ip(), c);
+            g.disconnect(SimTime::ZERO, c);
         }
         assert_eq!(
             g.connect(SimTime::ZERO, ip()).err(),
@@ -627,13 +669,13 @@ mod tests {
         let mut g = guard(|_| {});
         for _ in 0..20 {
             let c = g.connect(SimTime::ZERO, ip()).unwrap();
-            g.disconnect(SimTime::ZERO, ip(), c);
+            g.disconnect(SimTime::ZERO, c);
         }
         for second in 1..=86_400u64 {
             let t = second * 1000;
             assert!(g.connect(SimTime(t - 1), ip()).is_err(), "{t} - 1 ms");
             let c = g.connect(SimTime(t), ip()).expect("a token every second");
-            g.disconnect(SimTime(t), ip(), c);
+            g.disconnect(SimTime(t), c);
         }
     }
 
@@ -651,7 +693,7 @@ mod tests {
         let _other = g
             .connect(SimTime::ZERO, "192.0.2.2".parse().unwrap())
             .expect("per IP");
-        g.disconnect(SimTime(5), ip(), open.pop().unwrap());
+        g.disconnect(SimTime(5), open.pop().unwrap());
         let _again = g.connect(SimTime(5), ip()).unwrap();
         let changes: Vec<_> = std::iter::from_fn(|| g.poll_event())
             .map(|e| (e.key.limit, e.change))

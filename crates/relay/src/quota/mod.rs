@@ -754,6 +754,18 @@ impl QuotaEngine {
         state.hit.then_some(state)
     }
 
+    /// The hit state of `key`, to change: what a refusal by a limit already hit
+    /// changes, without the window and limit a [`Slot`] also looks up.
+    #[inline(always)]
+    fn hit_state_mut(&mut self, key: QuotaKey) -> &mut HitState {
+        match key {
+            QuotaKey::CustomerDay(t) => &mut self.customers[t.0 as usize].day_hit,
+            QuotaKey::CustomerPeak(t) => &mut self.customers[t.0 as usize].peak_hit,
+            QuotaKey::UserMessages(u) => &mut self.users[u.0 as usize].messages_hit,
+            QuotaKey::UserUnique(u) => &mut self.users[u.0 as usize].unique_hit,
+        }
+    }
+
     /// Whether the limit behind `key` is hit: the one question asked of every limit
     /// on every command, so it reads the flag without building a [`Slot`].
     #[inline(always)]
@@ -762,11 +774,21 @@ impl QuotaEngine {
     }
 
     /// A refusal by `key`: records the hit unless it is already hit.
+    #[inline]
     fn hit(&mut self, now: SimTime, key: QuotaKey, used: u64, limit_value: u64) {
-        if self.is_hit(key) {
-            self.slot(key).hit.refused();
+        let state = self.hit_state_mut(key);
+        if state.hit {
+            // Most refusals are by a limit hit before: one count.
+            state.refused();
             return;
         }
+        self.first_hit(now, key, used, limit_value);
+    }
+
+    /// [`QuotaEngine::hit`] of a limit not hit before: the hit event, and a look at
+    /// when it can clear.
+    #[inline(never)]
+    fn first_hit(&mut self, now: SimTime, key: QuotaKey, used: u64, limit_value: u64) {
         let slot = self.slot(key);
         slot.hit.hit = true;
         slot.hit.refused();

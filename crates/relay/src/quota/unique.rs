@@ -67,8 +67,17 @@ pub struct UniqueWindow {
 }
 
 impl UniqueWindow {
-    /// Drops recipients whose latest delivery no longer counts at `now`.
+    /// Drops recipients whose latest delivery no longer counts at `now`. Asked at
+    /// every RCPT, and mostly nothing is due: that answer is inlined.
+    #[inline]
     pub fn expire(&mut self, now: SimTime) {
+        if self.order.front().is_some_and(|&(expiry, _)| expiry <= now) {
+            self.expire_due(now);
+        }
+    }
+
+    #[inline(never)]
+    fn expire_due(&mut self, now: SimTime) {
         while let Some(&(expiry, rcpt)) = self.order.front() {
             if expiry > now {
                 break;
