@@ -17,6 +17,8 @@
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use rand::RngExt;
 use rand_chacha::ChaCha12Rng;
@@ -114,35 +116,28 @@ fn millionths(x: f64) -> u128 {
     (x * 1_000_000.0).round().max(0.0) as u128
 }
 
-/// D2: one connection counted as open at its source IP, until
-/// [`DosGuard::disconnect`] takes it back and reports the concurrency limit cleared
-/// when the count falls below it. It names its source by number, so a closing
-/// connection finds its count without looking its IP up.
-///
-/// It is neither `Clone` nor `Copy`, so a connection is given back at most once. A
-/// session dropped without `quit` leaves its connection counted: drivers end every
-/// session they open (the simulation checks at every run's end that DoS protection
-/// counts exactly the sessions its MTAs hold open, and `serve` closes each
-/// connection's session when the connection ends). A count shared with the tokens,
-/// which a dropped token decremented, took four locked read-modify-writes per
-/// connection (`Arc` clone and drop, the count up and down) in a state machine that
-/// one thread drives.
+/// D2: one connection counted as open at its source IP. The count is the number of
+/// these tokens alive, so a session dropped without `quit` cannot leak it;
+/// [`DosGuard::disconnect`] takes the token at the close and reports the concurrency
+/// limit cleared when the count falls below it. The tokens are the references to
+/// their IP's [`Concurrency`] beside the guard's own, so `Arc`'s count is the
+/// count: opening and closing a connection is one locked instruction each.
 #[derive(Debug)]
-#[must_use = "a connection counts as open until it is given back with `DosGuard::disconnect`"]
-pub struct OpenConnection {
-    source: u32,
+pub struct OpenConnection(Arc<Concurrency>);
+
+/// D2 concurrency at one source IP, shared with its connections' tokens: a closing
+/// connection sees whether the limit is hit without looking its IP up.
+#[derive(Debug, Default)]
+struct Concurrency {
+    hit: AtomicBool,
+    /// Connections refused since the limit was hit.
+    refusals: AtomicU32,
 }
 
 #[derive(Clone, Debug)]
 struct SourceIp {
-    ip: IpAddr,
     bucket: TokenBucket,
-    /// Open connections: those `connect` counted and `disconnect` did not yet take
-    /// back.
-    open: u32,
-    concurrency_hit: bool,
-    /// Connections refused since the concurrency limit was hit.
-    concurrency_refusals: u32,
+    concurrency: Arc<Concurrency>,
     rate_hit: bool,
     /// Connections the rate limit refused since it was hit.
     rate_refusals: u32,
@@ -150,11 +145,7 @@ struct SourceIp {
 
 pub struct DosGuard {
     config: DosConfig,
-    /// Each source IP's number in `sources`, in the order they first connected.
-    ips: FxHashMap<IpAddr, u32>,
-    sources: Vec<SourceIp>,
-    /// The IP `source` looked up last, and its number.
-    last_source: Option<(IpAddr, u32)>,
+    ips: FxHashMap<IpAddr, SourceIp>,
     pool: TokenBucket,
     /// D3: the pool is hit; its reply names the command of the client it refused
     /// first (`(HELO)` or `(EHLO)`), and its clear is reported with the same reply.
@@ -177,8 +168,6 @@ impl DosGuard {
         let mut guard = DosGuard {
             config: config.clone(),
             ips: FxHashMap::default(),
-            sources: Vec::new(),
-            last_source: None,
             pool: TokenBucket::new(
                 config.generic_helo_pool,
                 millionths(config.generic_helo_pool.count),
@@ -194,54 +183,38 @@ impl DosGuard {
         guard
     }
 
-    /// The number of `ip` in `sources`, added at its first connection. Consecutive
-    /// connections mostly come from one IP (one sending server's), so the last
-    /// answer is kept and compared before the map is asked.
-    fn source(&mut self, ip: IpAddr) -> u32 {
-        if let Some((last, source)) = self.last_source
-            && last == ip
-        {
-            return source;
-        }
-        let (config, sources) = (&self.config, &mut self.sources);
-        let source = *self.ips.entry(ip).or_insert_with(|| {
-            sources.push(SourceIp {
-                ip,
-                bucket: TokenBucket::new(
-                    config.new_connections_per_ip,
-                    u128::from(config.new_connection_burst) * 1_000_000,
-                ),
-                open: 0,
-                concurrency_hit: false,
-                concurrency_refusals: 0,
-                rate_hit: false,
-                rate_refusals: 0,
-            });
-            (sources.len() - 1) as u32
-        });
-        self.last_source = Some((ip, source));
-        source
+    fn ip(&mut self, ip: IpAddr) -> &mut SourceIp {
+        let config = &self.config;
+        self.ips.entry(ip).or_insert_with(|| SourceIp {
+            bucket: TokenBucket::new(
+                config.new_connections_per_ip,
+                u128::from(config.new_connection_burst) * 1_000_000,
+            ),
+            concurrency: Arc::default(),
+            rate_hit: false,
+            rate_refusals: 0,
+        })
     }
 
-    fn ip(&mut self, ip: IpAddr) -> &mut SourceIp {
-        let source = self.source(ip);
-        &mut self.sources[source as usize]
+    /// Open connections at an IP: its tokens alive (all references to its
+    /// `Concurrency` but the guard's own).
+    fn open(concurrency: &Arc<Concurrency>) -> u32 {
+        (Arc::strong_count(concurrency) - 1) as u32
     }
 
     /// D2 at connect: the concurrency limit, then the new-connection bucket. On
     /// success the connection counts as open until `disconnect`.
     pub fn connect(&mut self, now: SimTime, ip: IpAddr) -> Result<OpenConnection, Reply> {
         let max = self.config.max_concurrent_per_ip;
-        let source = self.source(ip);
-        let state = &mut self.sources[source as usize];
-        let open = state.open;
+        let state = self.ip(ip);
+        let open = Self::open(&state.concurrency);
         if open >= max {
-            let first = !std::mem::replace(&mut state.concurrency_hit, true);
-            state.concurrency_refusals = if first {
-                1
+            let first = !state.concurrency.hit.swap(true, Ordering::Relaxed);
+            if first {
+                state.concurrency.refusals.store(1, Ordering::Relaxed);
             } else {
-                state.concurrency_refusals + 1
-            };
+                state.concurrency.refusals.fetch_add(1, Ordering::Relaxed);
+            }
             if first {
                 self.emit(
                     now,
@@ -278,8 +251,7 @@ impl DosGuard {
         }
         let cleared = std::mem::take(&mut state.rate_hit);
         let refusals = u64::from(std::mem::take(&mut state.rate_refusals));
-        state.open += 1;
-        let connection = OpenConnection { source };
+        let connection = OpenConnection(Arc::clone(&state.concurrency));
         if cleared {
             // The bucket had a token again by now: the limit is cleared now, whether or
             // not the recheck timer for this instant has run yet.
@@ -302,18 +274,19 @@ impl DosGuard {
     }
 
     /// A connection from `ip` closed (QUIT, or closed by a 421).
-    pub fn disconnect(&mut self, now: SimTime, connection: OpenConnection) {
-        let state = &mut self.sources[connection.source as usize];
-        state.open -= 1;
-        if !state.concurrency_hit {
-            return; // Nothing to clear: the usual case.
+    pub fn disconnect(&mut self, now: SimTime, ip: IpAddr, connection: OpenConnection) {
+        if !connection.0.hit.load(Ordering::Relaxed) {
+            return; // Nothing to clear: the usual case, without looking the IP up.
         }
+        // Open after this one closes: it is still counted until it is dropped.
+        let open = Self::open(&connection.0) - 1;
+        let concurrency = Arc::clone(&connection.0);
+        drop(connection);
         let max = self.config.max_concurrent_per_ip;
-        let open = state.open;
         if open < max {
-            state.concurrency_hit = false;
-            let refusals = u64::from(std::mem::take(&mut state.concurrency_refusals));
-            let (ip, open) = (state.ip, u64::from(open));
+            concurrency.hit.store(false, Ordering::Relaxed);
+            let refusals = u64::from(concurrency.refusals.swap(0, Ordering::Relaxed));
+            let open = u64::from(open);
             self.emit(
                 now,
                 LimitKey {
@@ -331,35 +304,19 @@ impl DosGuard {
 
     /// Connections open from `ip` now (D2).
     pub fn open_connections(&self, ip: IpAddr) -> u32 {
-        self.ips
-            .get(&ip)
-            .map_or(0, |&source| self.sources[source as usize].open)
+        self.ips.get(&ip).map_or(0, |s| Self::open(&s.concurrency))
     }
 
-    /// What must hold between two events: each source IP's open count is the number
-    /// of live connection tokens; buckets hold between 0 and their burst.
+    /// What must hold between two events: a source IP's concurrency limit is hit
+    /// exactly while it has refusals to report; buckets hold between 0 and their
+    /// burst. (The open count is the number of live tokens by construction.)
     pub fn check_invariants(&self) -> Result<(), String> {
-        if self.ips.len() != self.sources.len() {
-            return Err(format!(
-                "{} source IPs numbered, {} counted",
-                self.ips.len(),
-                self.sources.len()
-            ));
-        }
-        if let Some((ip, source)) = self.last_source
-            && self.ips.get(&ip) != Some(&source)
-        {
-            return Err(format!("{ip}: remembered as number {source}, not its own"));
-        }
-        for (i, s) in self.sources.iter().enumerate() {
-            let ip = s.ip;
-            if self.ips.get(&ip) != Some(&(i as u32)) {
-                return Err(format!("{ip}: not numbered {i}"));
-            }
-            if s.concurrency_hit != (s.concurrency_refusals > 0) {
+        for (ip, s) in &self.ips {
+            let hit = s.concurrency.hit.load(Ordering::Relaxed);
+            let refusals = s.concurrency.refusals.load(Ordering::Relaxed);
+            if hit != (refusals > 0) {
                 return Err(format!(
-                    "{ip}: concurrency limit hit {}, with {} refusals",
-                    s.concurrency_hit, s.concurrency_refusals
+                    "{ip}: concurrency limit hit {hit}, with {refusals} refusals"
                 ));
             }
             s.bucket.check().map_err(|e| format!("{ip}: {e}"))?;
@@ -558,8 +515,8 @@ impl DosGuard {
     /// The limits hit now, each as a `Hit` event of `now` with the refusals since
     /// its hit; by source IP, then the generic HELO pool.
     pub fn still_hit(&self, now: SimTime) -> Vec<LimitEvent> {
-        let mut ips: Vec<&SourceIp> = self.sources.iter().collect();
-        ips.sort_by_key(|s| s.ip);
+        let mut ips: Vec<(&IpAddr, &SourceIp)> = self.ips.iter().collect();
+        ips.sort_by_key(|(ip, _)| **ip);
         let mut out = Vec::new();
         let event = |limit, subject, at, used, limit_value, refusals: u32| LimitEvent {
             time: now,
@@ -571,16 +528,16 @@ impl DosGuard {
             limit_value,
             refusals: u64::from(refusals),
         };
-        for s in ips {
-            let subject = Subject::SourceIp(s.ip);
-            if s.concurrency_hit {
+        for (&ip, s) in ips {
+            let subject = Subject::SourceIp(ip);
+            if s.concurrency.hit.load(Ordering::Relaxed) {
                 out.push(event(
                     LimitKind::DosConcurrency,
                     subject,
                     None,
-                    u64::from(s.open),
+                    u64::from(Self::open(&s.concurrency)),
                     u64::from(self.config.max_concurrent_per_ip),
-                    s.concurrency_refusals,
+                    s.concurrency.refusals.load(Ordering::Relaxed),
                 ));
             }
             if s.rate_hit {
@@ -631,7 +588,7 @@ mod tests {
         let mut g = guard(|_| {});
         for _ in 0..20 {
             let c = g.connect(SimTime::ZERO, ip()).unwrap();
-            g.disconnect(SimTime::ZERO, c);
+            g.disconnect(SimTime::ZERO, ip(), c);
         }
         assert_eq!(
             g.connect(SimTime::ZERO, ip()).err(),
@@ -669,13 +626,13 @@ mod tests {
         let mut g = guard(|_| {});
         for _ in 0..20 {
             let c = g.connect(SimTime::ZERO, ip()).unwrap();
-            g.disconnect(SimTime::ZERO, c);
+            g.disconnect(SimTime::ZERO, ip(), c);
         }
         for second in 1..=86_400u64 {
             let t = second * 1000;
             assert!(g.connect(SimTime(t - 1), ip()).is_err(), "{t} - 1 ms");
             let c = g.connect(SimTime(t), ip()).expect("a token every second");
-            g.disconnect(SimTime(t), c);
+            g.disconnect(SimTime(t), ip(), c);
         }
     }
 
@@ -693,7 +650,7 @@ mod tests {
         let _other = g
             .connect(SimTime::ZERO, "192.0.2.2".parse().unwrap())
             .expect("per IP");
-        g.disconnect(SimTime(5), open.pop().unwrap());
+        g.disconnect(SimTime(5), ip(), open.pop().unwrap());
         let _again = g.connect(SimTime(5), ip()).unwrap();
         let changes: Vec<_> = std::iter::from_fn(|| g.poll_event())
             .map(|e| (e.key.limit, e.change))

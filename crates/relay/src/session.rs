@@ -19,8 +19,8 @@
 //! closed. A 421 (D1) closes the connection: every later command is answered with
 //! that same 421. A session should end with `quit`, which releases its transaction
 //! and tells DoS protection the connection is gone (D2 concurrency, with its
-//! `cleared` event); a driver ends every session it opens (one dropped without it
-//! stays counted open: see `OpenConnection`).
+//! `cleared` event); one dropped without it still leaves the concurrency count right
+//! (the count is of live `OpenConnection` tokens).
 
 use std::net::IpAddr;
 
@@ -490,7 +490,7 @@ impl Session {
         self.end_transaction(relay, now);
         self.phase = Phase::Closed { reply };
         if let Some(connection) = self.connection.take() {
-            relay.dos.disconnect(now, connection);
+            relay.dos.disconnect(now, self.ip, connection);
         }
     }
 

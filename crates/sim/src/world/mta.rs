@@ -735,6 +735,37 @@ impl MtaRuntime {
         self.after_attempt(relay, now, msg, FailureKind::Reply, envelopes, sink);
     }
 
+    /// Message `msg` still has recipients after an attempt that failed for `kind`:
+    /// its next attempt is scheduled, or (M4: at the queue lifetime, or past an Exim
+    /// rule) they bounce: `Some` of how many. Out of line: most attempts
+    /// leave nothing pending, and this code would stand between theirs in the
+    /// instruction cache.
+    #[inline(never)]
+    fn retry_or_bounce(
+        &mut self,
+        now: SimTime,
+        msg: u32,
+        birth: SimTime,
+        kind: FailureKind,
+        sink: &mut impl MtaSink,
+    ) -> Option<u64> {
+        let next = if now.saturating_since(birth) >= self.params.queue_lifetime {
+            None
+        } else {
+            let mut retry = self.queue.retry(msg);
+            let next = self.params.retry.after_failure(&mut retry, now, kind);
+            self.queue.set_retry(msg, retry);
+            next
+        };
+        match next {
+            Some(t) => {
+                self.defer(msg, t.max(now), sink);
+                None
+            }
+            None => Some(u64::from(self.queue.bounce_pending(msg))),
+        }
+    }
+
     /// Applies `self.fates` to message `msg`: counts, bounces, retry or done; `kind`
     /// is why the deferred recipients (if any) failed.
     #[allow(clippy::too_many_arguments)]
@@ -747,7 +778,6 @@ impl MtaRuntime {
         envelopes: &Envelopes,
         sink: &mut impl MtaSink,
     ) {
-        let lifetime = self.params.queue_lifetime;
         let OriginEntry { origin, report } = self.entry_of(msg);
         let tag = origin.tag;
         let mut counts = AttemptCounts::default();
@@ -789,23 +819,9 @@ impl MtaRuntime {
             },
         );
         let mut done = q.pending() == 0;
-        if !done {
-            // M4: at the queue lifetime (or past an Exim rule), the rest bounce.
-            let next = if now.saturating_since(birth) >= lifetime {
-                None
-            } else {
-                let mut retry = self.queue.retry(msg);
-                let next = self.params.retry.after_failure(&mut retry, now, kind);
-                self.queue.set_retry(msg, retry);
-                next
-            };
-            match next {
-                Some(t) => self.defer(msg, t.max(now), sink),
-                None => {
-                    bounced_now += u64::from(self.queue.bounce_pending(msg));
-                    done = true;
-                }
-            }
+        if !done && let Some(bounced) = self.retry_or_bounce(now, msg, birth, kind, sink) {
+            bounced_now += bounced;
+            done = true;
         }
         let q = self.queue.message(msg);
         let fates = RecipientFates {
