@@ -6,6 +6,7 @@
 //! cargo run --release --example run_bare -- benches/data/simpy-equivalent.toml [runs]
 //! ```
 
+use std::io::Write;
 use std::time::Instant;
 
 use relaysim::scenario::Model;
@@ -43,12 +44,16 @@ fn main() {
         };
         let took = start.elapsed();
         let messages = report.total.messages.generated;
-        println!(
+        let line = writeln!(
+            std::io::stdout(),
             "{messages} messages, {} events in {:.1} ms: {:.3} µs per message (fingerprint {})",
             report.events_processed,
             took.as_secs_f64() * 1e3,
             took.as_secs_f64() * 1e6 / messages.max(1) as f64,
             report.fingerprint_hex(),
         );
+        if line.is_err() {
+            return; // stdout closed (`run_bare … | head -1`): nobody reads the rest
+        }
     }
 }
