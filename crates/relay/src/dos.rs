@@ -134,7 +134,9 @@ struct Concurrency {
     refusals: AtomicU32,
 }
 
-#[derive(Clone, Debug)]
+/// Not `Clone`: a clone would hold another reference to `concurrency`, which counts
+/// as an open connection.
+#[derive(Debug)]
 struct SourceIp {
     bucket: TokenBucket,
     concurrency: Arc<Concurrency>,

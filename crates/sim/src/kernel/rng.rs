@@ -110,7 +110,8 @@ impl Fnv1a {
     /// The eight little-endian bytes of `v`, as [`Fnv1a::write`] hashes them, with
     /// its high zero bytes folded into one multiplication: the fingerprint hashes a
     /// few small numbers per simulated message (reply codes, counts, times), and a
-    /// chain of eight dependent multiplications each was 4 % of a run.
+    /// chain of eight dependent multiplications each was 4 % of a run's
+    /// instructions.
     #[inline]
     pub fn write_u64(&mut self, v: u64) {
         let significant = (u64::BITS - v.leading_zeros()).div_ceil(8) as usize;
