@@ -57,6 +57,8 @@ impl Entry {
 #[derive(Clone, Debug, Default)]
 pub struct UniqueWindow {
     order: VecDeque<(SimTime, RecipientId)>,
+    /// Nothing in `order` expires before this instant (as `CountWindow`'s).
+    next_due: SimTime,
     entries: FxHashMap<RecipientId, Entry>,
     /// Entries whose latest delivery counts.
     counted: u64,
@@ -71,7 +73,7 @@ impl UniqueWindow {
     /// every RCPT, and mostly nothing is due: that answer is inlined.
     #[inline]
     pub fn expire(&mut self, now: SimTime) {
-        if self.order.front().is_some_and(|&(expiry, _)| expiry <= now) {
+        if now >= self.next_due {
             self.expire_due(now);
         }
     }
@@ -95,6 +97,7 @@ impl UniqueWindow {
                 }
             }
         }
+        self.next_due = self.order.front().map_or(SimTime::MAX, |&(e, _)| e);
     }
 
     /// Distinct committed recipients (call `expire` first).
@@ -166,6 +169,7 @@ impl UniqueWindow {
         if previous != expiry {
             debug_assert!(self.order.back().is_none_or(|&(e, _)| e <= expiry));
             self.order.push_back((expiry, rcpt));
+            self.next_due = self.next_due.min(expiry);
         }
     }
 
@@ -219,6 +223,13 @@ impl UniqueWindow {
             .any(|(a, b)| a.0 > b.0)
         {
             return Err("expiries out of order".into());
+        }
+        if self.order.front().is_some_and(|&(e, _)| self.next_due > e) {
+            return Err(format!(
+                "the first delivery expires at {} ms, before it is looked for ({} ms)",
+                self.order[0].0.as_millis(),
+                self.next_due.as_millis()
+            ));
         }
         let listed = self
             .order

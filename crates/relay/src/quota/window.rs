@@ -70,13 +70,25 @@ impl ExpiryClock {
 pub struct CountWindow {
     /// `(expiry, count)`, expiry non-decreasing; equal expiries are merged.
     entries: VecDeque<(SimTime, u64)>,
+    /// Nothing expires before this instant: at most the first entry's expiry
+    /// (`SimTime::MAX` when there is none). Asked at every command, it is one
+    /// comparison where the queue's front is an index computation and a load.
+    next_due: SimTime,
     committed: u64,
     pub reserved: u64,
 }
 
 impl CountWindow {
     /// Drops what no longer counts at `now`.
+    #[inline]
     pub fn expire(&mut self, now: SimTime) {
+        if now >= self.next_due {
+            self.expire_due(now);
+        }
+    }
+
+    #[inline(never)]
+    fn expire_due(&mut self, now: SimTime) {
         while let Some(&(expiry, n)) = self.entries.front() {
             if expiry > now {
                 break;
@@ -84,6 +96,7 @@ impl CountWindow {
             self.committed -= n;
             self.entries.pop_front();
         }
+        self.next_due = self.entries.front().map_or(SimTime::MAX, |&(e, _)| e);
     }
 
     /// Committed count (call `expire` first).
@@ -112,6 +125,7 @@ impl CountWindow {
             _ => {
                 debug_assert!(self.entries.back().is_none_or(|&(e, _)| e <= expiry));
                 self.entries.push_back((expiry, n));
+                self.next_due = self.next_due.min(expiry);
             }
         }
     }
@@ -138,6 +152,17 @@ impl CountWindow {
         let sum: u64 = self.entries.iter().map(|&(_, n)| n).sum();
         if sum != self.committed {
             return Err(format!("count {} but entries sum to {sum}", self.committed));
+        }
+        if self
+            .entries
+            .front()
+            .is_some_and(|&(e, _)| self.next_due > e)
+        {
+            return Err(format!(
+                "the first entry expires at {} ms, before it is looked for ({} ms)",
+                self.entries[0].0.as_millis(),
+                self.next_due.as_millis()
+            ));
         }
         if self.entries.iter().any(|&(_, n)| n == 0) {
             return Err("an entry counts nothing".into());
