@@ -71,8 +71,9 @@ pub struct CountWindow {
     /// `(expiry, count)`, expiry non-decreasing; equal expiries are merged.
     entries: VecDeque<(SimTime, u64)>,
     /// Nothing expires before this instant: at most the first entry's expiry
-    /// (`SimTime::MAX` when there is none). Asked at every command, it is one
-    /// comparison where the queue's front is an index computation and a load.
+    /// (`SimTime::MAX` after `expire` found the window empty; `ZERO`, look every
+    /// time, before the first). Asked at every command, it is one comparison where
+    /// the queue's front is an index computation and a load.
     next_due: SimTime,
     committed: u64,
     pub reserved: u64,
@@ -147,7 +148,8 @@ impl CountWindow {
     }
 
     /// The bookkeeping is consistent: the count is the sum of the entries, each entry
-    /// counts something, expiries are strictly increasing (equal ones are merged).
+    /// counts something, expiries are strictly increasing (equal ones are merged),
+    /// and none is before the instant `expire` looks for expiries from.
     pub fn check_structure(&self) -> Result<(), String> {
         let sum: u64 = self.entries.iter().map(|&(_, n)| n).sum();
         if sum != self.committed {
@@ -249,6 +251,14 @@ mod tests {
         assert_eq!(w.committed(), 1);
         w.expire(at(700));
         assert_eq!((w.committed(), w.is_empty()), (0, true));
+        // Emptied, then committed to again: the new item still expires on time
+        // (the window looks for expiries from the new item's on, not never).
+        w.commit(c.expiry(at(800)), 4);
+        w.expire(SimTime(1_399_999));
+        assert_eq!(w.committed(), 4);
+        w.expire(at(1_400));
+        assert_eq!((w.committed(), w.is_empty()), (0, true));
+        w.check_structure().unwrap();
     }
 
     #[test]
