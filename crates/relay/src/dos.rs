@@ -280,10 +280,10 @@ impl DosGuard {
         if !connection.0.hit.load(Ordering::Relaxed) {
             return; // Nothing to clear: the usual case, without looking the IP up.
         }
-        // Open after this one closes: it is still counted until it is dropped.
+        // Open once this one has closed (it counts until `connection` is dropped, at
+        // the end of this function).
         let open = Self::open(&connection.0) - 1;
-        let concurrency = Arc::clone(&connection.0);
-        drop(connection);
+        let concurrency = &connection.0;
         let max = self.config.max_concurrent_per_ip;
         if open < max {
             concurrency.hit.store(false, Ordering::Relaxed);
