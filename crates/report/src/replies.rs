@@ -75,10 +75,10 @@ impl<W: Write> RepliesWriter<W> {
 
 impl<W: Write> Observer for RepliesWriter<W> {
     fn observe(&mut self, time: SimTime, what: &Observation<'_>) {
-        if let Observation::Reply { reply, .. } = *what
-            && !reply.is_positive()
-        {
-            self.refusal(time, reply);
+        for &reply in what.replies() {
+            if !reply.is_positive() {
+                self.refusal(time, reply);
+            }
         }
     }
 }

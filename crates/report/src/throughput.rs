@@ -120,7 +120,7 @@ impl<W: Write> Observer for ThroughputWriter<W> {
             Observation::Attempt { tag, counts, .. } => {
                 self.attempt(time, tag.tenant as usize, counts)
             }
-            Observation::Connection { tag, opened } => {
+            Observation::Connection { tag, opened, .. } => {
                 self.connection(time, tag.tenant as usize, opened);
             }
             _ => {}

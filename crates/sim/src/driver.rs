@@ -622,12 +622,16 @@ impl<O: Observer> Observer for Sink<'_, O> {
                 self.report
                     .deferrals(tag, counts.deferred_rcpts, counts.newly_deferred_rcpts);
             }
-            Observation::Reply { tag, reply } => {
-                self.fingerprint.write_u64(u64::from(reply.code()));
-                self.report.reply(tag, reply);
+            Observation::Connection {
+                tag,
+                opened,
+                replies,
+            } => {
+                self.replies(tag, replies);
+                self.report.connection(tag, opened);
             }
-            Observation::Connection { tag, opened } => self.report.connection(tag, opened),
             Observation::Transaction { tag, trace, .. } => {
+                self.replies(tag, trace.replies);
                 if trace.reply == Reply::MessageAccepted && trace.postmaster_domain.is_some() {
                     self.report.rewritten(tag);
                 }
@@ -647,6 +651,18 @@ impl<O: Observer> Observer for Sink<'_, O> {
             | Observation::QuotaUsage { .. } => {}
         }
         self.observer.observe(time, what);
+    }
+}
+
+impl<O: Observer> Sink<'_, O> {
+    /// Counts replies the relay gave a delivery and adds them to the fingerprint.
+    #[inline]
+    fn replies(&mut self, tag: MessageTag, replies: &[Reply]) {
+        let counts = self.report.replies_of(tag);
+        for &reply in replies {
+            self.fingerprint.write_u16(reply.code());
+            counts.add(reply);
+        }
     }
 }
 

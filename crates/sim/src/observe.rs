@@ -37,11 +37,18 @@ pub enum Observation<'a> {
         /// When the message arrived at its MTA (with `tag`, which message this is).
         arrived: SimTime,
     },
-    /// The relay replied to a command of a connection delivering `tag`.
-    Reply { tag: MessageTag, reply: Reply },
-    /// A connection to the relay was opened or refused, delivering `tag`.
-    Connection { tag: MessageTag, opened: bool },
-    /// An SMTP transaction ended on connection number `connection`.
+    /// A connection to the relay was opened or refused, delivering `tag`; `replies`
+    /// are the relay's replies while it was opened (the greeting, EHLO's, STARTTLS's,
+    /// AUTH's; a refusal at connect; the closing reply when the opening failed),
+    /// in the order given at this instant.
+    Connection {
+        tag: MessageTag,
+        opened: bool,
+        replies: &'a [Reply],
+    },
+    /// An SMTP transaction ended on connection number `connection`; its replies
+    /// (`trace.replies`: MAIL FROM's, each RCPT TO's, DATA's or RSET's) were given
+    /// in that order at this instant.
     Transaction {
         tag: MessageTag,
         connection: u64,
@@ -60,6 +67,22 @@ pub enum Observation<'a> {
         start: SimTime,
         rows: &'a [WindowUsage],
     },
+}
+
+impl Observation<'_> {
+    /// The relay's replies this observation reports, in the order given: a
+    /// [`Observation::Connection`]'s while opening, a [`Observation::Transaction`]'s
+    /// every reply, none for the rest. Every reply the relay gives a delivery is in
+    /// one of the two (QUIT's is counted under no message): counting replies is
+    /// counting these.
+    #[inline]
+    pub fn replies(&self) -> &[Reply] {
+        match self {
+            Observation::Connection { replies, .. } => replies,
+            Observation::Transaction { trace, .. } => trace.replies,
+            _ => &[],
+        }
+    }
 }
 
 pub trait Observer {

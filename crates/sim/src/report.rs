@@ -435,17 +435,16 @@ impl RunReport {
         }
     }
 
-    /// Counts a reply for the run, the tenant and — unless it answered a
-    /// non-delivery report — the sender: a sender's counts are its own messages'.
-    /// (The run's and the tenant's are sums made by `finish`.)
+    /// Where the replies given to message `tag` are counted: under its sender (a
+    /// sender's counts are its own messages'), or under its tenant alone for a
+    /// non-delivery report. The run's and the tenant's counts are sums made by
+    /// `finish`.
     #[inline]
-    pub(super) fn reply(&mut self, tag: MessageTag, reply: Reply) {
-        // Counted once: under the sender, or under the tenant alone for a report;
-        // `finish` sums them up.
+    pub(super) fn replies_of(&mut self, tag: MessageTag) -> &mut ReplyCounts {
         if tag.notification {
-            self.tenants[tag.tenant as usize].replies.add(reply);
+            &mut self.tenants[tag.tenant as usize].replies
         } else {
-            self.sender_mut(tag.sender).replies.add(reply);
+            &mut self.sender_mut(tag.sender).replies
         }
     }
 

@@ -121,10 +121,12 @@ impl Observer for Trace {
                 self.transaction(tenant, trace);
             }
             Observation::Limit(e) => self.limits.push(*e),
-            Observation::Reply { tag, reply } => {
-                self.replies.push((time, tag.mta, tag.sender, reply));
-            }
             _ => {}
+        }
+        if let Observation::Connection { tag, .. } | Observation::Transaction { tag, .. } = *what {
+            let replies = what.replies().iter();
+            self.replies
+                .extend(replies.map(|&reply| (time, tag.mta, tag.sender, reply)));
         }
     }
 }

@@ -211,7 +211,6 @@ fn tag_of(what: &Observation<'_>) -> Option<MessageTag> {
         | Observation::Generated { tag, .. }
         | Observation::Settled { tag, .. }
         | Observation::Attempt { tag, .. }
-        | Observation::Reply { tag, .. }
         | Observation::Connection { tag, .. }
         | Observation::Transaction { tag, .. } => Some(tag),
         Observation::QueueDepth { .. }
@@ -223,6 +222,9 @@ fn tag_of(what: &Observation<'_>) -> Option<MessageTag> {
 
 /// Counts one observation as the run report counts it (`driver.rs`'s `Sink`).
 fn tally_one(t: &mut Tally, what: &Observation<'_>) {
+    what.replies()
+        .iter()
+        .for_each(|&reply| t.replies.add(reply));
     match *what {
         Observation::Generated { tag, recipients } => {
             t.counts.add_generated(tag.notification, recipients);
@@ -232,7 +234,6 @@ fn tally_one(t: &mut Tally, what: &Observation<'_>) {
             t.deferrals += counts.deferred_rcpts;
             t.deferred_rcpts += counts.newly_deferred_rcpts;
         }
-        Observation::Reply { reply, .. } => t.replies.add(reply),
         Observation::Connection { opened, .. } => {
             if opened {
                 t.connections.opened += 1;

@@ -17,6 +17,7 @@ use relay::time::{SimDuration, SimTime};
 use relay::{
     ClientOpening, HeloName, HeloVerb, PresentedSender, RecipientId, Relay, Reply, Session,
 };
+use smallvec::SmallVec;
 
 use super::mta::MessageTag;
 use crate::{Observation, Observer};
@@ -164,9 +165,14 @@ pub struct TransactionTrace<'a> {
     /// `envelope_from`'s number among the run's envelope senders (fixed for a run).
     pub envelope: u32,
     pub recipients: &'a [RecipientId],
+    /// RCPT TO's reply to each of `recipients`.
     pub rcpt_replies: &'a [Reply],
     /// The transaction's final reply: DATA's, or the refusal that ended it.
     pub reply: Reply,
+    /// Every reply of the transaction in the order given: MAIL FROM's, then
+    /// `rcpt_replies`, then DATA's or (when no recipient was accepted) RSET's. The
+    /// replies are observed here, not one by one ([`Observation::replies`]).
+    pub replies: &'a [Reply],
 }
 
 /// Where a connection reports what the relay did: the run's observer, and the
@@ -179,16 +185,16 @@ pub struct Reporting<'o, O: Observer> {
 
 impl<O: Observer> Reporting<'_, O> {
     #[inline]
-    fn reply(&mut self, now: SimTime, reply: Reply) {
+    fn connection(&mut self, now: SimTime, opened: bool, replies: &[Reply]) {
         let tag = self.tag;
-        self.out.observe(now, &Observation::Reply { tag, reply });
-    }
-
-    #[inline]
-    fn connection(&mut self, now: SimTime, opened: bool) {
-        let tag = self.tag;
-        self.out
-            .observe(now, &Observation::Connection { tag, opened });
+        self.out.observe(
+            now,
+            &Observation::Connection {
+                tag,
+                opened,
+                replies,
+            },
+        );
     }
 
     #[inline]
@@ -212,7 +218,8 @@ pub struct Scratch {
     next: Vec<usize>,
     chunk: Vec<RecipientId>,
     pending: Vec<usize>,
-    rcpt_replies: Vec<Reply>,
+    /// The transaction's replies (`TransactionTrace::replies`).
+    replies: Vec<Reply>,
 }
 
 /// How a connection attempt ended when it did not give a usable session.
@@ -243,28 +250,26 @@ pub fn open(
         TlsMode::None | TlsMode::Starttls => ClientOpening::PlainSmtp,
     };
     if let Err(reply) = relay.connect_into(session, now, client.source_ip, client.port, opening) {
-        report.connection(now, false);
         if reply.code() == 0 {
             // P6: refused, or TLS failed before SMTP (validation prevents it).
+            report.connection(now, false, &[]);
             return Err(ConnectFailure::Refused);
         }
-        report.reply(now, reply);
+        report.connection(now, false, &[reply]);
         return Err(ConnectFailure::SiteFailure);
     }
-    report.connection(now, true);
-    report.reply(now, Reply::Greeting);
-    match greet(relay, now, client, session, report) {
+    // Greeting, EHLO, STARTTLS, EHLO, AUTH, and QUIT's reply if one failed.
+    let mut replies = SmallVec::<[Reply; 6]>::new();
+    replies.push(Reply::Greeting);
+    let greeted = greet(relay, now, client, session, &mut replies);
+    if greeted.is_err() && session.is_open() {
+        replies.push(session.end(relay, now));
+    }
+    report.connection(now, true, &replies);
+    match greeted {
         Ok(()) => Ok(()),
-        Err(reply) => {
-            if session.is_open() {
-                report.reply(now, session.end(relay, now));
-            }
-            if matches!(reply, Reply::TryAgainLater { .. }) {
-                Err(ConnectFailure::SiteFailure)
-            } else {
-                Err(ConnectFailure::Refusal(Fate::of_refusal(reply)))
-            }
-        }
+        Err(Reply::TryAgainLater { .. }) => Err(ConnectFailure::SiteFailure),
+        Err(reply) => Err(ConnectFailure::Refusal(Fate::of_refusal(reply))),
     }
 }
 
@@ -312,7 +317,7 @@ pub fn deliver_on(
         next,
         chunk,
         pending,
-        rcpt_replies,
+        replies,
     } = scratch;
     remaining.clear();
     remaining.extend(0..recipients.len());
@@ -322,37 +327,32 @@ pub fn deliver_on(
             .min(client.recipients_per_transaction as usize);
         stats.transactions += 1;
         let mail = session.mail_from_presented(relay, now, from.presented);
-        report.reply(now, mail);
         // Q8, Q3: who the relay charged and counted, also when it refused MAIL.
         let attribution = session.last_attribution().copied();
+        replies.clear();
+        replies.push(mail);
         if !mail.is_positive() {
             // M1: a refusal at MAIL applies to every remaining recipient.
             for &i in remaining.iter() {
                 fates[i] = Fate::of_refusal(mail);
             }
-            trace_with(
-                relay,
-                now,
-                client,
-                from,
+            let transaction = EndedTransaction {
                 attribution,
-                &[],
-                &[],
-                mail,
-                report,
-            );
+                recipients: &[],
+                replies,
+                reply: mail,
+            };
+            trace_with(relay, now, client, from, &transaction, report);
             break;
         }
         chunk.clear();
         pending.clear();
-        rcpt_replies.clear();
         next.clear();
         for &i in &remaining[..take] {
             let reply = session.rcpt_to(relay, now, recipients[i]);
-            report.reply(now, reply);
             stats.rcpts_sent += 1;
             chunk.push(recipients[i]);
-            rcpt_replies.push(reply);
+            replies.push(reply);
             if reply.is_positive() {
                 pending.push(i);
             } else if reply == Reply::TooManyRecipients && client.resend_too_many_recipients {
@@ -364,12 +364,12 @@ pub fn deliver_on(
         let carried = next.len();
         next.extend_from_slice(&remaining[take..]);
         let final_reply = if pending.is_empty() {
-            let reset = session.rset(relay, now);
-            report.reply(now, reset);
-            *rcpt_replies.last().expect("a transaction has a recipient")
+            let last_rcpt = *replies.last().expect("a transaction has a recipient");
+            replies.push(session.rset(relay, now));
+            last_rcpt
         } else {
             let data = session.data(relay, now);
-            report.reply(now, data);
+            replies.push(data);
             let fate = if data.is_positive() {
                 stats.accepted += 1;
                 Fate::Delivered
@@ -379,17 +379,13 @@ pub fn deliver_on(
             pending.iter().for_each(|&i| fates[i] = fate);
             data
         };
-        trace_with(
-            relay,
-            now,
-            client,
-            from,
+        let transaction = EndedTransaction {
             attribution,
-            chunk,
-            rcpt_replies,
-            final_reply,
-            report,
-        );
+            recipients: chunk,
+            replies,
+            reply: final_reply,
+        };
+        trace_with(relay, now, client, from, &transaction, report);
         if pending.is_empty() && carried == take {
             // M6 made no progress (every recipient 452): defer them rather than loop.
             next.drain(..carried)
@@ -407,10 +403,10 @@ fn greet(
     now: SimTime,
     client: &MtaClient,
     session: &mut Session,
-    report: &mut Reporting<'_, impl Observer>,
+    replies: &mut SmallVec<[Reply; 6]>,
 ) -> Result<(), Reply> {
     let mut step = |reply: Reply| {
-        report.reply(now, reply);
+        replies.push(reply);
         if reply.is_positive() {
             Ok(())
         } else {
@@ -428,19 +424,28 @@ fn greet(
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
+/// One transaction as [`deliver_on`] gave it, before it is traced.
+struct EndedTransaction<'a> {
+    attribution: Option<relay::Transaction>,
+    recipients: &'a [RecipientId],
+    /// MAIL FROM's reply, each RCPT TO's, DATA's or RSET's (only MAIL FROM's when
+    /// it refused).
+    replies: &'a [Reply],
+    reply: Reply,
+}
+
 fn trace_with(
     relay: &Relay,
     now: SimTime,
     client: &MtaClient,
     from: &Envelope,
-    attribution: Option<relay::Transaction>,
-    recipients: &[RecipientId],
-    rcpt_replies: &[Reply],
-    reply: Reply,
+    transaction: &EndedTransaction<'_>,
     report: &mut Reporting<'_, impl Observer>,
 ) {
     let directory = relay.directory();
+    let attribution = transaction.attribution;
+    let replies = transaction.replies;
+    let rcpts = transaction.recipients.len();
     report.transaction(
         now,
         &TransactionTrace {
@@ -458,9 +463,10 @@ fn trace_with(
             helo: &client.helo,
             envelope_from: &from.address,
             envelope: from.id,
-            recipients,
-            rcpt_replies,
-            reply,
+            recipients: transaction.recipients,
+            rcpt_replies: &replies[1..1 + rcpts],
+            reply: transaction.reply,
+            replies,
         },
     );
 }

@@ -924,10 +924,10 @@ mod tests {
 
     impl Observer for Recording {
         fn observe(&mut self, _: SimTime, what: &Observation<'_>) {
+            self.replies.extend_from_slice(what.replies());
             match *what {
                 Observation::Generated { .. } => self.generated += 1,
                 Observation::Settled { tag, fates, .. } => self.settled.push((tag, fates)),
-                Observation::Reply { reply, .. } => self.replies.push(reply),
                 Observation::Connection { opened: true, .. } => self.connections.0 += 1,
                 Observation::Connection { opened: false, .. } => self.connections.1 += 1,
                 _ => {}
