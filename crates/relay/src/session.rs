@@ -142,10 +142,14 @@ impl Relay {
         if session.is_open() {
             session.end(self, now);
         }
-        if !self.policy.ports.contains(&port) {
+        // A plain loop over the few ports: `<[u16]>::contains` is a call to a
+        // vectorised search, 1 % of a run that connects per message.
+        #[allow(clippy::manual_contains)]
+        let listed = |ports: &[u16]| ports.iter().any(|&p| p == port);
+        if !listed(&self.policy.ports) {
             return Err(Reply::ConnectionRefused);
         }
-        let implicit = self.policy.implicit_tls_ports.contains(&port);
+        let implicit = listed(&self.policy.implicit_tls_ports);
         if implicit != (opening == ClientOpening::TlsHandshake) {
             return Err(Reply::TlsHandshakeFailed);
         }

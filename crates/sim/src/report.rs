@@ -222,7 +222,8 @@ pub struct RunReport {
     pub replies: ReplyCounts,
     pub connections: Connections,
     pub rewritten: u64,
-    /// Delivery delays of all messages.
+    /// Delivery delays of all messages (the sum of `tenant_delays`, made when the
+    /// run ends).
     pub delays: Delays,
     pub tenants: Vec<EntityReport>,
     /// Per tenant (by index), the delivery delays of its messages. Senders have none:
@@ -363,6 +364,11 @@ impl RunReport {
             tenant.max_delay = tenant.max_delay.max(sender.max_delay);
             tenant.oldest_queued = tenant.oldest_queued.max(sender.oldest_queued);
         }
+        for delays in &self.tenant_delays {
+            self.delays
+                .add(delays)
+                .expect("tenant and run histograms have the same bounds");
+        }
         for tenant in &self.tenants {
             self.total.merge(&tenant.counts);
             self.replies.merge(&tenant.replies);
@@ -420,9 +426,11 @@ impl RunReport {
     }
 
     pub(super) fn delivery_delay(&mut self, tag: MessageTag, delay: SimDuration) {
-        let ms = delay.as_millis();
-        record_delay(&mut self.delays, ms);
-        record_delay(&mut self.tenant_delays[tag.tenant as usize], ms);
+        // The run's histogram is the sum of the tenants', made by `finish`.
+        record_delay(
+            &mut self.tenant_delays[tag.tenant as usize],
+            delay.as_millis(),
+        );
         let max = &mut self.sender_mut(tag.sender).max_delay;
         *max = (*max).max(Some(delay));
     }
