@@ -114,6 +114,12 @@ impl Fnv1a {
     /// instructions.
     #[inline]
     pub fn write_u64(&mut self, v: u64) {
+        // Most values hashed are small (counts, senders, reply codes): two bytes
+        // without a loop.
+        if let Ok(v) = u16::try_from(v) {
+            self.write_u16(v);
+            return;
+        }
         let significant = (u64::BITS - v.leading_zeros()).div_ceil(8) as usize;
         let bytes = v.to_le_bytes();
         let mut hash = self.0;
