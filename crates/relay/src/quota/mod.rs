@@ -238,9 +238,12 @@ impl QuotaEngine {
         for key in QuotaKey::customer(tenant) {
             self.clear_if_room(now, key);
         }
-        if let Some(u) = res.user {
+        // The user counted (Q3) and its Q2 limit.
+        let user = res
+            .user
+            .map(|u| (u, self.user_limits(u).user_unique_recipients));
+        if let Some((u, limit)) = user {
             self.clear_if_room(now, QuotaKey::UserUnique(u));
-            let limit = self.user_limits(u).user_unique_recipients;
             let window = &mut self.users[u.0 as usize].unique;
             window.expire(now);
             // Q2, Q12: new unless committed or held by any open transaction. Whether
@@ -270,8 +273,7 @@ impl QuotaEngine {
         c.peak.reserved += 1;
         c.meter.day.note(c.day.used(), day_limit);
         c.meter.peak.note(c.peak.used(), peak_limit);
-        if let Some(u) = res.user {
-            let limit = self.user_limits(u).user_unique_recipients;
+        if let Some((u, limit)) = user {
             let window = &mut self.users[u.0 as usize].unique;
             window.hold(rcpt);
             let used = window.used();

@@ -43,6 +43,11 @@ impl Fullest {
     /// The window holds `used` under `limit` now.
     #[inline(always)]
     pub fn note(&mut self, used: u64, limit: u64) {
+        if limit == self.limit && limit != 0 {
+            // The usual case, the limit unchanged: the higher use is the higher share.
+            self.used = self.used.max(used);
+            return;
+        }
         // used / limit > self.used / self.limit, without division.
         let now = u128::from(used) * u128::from(self.limit.max(1));
         let best = u128::from(self.used) * u128::from(limit.max(1));
@@ -139,6 +144,25 @@ mod tests {
         let mut empty = Fullest::default();
         empty.note(0, 9);
         assert_eq!(empty, Fullest::at(0, 9));
+    }
+
+    proptest::proptest! {
+        /// `note` with the limit unchanged (its shortcut) is the rule in full: the
+        /// highest share, and of equal shares the higher use.
+        #[test]
+        fn noting_under_an_unchanged_limit_is_the_full_rule(
+            used in 0u64..1_000, limit in 0u64..1_000, seen in 0u64..1_000, seen_limit in 0u64..1_000,
+        ) {
+            for (seen_limit, limit) in [(seen_limit, limit), (limit, limit)] {
+                let mut f = Fullest::at(seen, seen_limit);
+                f.note(used, limit);
+                let now = u128::from(used) * u128::from(seen_limit.max(1));
+                let best = u128::from(seen) * u128::from(limit.max(1));
+                let replaced = now > best || (now == best && used > seen) || seen_limit == 0;
+                let expected = if replaced { Fullest::at(used, limit) } else { Fullest::at(seen, seen_limit) };
+                proptest::prop_assert_eq!(f, expected);
+            }
+        }
     }
 
     #[test]
