@@ -30,9 +30,15 @@ mta=exim
 # shellcheck source=tests/mta/serve.sh
 . tests/mta/serve.sh
 
+# `exim4 -q2s` forks its queue-runner daemon and returns: the daemon is found by
+# its command line (stopping the process started would leave the daemon running).
 queue_runner=
 stop_queue_runner() {
-  if [ -n "$queue_runner" ]; then kill "$queue_runner" 2>/dev/null || true; wait "$queue_runner" 2>/dev/null || true; fi
+  if [ -n "$queue_runner" ]; then
+    wait "$queue_runner" 2>/dev/null || true
+    pkill -f '^exim4 -q2s$' 2>/dev/null || true
+    for _ in $(seq 50); do pgrep -f '^exim4 -q2s$' >/dev/null || break; sleep 0.1; done
+  fi
   queue_runner=
 }
 trap 'kill_serve; stop_queue_runner; mv -f /etc/exim4/exim4.conf "$work/exim4.conf" 2>/dev/null || true' EXIT
