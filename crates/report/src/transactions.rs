@@ -334,7 +334,7 @@ impl<W: Write + Send + 'static> TransactionWriter<W> {
             reply: t.reply,
         });
         batch.recipients.extend_from_slice(t.recipients);
-        for &r in t.rcpt_replies {
+        for &r in t.rcpt_replies() {
             batch.replies.push(match r.dense_index() {
                 Some(i) => ReplyCode(i as u8),
                 None => {

@@ -637,7 +637,7 @@ impl<O: Observer> Observer for Sink<'_, O> {
                 }
                 if let Some(user) = trace.user {
                     self.report
-                        .user_transaction(user, trace.rcpt_replies, trace.reply);
+                        .user_transaction(user, trace.rcpt_replies(), trace.reply);
                 }
             }
             Observation::Limit(e) => {

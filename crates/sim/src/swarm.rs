@@ -140,7 +140,7 @@ impl Trace {
         let recipients = trace
             .recipients
             .iter()
-            .zip(trace.rcpt_replies)
+            .zip(trace.rcpt_replies())
             .filter(|(_, reply)| reply.is_positive())
             .map(|(r, _)| *r)
             .collect();

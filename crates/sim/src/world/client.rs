@@ -165,14 +165,21 @@ pub struct TransactionTrace<'a> {
     /// `envelope_from`'s number among the run's envelope senders (fixed for a run).
     pub envelope: u32,
     pub recipients: &'a [RecipientId],
-    /// RCPT TO's reply to each of `recipients`.
-    pub rcpt_replies: &'a [Reply],
     /// The transaction's final reply: DATA's, or the refusal that ended it.
     pub reply: Reply,
-    /// Every reply of the transaction in the order given: MAIL FROM's, then
-    /// `rcpt_replies`, then DATA's or (when no recipient was accepted) RSET's. The
-    /// replies are observed here, not one by one ([`Observation::replies`]).
+    /// Every reply of the transaction in the order given: MAIL FROM's, then RCPT
+    /// TO's to each of `recipients`, then DATA's or (when no recipient was
+    /// accepted) RSET's. The replies are observed here, not one by one
+    /// ([`Observation::replies`]).
     pub replies: &'a [Reply],
+}
+
+impl<'a> TransactionTrace<'a> {
+    /// RCPT TO's reply to each of `recipients` (within `replies`).
+    #[inline]
+    pub fn rcpt_replies(&self) -> &'a [Reply] {
+        &self.replies[1..1 + self.recipients.len()]
+    }
 }
 
 /// Where a connection reports what the relay did: the run's observer, and the
@@ -444,8 +451,6 @@ fn trace_with(
 ) {
     let directory = relay.directory();
     let attribution = transaction.attribution;
-    let replies = transaction.replies;
-    let rcpts = transaction.recipients.len();
     report.transaction(
         now,
         &TransactionTrace {
@@ -464,9 +469,8 @@ fn trace_with(
             envelope_from: &from.address,
             envelope: from.id,
             recipients: transaction.recipients,
-            rcpt_replies: &replies[1..1 + rcpts],
             reply: transaction.reply,
-            replies,
+            replies: transaction.replies,
         },
     );
 }
