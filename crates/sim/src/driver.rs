@@ -660,8 +660,7 @@ impl<O: Observer> Sink<'_, O> {
     fn replies(&mut self, tag: MessageTag, replies: &[Reply]) {
         let counts = self.report.replies_of(tag);
         for &reply in replies {
-            self.fingerprint.write_u16(reply.code());
-            counts.add(reply);
+            self.fingerprint.write_u16(counts.add_coded(reply));
         }
     }
 }

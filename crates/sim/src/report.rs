@@ -28,6 +28,22 @@ impl ReplyCounts {
         }
     }
 
+    /// [`ReplyCounts::add`], returning the reply's code: for a reply counted and
+    /// fingerprinted, whose code then comes from its dense index, not a second match.
+    #[inline(always)]
+    pub fn add_coded(&mut self, reply: Reply) -> u16 {
+        match reply.dense_index() {
+            Some(i) => {
+                self.dense[i] += 1;
+                Reply::DENSE_CODES[i]
+            }
+            None => {
+                self.add_with_ip(reply);
+                reply.code()
+            }
+        }
+    }
+
     /// The rare replies that name an IP, out of the hot path's way.
     #[cold]
     #[inline(never)]
