@@ -295,16 +295,24 @@ impl QuotaEngine {
         if let Some(u) = res.user {
             let uq = &mut self.users[u.0 as usize];
             uq.messages.commit(day_expiry, 1);
+            // Committed and let go in one look-up each (`release` then lets go of
+            // the others).
             for &r in &res.recipients {
-                uq.unique.commit(r, day_expiry);
+                uq.unique.commit_held(r, day_expiry);
             }
         }
-        self.release(now, res);
+        self.end_reservation(now, res, Recipients::LetGo);
     }
 
     /// Ends a transaction without committing (RSET, QUIT, a refused MAIL/DATA, a
     /// closed connection): its reservations are given back.
     pub fn release(&mut self, now: SimTime, res: &mut Reservation) {
+        self.end_reservation(now, res, Recipients::Held);
+    }
+
+    /// Gives a transaction's reservations back; `recipients` says whether its
+    /// recipients are still held in the user's Q2 window.
+    fn end_reservation(&mut self, now: SimTime, res: &mut Reservation, recipients: Recipients) {
         let Some(tenant) = res.tenant.take() else {
             return;
         };
@@ -317,8 +325,10 @@ impl QuotaEngine {
         if let Some(u) = user {
             let uq = &mut self.users[u.0 as usize];
             uq.messages.reserved -= 1;
-            for &r in &res.recipients {
-                uq.unique.unhold(r);
+            if recipients == Recipients::Held {
+                for &r in &res.recipients {
+                    uq.unique.unhold(r);
+                }
             }
         }
         let held = !res.recipients.is_empty();
@@ -886,6 +896,15 @@ impl HitState {
     fn refused(&mut self) {
         self.refusals = self.refusals.saturating_add(1);
     }
+}
+
+/// Where an ending transaction's recipients are in the user's Q2 window.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Recipients {
+    /// Still held: they are let go.
+    Held,
+    /// Already let go (committed with `UniqueWindow::commit_held`).
+    LetGo,
 }
 
 /// The window, hit state and limit of one `LimitKey`.

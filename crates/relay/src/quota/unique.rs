@@ -173,6 +173,32 @@ impl UniqueWindow {
         }
     }
 
+    /// [`UniqueWindow::commit`] of a recipient this transaction holds, then
+    /// [`UniqueWindow::unhold`]: one look-up instead of two, as a transaction
+    /// accepted after DATA commits its recipients.
+    pub fn commit_held(&mut self, rcpt: RecipientId, expiry: SimTime) {
+        debug_assert!(expiry != NOT_COUNTED, "an expiry is at least 1 ms");
+        let e = self
+            .entries
+            .get_mut(&rcpt)
+            .filter(|e| e.holders > 0)
+            .expect("commit_held a recipient that is held");
+        let previous = std::mem::replace(&mut e.expiry, expiry);
+        if previous == NOT_COUNTED {
+            self.counted += 1;
+            self.held_only -= 1;
+        }
+        e.holders -= 1;
+        if e.holders == 0 {
+            self.held -= 1;
+        }
+        if previous != expiry {
+            debug_assert!(self.order.back().is_none_or(|&(e, _)| e <= expiry));
+            self.order.push_back((expiry, rcpt));
+            self.next_due = self.next_due.min(expiry);
+        }
+    }
+
     /// Whether `expiry` is `rcpt`'s latest delivery, which still counts.
     fn is_latest(&self, rcpt: RecipientId, expiry: SimTime) -> bool {
         self.entries.get(&rcpt).is_some_and(|e| e.expiry == expiry)
@@ -312,6 +338,55 @@ mod tests {
         assert_eq!(w.used(), 0);
         assert!(!w.holds_any());
         w.check_structure().unwrap();
+    }
+
+    proptest::proptest! {
+        /// Oracle: `commit` then `unhold`. Operations on a few recipients (so they
+        /// are held twice, committed while counted, expired while held), each
+        /// `commit_held` done both ways on two windows that must stay alike.
+        #[test]
+        fn committing_a_held_recipient_is_commit_then_unhold(
+            ops in proptest::collection::vec((0u8..4, 0u32..4), 0..200)
+        ) {
+            let (mut fast, mut oracle) = (UniqueWindow::default(), UniqueWindow::default());
+            let mut holds = [0u32; 4];
+            let mut now = 1;
+            for (op, r) in ops {
+                let rcpt = RecipientId(r);
+                match op {
+                    0 => {
+                        fast.hold(rcpt);
+                        oracle.hold(rcpt);
+                        holds[r as usize] += 1;
+                    }
+                    1 if holds[r as usize] > 0 => {
+                        fast.commit_held(rcpt, at(now + 10));
+                        oracle.commit(rcpt, at(now + 10));
+                        oracle.unhold(rcpt);
+                        holds[r as usize] -= 1;
+                    }
+                    2 if holds[r as usize] > 0 => {
+                        fast.unhold(rcpt);
+                        oracle.unhold(rcpt);
+                        holds[r as usize] -= 1;
+                    }
+                    _ => {
+                        now += u64::from(r) * 4;
+                        fast.expire(at(now));
+                        oracle.expire(at(now));
+                    }
+                }
+                fast.check_structure().map_err(proptest::test_runner::TestCaseError::fail)?;
+                proptest::prop_assert_eq!(
+                    (fast.distinct(), fast.reserved(), fast.used(), fast.holds_any(), fast.entries()),
+                    (oracle.distinct(), oracle.reserved(), oracle.used(), oracle.holds_any(), oracle.entries())
+                );
+                for c in 0..4 {
+                    proptest::prop_assert_eq!(fast.contains(RecipientId(c)), oracle.contains(RecipientId(c)));
+                }
+                proptest::prop_assert_eq!(fast.frees_room_at(1), oracle.frees_room_at(1));
+            }
+        }
     }
 
     /// Same expiry (fixed window, bucket): no duplicate FIFO entry, so expiring it
