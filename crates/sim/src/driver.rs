@@ -635,10 +635,6 @@ impl<O: Observer> Observer for Sink<'_, O> {
                 if trace.reply == Reply::MessageAccepted && trace.postmaster_domain.is_some() {
                     self.report.rewritten(tag);
                 }
-                if let Some(user) = trace.user {
-                    self.report
-                        .user_transaction(user, trace.rcpt_replies(), trace.reply);
-                }
             }
             Observation::Limit(e) => {
                 self.fingerprint.write_u64(e.time.as_millis());

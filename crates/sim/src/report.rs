@@ -246,9 +246,6 @@ pub struct RunReport {
     /// a histogram is 208 KB, and a population of senders would be mostly that.
     pub tenant_delays: Vec<Delays>,
     pub senders: Vec<EntityReport>,
-    /// Per registered user (by `UserId`), the replies of the transactions it was
-    /// counted in (Q3): MAIL FROM's, each RCPT TO's and DATA's.
-    pub user_replies: Vec<ReplyCounts>,
     /// The first hit and the first clear of each limit of each subject, in time order
     /// (what expectations and sweeps ask about). The whole timeline goes to
     /// observers (`limit_hits.csv`) as it happens, so memory does not grow with it.
@@ -326,35 +323,12 @@ impl RunReport {
                 of
             },
             finished: false,
-            user_replies: vec![
-                ReplyCounts::default();
-                model.tenants.iter().map(|t| t.users.len()).sum()
-            ],
         }
     }
 
     /// The report of the `[[sender]]` that model sender `sender` is (a member of).
     fn sender_mut(&mut self, sender: u32) -> &mut EntityReport {
         &mut self.senders[self.declared_of_sender[sender as usize] as usize]
-    }
-
-    /// Counts the replies of one transaction under the user it counted (Q3).
-    pub(super) fn user_transaction(
-        &mut self,
-        user: relay::UserId,
-        rcpt_replies: &[Reply],
-        reply: Reply,
-    ) {
-        let counts = &mut self.user_replies[user.0 as usize];
-        if rcpt_replies.is_empty() {
-            counts.add(reply); // refused at MAIL FROM
-            return;
-        }
-        counts.add(Reply::SenderOk);
-        rcpt_replies.iter().for_each(|&r| counts.add(r));
-        if rcpt_replies.iter().any(|r| r.is_positive()) {
-            counts.add(reply); // DATA's
-        }
     }
 
     /// Applies `f` to the counts of the message's sender (its tenant's and the

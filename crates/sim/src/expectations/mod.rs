@@ -98,14 +98,17 @@ fn check(
             bounds,
             during,
         } => {
-            if let Some(u) = user {
+            if user.is_some() {
                 // Q3: the replies of the transactions the user was counted in.
                 let CountMetric::Replies(prefix) = metric else {
                     return Err(format!(
                         "per-user counts other than `replies` {NOT_SIMULATED}; count by sender instead"
                     ));
                 };
-                let value = count_replies(&report.user_replies[u.0 as usize], prefix);
+                let Collected::UserReplies { replies, .. } = collected else {
+                    unreachable!("the witness counts the replies of a per-user count");
+                };
+                let value = count_replies(replies, prefix);
                 let name = format!("replies \"{prefix}…\" counted to the user");
                 return compare(&name, value, bounds, |_| None, &u64::to_string);
             }

@@ -1,7 +1,8 @@
 //! What a run's report does not keep but an expectation asks about, collected as it
 //! happens: counts within a window of time (`during`), each delivered message's
 //! delay, which messages were delivered by an instant, how transactions were
-//! attributed, and when one message was attempted. Built from the model's
+//! attributed, when one message was attempted, and the replies counted to a user
+//! (Q3). Built from the model's
 //! expectations, it collects only what they ask for; a run without such
 //! expectations pays one branch per observation.
 
@@ -41,6 +42,12 @@ pub enum Collected {
     DeliveredBy(DeliveredBy),
     Attribution(Attribution),
     Attempts(Attempts),
+    /// Q3: the replies of the transactions `user` was counted in: MAIL FROM's, each
+    /// RCPT TO's and DATA's (over the whole run, whatever the scope).
+    UserReplies {
+        user: UserId,
+        replies: Box<ReplyCounts>,
+    },
 }
 
 /// The messages of a scope and how each ended against an instant.
@@ -121,6 +128,10 @@ impl<'m> Witness<'m> {
                     counted_user: *counted_user,
                     ..Attribution::default()
                 }),
+                Check::Count { user: Some(u), .. } => Collected::UserReplies {
+                    user: *u,
+                    replies: Box::default(),
+                },
                 Check::Attempts { message, .. } => Collected::Attempts(Attempts {
                     message: *message,
                     ..Attempts::default()
@@ -166,6 +177,7 @@ impl Observer for Witness<'_> {
         for i in 0..self.collected.len() {
             let check = &self.model.expectations[i].check;
             let scope = match check {
+                Check::Count { user: Some(_), .. } => Scope::Run,
                 Check::Count { scope, .. }
                 | Check::Delay { scope, .. }
                 | Check::DeliveredBy { scope, .. } => *scope,
@@ -199,6 +211,7 @@ impl Observer for Witness<'_> {
                 Collected::DeliveredBy(d) => delivered_by(d, time, what),
                 Collected::Attribution(a) => attribution(a, model, time, what),
                 Collected::Attempts(a) => attempts(a, time, what),
+                Collected::UserReplies { user, replies } => user_replies(*user, replies, what),
             }
         }
     }
@@ -247,6 +260,28 @@ fn tally_one(t: &mut Tally, what: &Observation<'_>) {
             t.rewritten += 1;
         }
         _ => {}
+    }
+}
+
+/// Counts the replies of a transaction `user` was counted in (Q3): MAIL FROM's
+/// refusal alone, or MAIL FROM's acceptance, each RCPT TO's reply and, if a recipient
+/// was accepted, DATA's (not the RSET that ends a transaction without one).
+fn user_replies(user: UserId, counts: &mut ReplyCounts, what: &Observation<'_>) {
+    let Observation::Transaction { trace, .. } = *what else {
+        return;
+    };
+    if trace.user != Some(user) {
+        return;
+    }
+    let rcpt_replies = trace.rcpt_replies();
+    if rcpt_replies.is_empty() {
+        counts.add(trace.reply); // refused at MAIL FROM
+        return;
+    }
+    counts.add(Reply::SenderOk);
+    rcpt_replies.iter().for_each(|&r| counts.add(r));
+    if rcpt_replies.iter().any(|r| r.is_positive()) {
+        counts.add(trace.reply); // DATA's
     }
 }
 
