@@ -201,8 +201,12 @@ pub fn run_with_tables(
     let streams = RandomStreams::new(seed);
     let horizon = model.horizon();
     let mut report = RunReport::new(model, seed, horizon);
-    let mut queue: EventQueue<Event> =
-        EventQueue::with_capacity(model.senders.len() * 2 + model.mtas.len() * 32 + 8);
+    // Each sender's steady arrivals wait in its slot (one at a time); bursts, replays
+    // and everything else in the heap.
+    let mut queue: EventQueue<Event> = EventQueue::with_slots(
+        model.senders.len() + model.mtas.len() * 32 + 8,
+        model.senders.len(),
+    );
     let mut relay = Relay::new(
         &model.relay,
         &model.tenants,
@@ -315,7 +319,7 @@ pub fn run_with_tables(
             );
         }
         if let Some(t) = state.process.next(&mut state.rng) {
-            queue.schedule(t, Event::Arrival { sender: id });
+            queue.schedule_in_slot(id, t, Event::Arrival { sender: id });
         }
         for (b, burst) in sender.bursts.iter().enumerate() {
             if burst.messages > 0 {
@@ -454,7 +458,8 @@ pub fn run_with_tables(
                             continue;
                         }
                         if let Some(t) = state.process.next(&mut state.rng) {
-                            sink.queue.schedule(t, Event::Arrival { sender });
+                            sink.queue
+                                .schedule_in_slot(sender, t, Event::Arrival { sender });
                         }
                     }
                     Event::BurstMessage { burst, k, .. } => {

@@ -4,6 +4,7 @@
 
 mod queue;
 mod rng;
+mod tournament;
 
 pub use queue::EventQueue;
 pub use rng::{EntityKind, Fnv1a, RandomStreams};

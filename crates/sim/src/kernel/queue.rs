@@ -11,6 +11,13 @@
 //! with a bare `BinaryHeap` at 100, 10,000 and 1,000,000 pending). Keys are unique,
 //! so the pop order is the total order whatever the heap's shape.
 //!
+//! Events that recur one at a time per entity (a sender's next arrival) may be
+//! scheduled in that entity's slot instead ([`EventQueue::schedule_in_slot`]): the
+//! slots are a tournament tree, where replacing a popped arrival by the next is one
+//! replay of a path of matches, and the heap keeps only the other events. A pop takes
+//! the earlier of the heap's first entry and the tournament's winner: keys are
+//! unique across both, so the order is the same total order.
+//!
 //! The earliest event may wait beside the heap, in `front`: an event scheduled
 //! earlier than everything pending (a connection finishing before the next message
 //! arrives, the common case of a lightly loaded run) is popped from there without
@@ -18,6 +25,8 @@
 //! the order is the same one.
 
 use relay::time::SimTime;
+
+use super::tournament::{EMPTY, Tournament};
 
 /// An event and its place in the order: `time` in the high 64 bits of `key`, the
 /// scheduling number in the low 64, so that one comparison orders two entries.
@@ -55,6 +64,9 @@ pub struct EventQueue<E: Copy> {
     /// (then popped first without a heap operation); `None` otherwise.
     front: Option<Entry<E>>,
     heap: Vec<Entry<E>>,
+    /// The slots' keys ([`EventQueue::schedule_in_slot`]), and their events.
+    slots: Tournament,
+    slot_events: Vec<Option<E>>,
     next_seq: u64,
     now: SimTime,
 }
@@ -67,9 +79,17 @@ impl<E: Copy> Default for EventQueue<E> {
 
 impl<E: Copy> EventQueue<E> {
     pub fn with_capacity(capacity: usize) -> Self {
+        Self::with_slots(capacity, 0)
+    }
+
+    /// A queue with room for `capacity` events in its heap and `slots` slots, each
+    /// for one pending event of its own ([`EventQueue::schedule_in_slot`]).
+    pub fn with_slots(capacity: usize, slots: usize) -> Self {
         EventQueue {
             front: None,
             heap: Vec::with_capacity(capacity),
+            slots: Tournament::new(slots),
+            slot_events: vec![None; slots],
             next_seq: 0,
             now: SimTime::ZERO,
         }
@@ -81,11 +101,11 @@ impl<E: Copy> EventQueue<E> {
     }
 
     pub fn len(&self) -> usize {
-        self.heap.len() + usize::from(self.front.is_some())
+        self.heap.len() + usize::from(self.front.is_some()) + self.slots.occupied()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.front.is_none() && self.heap.is_empty()
+        self.len() == 0
     }
 
     /// Schedules `event` at `time`. A time in the past is clamped to now: the clock
@@ -109,9 +129,10 @@ impl<E: Copy> EventQueue<E> {
     /// at a time: keys stay unique.
     pub fn schedule_in_order(&mut self, time: SimTime, seq: u64, event: E) {
         debug_assert!(seq < self.next_seq, "a reserved sequence number");
-        let time = time.max(self.now);
-        let key = (u128::from(time.as_millis()) << 64) | u128::from(seq);
-        let entry = Entry { key, event };
+        let entry = Entry {
+            key: self.key(time, seq),
+            event,
+        };
         // The new entry waits in front if it is the earliest of all; whatever it
         // displaces from there is earlier than the heap's entries, so it joins them.
         let displaced = match self.front {
@@ -132,21 +153,66 @@ impl<E: Copy> EventQueue<E> {
         }
     }
 
+    /// Schedules `event` at `time` (clamped to now) in `slot`, which must hold no
+    /// pending event (one of [`EventQueue::with_slots`]'s): for an entity's
+    /// recurring event, scheduled again after each pop. Its place in the order is the
+    /// one [`EventQueue::schedule`] would give it.
+    pub fn schedule_in_slot(&mut self, slot: u32, time: SimTime, event: E) {
+        debug_assert!(
+            self.slots.key(slot) == EMPTY,
+            "slot {slot} holds one pending event at a time"
+        );
+        let seq = self.reserve_sequence();
+        let key = self.key(time, seq);
+        self.slot_events[slot as usize] = Some(event);
+        self.slots.set(slot, key);
+    }
+
+    /// The key of an event at `time` (clamped to now) scheduled as number `seq`.
+    #[inline]
+    fn key(&self, time: SimTime, seq: u64) -> u128 {
+        let time = time.max(self.now);
+        (u128::from(time.as_millis()) << 64) | u128::from(seq)
+    }
+
     /// Time of the next event, if any.
-    pub fn peek_time(&self) -> Option<SimTime> {
+    pub fn peek_time(&mut self) -> Option<SimTime> {
         self.peek().map(|(time, _)| time)
     }
 
     /// The next event and its time, if any, without removing it.
-    pub fn peek(&self) -> Option<(SimTime, &E)> {
-        self.front
-            .as_ref()
-            .or(self.heap.first())
-            .map(|e| (e.time(), &e.event))
+    pub fn peek(&mut self) -> Option<(SimTime, &E)> {
+        let (slot, slot_key) = self.slots.earliest();
+        let queued = self.front.as_ref().or(self.heap.first());
+        match queued {
+            Some(e) if e.key < slot_key => Some((e.time(), &e.event)),
+            _ if slot_key != EMPTY => self.slot_events[slot as usize]
+                .as_ref()
+                .map(|e| (SimTime((slot_key >> 64) as u64), e)),
+            _ => None,
+        }
     }
 
     /// Removes the next event if it is due at or before `horizon`, advancing the clock.
     pub fn pop_until(&mut self, horizon: SimTime) -> Option<(SimTime, E)> {
+        let (slot, slot_key) = self.slots.earliest();
+        let queued = self.front.as_ref().or(self.heap.first());
+        if queued.is_none_or(|e| slot_key < e.key) {
+            let time = SimTime((slot_key >> 64) as u64);
+            if slot_key == EMPTY || time > horizon {
+                return None;
+            }
+            self.slots.take(slot);
+            self.now = time;
+            let event = self.slot_events[slot as usize].take();
+            return event.map(|e| (time, e));
+        }
+        self.pop_queued(horizon)
+    }
+
+    /// [`EventQueue::pop_until`] of the earlier of `front` and the heap's first.
+    #[inline]
+    fn pop_queued(&mut self, horizon: SimTime) -> Option<(SimTime, E)> {
         if let Some(front) = self.front {
             let time = front.time();
             if time > horizon {
@@ -378,6 +444,59 @@ mod tests {
                     oracle.insert((t, n), n);
                 }
                 prop_assert_eq!(q.len(), oracle.len());
+            }
+        }
+
+        /// Oracle: a sorted map of (time, sequence number), with events in slots
+        /// (one pending per slot, scheduled again after it is popped, as a sender's
+        /// arrivals are) among events in the heap, numbers reserved earlier, and
+        /// times clamped to now.
+        #[test]
+        fn slots_and_heap_pop_in_one_order(
+            slots in 1usize..6,
+            ops in proptest::collection::vec((0u64..5, 0u8..5, 0u32..6), 0..400)
+        ) {
+            let mut q = EventQueue::with_slots(0, slots);
+            let mut oracle = std::collections::BTreeMap::new();
+            let mut in_slot = vec![false; slots];
+            let mut reserved = Vec::new();
+            let mut now = 0;
+            for (n, (dt, op, slot)) in ops.into_iter().enumerate() {
+                let slot = slot as usize % slots;
+                match op {
+                    0 | 1 => {
+                        let expected = oracle.pop_first().map(|((t, _), e)| (SimTime(t), e));
+                        if let Some((t, (_, s))) = expected {
+                            now = t.0;
+                            if let Some(s) = s {
+                                in_slot[s] = false;
+                            }
+                        }
+                        prop_assert_eq!(q.pop_until(SimTime(u64::MAX)), expected);
+                    }
+                    2 if !in_slot[slot] => {
+                        let seq = q.next_seq;
+                        // A time in the past (dt = 4 ↦ 0 after now − 1) is clamped.
+                        let t = if dt == 4 { now.saturating_sub(1) } else { now + dt };
+                        q.schedule_in_slot(slot as u32, SimTime(t), (n, Some(slot)));
+                        oracle.insert((t.max(now), seq), (n, Some(slot)));
+                        in_slot[slot] = true;
+                    }
+                    3 => reserved.push(q.reserve_sequence()),
+                    4 if !reserved.is_empty() => {
+                        let seq = reserved.swap_remove(n % reserved.len());
+                        q.schedule_in_order(SimTime(now + dt), seq, (n, None));
+                        oracle.insert((now + dt, seq), (n, None));
+                    }
+                    _ => {
+                        let seq = q.next_seq;
+                        q.schedule(SimTime(now + dt), (n, None));
+                        oracle.insert((now + dt, seq), (n, None));
+                    }
+                }
+                prop_assert_eq!(q.len(), oracle.len());
+                prop_assert_eq!(q.peek_time(), oracle.keys().next().map(|&(t, _)| SimTime(t)));
+                prop_assert_eq!(q.peek().map(|(_, e)| *e), oracle.values().next().copied());
             }
         }
 

@@ -1,0 +1,169 @@
+//! A tournament tree over a fixed set of slots, each holding at most one pending
+//! key: the earliest slot wins at the root.
+//!
+//! The event queue keeps here the events that recur one at a time per entity (a
+//! sender's next arrival: popped, then its successor scheduled). In a heap that is a
+//! pop down the whole heap and a push; here it is one replay of the matches on the
+//! slot's path to the root — `log2(slots)` comparisons, no entries moved — and the
+//! heap keeps only the other events, so it stays small.
+
+/// The key of an empty slot: above every real key (a real key's low 64 bits are a
+/// sequence number, which never reaches `u64::MAX`).
+pub(super) const EMPTY: u128 = u128::MAX;
+
+/// A node: the earliest key of its subtree and the slot that holds it.
+#[derive(Clone, Copy, Debug)]
+struct Node {
+    key: u128,
+    slot: u32,
+}
+
+#[derive(Debug)]
+pub(super) struct Tournament {
+    /// A complete binary tree in heap order: the root at 1, node `n`'s children at
+    /// `2n` and `2n + 1`, slot `s` the leaf at `width + s` (`width` a power of two;
+    /// the leaves past the real slots stay empty). Index 0 is unused.
+    nodes: Vec<Node>,
+    width: usize,
+    /// Slots whose key is not `EMPTY`.
+    occupied: usize,
+    /// A slot emptied by [`Tournament::take`] whose path is not replayed yet: the
+    /// slot is usually set again at once (a sender's next arrival), and that set
+    /// replays it; anything else replays it first.
+    stale: Option<u32>,
+}
+
+impl Tournament {
+    pub(super) fn new(slots: usize) -> Self {
+        let width = slots.next_power_of_two();
+        let mut nodes = vec![
+            Node {
+                key: EMPTY,
+                slot: 0
+            };
+            2 * width
+        ];
+        for (s, leaf) in nodes[width..].iter_mut().enumerate() {
+            leaf.slot = s as u32;
+        }
+        // Every key is EMPTY: the left child wins each match.
+        for n in (1..width).rev() {
+            nodes[n] = nodes[2 * n];
+        }
+        Tournament {
+            nodes,
+            width,
+            occupied: 0,
+            stale: None,
+        }
+    }
+
+    /// Slots with a key.
+    pub(super) fn occupied(&self) -> usize {
+        self.occupied
+    }
+
+    /// The earliest slot and its key (`EMPTY` when every slot is empty).
+    #[inline]
+    pub(super) fn earliest(&mut self) -> (u32, u128) {
+        if let Some(slot) = self.stale.take() {
+            self.replay(slot);
+        }
+        let root = self.nodes[1];
+        (root.slot, root.key)
+    }
+
+    /// The key of `slot`.
+    pub(super) fn key(&self, slot: u32) -> u128 {
+        self.nodes[self.width + slot as usize].key
+    }
+
+    /// Sets the key of `slot`, which is empty, and replays its path's matches.
+    #[inline]
+    pub(super) fn set(&mut self, slot: u32, key: u128) {
+        if let Some(stale) = self.stale.take()
+            && stale != slot
+        {
+            self.replay(stale);
+        }
+        self.occupied += usize::from(key != EMPTY);
+        self.nodes[self.width + slot as usize].key = key;
+        self.replay(slot);
+    }
+
+    /// Empties `slot`, the earliest (its path is replayed later: see `stale`).
+    #[inline]
+    pub(super) fn take(&mut self, slot: u32) {
+        debug_assert!(self.stale.is_none(), "earliest() replayed the last taken");
+        self.occupied -= 1;
+        self.nodes[self.width + slot as usize].key = EMPTY;
+        self.stale = Some(slot);
+    }
+
+    /// Replays the matches on `slot`'s path: each node on it is the earlier of the
+    /// winner carried up and the other child (whose subtree did not change).
+    #[inline]
+    fn replay(&mut self, slot: u32) {
+        let mut n = self.width + slot as usize;
+        let mut carried = self.nodes[n];
+        while n > 1 {
+            let other = self.nodes[n ^ 1];
+            if other.key < carried.key {
+                carried = other;
+            }
+            n /= 2;
+            self.nodes[n] = carried;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn an_empty_tree_has_no_earliest_key() {
+        for slots in [0usize, 1, 2, 5] {
+            assert_eq!(Tournament::new(slots).earliest().1, EMPTY, "{slots} slots");
+        }
+    }
+
+    proptest! {
+        /// Oracle: the smallest of the slots' keys, found by a scan.
+        #[test]
+        fn the_root_is_the_earliest_slot(
+            slots in 1usize..40,
+            sets in proptest::collection::vec((0usize..40, proptest::option::of(0u128..1_000)), 0..200)
+        ) {
+            let mut tree = Tournament::new(slots);
+            let mut oracle = vec![EMPTY; slots];
+            for (slot, key) in sets {
+                let slot = slot % slots;
+                match key {
+                    // Keys are unique in the queue: make them so here.
+                    Some(k) if oracle[slot] == EMPTY => {
+                        let key = k * 64 + slot as u128;
+                        tree.set(slot as u32, key);
+                        oracle[slot] = key;
+                    }
+                    // Pops take the earliest.
+                    _ => {
+                        let (winner, key) = tree.earliest();
+                        if key != EMPTY {
+                            tree.take(winner);
+                            oracle[winner as usize] = EMPTY;
+                        }
+                    }
+                }
+                let min = *oracle.iter().min().unwrap();
+                let (winner, winning) = tree.earliest();
+                prop_assert_eq!(winning, min);
+                if min != EMPTY {
+                    prop_assert_eq!(oracle[winner as usize], min);
+                }
+                prop_assert_eq!(tree.occupied(), oracle.iter().filter(|&&k| k != EMPTY).count());
+            }
+        }
+    }
+}
