@@ -162,9 +162,9 @@ impl Reply {
         })
     }
 
-    /// The code of each reply of `WITHOUT_DATA`, at its `dense_index`: a reply
-    /// counted by its index (run report, `replies.csv`) reads its code here instead
-    /// of matching it a second time.
+    /// The code of each reply of `WITHOUT_DATA`, at its `dense_index`: a reply the
+    /// run counts by its index and fingerprints by its code reads the code here
+    /// instead of matching the reply a second time.
     pub const DENSE_CODES: [u16; 28] = {
         let mut codes = [0; 28];
         let mut i = 0;

@@ -295,8 +295,8 @@ impl QuotaEngine {
         if let Some(u) = res.user {
             let uq = &mut self.users[u.0 as usize];
             uq.messages.commit(day_expiry, 1);
-            // Committed and let go in one look-up each (`release` then lets go of
-            // the others).
+            // Each recipient committed and let go in one look-up; `end_reservation`
+            // then gives back the rest of the reservation.
             for &r in &res.recipients {
                 uq.unique.commit_held(r, day_expiry);
             }

@@ -204,8 +204,10 @@ impl<E: Copy> EventQueue<E> {
             }
             self.slots.take(slot);
             self.now = time;
-            let event = self.slot_events[slot as usize].take();
-            return event.map(|e| (time, e));
+            let event = self.slot_events[slot as usize]
+                .take()
+                .expect("a slot with a key holds its event");
+            return Some((time, event));
         }
         self.pop_queued(horizon)
     }
@@ -476,7 +478,7 @@ mod tests {
                     }
                     2 if !in_slot[slot] => {
                         let seq = q.next_seq;
-                        // A time in the past (dt = 4 ↦ 0 after now − 1) is clamped.
+                        // dt = 4: a time before now, which is clamped to now.
                         let t = if dt == 4 { now.saturating_sub(1) } else { now + dt };
                         q.schedule_in_slot(slot as u32, SimTime(t), (n, Some(slot)));
                         oracle.insert((t.max(now), seq), (n, Some(slot)));
