@@ -11,20 +11,16 @@
 /// sequence number, which never reaches `u64::MAX`).
 pub(super) const EMPTY: u128 = u128::MAX;
 
-/// A node: the earliest key of its subtree and the slot that holds it.
-#[derive(Clone, Copy, Debug)]
-struct Node {
-    key: u128,
-    slot: u32,
-}
-
 #[derive(Debug)]
 pub(super) struct Tournament {
-    /// A complete binary tree in heap order: the root at 1, node `n`'s children at
-    /// `2n` and `2n + 1`, slot `s` the leaf at `width + s` (`width` a power of two;
-    /// the leaves past the real slots stay empty). Index 0 is unused.
-    nodes: Vec<Node>,
-    width: usize,
+    /// The slots' keys, `EMPTY` where none is pending; `width` of them (a power of
+    /// two: the slots past the real ones stay empty).
+    keys: Vec<u128>,
+    /// The winning slot of each node of a complete binary tree in heap order: the
+    /// root at 1, node `n`'s children at `2n` and `2n + 1`, slot `s` the leaf at
+    /// `width + s`. Index 0 is unused. Slots, not keys: at 4 bytes a node the tree
+    /// of 256 slots is 2 KiB, and the keys 4 KiB, beside the run's other hot data.
+    winners: Vec<u32>,
     /// Slots whose key is not `EMPTY`.
     occupied: usize,
     /// A slot emptied by [`Tournament::take`] whose path is not replayed yet: the
@@ -36,23 +32,17 @@ pub(super) struct Tournament {
 impl Tournament {
     pub(super) fn new(slots: usize) -> Self {
         let width = slots.next_power_of_two();
-        let mut nodes = vec![
-            Node {
-                key: EMPTY,
-                slot: 0
-            };
-            2 * width
-        ];
-        for (s, leaf) in nodes[width..].iter_mut().enumerate() {
-            leaf.slot = s as u32;
+        let mut winners = vec![0; 2 * width];
+        for (s, leaf) in winners[width..].iter_mut().enumerate() {
+            *leaf = s as u32;
         }
         // Every key is EMPTY: the left child wins each match.
         for n in (1..width).rev() {
-            nodes[n] = nodes[2 * n];
+            winners[n] = winners[2 * n];
         }
         Tournament {
-            nodes,
-            width,
+            keys: vec![EMPTY; width],
+            winners,
             occupied: 0,
             stale: None,
         }
@@ -69,13 +59,13 @@ impl Tournament {
         if let Some(slot) = self.stale.take() {
             self.replay(slot);
         }
-        let root = self.nodes[1];
-        (root.slot, root.key)
+        let slot = self.winners[1];
+        (slot, self.keys[slot as usize])
     }
 
     /// The key of `slot`.
     pub(super) fn key(&self, slot: u32) -> u128 {
-        self.nodes[self.width + slot as usize].key
+        self.keys[slot as usize]
     }
 
     /// Sets the key of `slot`, which is empty, and replays its path's matches.
@@ -87,7 +77,7 @@ impl Tournament {
             self.replay(stale);
         }
         self.occupied += usize::from(key != EMPTY);
-        self.nodes[self.width + slot as usize].key = key;
+        self.keys[slot as usize] = key;
         self.replay(slot);
     }
 
@@ -96,23 +86,25 @@ impl Tournament {
     pub(super) fn take(&mut self, slot: u32) {
         debug_assert!(self.stale.is_none(), "earliest() replayed the last taken");
         self.occupied -= 1;
-        self.nodes[self.width + slot as usize].key = EMPTY;
+        self.keys[slot as usize] = EMPTY;
         self.stale = Some(slot);
     }
 
     /// Replays the matches on `slot`'s path: each node on it is the earlier of the
-    /// winner carried up and the other child (whose subtree did not change).
+    /// winner carried up and the other child's (whose subtree did not change).
     #[inline]
     fn replay(&mut self, slot: u32) {
-        let mut n = self.width + slot as usize;
-        let mut carried = self.nodes[n];
+        let keys = &self.keys;
+        let mut n = keys.len() + slot as usize;
+        let (mut carried, mut carried_key) = (slot, keys[slot as usize]);
         while n > 1 {
-            let other = self.nodes[n ^ 1];
-            if other.key < carried.key {
-                carried = other;
+            let other = self.winners[n ^ 1];
+            let other_key = keys[other as usize];
+            if other_key < carried_key {
+                (carried, carried_key) = (other, other_key);
             }
             n /= 2;
-            self.nodes[n] = carried;
+            self.winners[n] = carried;
         }
     }
 }
