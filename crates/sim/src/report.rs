@@ -19,13 +19,11 @@ pub struct ReplyCounts {
 }
 
 impl ReplyCounts {
-    /// Counted three times per reply (run, tenant, sender): always inlined.
+    /// Counts `reply` (always inlined: the code `add_coded` returns is then dropped
+    /// unread).
     #[inline(always)]
     pub fn add(&mut self, reply: Reply) {
-        match reply.dense_index() {
-            Some(i) => self.dense[i] += 1,
-            None => self.add_with_ip(reply),
-        }
+        self.add_coded(reply);
     }
 
     /// [`ReplyCounts::add`], returning the reply's code: for a reply counted and

@@ -182,24 +182,32 @@ impl<E: Copy> EventQueue<E> {
 
     /// The next event and its time, if any, without removing it.
     pub fn peek(&mut self) -> Option<(SimTime, &E)> {
-        let (slot, slot_key) = self.slots.earliest();
-        let queued = self.front.as_ref().or(self.heap.first());
-        match queued {
-            Some(e) if e.key < slot_key => Some((e.time(), &e.event)),
-            _ if slot_key != EMPTY => self.slot_events[slot as usize]
+        match self.next_in_slot() {
+            Some((slot, key)) => self.slot_events[slot as usize]
                 .as_ref()
-                .map(|e| (SimTime((slot_key >> 64) as u64), e)),
-            _ => None,
+                .map(|e| (SimTime((key >> 64) as u64), e)),
+            None => self
+                .front
+                .as_ref()
+                .or(self.heap.first())
+                .map(|e| (e.time(), &e.event)),
         }
+    }
+
+    /// The slot and key of the next event if it waits in a slot; `None` if it waits
+    /// in `front` or the heap, or nothing is pending.
+    #[inline]
+    fn next_in_slot(&mut self) -> Option<(u32, u128)> {
+        let (slot, key) = self.slots.earliest();
+        let queued = self.front.as_ref().or(self.heap.first());
+        (key != EMPTY && queued.is_none_or(|e| key < e.key)).then_some((slot, key))
     }
 
     /// Removes the next event if it is due at or before `horizon`, advancing the clock.
     pub fn pop_until(&mut self, horizon: SimTime) -> Option<(SimTime, E)> {
-        let (slot, slot_key) = self.slots.earliest();
-        let queued = self.front.as_ref().or(self.heap.first());
-        if queued.is_none_or(|e| slot_key < e.key) {
-            let time = SimTime((slot_key >> 64) as u64);
-            if slot_key == EMPTY || time > horizon {
+        if let Some((slot, key)) = self.next_in_slot() {
+            let time = SimTime((key >> 64) as u64);
+            if time > horizon {
                 return None;
             }
             self.slots.take(slot);
