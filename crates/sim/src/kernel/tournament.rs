@@ -7,6 +7,8 @@
 //! slot's path to the root — `log2(slots)` comparisons, no entries moved — and the
 //! heap keeps only the other events, so it stays small.
 
+use std::hint::select_unpredictable;
+
 /// The key of an empty slot: above every real key (a real key's low 64 bits are a
 /// sequence number, which never reaches `u64::MAX`).
 pub(super) const EMPTY: u128 = u128::MAX;
@@ -92,17 +94,25 @@ impl Tournament {
 
     /// Replays the matches on `slot`'s path: each node on it is the earlier of the
     /// winner carried up and the other child's (whose subtree did not change).
+    ///
+    /// Which of the two wins is a coin toss for the branch predictor (the slots'
+    /// next arrivals are random), so the winner is *selected*, not branched to: a
+    /// mispredicted branch per level cost more than the match itself.
     #[inline]
     fn replay(&mut self, slot: u32) {
         let keys = &self.keys;
         let mut n = keys.len() + slot as usize;
-        let (mut carried, mut carried_key) = (slot, keys[slot as usize]);
+        let key = keys[slot as usize];
+        // The key in halves: a 128-bit select compiles to a branch.
+        let (mut carried, mut high, mut low) = (slot, (key >> 64) as u64, key as u64);
         while n > 1 {
             let other = self.winners[n ^ 1];
             let other_key = keys[other as usize];
-            if other_key < carried_key {
-                (carried, carried_key) = (other, other_key);
-            }
+            let (other_high, other_low) = ((other_key >> 64) as u64, other_key as u64);
+            let other_wins = (other_high < high) | ((other_high == high) & (other_low < low));
+            carried = select_unpredictable(other_wins, other, carried);
+            high = select_unpredictable(other_wins, other_high, high);
+            low = select_unpredictable(other_wins, other_low, low);
             n /= 2;
             self.winners[n] = carried;
         }
