@@ -30,10 +30,16 @@ pub struct RecipientId(pub u32);
 
 /// What the window knows of one recipient. An entry exists while the recipient
 /// counts or is held.
+///
+/// 12 bytes aligned to 4, so that the map keeps an entry and its key in 16: with
+/// the expiry as a `u64` field the pair was aligned to 8 and padded to 24. A user's
+/// map is a recipient per delivered recipient of a day, read at random (a cache
+/// miss per new recipient, out of L2 for a few hundred users): a third less of it.
 #[derive(Clone, Copy, Debug)]
 struct Entry {
-    /// The expiry of its latest delivery, while that counts; `NOT_COUNTED` else.
-    expiry: SimTime,
+    /// The expiry of its latest delivery, while that counts; `NOT_COUNTED` else:
+    /// the milliseconds' low and high halves.
+    expiry: [u32; 2],
     /// Open transactions that hold it (Q12).
     holders: u32,
 }
@@ -45,12 +51,25 @@ const NOT_COUNTED: SimTime = SimTime::ZERO;
 impl Entry {
     /// A recipient not seen yet: neither counted nor held.
     const UNSEEN: Entry = Entry {
-        expiry: NOT_COUNTED,
+        expiry: [0, 0],
         holders: 0,
     };
 
+    fn expiry(&self) -> SimTime {
+        let [low, high] = self.expiry;
+        SimTime((u64::from(high) << 32) | u64::from(low))
+    }
+
+    /// Sets the expiry, returning the one it replaces.
+    fn replace_expiry(&mut self, expiry: SimTime) -> SimTime {
+        let previous = self.expiry();
+        let millis = expiry.as_millis();
+        self.expiry = [millis as u32, (millis >> 32) as u32];
+        previous
+    }
+
     fn counted(&self) -> bool {
-        self.expiry != NOT_COUNTED
+        self.expiry() != NOT_COUNTED
     }
 }
 
@@ -86,9 +105,9 @@ impl UniqueWindow {
             }
             self.order.pop_front();
             if let Some(e) = self.entries.get_mut(&rcpt)
-                && e.expiry == expiry
+                && e.expiry() == expiry
             {
-                e.expiry = NOT_COUNTED;
+                e.replace_expiry(NOT_COUNTED);
                 self.counted -= 1;
                 if e.holders > 0 {
                     self.held_only += 1;
@@ -159,7 +178,7 @@ impl UniqueWindow {
     pub fn commit(&mut self, rcpt: RecipientId, expiry: SimTime) {
         debug_assert!(expiry != NOT_COUNTED, "an expiry is at least 1 ms");
         let e = self.entries.entry(rcpt).or_insert(Entry::UNSEEN);
-        let previous = std::mem::replace(&mut e.expiry, expiry);
+        let previous = e.replace_expiry(expiry);
         if previous == NOT_COUNTED {
             self.counted += 1;
             if e.holders > 0 {
@@ -183,7 +202,7 @@ impl UniqueWindow {
             .get_mut(&rcpt)
             .filter(|e| e.holders > 0)
             .expect("commit_held a recipient that is held");
-        let previous = std::mem::replace(&mut e.expiry, expiry);
+        let previous = e.replace_expiry(expiry);
         if previous == NOT_COUNTED {
             self.counted += 1;
             self.held_only -= 1;
@@ -201,7 +220,9 @@ impl UniqueWindow {
 
     /// Whether `expiry` is `rcpt`'s latest delivery, which still counts.
     fn is_latest(&self, rcpt: RecipientId, expiry: SimTime) -> bool {
-        self.entries.get(&rcpt).is_some_and(|e| e.expiry == expiry)
+        self.entries
+            .get(&rcpt)
+            .is_some_and(|e| e.expiry() == expiry)
     }
 
     /// The earliest instant at which fewer than `limit` recipients count (`None` if
@@ -283,6 +304,21 @@ mod tests {
 
     fn at(s: u64) -> SimTime {
         SimTime(s * 1000)
+    }
+
+    /// An entry and its key take 16 bytes in the map, and the expiry in halves
+    /// keeps every millisecond (a run's clock passes 2^32 ms after 50 days).
+    #[test]
+    fn an_entry_is_small_and_keeps_its_expiry() {
+        assert_eq!(size_of::<(RecipientId, Entry)>(), 16);
+        let mut e = Entry::UNSEEN;
+        assert!(!e.counted());
+        for millis in [1, u64::from(u32::MAX), 1 << 32, (1 << 32) + 7, u64::MAX] {
+            let before = e.expiry();
+            assert_eq!(e.replace_expiry(SimTime(millis)), before);
+            assert_eq!(e.expiry(), SimTime(millis));
+            assert!(e.counted());
+        }
     }
 
     /// Q2, Q7: a thousand deliveries to one address are one unique recipient.
