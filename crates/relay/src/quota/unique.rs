@@ -28,18 +28,34 @@ use crate::time::SimTime;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct RecipientId(pub u32);
 
+/// An instant in 8 bytes aligned to 4 (its milliseconds' low and high halves): a
+/// `SimTime` field aligns what holds it to 8 and pads a `u32` beside it to 16.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct PackedTime([u32; 2]);
+
+impl PackedTime {
+    const fn new(t: SimTime) -> Self {
+        let millis = t.0;
+        PackedTime([millis as u32, (millis >> 32) as u32])
+    }
+
+    const fn get(self) -> SimTime {
+        let [low, high] = self.0;
+        SimTime(((high as u64) << 32) | low as u64)
+    }
+}
+
 /// What the window knows of one recipient. An entry exists while the recipient
 /// counts or is held.
 ///
-/// 12 bytes aligned to 4, so that the map keeps an entry and its key in 16: with
-/// the expiry as a `u64` field the pair was aligned to 8 and padded to 24. A user's
-/// map is a recipient per delivered recipient of a day, read at random (a cache
-/// miss per new recipient, out of L2 for a few hundred users): a third less of it.
+/// 12 bytes aligned to 4, so that the map keeps an entry and its key in 16 (24 with
+/// a `SimTime`). A user's map holds a recipient per recipient delivered in the
+/// window, read at random (a cache miss per new recipient, out of L2 for a few
+/// hundred users): a third less of it.
 #[derive(Clone, Copy, Debug)]
 struct Entry {
-    /// The expiry of its latest delivery, while that counts; `NOT_COUNTED` else:
-    /// the milliseconds' low and high halves.
-    expiry: [u32; 2],
+    /// The expiry of its latest delivery, while that counts; `NOT_COUNTED` else.
+    expiry: PackedTime,
     /// Open transactions that hold it (Q12).
     holders: u32,
 }
@@ -51,21 +67,17 @@ const NOT_COUNTED: SimTime = SimTime::ZERO;
 impl Entry {
     /// A recipient not seen yet: neither counted nor held.
     const UNSEEN: Entry = Entry {
-        expiry: [0, 0],
+        expiry: PackedTime::new(NOT_COUNTED),
         holders: 0,
     };
 
     fn expiry(&self) -> SimTime {
-        let [low, high] = self.expiry;
-        SimTime((u64::from(high) << 32) | u64::from(low))
+        self.expiry.get()
     }
 
     /// Sets the expiry, returning the one it replaces.
     fn replace_expiry(&mut self, expiry: SimTime) -> SimTime {
-        let previous = self.expiry();
-        let millis = expiry.as_millis();
-        self.expiry = [millis as u32, (millis >> 32) as u32];
-        previous
+        std::mem::replace(&mut self.expiry, PackedTime::new(expiry)).get()
     }
 
     fn counted(&self) -> bool {
@@ -73,9 +85,17 @@ impl Entry {
     }
 }
 
+/// A delivery in a window's expiry order: when it stops counting, and to whom.
+/// 12 bytes (16 with a `SimTime`): the order holds one per delivered recipient.
+#[derive(Clone, Copy, Debug)]
+struct Due {
+    expiry: PackedTime,
+    rcpt: RecipientId,
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct UniqueWindow {
-    order: VecDeque<(SimTime, RecipientId)>,
+    order: VecDeque<Due>,
     /// Nothing in `order` expires before this instant (as `CountWindow`'s).
     next_due: SimTime,
     entries: FxHashMap<RecipientId, Entry>,
@@ -99,7 +119,8 @@ impl UniqueWindow {
 
     #[inline(never)]
     fn expire_due(&mut self, now: SimTime) {
-        while let Some(&(expiry, rcpt)) = self.order.front() {
+        while let Some(&Due { expiry, rcpt }) = self.order.front() {
+            let expiry = expiry.get();
             if expiry > now {
                 break;
             }
@@ -116,7 +137,7 @@ impl UniqueWindow {
                 }
             }
         }
-        self.next_due = self.order.front().map_or(SimTime::MAX, |&(e, _)| e);
+        self.next_due = self.order.front().map_or(SimTime::MAX, |d| d.expiry.get());
     }
 
     /// Distinct committed recipients (call `expire` first).
@@ -186,8 +207,11 @@ impl UniqueWindow {
             }
         }
         if previous != expiry {
-            debug_assert!(self.order.back().is_none_or(|&(e, _)| e <= expiry));
-            self.order.push_back((expiry, rcpt));
+            debug_assert!(self.order.back().is_none_or(|d| d.expiry.get() <= expiry));
+            self.order.push_back(Due {
+                expiry: PackedTime::new(expiry),
+                rcpt,
+            });
             self.next_due = self.next_due.min(expiry);
         }
     }
@@ -212,8 +236,11 @@ impl UniqueWindow {
             self.held -= 1;
         }
         if previous != expiry {
-            debug_assert!(self.order.back().is_none_or(|&(e, _)| e <= expiry));
-            self.order.push_back((expiry, rcpt));
+            debug_assert!(self.order.back().is_none_or(|d| d.expiry.get() <= expiry));
+            self.order.push_back(Due {
+                expiry: PackedTime::new(expiry),
+                rcpt,
+            });
             self.next_due = self.next_due.min(expiry);
         }
     }
@@ -232,7 +259,8 @@ impl UniqueWindow {
         if left < limit {
             return None;
         }
-        for &(expiry, rcpt) in &self.order {
+        for &Due { expiry, rcpt } in &self.order {
+            let expiry = expiry.get();
             if self.is_latest(rcpt, expiry) {
                 left -= 1;
                 if left < limit {
@@ -267,21 +295,23 @@ impl UniqueWindow {
             .order
             .iter()
             .zip(self.order.iter().skip(1))
-            .any(|(a, b)| a.0 > b.0)
+            .any(|(a, b)| a.expiry.get() > b.expiry.get())
         {
             return Err("expiries out of order".into());
         }
-        if self.order.front().is_some_and(|&(e, _)| self.next_due > e) {
+        if let Some(first) = self.order.front().map(|d| d.expiry.get())
+            && self.next_due > first
+        {
             return Err(format!(
                 "the first delivery expires at {} ms, before it is looked for ({} ms)",
-                self.order[0].0.as_millis(),
+                first.as_millis(),
                 self.next_due.as_millis()
             ));
         }
         let listed = self
             .order
             .iter()
-            .filter(|&&(expiry, rcpt)| self.is_latest(rcpt, expiry))
+            .filter(|d| self.is_latest(d.rcpt, d.expiry.get()))
             .count() as u64;
         if listed != self.counted {
             return Err(format!(
@@ -306,11 +336,13 @@ mod tests {
         SimTime(s * 1000)
     }
 
-    /// An entry and its key take 16 bytes in the map, and the expiry in halves
-    /// keeps every millisecond (a run's clock passes 2^32 ms after 50 days).
+    /// An entry and its key take 16 bytes in the map, a delivery in the expiry
+    /// order 12, and the expiry in halves keeps every millisecond (a run's clock
+    /// passes 2^32 ms after 50 days).
     #[test]
     fn an_entry_is_small_and_keeps_its_expiry() {
         assert_eq!(size_of::<(RecipientId, Entry)>(), 16);
+        assert_eq!(size_of::<Due>(), 12);
         let mut e = Entry::UNSEEN;
         assert!(!e.counted());
         for millis in [1, u64::from(u32::MAX), 1 << 32, (1 << 32) + 7, u64::MAX] {
