@@ -89,7 +89,10 @@ pub enum Sequence {
 
 impl Reply {
     /// Every reply that carries no data, in a fixed order: the index of a reply in
-    /// this list is its `dense_index` (for counting without a map).
+    /// this list is its `dense_index` (for counting without a map). A reply added to
+    /// the enum without an IP belongs here: `dense_index` finds positions in this
+    /// list only (a reply missing from it is counted in the map of the replies that
+    /// name an IP).
     pub const WITHOUT_DATA: [Reply; 28] = [
         Reply::Greeting,
         Reply::HeloOk,
