@@ -73,7 +73,7 @@ pub enum Reply {
     /// P1 `domain_addresses` / `any_address`, P8, Q8: the customer could not be
     /// identified; the reply names the client's IP, as the real relay's does.
     InvalidCredentials(IpAddr),
-    /// Q4.
+    /// Q4. The last variant: `Reply::VARIANTS` counts up to it.
     DailyCustomerLimit,
 }
 
@@ -159,10 +159,13 @@ impl Reply {
         unsafe { *(&self as *const Reply as *const u8) }
     }
 
+    /// How many variants `Reply` has: the last one's tag and one.
+    const VARIANTS: usize = Reply::DailyCustomerLimit.tag() as usize + 1;
+
     /// The first position in `WITHOUT_DATA` of each variant, by tag; `u8::MAX` for
     /// the variants that name an IP (not in the list).
-    const FIRST_BY_TAG: [u8; 24] = {
-        let mut first = [u8::MAX; 24];
+    const FIRST_BY_TAG: [u8; Reply::VARIANTS] = {
+        let mut first = [u8::MAX; Reply::VARIANTS];
         let mut i = Reply::WITHOUT_DATA.len();
         while i > 0 {
             i -= 1;
