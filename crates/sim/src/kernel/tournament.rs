@@ -15,13 +15,17 @@ pub(super) const EMPTY: u128 = u128::MAX;
 
 #[derive(Debug)]
 pub(super) struct Tournament {
-    /// The slots' keys, `EMPTY` where none is pending; `width` of them (a power of
-    /// two: the slots past the real ones stay empty).
-    keys: Vec<u128>,
+    /// The slots' keys in halves — `times[s]` the high 64 bits (the time), `seqs[s]`
+    /// the low (the sequence number) — `EMPTY`'s halves where none is pending;
+    /// `width` of each (a power of two: the slots past the real ones stay empty).
+    /// Apart, because a match reads the time only: two keys' times are equal
+    /// only when two slots are due in the same millisecond.
+    times: Vec<u64>,
+    seqs: Vec<u64>,
     /// The winning slot of each node of a complete binary tree in heap order: the
     /// root at 1, node `n`'s children at `2n` and `2n + 1`, slot `s` the leaf at
     /// `width + s`. Index 0 is unused. Slots, not keys: at 4 bytes a node the tree
-    /// of 256 slots is 2 KiB, and the keys 4 KiB, beside the run's other hot data.
+    /// of 256 slots is 2 KiB, and the times 2 KiB, beside the run's other hot data.
     winners: Vec<u32>,
     /// Slots whose key is not `EMPTY`.
     occupied: usize,
@@ -43,7 +47,8 @@ impl Tournament {
             winners[n] = winners[2 * n];
         }
         Tournament {
-            keys: vec![EMPTY; width],
+            times: vec![high(EMPTY); width],
+            seqs: vec![low(EMPTY); width],
             winners,
             occupied: 0,
             stale: None,
@@ -62,12 +67,18 @@ impl Tournament {
             self.replay(slot);
         }
         let slot = self.winners[1];
-        (slot, self.keys[slot as usize])
+        (slot, self.key(slot))
     }
 
     /// The key of `slot`.
     pub(super) fn key(&self, slot: u32) -> u128 {
-        self.keys[slot as usize]
+        let s = slot as usize;
+        (u128::from(self.times[s]) << 64) | u128::from(self.seqs[s])
+    }
+
+    fn set_key(&mut self, slot: u32, key: u128) {
+        self.times[slot as usize] = high(key);
+        self.seqs[slot as usize] = low(key);
     }
 
     /// Sets the key of `slot`, which is empty, and replays its path's matches.
@@ -79,7 +90,7 @@ impl Tournament {
             self.replay(stale);
         }
         self.occupied += usize::from(key != EMPTY);
-        self.keys[slot as usize] = key;
+        self.set_key(slot, key);
         self.replay(slot);
     }
 
@@ -88,7 +99,7 @@ impl Tournament {
     pub(super) fn take(&mut self, slot: u32) {
         debug_assert!(self.stale.is_none(), "earliest() replayed the last taken");
         self.occupied -= 1;
-        self.keys[slot as usize] = EMPTY;
+        self.set_key(slot, EMPTY);
         self.stale = Some(slot);
     }
 
@@ -97,26 +108,48 @@ impl Tournament {
     ///
     /// Which of the two wins is a coin toss for the branch predictor (the slots'
     /// next arrivals are random), so the winner is *selected*, not branched to: a
-    /// mispredicted branch per level cost more than the match itself.
+    /// mispredicted branch per level cost more than the match itself. The times
+    /// decide; only equal times (two slots due in one millisecond: rare, so that
+    /// branch is predicted) look at the sequence numbers.
     #[inline]
     fn replay(&mut self, slot: u32) {
-        let keys = &self.keys;
-        let mut n = keys.len() + slot as usize;
-        let key = keys[slot as usize];
-        // The key in halves: a 128-bit select compiles to a branch.
-        let (mut carried, mut high, mut low) = (slot, (key >> 64) as u64, key as u64);
+        let (times, seqs, winners) = (&self.times[..], &self.seqs[..], &mut self.winners[..]);
+        let width = times.len();
+        assert!(slot < width as u32 && winners.len() == 2 * width && seqs.len() == width);
+        let mut n = width + slot as usize;
+        let (mut carried, mut time) = (slot, times[slot as usize]);
         while n > 1 {
-            let other = self.winners[n ^ 1];
-            let other_key = keys[other as usize];
-            let (other_high, other_low) = ((other_key >> 64) as u64, other_key as u64);
-            let other_wins = (other_high < high) | ((other_high == high) & (other_low < low));
+            // SAFETY: `1 < n < 2 * width = winners.len()` (asserted above; `n` only
+            // halves), and every winner is a slot, below `width = times.len() =
+            // seqs.len()` (`new` and this loop store nothing else).
+            let (other, other_time) = unsafe {
+                let other = *winners.get_unchecked(n ^ 1);
+                (other, *times.get_unchecked(other as usize))
+            };
+            debug_assert!((other as usize) < width && (carried as usize) < width);
+            let other_wins = if other_time != time {
+                other_time < time
+            } else {
+                // SAFETY: as above, both are slots.
+                unsafe { seqs.get_unchecked(other as usize) < seqs.get_unchecked(carried as usize) }
+            };
             carried = select_unpredictable(other_wins, other, carried);
-            high = select_unpredictable(other_wins, other_high, high);
-            low = select_unpredictable(other_wins, other_low, low);
+            time = select_unpredictable(other_wins, other_time, time);
             n /= 2;
-            self.winners[n] = carried;
+            // SAFETY: `n < width`, as above.
+            unsafe { *winners.get_unchecked_mut(n) = carried };
         }
     }
+}
+
+/// The high half of a key: its time.
+fn high(key: u128) -> u64 {
+    (key >> 64) as u64
+}
+
+/// The low half of a key: its sequence number.
+fn low(key: u128) -> u64 {
+    key as u64
 }
 
 #[cfg(test)]
@@ -136,16 +169,20 @@ mod tests {
         #[test]
         fn the_root_is_the_earliest_slot(
             slots in 1usize..40,
-            sets in proptest::collection::vec((0usize..40, proptest::option::of(0u128..1_000)), 0..200)
+            sets in proptest::collection::vec(
+                (0usize..40, proptest::option::of((0u128..4, 0u128..1_000))),
+                0..200,
+            )
         ) {
             let mut tree = Tournament::new(slots);
             let mut oracle = vec![EMPTY; slots];
             for (slot, key) in sets {
                 let slot = slot % slots;
                 match key {
-                    // Keys are unique in the queue: make them so here.
-                    Some(k) if oracle[slot] == EMPTY => {
-                        let key = k * 64 + slot as u128;
+                    // Keys are unique in the queue: make them so here. Few times,
+                    // so that many matches are decided by the sequence number.
+                    Some((time, k)) if oracle[slot] == EMPTY => {
+                        let key = (time << 64) | (k * 64 + slot as u128);
                         tree.set(slot as u32, key);
                         oracle[slot] = key;
                     }
