@@ -284,3 +284,135 @@ proptest! {
         run(Window::Bucketed, &ops)?;
     }
 }
+
+/// Engine A checks a transaction's recipients one by one, engine B all together
+/// (`check_recipients`, what a session's `rcpt_to_each` does): every result and every
+/// limit event must be the same. Some transactions have a cap: a refusal of the
+/// session's own from that many reserved recipients on (P10), which looks at no window.
+fn one_by_one_and_together(model: Window, ops: &[Op]) -> Result<(), TestCaseError> {
+    let scenario = scenario(model);
+    let directory = Directory::new(&scenario.tenants);
+    let mut a = QuotaEngine::new(&scenario.relay.quota, &scenario.tenants, &directory);
+    let mut b = a.clone();
+    let (mut res_a, mut res_b) = (Reservation::default(), Reservation::default());
+    let (mut events_a, mut events_b) = (Vec::new(), Vec::new());
+    let mut now = 0u64;
+    for op in ops {
+        now += op.gap_ms;
+        let t = SimTime(now);
+        // The timers of some instants run after its commands: then the commands
+        // find limits with room and clear them.
+        if op.gap_ms % 3 != 0 {
+            a.handle_timeout(t);
+            b.handle_timeout(t);
+        }
+        let user = (op.user < 2).then_some(UserId(op.user));
+        let cap = [Some(0), Some(1), Some(2), None, None][(op.gap_ms % 5) as usize];
+        let own = |reserved: usize| {
+            cap.filter(|&c| reserved >= c)
+                .map(|_| Reply::TooManyRecipients)
+        };
+        let got_a = a.check_message(t, TenantIx(0), user, &mut res_a);
+        let got_b = b.check_message(t, TenantIx(0), user, &mut res_b);
+        prop_assert_eq!(got_a, got_b);
+        if got_a.is_ok() {
+            let rcpts: Vec<RecipientId> = op.rcpts.iter().map(|&r| RecipientId(r)).collect();
+            let one_by_one: Vec<Result<(), Reply>> = rcpts
+                .iter()
+                .map(|&r| match own(res_a.recipients().len()) {
+                    Some(refusal) => Err(refusal),
+                    None => a.check_recipient(t, r, &mut res_a),
+                })
+                .collect();
+            let mut together = Vec::new();
+            b.check_recipients(t, &rcpts, &mut res_b, own, |r| together.push(r));
+            prop_assert_eq!(
+                &one_by_one,
+                &together,
+                "recipients {:?} at {} ms",
+                rcpts,
+                now
+            );
+            prop_assert_eq!(res_a.recipients(), res_b.recipients());
+            if op.abort || res_a.recipients().is_empty() {
+                a.release(t, &mut res_a);
+                b.release(t, &mut res_b);
+            } else {
+                a.commit(t, &mut res_a);
+                b.commit(t, &mut res_b);
+            }
+        }
+        events_a.extend(std::iter::from_fn(|| a.poll_event()));
+        events_b.extend(std::iter::from_fn(|| b.poll_event()));
+        prop_assert_eq!(
+            format!("{events_a:?}"),
+            format!("{events_b:?}"),
+            "at {} ms",
+            now
+        );
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// Q12: a transaction's recipients checked together get the replies, and make the
+    /// limit events, of the same recipients checked one by one.
+    #[test]
+    fn recipients_checked_together_are_checked_as_one_by_one(
+        ops in prop::collection::vec(op(), 1..120),
+        model in prop_oneof![Just(Window::Rolling), Just(Window::Fixed), Just(Window::Bucketed)],
+    ) {
+        one_by_one_and_together(model, &ops)?;
+    }
+}
+
+/// Q12: recipients refused by the session itself (P10) look at no window, together
+/// as one by one: a hit limit with room again is cleared by the first recipient that
+/// is checked against it, not before.
+#[test]
+fn recipients_refused_by_the_session_clear_no_limit() {
+    let scenario = scenario(Window::Rolling);
+    let directory = Directory::new(&scenario.tenants);
+    let mut engine = QuotaEngine::new(&scenario.relay.quota, &scenario.tenants, &directory);
+    let mut res = Reservation::default();
+    let (user, tenant) = (Some(UserId(0)), TenantIx(0));
+    engine
+        .check_message(SimTime(0), tenant, user, &mut res)
+        .unwrap();
+    for r in 0..USER_UNIQUE as u32 {
+        engine
+            .check_recipient(SimTime(0), RecipientId(r), &mut res)
+            .unwrap();
+    }
+    engine.commit(SimTime(0), &mut res);
+    engine
+        .check_message(SimTime(1), tenant, user, &mut res)
+        .unwrap();
+    let new = RecipientId(USER_UNIQUE as u32);
+    assert_eq!(
+        engine.check_recipient(SimTime(1), new, &mut res),
+        Err(Reply::DailyUserLimit)
+    );
+    engine.release(SimTime(1), &mut res);
+    let hit: Vec<_> = std::iter::from_fn(|| engine.poll_event()).collect();
+    assert_eq!(hit.len(), 1, "{hit:?}");
+    // A day later the window has room; no timer has run.
+    let later = SimTime(DAY_MS);
+    engine.check_message(later, tenant, user, &mut res).unwrap();
+    let mut replies = Vec::new();
+    let refuse_all = |_| Some(Reply::TooManyRecipients);
+    engine.check_recipients(later, &[new, new], &mut res, refuse_all, |r| {
+        replies.push(r)
+    });
+    assert_eq!(replies, [Err(Reply::TooManyRecipients); 2]);
+    assert_eq!(engine.poll_event().map(|e| e.change), None);
+    engine.check_recipients(later, &[new], &mut res, |_| None, |r| replies.push(r));
+    assert_eq!(replies[2], Ok(()));
+    let cleared = engine.poll_event().expect("the Q2 limit clears");
+    assert_eq!(
+        (cleared.change, cleared.time),
+        (LimitChange::Cleared, later)
+    );
+}

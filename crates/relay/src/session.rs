@@ -404,29 +404,50 @@ impl Session {
 
     /// RCPT TO.
     pub fn rcpt_to(&mut self, relay: &mut Relay, now: SimTime, rcpt: RecipientId) -> Reply {
+        let mut reply = Reply::RecipientOk;
+        self.rcpt_to_each(relay, now, std::slice::from_ref(&rcpt), |r| reply = r);
+        reply
+    }
+
+    /// RCPT TO for each of `rcpts` in turn at `now`, each reply handed to `reply`:
+    /// the replies [`Session::rcpt_to`] gives one by one, with what does not change
+    /// between a transaction's recipients looked at once (a driver that sends a
+    /// transaction's RCPTs together, as a pipelining client does).
+    pub fn rcpt_to_each(
+        &mut self,
+        relay: &mut Relay,
+        now: SimTime,
+        rcpts: &[RecipientId],
+        mut reply: impl FnMut(Reply),
+    ) {
         let txn = match self.phase {
-            Phase::Closed { reply } => return reply,
+            Phase::Closed { reply: closed } => {
+                rcpts.iter().for_each(|_| reply(closed));
+                return;
+            }
             Phase::Connected | Phase::Greeted { .. } => {
-                return Reply::BadSequence(Sequence::MailFirst);
+                rcpts
+                    .iter()
+                    .for_each(|_| reply(Reply::BadSequence(Sequence::MailFirst)));
+                return;
             }
             Phase::InTransaction { transaction, .. } => transaction,
         };
-        let accepted = self.reservation.recipients().len();
-        // P9 [assumption on the reply]: the empty sender takes one recipient.
-        if txn.null_sender && accepted >= 1 {
-            return Reply::TooManyRecipients;
-        }
-        // P10 [assumption]: recipients per transaction.
-        if accepted >= relay.policy.max_recipients_per_transaction.get() as usize {
-            return Reply::TooManyRecipients;
-        }
-        match relay
+        let max_recipients = relay.policy.max_recipients_per_transaction.get() as usize;
+        let own_refusal = |accepted: usize| {
+            // P9 [assumption on the reply]: the empty sender takes one recipient.
+            // P10 [assumption]: recipients per transaction.
+            ((txn.null_sender && accepted >= 1) || accepted >= max_recipients)
+                .then_some(Reply::TooManyRecipients)
+        };
+        relay
             .quota
-            .check_recipient(now, rcpt, &mut self.reservation)
-        {
-            Ok(()) => Reply::RecipientOk,
-            Err(reply) => reply,
-        }
+            .check_recipients(now, rcpts, &mut self.reservation, own_refusal, |r| {
+                reply(match r {
+                    Ok(()) => Reply::RecipientOk,
+                    Err(refusal) => refusal,
+                });
+            });
     }
 
     /// Whether DATA would be taken now (a transaction with a recipient): a network

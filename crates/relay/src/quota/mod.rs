@@ -103,6 +103,14 @@ struct UserQuota {
     meter: UserMeter,
 }
 
+/// A transaction's customer, and its counted user with the user's Q2 limit, as its
+/// RCPTs check them ([`QuotaEngine::recipient_checks`]).
+#[derive(Clone, Copy)]
+struct RecipientChecks {
+    tenant: TenantIx,
+    user: Option<(UserId, u64)>,
+}
+
 /// All windows of all customers and registered users.
 #[derive(Clone, Debug)]
 pub struct QuotaEngine {
@@ -234,6 +242,48 @@ impl QuotaEngine {
         rcpt: RecipientId,
         res: &mut Reservation,
     ) -> Result<(), Reply> {
+        let checks = self.recipient_checks(now, res);
+        self.check_recipient_with(checks, now, rcpt, res)
+    }
+
+    /// [`QuotaEngine::check_recipient`] of each of `rcpts` in turn, each result
+    /// handed to `result`: what does not change between the recipients of one
+    /// transaction at one instant is looked at once (`recipient_checks`).
+    ///
+    /// `before` is asked first for each recipient, with the count of recipients
+    /// reserved so far: a refusal of the session's own (P9, P10) that it returns is
+    /// that recipient's result, and no window is looked at for it.
+    pub fn check_recipients(
+        &mut self,
+        now: SimTime,
+        rcpts: &[RecipientId],
+        res: &mut Reservation,
+        before: impl Fn(usize) -> Option<Reply>,
+        mut result: impl FnMut(Result<(), Reply>),
+    ) {
+        // Looked at when the first recipient is (none may be: then, as one by one,
+        // nothing is).
+        let mut checks = None;
+        for &rcpt in rcpts {
+            if let Some(refusal) = before(res.recipients.len()) {
+                result(Err(refusal));
+                continue;
+            }
+            let looked = match checks {
+                Some(looked) => looked,
+                None => *checks.insert(self.recipient_checks(now, res)),
+            };
+            result(self.check_recipient_with(looked, now, rcpt, res));
+        }
+    }
+
+    /// What a transaction's RCPTs at `now` look at before their own recipient: the
+    /// customer's and the user's hit limits that have room again are cleared (a
+    /// `LimitEvent`), their windows expired. Between the RCPTs of one transaction at
+    /// one instant none of this changes — no window frees room, and a limit hit by
+    /// one of them has none — so it is done once for them all.
+    #[inline]
+    fn recipient_checks(&mut self, now: SimTime, res: &Reservation) -> RecipientChecks {
         let tenant = res.tenant.expect("check_recipient inside a transaction");
         for key in QuotaKey::customer(tenant) {
             self.clear_if_room(now, key);
@@ -242,10 +292,29 @@ impl QuotaEngine {
         let user = res
             .user
             .map(|u| (u, self.user_limits(u).user_unique_recipients));
-        if let Some((u, limit)) = user {
+        if let Some((u, _)) = user {
             self.clear_if_room(now, QuotaKey::UserUnique(u));
+            self.users[u.0 as usize].unique.expire(now);
+        }
+        let c = &mut self.customers[tenant.0 as usize];
+        c.day.expire(now);
+        c.peak.expire(now);
+        RecipientChecks { tenant, user }
+    }
+
+    /// Q2, Q4, Q5 for one recipient, after [`QuotaEngine::recipient_checks`] at the
+    /// same instant in the same transaction.
+    #[inline]
+    fn check_recipient_with(
+        &mut self,
+        checks: RecipientChecks,
+        now: SimTime,
+        rcpt: RecipientId,
+        res: &mut Reservation,
+    ) -> Result<(), Reply> {
+        let RecipientChecks { tenant, user } = checks;
+        if let Some((u, limit)) = user {
             let window = &mut self.users[u.0 as usize].unique;
-            window.expire(now);
             // Q2, Q12: new unless committed or held by any open transaction. Whether
             // it is new (a hash lookup, often a cache miss) matters only when one
             // more would not fit.
@@ -257,8 +326,6 @@ impl QuotaEngine {
         }
         let c = &mut self.customers[tenant.0 as usize];
         let (day_limit, peak_limit) = (c.limits.customer_day, c.limits.customer_peak);
-        c.day.expire(now);
-        c.peak.expire(now);
         if !c.day.fits(1, day_limit) {
             let used = c.day.used();
             self.hit(now, QuotaKey::CustomerDay(tenant), used, day_limit);

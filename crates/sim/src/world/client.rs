@@ -355,11 +355,10 @@ pub fn deliver_on(
         chunk.clear();
         pending.clear();
         next.clear();
-        for &i in &remaining[..take] {
-            let reply = session.rcpt_to(relay, now, recipients[i]);
-            stats.rcpts_sent += 1;
-            chunk.push(recipients[i]);
-            replies.push(reply);
+        chunk.extend(remaining[..take].iter().map(|&i| recipients[i]));
+        session.rcpt_to_each(relay, now, chunk, |reply| replies.push(reply));
+        stats.rcpts_sent += take as u32;
+        for (&i, &reply) in remaining[..take].iter().zip(&replies[1..]) {
             if reply.is_positive() {
                 pending.push(i);
             } else if reply == Reply::TooManyRecipients && client.resend_too_many_recipients {
