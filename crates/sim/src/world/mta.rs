@@ -780,19 +780,26 @@ impl MtaRuntime {
     ) {
         let OriginEntry { origin, report } = self.entry_of(msg);
         let tag = origin.tag;
-        let mut counts = AttemptCounts::default();
+        // Counted in locals, not in `counts` (whose address the observation takes):
+        // a count in memory is a store and a load per recipient, each waiting for
+        // the last.
+        let (mut accepted, mut rejected, mut deferred) = (0u64, 0u64, 0u64);
         let mut i = 0;
         let fates = &self.fates;
         self.queue.retain_pending(msg, |_| {
             let fate = fates[i];
             i += 1;
-            match fate {
-                Fate::Delivered => counts.accepted_rcpts += 1,
-                Fate::Bounced => counts.rejected_rcpts += 1,
-                Fate::Deferred => counts.deferred_rcpts += 1,
-            }
+            accepted += u64::from(fate == Fate::Delivered);
+            rejected += u64::from(fate == Fate::Bounced);
+            deferred += u64::from(fate == Fate::Deferred);
             fate == Fate::Deferred
         });
+        let mut counts = AttemptCounts {
+            accepted_rcpts: accepted,
+            rejected_rcpts: rejected,
+            deferred_rcpts: deferred,
+            ..AttemptCounts::default()
+        };
         let q = self.queue.get_mut(msg);
         counts.accepted_msgs = u64::from(counts.accepted_rcpts > 0);
         // A message's recipients still pending after an attempt were all deferred
