@@ -92,14 +92,20 @@ impl MtaClient {
         SimDuration::from_millis(self.round_trip.as_millis() * trips)
     }
 
-    /// How long delivering a message of `size` bytes in `transactions` transactions
-    /// takes (PIPELINING: MAIL and RCPTs in one round trip, DATA one, the content and
-    /// the final dot one).
-    pub fn delivery_time(&self, size: u64, transactions: u32) -> SimDuration {
-        let trips = 3 * u64::from(transactions.max(1));
-        let transfer =
-            (size as f64 / self.bytes_per_milli).ceil() as u64 * u64::from(transactions.max(1));
-        SimDuration::from_millis(self.round_trip.as_millis() * trips + transfer)
+    /// How long sending the content of a message of `size` bytes takes, once.
+    pub fn transfer_time(&self, size: u64) -> SimDuration {
+        SimDuration::from_millis((size as f64 / self.bytes_per_milli).ceil() as u64)
+    }
+
+    /// How long delivering a message whose content takes `transfer`
+    /// ([`MtaClient::transfer_time`]) in `transactions` transactions takes
+    /// (PIPELINING: MAIL and RCPTs in one round trip, DATA one, the content and the
+    /// final dot one).
+    pub fn delivery_time(&self, transfer: SimDuration, transactions: u32) -> SimDuration {
+        let transactions = u64::from(transactions.max(1));
+        SimDuration::from_millis(
+            (self.round_trip.as_millis() * 3 + transfer.as_millis()) * transactions,
+        )
     }
 
     /// M5: whether the MTA routes `domain` (or its parent) to another server.

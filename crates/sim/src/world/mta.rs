@@ -167,6 +167,9 @@ pub struct Origin {
 struct OriginEntry {
     origin: Origin,
     report: u32,
+    /// How long sending its content takes (`MtaClient::transfer_time` of its size:
+    /// a division and a rounding, made once).
+    transfer: SimDuration,
 }
 
 /// A message handed to the MTA.
@@ -289,7 +292,12 @@ impl MtaRuntime {
             _ => NO_ORIGIN,
         };
         let n = u32::try_from(self.origins.len()).expect("fewer than 2³² origins");
-        self.origins.push(OriginEntry { origin, report });
+        let transfer = self.client.transfer_time(origin.size);
+        self.origins.push(OriginEntry {
+            origin,
+            report,
+            transfer,
+        });
         self.origin_numbers.insert(origin, n);
         n
     }
@@ -696,7 +704,9 @@ impl MtaRuntime {
         envelopes: &Envelopes,
         sink: &mut impl MtaSink,
     ) {
-        let origin = self.entry_of(msg).origin;
+        let OriginEntry {
+            origin, transfer, ..
+        } = self.entry_of(msg);
         let tag = origin.tag;
         let c = self.conns.get_mut(conn).expect("a live connection");
         let stats = {
@@ -721,7 +731,7 @@ impl MtaRuntime {
         c.generation += 1;
         let generation = c.generation;
         self.conns.set_busy(conn, true);
-        let done = now + extra + self.client.delivery_time(origin.size, stats.transactions);
+        let done = now + extra + self.client.delivery_time(transfer, stats.transactions);
         sink.schedule(done, MtaEvent::ConnectionDone { conn, generation });
         if stats.accepted > 0 {
             self.fail_cohorts = 0.0; // Postfix: a success clears the failed cohorts
@@ -778,7 +788,7 @@ impl MtaRuntime {
         envelopes: &Envelopes,
         sink: &mut impl MtaSink,
     ) {
-        let OriginEntry { origin, report } = self.entry_of(msg);
+        let OriginEntry { origin, report, .. } = self.entry_of(msg);
         let tag = origin.tag;
         // Counted in locals, not in `counts` (whose address the observation takes):
         // a count in memory is a store and a load per recipient, each waiting for
