@@ -246,7 +246,7 @@ impl QuotaEngine {
         self.check_recipient_with(checks, now, rcpt, res)
     }
 
-    /// [`QuotaEngine::check_recipient`] of each of `rcpts` in turn, each result
+    /// Q12: [`QuotaEngine::check_recipient`] of each of `rcpts` in turn, each result
     /// handed to `result`: what does not change between the recipients of one
     /// transaction at one instant is looked at once (`recipient_checks`).
     ///

@@ -207,12 +207,7 @@ impl UniqueWindow {
             }
         }
         if previous != expiry {
-            debug_assert!(self.order.back().is_none_or(|d| d.expiry.get() <= expiry));
-            self.order.push_back(Due {
-                expiry: PackedTime::new(expiry),
-                rcpt,
-            });
-            self.next_due = self.next_due.min(expiry);
+            self.push_due(rcpt, expiry);
         }
     }
 
@@ -236,13 +231,19 @@ impl UniqueWindow {
             self.held -= 1;
         }
         if previous != expiry {
-            debug_assert!(self.order.back().is_none_or(|d| d.expiry.get() <= expiry));
-            self.order.push_back(Due {
-                expiry: PackedTime::new(expiry),
-                rcpt,
-            });
-            self.next_due = self.next_due.min(expiry);
+            self.push_due(rcpt, expiry);
         }
+    }
+
+    /// A delivery to `rcpt` that counts until `expiry`, the latest so far, joins
+    /// the expiry order.
+    fn push_due(&mut self, rcpt: RecipientId, expiry: SimTime) {
+        debug_assert!(self.order.back().is_none_or(|d| d.expiry.get() <= expiry));
+        self.order.push_back(Due {
+            expiry: PackedTime::new(expiry),
+            rcpt,
+        });
+        self.next_due = self.next_due.min(expiry);
     }
 
     /// Whether `expiry` is `rcpt`'s latest delivery, which still counts.
