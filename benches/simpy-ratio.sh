@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # The SimPy ratio of issue 14, in one sitting: relaysim's µs per simulated message
-# on the SimPy-equivalent scenario at 1× and 10× (min and median of several runs of
-# `examples/run_bare`, no output files), then SimPy's own model on the same traffic
-# (`../shared/bench/simpy_relay.py`, its wall time over its messages), and the
-# ratios. This VM's speed varies within minutes: compare figures of one sitting only.
-# Usage: benches/simpy-ratio.sh [RUN_BARE] [PYTHON]   (from anywhere; PYTHON must
+# on the SimPy-equivalent scenario at 1× and 10× (runs of `examples/run_bare`, no
+# output files) and SimPy's own model on the same traffic
+# (`../shared/bench/simpy_relay.py`, its wall time over its messages), alternately,
+# and the ratios. This VM's speed varies within minutes (it has fast and slow
+# phases): compare figures of one sitting only. About 5 minutes.
+# Usage: [ROUNDS=3] benches/simpy-ratio.sh [RUN_BARE] [PYTHON]   (from anywhere; PYTHON must
 # have `simpy`, e.g. `python3 -m venv target/simpy && target/simpy/bin/pip install simpy`)
+# RUN_BARE may be the profile-guided build's, target/pgo/release/examples/run_bare
+# (benches/pgo-build.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 run_bare="${1:-target/release/examples/run_bare}"
@@ -14,10 +17,13 @@ python="${2:-target/simpy/bin/python}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
-# relaysim: the µs-per-message figure of each run, then min and median.
+# Each side's µs-per-message figures, in ROUNDS rounds (default 3) that alternate
+# the two, so that both meet the VM's fast and slow phases: relaysim runs 5 times at
+# 1× and 3 times at 10× per round, SimPy's model once. The min ratio sets each side's
+# fastest run against the other's; the median ratio their medians.
+rounds="${ROUNDS:-3}"
 relaysim() { # FILE RUNS
-  "$run_bare" "$1" "$2" | sed -E 's/.*: ([0-9.]+) µs per message.*/\1/' | sort -n >"$work/runs"
-  awk '{v[NR]=$1} END {printf "%s %s\n", v[1], v[int((NR+1)/2)]}' "$work/runs"
+  "$run_bare" "$1" "$2" | sed -E 's/.*: ([0-9.]+) µs per message.*/\1/'
 }
 # SimPy: its wall time over the messages it simulated: each message ends with one
 # outcome that is not a 4xx (a 4xx is retried), so those are counted.
@@ -30,11 +36,21 @@ outcomes = ast.literal_eval(re.search(r"outcomes=(\{.*\})", line).group(1))
 messages = sum(n for code, n in outcomes.items() if not code.startswith("4"))
 print(f"{wall * 1e6 / messages:.2f}")'
 }
-read -r min1 med1 < <(relaysim benches/data/simpy-equivalent.toml 15)
-read -r min10 med10 < <(relaysim benches/data/simpy-equivalent-10x.toml 7)
-simpy1=$(simpy 0.01)
-simpy10=$(simpy 0.1)
-awk -v s="$simpy1" -v a="$min1" -v m="$med1" \
-  'BEGIN {printf "1x:  SimPy %s us/message; relaysim %s min, %s median: %.0fx (min), %.0fx (median)\n", s, a, m, s / a, s / m}'
-awk -v s="$simpy10" -v a="$min10" -v m="$med10" \
-  'BEGIN {printf "10x: SimPy %s us/message; relaysim %s min, %s median: %.0fx (min), %.0fx (median)\n", s, a, m, s / a, s / m}'
+for _ in $(seq "$rounds"); do
+  relaysim benches/data/simpy-equivalent.toml 5 >>"$work/relaysim1"
+  simpy 0.01 >>"$work/simpy1"
+  relaysim benches/data/simpy-equivalent-10x.toml 3 >>"$work/relaysim10"
+  simpy 0.1 >>"$work/simpy10"
+done
+min_median() { # FILE
+  sort -n "$1" | awk '{v[NR]=$1} END {printf "%s %s\n", v[1], v[int((NR+1)/2)]}'
+}
+ratio() { # LABEL SIDE
+  read -r s sm < <(min_median "$work/simpy$2")
+  read -r a am < <(min_median "$work/relaysim$2")
+  awk -v l="$1" -v s="$s" -v sm="$sm" -v a="$a" -v am="$am" -v r="$rounds" 'BEGIN {
+    printf "%s SimPy %s us/message min, %s median (%d runs); relaysim %s min, %s median: %.0fx (min), %.0fx (median)\n",
+      l, s, sm, r, a, am, s / a, sm / am }'
+}
+ratio "1x: " 1
+ratio "10x:" 10

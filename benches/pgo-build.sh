@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# A profile-guided build of relaysim: the same program, laid out by what a run does.
+#
+# 1. builds `relaysim` and `examples/run_bare` instrumented (-Cprofile-generate);
+# 2. runs them on a training set that is not the benchmark: the two scenarios of
+#    benches/data/pgo-train/ and the example scenarios (`relaysim run` with every
+#    output, `run_bare` without any), a small sweep and the regression tests;
+# 3. merges the counts with llvm-profdata (of the LLVM that rustc is built on);
+# 4. builds both again with them (-Cprofile-use), with the release profile.
+#
+# The result gives the same outputs, byte for byte, as `cargo build --release` (CI
+# checks it on every example scenario); on the SimPy-equivalent scenario it takes a
+# tenth less time (benches/README.md, issue 14, tenth part).
+#
+# Usage: benches/pgo-build.sh            (from anywhere; about 10 minutes on 2 cores)
+# Writes $CARGO_TARGET_DIR (default target)/pgo/release/{relaysim,examples/run_bare};
+# the instrumented build goes to .../pgo-generate, the counts to .../pgo-profiles.
+# Needs llvm-profdata of rustc's LLVM version: `rustup component add llvm-tools`, or
+# Debian's `apt-get install llvm-N` (N = the major version `rustc -vV` names).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root="$PWD"
+target="${CARGO_TARGET_DIR:-target}"
+case "$target" in /*) ;; *) target="$root/$target" ;; esac
+
+# llvm-profdata must read what rustc's LLVM writes: the same major version.
+llvm_major="$(rustc -vV | sed -n 's/^LLVM version: \([0-9]*\).*/\1/p')"
+host="$(rustc -vV | sed -n 's/^host: //p')"
+profdata=""
+for candidate in \
+  "$(rustc --print sysroot)/lib/rustlib/$host/bin/llvm-profdata" \
+  "llvm-profdata-$llvm_major" \
+  "/usr/lib/llvm-$llvm_major/bin/llvm-profdata" \
+  "llvm-profdata"; do
+  if command -v "$candidate" >/dev/null 2>&1 &&
+    "$candidate" --version 2>/dev/null | grep -q "LLVM version $llvm_major\."; then
+    profdata="$candidate"
+    break
+  fi
+done
+if [ -z "$profdata" ]; then
+  echo "benches/pgo-build.sh: no llvm-profdata of LLVM $llvm_major (the version rustc is built on)." >&2
+  echo "  install one: rustup component add llvm-tools, or apt-get install llvm-$llvm_major" >&2
+  exit 1
+fi
+
+generate="$target/pgo-generate"
+profiles="$target/pgo-profiles"
+use="$target/pgo"
+rm -rf "$profiles"
+mkdir -p "$profiles"
+# Each build its own target directory: other RUSTFLAGS rebuild every crate, and
+# `target/release` stays the plain build. Any RUSTFLAGS of the caller are kept.
+build() { # TARGET_DIR FLAG
+  RUSTFLAGS="${RUSTFLAGS:-} $2" CARGO_TARGET_DIR="$1" \
+    cargo build --release --locked --quiet --bin relaysim --example run_bare
+}
+
+echo "pgo-build: 1/4 instrumented build ($generate)" >&2
+build "$generate" "-Cprofile-generate=$profiles"
+
+echo "pgo-build: 2/4 training runs" >&2
+# Only the training's counts: build scripts, built instrumented too, left their own.
+rm -f "$profiles"/*.profraw
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+export LLVM_PROFILE_FILE="$profiles/%p-%m.profraw"
+for scenario in benches/data/pgo-train/*.toml scenarios/*.toml; do
+  "$generate/release/relaysim" run "$scenario" --out "$work/run" --overwrite >/dev/null
+  "$generate/release/examples/run_bare" "$scenario" 1 >/dev/null
+done
+"$generate/release/relaysim" sweep scenarios/helpdesk-burst.toml --licences 50,250,1000 \
+  --seeds 2 --out "$work/sweep" --overwrite >/dev/null 2>&1
+"$generate/release/relaysim" test scenarios/regression --jobs 2 >/dev/null
+unset LLVM_PROFILE_FILE
+
+echo "pgo-build: 3/4 merging the counts ($profdata)" >&2
+"$profdata" merge -o "$profiles/relaysim.profdata" "$profiles"/*.profraw
+
+echo "pgo-build: 4/4 optimised build ($use)" >&2
+build "$use" "-Cprofile-use=$profiles/relaysim.profdata"
+echo "built $use/release/relaysim and $use/release/examples/run_bare" >&2
