@@ -12,13 +12,23 @@
 # checks it on every example scenario); on the SimPy-equivalent scenario it takes a
 # tenth less time (benches/README.md, issue 14, tenth part).
 #
-# Usage: benches/pgo-build.sh            (from anywhere; about 10 minutes on 2 cores)
+# Usage: benches/pgo-build.sh [--only-relaysim]   (from anywhere; about 12 minutes
+# on 2 cores, 8 with --only-relaysim, which leaves out the benchmarks' run_bare)
 # Writes $CARGO_TARGET_DIR (default target)/pgo/release/{relaysim,examples/run_bare};
 # the instrumented build goes to .../pgo-generate, the counts to .../pgo-profiles.
 # Needs llvm-profdata of rustc's LLVM version: `rustup component add llvm-tools`, or
 # Debian's `apt-get install llvm-N` (N = the major version `rustc -vV` names).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+with_run_bare=true
+case "${1:-}" in
+  "") ;;
+  --only-relaysim) with_run_bare=false ;;
+  *)
+    echo "usage: benches/pgo-build.sh [--only-relaysim]" >&2
+    exit 2
+    ;;
+esac
 root="$PWD"
 target="${CARGO_TARGET_DIR:-target}"
 case "$target" in /*) ;; *) target="$root/$target" ;; esac
@@ -51,9 +61,11 @@ rm -rf "$profiles"
 mkdir -p "$profiles"
 # Each build its own target directory: other RUSTFLAGS rebuild every crate, and
 # `target/release` stays the plain build. Any RUSTFLAGS of the caller are kept.
+built=(--bin relaysim)
+if [ "$with_run_bare" = true ]; then built+=(--example run_bare); fi
 build() { # TARGET_DIR FLAG
   RUSTFLAGS="${RUSTFLAGS:-} $2" CARGO_TARGET_DIR="$1" \
-    cargo build --release --locked --quiet --bin relaysim --example run_bare
+    cargo build --release --locked --quiet "${built[@]}"
 }
 
 echo "pgo-build: 1/4 instrumented build ($generate)" >&2
@@ -67,7 +79,9 @@ trap 'rm -rf "$work"' EXIT
 export LLVM_PROFILE_FILE="$profiles/%p-%m.profraw"
 for scenario in benches/data/pgo-train/*.toml scenarios/*.toml; do
   "$generate/release/relaysim" run "$scenario" --out "$work/run" --overwrite >/dev/null
-  "$generate/release/examples/run_bare" "$scenario" 1 >/dev/null
+  if [ "$with_run_bare" = true ]; then
+    "$generate/release/examples/run_bare" "$scenario" 1 >/dev/null
+  fi
 done
 "$generate/release/relaysim" sweep scenarios/helpdesk-burst.toml --licences 50,250,1000 \
   --seeds 2 --out "$work/sweep" --overwrite >/dev/null 2>&1
@@ -79,4 +93,8 @@ echo "pgo-build: 3/4 merging the counts ($profdata)" >&2
 
 echo "pgo-build: 4/4 optimised build ($use)" >&2
 build "$use" "-Cprofile-use=$profiles/relaysim.profdata"
-echo "built $use/release/relaysim and $use/release/examples/run_bare" >&2
+if [ "$with_run_bare" = true ]; then
+  echo "built $use/release/relaysim and $use/release/examples/run_bare" >&2
+else
+  echo "built $use/release/relaysim" >&2
+fi
