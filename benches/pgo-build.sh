@@ -76,23 +76,35 @@ echo "pgo-build: 2/4 training runs" >&2
 rm -f "$profiles"/*.profraw
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
+# A training run that fails stops the build with its own words.
+train() { # COMMAND...
+  if ! "$@" >"$work/output" 2>&1; then
+    echo "benches/pgo-build.sh: a training run failed: $*" >&2
+    cat "$work/output" >&2
+    exit 1
+  fi
+}
 export LLVM_PROFILE_FILE="$profiles/%p-%m.profraw"
 for scenario in benches/data/pgo-train/*.toml scenarios/*.toml; do
-  "$generate/release/relaysim" run "$scenario" --out "$work/run" --overwrite >/dev/null
+  train "$generate/release/relaysim" run "$scenario" --out "$work/run" --overwrite
   if [ "$with_run_bare" = true ]; then
-    "$generate/release/examples/run_bare" "$scenario" 1 >/dev/null
+    train "$generate/release/examples/run_bare" "$scenario" 1
   fi
 done
-"$generate/release/relaysim" sweep scenarios/helpdesk-burst.toml --licences 50,250,1000 \
-  --seeds 2 --out "$work/sweep" --overwrite >/dev/null 2>&1
-"$generate/release/relaysim" test scenarios/regression --jobs 2 >/dev/null
+train "$generate/release/relaysim" sweep scenarios/helpdesk-burst.toml \
+  --licences 50,250,1000 --seeds 2 --out "$work/sweep" --overwrite
+train "$generate/release/relaysim" test scenarios/regression --jobs 2
 unset LLVM_PROFILE_FILE
 
 echo "pgo-build: 3/4 merging the counts ($profdata)" >&2
-"$profdata" merge -o "$profiles/relaysim.profdata" "$profiles"/*.profraw
+"$profdata" merge -o "$profiles/merged.profdata" "$profiles"/*.profraw
+# Named by its content: Cargo rebuilds when RUSTFLAGS change, not when a file they
+# name does, so new counts get a new name (the same counts, the same name).
+counts="$profiles/relaysim-$(sha256sum "$profiles/merged.profdata" | cut -c1-16).profdata"
+mv "$profiles/merged.profdata" "$counts"
 
 echo "pgo-build: 4/4 optimised build ($use)" >&2
-build "$use" "-Cprofile-use=$profiles/relaysim.profdata"
+build "$use" "-Cprofile-use=$counts"
 if [ "$with_run_bare" = true ]; then
   echo "built $use/release/relaysim and $use/release/examples/run_bare" >&2
 else
