@@ -9,11 +9,12 @@
 # 4. builds both again with them (-Cprofile-use), with the release profile.
 #
 # The result gives the same outputs, byte for byte, as `cargo build --release` (CI
-# checks it on every example scenario); on the SimPy-equivalent scenario it takes a
-# tenth less time (benches/README.md, issue 14, tenth part).
+# checks it on every example and benchmark scenario); on the SimPy-equivalent
+# scenario it takes a tenth to an eighth less time, on the example scenarios' runs
+# with every output about a quarter (benches/README.md, issue 14, tenth part).
 #
 # Usage: benches/pgo-build.sh [--only-relaysim]   (from anywhere; about 12 minutes
-# on 2 cores, 8 with --only-relaysim, which leaves out the benchmarks' run_bare)
+# on 2 cores; --only-relaysim leaves out the benchmarks' run_bare, a link less)
 # Writes $CARGO_TARGET_DIR (default target)/pgo/release/{relaysim,examples/run_bare};
 # the instrumented build goes to .../pgo-generate, the counts to .../pgo-profiles.
 # Needs llvm-profdata of rustc's LLVM version: `rustup component add llvm-tools`, or
