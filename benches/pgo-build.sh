@@ -10,7 +10,7 @@
 #
 # The result gives the same outputs, byte for byte, as `cargo build --release` (CI
 # checks it on every example and benchmark scenario); on the SimPy-equivalent
-# scenario it takes a tenth to an eighth less time, on the example scenarios' runs
+# scenario it takes a tenth to an eighth less time, on large-tenant-cap's run
 # with every output about a quarter (benches/README.md, issue 14, tenth part).
 #
 # Usage: benches/pgo-build.sh [--only-relaysim]   (from anywhere; about 12 minutes
