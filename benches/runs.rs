@@ -26,6 +26,7 @@ impl Observer for SamplesUsage {
 }
 
 fn runs(c: &mut Criterion) {
+    relaysim::allocator::tune_for_runs();
     let quickstart = Model::parse(
         "quickstart.toml",
         include_str!("../scenarios/quickstart.toml"),

@@ -13,6 +13,8 @@ use relaysim::scenario::Model;
 use relaysim::sim;
 
 fn main() {
+    // The allocator as `relaysim` has it: what is timed is what users run.
+    relaysim::allocator::tune_for_runs();
     let mut args = std::env::args().skip(1);
     let Some(path) = args.next() else {
         eprintln!("usage: run_bare SCENARIO [RUNS]");

@@ -7,6 +7,7 @@
 //! file format and the compiled model), `sim` (kernel, world, driver, expectations,
 //! sweeps) and `report` (the run folder's files and charts).
 
+pub mod allocator;
 pub mod cli;
 
 pub use relay;
