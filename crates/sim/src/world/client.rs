@@ -358,10 +358,17 @@ pub fn deliver_on(
             trace_with(relay, now, client, from, &transaction, report);
             break;
         }
-        chunk.clear();
         pending.clear();
         next.clear();
-        chunk.extend(remaining[..take].iter().map(|&i| recipients[i]));
+        let chunk: &[RecipientId] = if stats.transactions == 1 {
+            // The first transaction takes the first recipients, in order (`remaining`
+            // is `0..n`): no copy.
+            &recipients[..take]
+        } else {
+            chunk.clear();
+            chunk.extend(remaining[..take].iter().map(|&i| recipients[i]));
+            chunk
+        };
         session.rcpt_to_each(relay, now, chunk, |reply| replies.push(reply));
         stats.rcpts_sent += take as u32;
         for (&i, &reply) in remaining[..take].iter().zip(&replies[1..]) {
