@@ -4,6 +4,7 @@
 use rand::{Rng, RngExt};
 use rand_chacha::ChaCha12Rng;
 
+use crate::kernel::standard_exponential;
 use relay::time::{SimDuration, SimTime};
 use scenario::model::{Burst, Sender, Traffic};
 use scenario::values::{RecipientCount, StartTime};
@@ -114,12 +115,10 @@ impl ArrivalProcess {
     }
 }
 
-/// An exponential variate of the given mean, by inversion (`1 − U` is in (0, 1]).
-/// `libm::log` gives the same bits on every platform, where the platform's own `ln`
-/// need not.
+/// An exponential variate of the given mean (the ziggurat: see
+/// [`standard_exponential`]).
 fn exponential(rng: &mut ChaCha12Rng, mean: f64) -> f64 {
-    let u: f64 = rng.random();
-    -mean * libm::log(1.0 - u)
+    mean * standard_exponential(rng)
 }
 
 /// Time of message `k` (0-based) of a burst: spread evenly over `over`.
