@@ -496,6 +496,49 @@ fn the_report_is_one_self_contained_page() {
     }
 }
 
+/// The replies chart's key gives each reply's total: helpdesk-burst's two D4
+/// refusals are a sliver beside Q5's 875 on one axis, and read in the key.
+#[test]
+fn replies_chart_key_gives_each_reply_total() {
+    let dir = tempfile::tempdir().unwrap();
+    run_into("scenarios/helpdesk-burst.toml", dir.path(), &[]);
+    let csv = String::from_utf8(read(dir.path(), "replies.csv")).unwrap();
+    let total = |code: &str| -> u64 {
+        csv.lines()
+            .filter(|l| l.contains(code))
+            .map(|l| {
+                let fields: Vec<&str> = l.rsplitn(3, ',').collect();
+                fields[1].parse::<u64>().unwrap()
+            })
+            .sum()
+    };
+    let (d4, q5) = (total("421 4.7.0"), total("450 4.2.1"));
+    assert!(d4 > 0 && q5 > 100 * d4, "{d4} × 421, {q5} × 450");
+    let svg = String::from_utf8(read(dir.path(), "replies.svg")).unwrap();
+    // Thousands grouped, as every count on the charts.
+    let grouped = |n: u64| {
+        let digits = n.to_string();
+        let mut out = String::new();
+        for (i, d) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i) % 3 == 0 {
+                out.push(',');
+            }
+            out.push(d);
+        }
+        out
+    };
+    let key = |code: &str, n: u64| {
+        let total = format!("({})", grouped(n));
+        svg.lines()
+            .any(|l| l.trim().starts_with(code) && l.trim().ends_with(&total))
+    };
+    assert!(
+        key("421 4.7.0", d4),
+        "no key with ({d4}) for 421: {svg:.400}"
+    );
+    assert!(key("450 4.2.1", q5), "no key with ({q5}) for 450");
+}
+
 /// `plot --from --to --out` draws every time chart of that stretch elsewhere: the
 /// axis starts and ends there, and the folder's own charts are left as they were.
 #[test]

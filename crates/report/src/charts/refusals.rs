@@ -1,6 +1,7 @@
 //! The `replies` chart: the relay's refusals per bucket by reply (`replies.csv`),
 //! stacked, so that a misconfiguration (`550 5.7.0 Mail relay denied`) shows as
-//! plainly as a limit.
+//! plainly as a limit; the key gives each reply's total in the view, so that a
+//! reply too rare to see beside the others is still read.
 
 use std::collections::BTreeMap;
 
@@ -130,7 +131,10 @@ pub fn replies<DB: DrawingBackend>(area: &Area<DB>, r: &Results) -> Result<(), S
             let (a, z) = (a.max(from), (a + bucket_h).min(to));
             points.extend([(a, 0.0), (a, heights[i]), (z, heights[i]), (z, 0.0)]);
         }
-        let name = shorten(&layer.0, 40);
+        // The total in the key: a reply refused a few times beside one refused
+        // hundreds of times is a sliver of a bar, or none, on one linear axis.
+        let total: f64 = layer.2.values().sum();
+        let name = format!("{} ({})", shorten(&layer.0, 32), count_label(&total));
         chart
             .draw_series(AreaSeries::new(points, 0.0, color.mix(0.9)))
             .map_err(e)?;
