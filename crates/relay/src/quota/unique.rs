@@ -181,8 +181,10 @@ impl UniqueWindow {
                 e.holders += 1;
             }
             // Most recipients are new: their entry is written whole and not read
-            // back. (Reading it back waited for its bucket's cache line, which a
-            // new key's look-up had not needed: 3 % of a run.)
+            // back. Reading it back waited for its bucket's cache line, which the
+            // look-up of a new key never loads (it reads the control bytes only);
+            // the write goes to the store buffer and the line arrives by DATA's
+            // commit. A 1x run 1.3 % faster.
             Vacant(new) => {
                 new.insert(Entry {
                     holders: 1,
