@@ -184,7 +184,8 @@ impl UniqueWindow {
             // back. Reading it back waited for its bucket's cache line, which the
             // look-up of a new key never loads (it reads the control bytes only);
             // the write goes to the store buffer and the line arrives by DATA's
-            // commit. A 1x run 1.3 % faster.
+            // commit. (Measured in benches/README, twelfth part: most of the gain
+            // waits on D2's locked instructions, which drain the store buffer.)
             Vacant(new) => {
                 new.insert(Entry {
                     holders: 1,
