@@ -520,19 +520,8 @@ fn replies_chart_key_gives_each_reply_total() {
     assert!(d4 > 0 && q5 > 100 * d4, "{d4} × 421, {q5} × 450");
     let svg = String::from_utf8(read(dir.path(), "replies.svg")).unwrap();
     // Thousands grouped, as every count on the charts.
-    let grouped = |n: u64| {
-        let digits = n.to_string();
-        let mut out = String::new();
-        for (i, d) in digits.chars().enumerate() {
-            if i > 0 && (digits.len() - i).is_multiple_of(3) {
-                out.push(',');
-            }
-            out.push(d);
-        }
-        out
-    };
     let key = |code: &str, n: u64| {
-        let total = format!("({})", grouped(n));
+        let total = format!("({})", relaysim::sim::numbers::group_thousands(n));
         svg.lines()
             .any(|l| l.trim().starts_with(code) && l.trim().ends_with(&total))
     };

@@ -15,6 +15,10 @@ use super::draw::{
 /// Replies drawn one by one; the rest are summed as "other replies".
 const MAX_REPLIES: usize = 7;
 
+/// Characters of a key's reply text and total together, less the parentheses and
+/// space: what fits the legend's margin (`LEGEND_WIDTH`) at the key's font size.
+const KEY_CHARS: usize = 40;
+
 /// 4xx replies in warm yellows and oranges, 5xx in reds and purples: the kind of
 /// refusal reads before the legend does.
 const TRANSIENT: [RGBColor; 4] = [
@@ -132,9 +136,12 @@ pub fn replies<DB: DrawingBackend>(area: &Area<DB>, r: &Results) -> Result<(), S
             points.extend([(a, 0.0), (a, heights[i]), (z, heights[i]), (z, 0.0)]);
         }
         // The total in the key: a reply refused a few times beside one refused
-        // hundreds of times is a sliver of a bar, or none, on one linear axis.
-        let total: f64 = layer.2.values().sum();
-        let name = format!("{} ({})", shorten(&layer.0, 32), count_label(&total));
+        // hundreds of times is a sliver of a bar, or none, on one linear axis. Text
+        // and total share the key's width (some 43 characters): a longer total
+        // leaves less of the text.
+        let total = count_label(&layer.2.values().sum());
+        let text = shorten(&layer.0, KEY_CHARS.saturating_sub(total.len()).max(16));
+        let name = format!("{text} ({total})");
         chart
             .draw_series(AreaSeries::new(points, 0.0, color.mix(0.9)))
             .map_err(e)?;
