@@ -434,3 +434,41 @@ licences = 2
     let hits = std::fs::read_to_string(out.path().join("run/limit_hits.csv")).unwrap();
     assert!(hits.contains(",customer_day,hit,"), "{hits}");
 }
+
+/// D2 in a live server: a client that goes away without QUIT (its TCP connection
+/// dropped mid-transaction) is ended by the server, so its place in the source IP's
+/// concurrency count is free for the next client. The relay core counts a session
+/// until it is ended; this is the server keeping its side of that.
+#[test]
+fn a_client_gone_without_quit_frees_its_connection() {
+    let server = Server::start(&["--set", "relay.dos.max_concurrent_per_ip=1"]);
+    let (mut first, greeting) = Client::connect(&server.addr);
+    assert!(greeting.starts_with("220 "), "{greeting}");
+    assert!(first.send("EHLO mail.acme.example").starts_with("250"));
+    assert!(
+        first
+            .send("MAIL FROM:<app@acme.example>")
+            .starts_with("250")
+    );
+    let (_, refused) = Client::connect(&server.addr);
+    assert_eq!(
+        refused, "421 4.7.0 Try again later, closing connection.",
+        "one connection at a time from 127.0.0.1"
+    );
+    drop(first);
+    // The server learns of the close when it reads the socket: give it a moment.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let mut next = loop {
+        let (client, greeting) = Client::connect(&server.addr);
+        if greeting.starts_with("220 ") {
+            break client;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the dropped client's place was never freed: {greeting}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(next.send("QUIT").starts_with("221"));
+    server.stop();
+}

@@ -17,8 +17,6 @@
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 use std::net::IpAddr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use rand::RngExt;
 use rand_chacha::ChaCha12Rng;
@@ -116,30 +114,41 @@ fn millionths(x: f64) -> u128 {
     (x * 1_000_000.0).round().max(0.0) as u128
 }
 
-/// D2: one connection counted as open at its source IP. The count is the number of
-/// these tokens alive, so a session dropped without `quit` cannot leak it;
-/// [`DosGuard::disconnect`] takes the token at the close and reports the concurrency
-/// limit cleared when the count falls below it. The tokens are the references to
-/// their IP's [`Concurrency`] beside the guard's own, so `Arc`'s count is the
-/// count: opening and closing a connection is one locked instruction each.
+/// D2: one connection counted as open at its source IP, from
+/// [`DosGuard::connect`] until [`DosGuard::disconnect`] takes it back and reports
+/// the concurrency limit cleared when the count falls below it. Neither `Clone`
+/// nor `Copy`: each is given back once. It names its IP's place, so a closing
+/// connection finds its count without looking its IP up.
+///
+/// A session ends by `quit` or `end`, which give it back, as they give back the
+/// session's Q12 reservations: a session dropped open would keep both, so every
+/// driver ends its sessions (`relaysim serve` ends a client's when its TCP
+/// connection goes, `tests/serve.rs`), and the simulation checks at every invariant
+/// check that DoS protection counts exactly the sessions its MTAs hold open. (The
+/// count was once the number of references to a shared `Arc`, which a dropped
+/// session gave back by itself; its two locked instructions per connection each
+/// waited for the run's pending stores to drain: 1–3 % of a run that connects per
+/// message, benches/README.md, issue 14, thirteenth part.)
 #[derive(Debug)]
-pub struct OpenConnection(Arc<Concurrency>);
-
-/// D2 concurrency at one source IP, shared with its connections' tokens: a closing
-/// connection sees whether the limit is hit without looking its IP up.
-#[derive(Debug, Default)]
-struct Concurrency {
-    hit: AtomicBool,
-    /// Connections refused since the limit was hit.
-    refusals: AtomicU32,
+#[must_use = "an open connection counts until it is given to `DosGuard::disconnect`"]
+pub struct OpenConnection {
+    source: u32,
 }
 
-/// Not `Clone`: a clone would hold another reference to `concurrency`, which counts
-/// as an open connection.
+/// D2 concurrency at one source IP.
+#[derive(Debug, Default)]
+struct Concurrency {
+    /// Connections open: `OpenConnection`s given out and not given back.
+    open: u32,
+    hit: bool,
+    /// Connections refused since the limit was hit.
+    refusals: u32,
+}
+
 #[derive(Debug)]
 struct SourceIp {
     bucket: TokenBucket,
-    concurrency: Arc<Concurrency>,
+    concurrency: Concurrency,
     rate_hit: bool,
     /// Connections the rate limit refused since it was hit.
     rate_refusals: u32,
@@ -193,13 +202,13 @@ impl DosGuard {
         guard
     }
 
+    /// The IP's place in `sources` (a new one for an IP not seen before).
     #[inline]
-    fn ip(&mut self, ip: IpAddr) -> &mut SourceIp {
-        let index = match self.last {
+    fn ip(&mut self, ip: IpAddr) -> u32 {
+        match self.last {
             Some((last, index)) if last == ip => index,
             _ => self.look_up(ip),
-        };
-        &mut self.sources[index as usize]
+        }
     }
 
     /// `ip`'s place in `sources` (a new one for an IP not seen before), remembered
@@ -214,7 +223,7 @@ impl DosGuard {
                     config.new_connections_per_ip,
                     u128::from(config.new_connection_burst) * 1_000_000,
                 ),
-                concurrency: Arc::default(),
+                concurrency: Concurrency::default(),
                 rate_hit: false,
                 rate_refusals: 0,
             });
@@ -236,25 +245,20 @@ impl DosGuard {
             .map(|(ip, &i)| (ip, &self.sources[i as usize]))
     }
 
-    /// Open connections at an IP: its tokens alive (all references to its
-    /// `Concurrency` but the guard's own).
-    fn open(concurrency: &Arc<Concurrency>) -> u32 {
-        (Arc::strong_count(concurrency) - 1) as u32
-    }
-
     /// D2 at connect: the concurrency limit, then the new-connection bucket. On
     /// success the connection counts as open until `disconnect`.
     pub fn connect(&mut self, now: SimTime, ip: IpAddr) -> Result<OpenConnection, Reply> {
         let max = self.config.max_concurrent_per_ip;
-        let state = self.ip(ip);
-        let open = Self::open(&state.concurrency);
+        let source = self.ip(ip);
+        let state = &mut self.sources[source as usize];
+        let open = state.concurrency.open;
         if open >= max {
-            let first = !state.concurrency.hit.swap(true, Ordering::Relaxed);
-            if first {
-                state.concurrency.refusals.store(1, Ordering::Relaxed);
+            let first = !std::mem::replace(&mut state.concurrency.hit, true);
+            state.concurrency.refusals = if first {
+                1
             } else {
-                state.concurrency.refusals.fetch_add(1, Ordering::Relaxed);
-            }
+                state.concurrency.refusals + 1
+            };
             if first {
                 self.emit(
                     now,
@@ -291,7 +295,8 @@ impl DosGuard {
         }
         let cleared = std::mem::take(&mut state.rate_hit);
         let refusals = u64::from(std::mem::take(&mut state.rate_refusals));
-        let connection = OpenConnection(Arc::clone(&state.concurrency));
+        state.concurrency.open += 1;
+        let connection = OpenConnection { source };
         if cleared {
             // The bucket had a token again by now: the limit is cleared now, whether or
             // not the recheck timer for this instant has run yet.
@@ -315,17 +320,21 @@ impl DosGuard {
 
     /// A connection from `ip` closed (QUIT, or closed by a 421).
     pub fn disconnect(&mut self, now: SimTime, ip: IpAddr, connection: OpenConnection) {
-        if !connection.0.hit.load(Ordering::Relaxed) {
-            return; // Nothing to clear: the usual case, without looking the IP up.
+        debug_assert_eq!(
+            self.ips.get(&ip),
+            Some(&connection.source),
+            "a connection given back at its own IP"
+        );
+        let concurrency = &mut self.sources[connection.source as usize].concurrency;
+        concurrency.open -= 1;
+        if !concurrency.hit {
+            return; // Nothing to clear: the usual case.
         }
-        // Open once this one has closed (it counts until `connection` is dropped, at
-        // the end of this function).
-        let open = Self::open(&connection.0) - 1;
-        let concurrency = &connection.0;
+        let open = concurrency.open;
         let max = self.config.max_concurrent_per_ip;
         if open < max {
-            concurrency.hit.store(false, Ordering::Relaxed);
-            let refusals = u64::from(concurrency.refusals.swap(0, Ordering::Relaxed));
+            concurrency.hit = false;
+            let refusals = u64::from(std::mem::take(&mut concurrency.refusals));
             let open = u64::from(open);
             self.emit(
                 now,
@@ -344,16 +353,16 @@ impl DosGuard {
 
     /// Connections open from `ip` now (D2).
     pub fn open_connections(&self, ip: IpAddr) -> u32 {
-        self.source(ip).map_or(0, |s| Self::open(&s.concurrency))
+        self.source(ip).map_or(0, |s| s.concurrency.open)
     }
 
     /// What must hold between two events: a source IP's concurrency limit is hit
     /// exactly while it has refusals to report; buckets hold between 0 and their
-    /// burst. (The open count is the number of live tokens by construction.)
+    /// burst. (Whether the open count is the sessions' is the driver's to check:
+    /// [`DosGuard::open_connections`].)
     pub fn check_invariants(&self) -> Result<(), String> {
         for (ip, s) in self.sources() {
-            let hit = s.concurrency.hit.load(Ordering::Relaxed);
-            let refusals = s.concurrency.refusals.load(Ordering::Relaxed);
+            let Concurrency { hit, refusals, .. } = s.concurrency;
             if hit != (refusals > 0) {
                 return Err(format!(
                     "{ip}: concurrency limit hit {hit}, with {refusals} refusals"
@@ -462,7 +471,8 @@ impl DosGuard {
             self.recheck.pop();
             match key.subject {
                 Subject::SourceIp(ip) => {
-                    let state = self.ip(ip);
+                    let source = self.ip(ip);
+                    let state = &mut self.sources[source as usize];
                     if !state.rate_hit {
                         continue;
                     }
@@ -570,14 +580,14 @@ impl DosGuard {
         };
         for (&ip, s) in ips {
             let subject = Subject::SourceIp(ip);
-            if s.concurrency.hit.load(Ordering::Relaxed) {
+            if s.concurrency.hit {
                 out.push(event(
                     LimitKind::DosConcurrency,
                     subject,
                     None,
-                    u64::from(Self::open(&s.concurrency)),
+                    u64::from(s.concurrency.open),
                     u64::from(self.config.max_concurrent_per_ip),
-                    s.concurrency.refusals.load(Ordering::Relaxed),
+                    s.concurrency.refusals,
                 ));
             }
             if s.rate_hit {

@@ -17,10 +17,11 @@
 //!
 //! The session's phase is a type ([`Phase`]): connected, greeted, in a transaction,
 //! closed. A 421 (D1) closes the connection: every later command is answered with
-//! that same 421. A session should end with `quit`, which releases its transaction
-//! and tells DoS protection the connection is gone (D2 concurrency, with its
-//! `cleared` event); one dropped without it still leaves the concurrency count right
-//! (the count is of live `OpenConnection` tokens).
+//! that same 421. A session must end with `quit` (or `end`, in place), which
+//! releases its transaction and tells DoS protection the connection is gone (D2
+//! concurrency, with its `cleared` event): a driver whose client goes away without
+//! QUIT ends the session for it. One dropped open keeps its reservations and its
+//! place in the concurrency count.
 
 use std::net::IpAddr;
 
@@ -92,7 +93,7 @@ pub struct Session {
     frontend: u32,
     tls: bool,
     phase: Phase,
-    /// D2: counts this connection at its source IP while the session lives.
+    /// D2: counts this connection at its source IP until the session ends.
     connection: Option<OpenConnection>,
     /// D3 is checked at the first HELO of the connection only.
     helo_checked: bool,

@@ -1249,27 +1249,30 @@ fn d01_dos_refusal_closes_the_connection() {
     );
 }
 
-/// D2: the concurrency count is of sessions alive, so a session dropped without
-/// QUIT frees its place at once.
+/// D2: the concurrency count is of sessions not ended. A client gone without QUIT
+/// is ended by its driver (`end`), which frees its place at once; a session
+/// dropped open keeps it (the simulation's invariant check would report that).
 #[test]
-fn d02_dropped_session_releases_its_connection() {
+fn d02_a_session_ended_without_quit_releases_its_connection() {
     let mut model = Model::parse("t.toml", &format!("{BASE}{ACME}")).unwrap();
     model.relay.dos.max_concurrent_per_ip = 1;
     let mut r = Relay::new(&model.relay, &model.tenants, ChaCha12Rng::seed_from_u64(1));
     let ip = "192.0.2.1".parse().unwrap();
-    let first = r.connect(secs(0), ip, 25, PlainSmtp).unwrap();
+    let mut first = r.connect(secs(0), ip, 25, PlainSmtp).unwrap();
     assert!(
         r.connect(secs(0), ip, 25, PlainSmtp).is_err(),
         "one at a time"
     );
-    drop(first);
-    let again = r
-        .connect(secs(1), ip, 25, PlainSmtp)
-        .expect("the dropped session's place is free");
     assert_eq!(
-        again.quit(&mut r, secs(1)).to_string(),
+        first.end(&mut r, secs(0)).to_string(),
         "221 2.0.0 closing connection"
     );
+    let again = r
+        .connect(secs(1), ip, 25, PlainSmtp)
+        .expect("the ended session's place is free");
+    drop(again);
+    assert_eq!(r.open_connections(ip), 1, "dropped open, still counted");
+    assert!(r.connect(secs(2), ip, 25, PlainSmtp).is_err());
 }
 
 /// D2: a session ended in place (`end`) gives its place back as `quit` does, and
