@@ -160,7 +160,7 @@ impl Reply {
     }
 
     /// How many variants `Reply` has: the last one's tag and one.
-    const VARIANTS: usize = Reply::DailyCustomerLimit.tag() as usize + 1;
+    pub const VARIANTS: usize = Reply::DailyCustomerLimit.tag() as usize + 1;
 
     /// The first position in `WITHOUT_DATA` of each variant, by tag; `u8::MAX` for
     /// the variants that name an IP (not in the list).
@@ -174,18 +174,59 @@ impl Reply {
         first
     };
 
-    /// The code of each reply of `WITHOUT_DATA`, at its `dense_index`: a reply the
-    /// run counts by its index and fingerprints by its code reads the code here
-    /// instead of matching the reply a second time.
-    pub const DENSE_CODES: [u16; 28] = {
-        let mut codes = [0; 28];
+    /// The variant's number: its place in the declaration, from 0, below
+    /// [`Reply::VARIANTS`]. A variant with one reply (no data) is that reply: a count
+    /// per variant counts it, without matching the reply (see
+    /// [`Reply::SEVERAL_BY_VARIANT`] for the others).
+    #[inline(always)]
+    pub const fn variant(self) -> usize {
+        self.tag() as usize
+    }
+
+    /// The code of each variant's replies, by [`Reply::variant`]: a variant's
+    /// replies share their code, so a reply counted and fingerprinted by its
+    /// variant reads its code here instead of matching the reply a second time.
+    pub const CODE_BY_VARIANT: [u16; Reply::VARIANTS] = {
+        let mut codes = [0; Reply::VARIANTS];
         let mut i = 0;
-        while i < codes.len() {
-            codes[i] = Reply::WITHOUT_DATA[i].code();
+        while i < Reply::WITHOUT_DATA.len() {
+            codes[Reply::WITHOUT_DATA[i].tag() as usize] = Reply::WITHOUT_DATA[i].code();
             i += 1;
         }
+        let ip = IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
+        codes[Reply::MailRelayDenied(ip).tag() as usize] = Reply::MailRelayDenied(ip).code();
+        codes[Reply::InvalidCredentials(ip).tag() as usize] = Reply::InvalidCredentials(ip).code();
         codes
     };
+
+    /// Bit [`Reply::variant`] set: the variant has more than one reply, told apart by
+    /// its data (`TryAgainLater`, `BadSequence`, and the two that name an IP, which
+    /// are not in `WITHOUT_DATA`); clear: the variant is one reply.
+    pub const SEVERAL_BY_VARIANT: u32 = {
+        assert!(Reply::VARIANTS <= 32, "one bit per variant");
+        let mut replies = [0u32; Reply::VARIANTS];
+        let mut i = 0;
+        while i < Reply::WITHOUT_DATA.len() {
+            replies[Reply::WITHOUT_DATA[i].tag() as usize] += 1;
+            i += 1;
+        }
+        let mut several = 0u32;
+        let mut v = 0;
+        while v < Reply::VARIANTS {
+            if replies[v] != 1 {
+                several |= 1 << v;
+            }
+            v += 1;
+        }
+        several
+    };
+
+    /// Whether `self` is the one reply of its variant (clear in
+    /// [`Reply::SEVERAL_BY_VARIANT`]).
+    #[inline(always)]
+    pub const fn is_alone_in_variant(self) -> bool {
+        Reply::SEVERAL_BY_VARIANT >> self.tag() & 1 == 0
+    }
 
     /// The three-digit code; `0` when the connection failed before any reply.
     pub const fn code(self) -> u16 {
@@ -367,6 +408,23 @@ mod tests {
         ];
         for (reply, text) in table {
             assert_eq!(reply.to_string(), text);
+        }
+    }
+
+    #[test]
+    fn variants_give_the_code_and_whether_they_are_one_reply() {
+        let ip = "192.0.2.1".parse().unwrap();
+        let all = Reply::WITHOUT_DATA
+            .iter()
+            .copied()
+            .chain([Reply::MailRelayDenied(ip), Reply::InvalidCredentials(ip)]);
+        for r in all {
+            assert_eq!(Reply::CODE_BY_VARIANT[r.variant()], r.code(), "{r:?}");
+            let listed = Reply::WITHOUT_DATA
+                .iter()
+                .filter(|o| o.variant() == r.variant())
+                .count();
+            assert_eq!(r.is_alone_in_variant(), listed == 1, "{r:?}");
         }
     }
 

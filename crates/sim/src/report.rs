@@ -8,14 +8,18 @@ use relay::time::{SimDuration, SimTime};
 use relay::{LimitChange, LimitEvent, LimitKey, Reply};
 use scenario::Model;
 
-/// How often the relay gave each reply: an array for the replies without data (a
-/// reply is counted on the hot path, so no map lookup), a map for the replies that
-/// name the client's IP (`Mail relay denied [IP]`, `Invalid credentials for relay
-/// [IP]`).
+/// How often the relay gave each reply. A reply is counted on the hot path, so
+/// without a map and without matching it: by its variant ([`Reply::variant`]), which
+/// for most variants is the reply. The few variants with several replies
+/// (`TryAgainLater`, `BadSequence`, and the two that name the client's IP:
+/// `Mail relay denied [IP]`, `Invalid credentials for relay [IP]`) are counted out
+/// of line, reply by reply, in a map.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ReplyCounts {
-    dense: [u64; Reply::WITHOUT_DATA.len()],
-    with_ip: BTreeMap<Reply, u64>,
+    /// By variant, the replies of the variants that are one reply; the others' stay 0.
+    by_variant: [u64; Reply::VARIANTS],
+    /// The replies of the variants with several, each apart.
+    several: BTreeMap<Reply, u64>,
 }
 
 impl ReplyCounts {
@@ -27,33 +31,31 @@ impl ReplyCounts {
     }
 
     /// [`ReplyCounts::add`], returning the reply's code: for a reply counted and
-    /// fingerprinted, whose code then comes from its dense index, not a second match.
+    /// fingerprinted, whose code then comes from its variant, not a second match.
     #[inline(always)]
     pub fn add_coded(&mut self, reply: Reply) -> u16 {
-        match reply.dense_index() {
-            Some(i) => {
-                self.dense[i] += 1;
-                Reply::DENSE_CODES[i]
-            }
-            None => {
-                self.add_with_ip(reply);
-                reply.code()
-            }
+        let variant = reply.variant();
+        if reply.is_alone_in_variant() {
+            self.by_variant[variant] += 1;
+        } else {
+            self.add_several(reply);
         }
+        Reply::CODE_BY_VARIANT[variant]
     }
 
-    /// The rare replies that name an IP, out of the hot path's way.
+    /// The replies of variants with several, out of the hot path's way.
     #[cold]
     #[inline(never)]
-    fn add_with_ip(&mut self, reply: Reply) {
-        *self.with_ip.entry(reply).or_default() += 1;
+    fn add_several(&mut self, reply: Reply) {
+        *self.several.entry(reply).or_default() += 1;
     }
 
     /// How often `reply` was given.
     pub fn count(&self, reply: Reply) -> u64 {
-        match reply.dense_index() {
-            Some(i) => self.dense[i],
-            None => self.with_ip.get(&reply).copied().unwrap_or(0),
+        if reply.is_alone_in_variant() {
+            self.by_variant[reply.variant()]
+        } else {
+            self.several.get(&reply).copied().unwrap_or(0)
         }
     }
 
@@ -67,22 +69,27 @@ impl ReplyCounts {
 
     /// Adds `other`'s counts to these.
     pub fn merge(&mut self, other: &ReplyCounts) {
-        for (n, m) in self.dense.iter_mut().zip(&other.dense) {
+        for (n, m) in self.by_variant.iter_mut().zip(&other.by_variant) {
             *n += m;
         }
-        for (reply, n) in &other.with_ip {
-            *self.with_ip.entry(*reply).or_default() += n;
+        for (reply, n) in &other.several {
+            *self.several.entry(*reply).or_default() += n;
         }
     }
 
-    /// The replies given at least once, with their counts, in a fixed order.
+    /// The replies given at least once, with their counts, in a fixed order: those
+    /// of `Reply::WITHOUT_DATA` in its order, then those that name an IP in `Reply`'s.
     pub fn iter(&self) -> impl Iterator<Item = (Reply, u64)> + '_ {
         Reply::WITHOUT_DATA
             .iter()
-            .zip(&self.dense)
-            .filter(|(_, n)| **n > 0)
-            .map(|(r, n)| (*r, *n))
-            .chain(self.with_ip.iter().map(|(r, n)| (*r, *n)))
+            .map(|&r| (r, self.count(r)))
+            .filter(|(_, n)| *n > 0)
+            .chain(
+                self.several
+                    .iter()
+                    .filter(|(r, _)| r.dense_index().is_none())
+                    .map(|(r, n)| (*r, *n)),
+            )
     }
 }
 
@@ -494,5 +501,55 @@ impl RunReport {
 
     pub fn fingerprint_hex(&self) -> String {
         format!("{:016x}", self.fingerprint)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every reply is counted as often as it was given, whether its variant is one
+    /// reply or several; `iter` gives them in its documented order; `merge` adds.
+    #[test]
+    fn reply_counts_match_a_map() {
+        let ips: [std::net::IpAddr; 3] =
+            ["192.0.2.1", "2001:db8::1", "192.0.2.2"].map(|a| a.parse().unwrap());
+        let mut all = Reply::WITHOUT_DATA.to_vec();
+        for ip in ips {
+            all.push(Reply::MailRelayDenied(ip));
+            all.push(Reply::InvalidCredentials(ip));
+        }
+        let mut counts = ReplyCounts::default();
+        let mut oracle: BTreeMap<Reply, u64> = BTreeMap::new();
+        for (i, &r) in all.iter().enumerate() {
+            // 0 to 3 times each, interleaved with the others.
+            for _ in 0..i % 4 {
+                assert_eq!(counts.add_coded(r), r.code(), "{r:?}");
+                *oracle.entry(r).or_default() += 1;
+            }
+        }
+        for &r in &all {
+            assert_eq!(
+                counts.count(r),
+                oracle.get(&r).copied().unwrap_or(0),
+                "{r:?}"
+            );
+        }
+        let expected: Vec<(Reply, u64)> = Reply::WITHOUT_DATA
+            .iter()
+            .filter_map(|r| oracle.get(r).map(|&n| (*r, n)))
+            .chain(
+                oracle
+                    .iter()
+                    .filter(|(r, _)| !Reply::WITHOUT_DATA.contains(r))
+                    .map(|(r, n)| (*r, *n)),
+            )
+            .collect();
+        assert_eq!(counts.iter().collect::<Vec<_>>(), expected);
+        let mut twice = counts.clone();
+        twice.merge(&counts);
+        for &r in &all {
+            assert_eq!(twice.count(r), 2 * counts.count(r), "{r:?}");
+        }
     }
 }
