@@ -127,8 +127,8 @@ fn millionths(x: f64) -> u128 {
 /// check that DoS protection counts exactly the sessions its MTAs hold open. (The
 /// count was once the number of references to a shared `Arc`, which a dropped
 /// session gave back by itself; its two locked instructions per connection each
-/// waited for the run's pending stores to drain: 1–3 % of a run that connects per
-/// message, benches/README.md, issue 14, thirteenth part.)
+/// waited for the run's pending stores to drain: 0–3 % of a plain release build's
+/// run that connects per message, benches/README.md, issue 14, thirteenth part.)
 #[derive(Debug)]
 #[must_use = "an open connection counts until it is given to `DosGuard::disconnect`"]
 pub struct OpenConnection {

@@ -88,11 +88,12 @@ pub enum Sequence {
 }
 
 impl Reply {
-    /// Every reply that carries no data, in a fixed order: the index of a reply in
-    /// this list is its `dense_index` (for counting without a map). A reply added to
-    /// the enum without an IP belongs here: `dense_index` finds positions in this
-    /// list only (a reply missing from it is counted in the map of the replies that
-    /// name an IP).
+    /// Every reply that names no IP, in a fixed order: the index of a reply in this
+    /// list is its `dense_index` (for tables without a map), and counts are listed
+    /// in this order. A reply added to the enum without an IP belongs here: the
+    /// tables by variant ([`Reply::CODE_BY_VARIANT`], [`Reply::SEVERAL_BY_VARIANT`])
+    /// are built from this list (a reply missing from it would be counted apart, in
+    /// the map of the replies that name an IP, and fingerprinted with code 0).
     pub const WITHOUT_DATA: [Reply; 28] = [
         Reply::Greeting,
         Reply::HeloOk,
