@@ -6,15 +6,19 @@
 #    benches/data/pgo-train/ and the example scenarios (`relaysim run` with every
 #    output, `run_bare` without any), a small sweep and the regression tests;
 # 3. merges the counts with llvm-profdata (of the LLVM that rustc is built on);
-# 4. builds both again with them (-Cprofile-use), with the release profile.
+# 4. builds both again with them (-Cprofile-use), with the release profile;
+# 5. checks that the result gives the same outputs, byte for byte, as `cargo build
+#    --release`: every example and benchmark scenario run with every output and
+#    `--trace` by both. A build that differs is removed and the script fails, so no
+#    benchmark ever measures a program other than the one users build.
 #
-# The result gives the same outputs, byte for byte, as `cargo build --release` (CI
-# checks it on every example and benchmark scenario); on the SimPy-equivalent
-# scenario it takes a tenth to an eighth less time, on large-tenant-cap's run
-# with every output about a quarter (benches/README.md, issue 14, tenth part).
+# On the SimPy-equivalent scenario it takes a tenth to an eighth less time, on
+# large-tenant-cap's run with every output about a quarter (benches/README.md,
+# issue 14, tenth part).
 #
 # Usage: benches/pgo-build.sh [--only-relaysim]   (from anywhere; about 12 minutes
-# on 2 cores; --only-relaysim leaves out the benchmarks' run_bare, a link less)
+# on 2 cores, 5 more when the plain release build of step 5 is not yet built;
+# --only-relaysim leaves out the benchmarks' run_bare, a link less)
 # Writes $CARGO_TARGET_DIR (default target)/pgo/release/{relaysim,examples/run_bare};
 # the instrumented build goes to .../pgo-generate, the counts to .../pgo-profiles.
 # Needs llvm-profdata of rustc's LLVM version: `rustup component add llvm-tools`, or
@@ -69,18 +73,18 @@ build() { # TARGET_DIR FLAG
     cargo build --release --locked --quiet "${built[@]}"
 }
 
-echo "pgo-build: 1/4 instrumented build ($generate)" >&2
+echo "pgo-build: 1/5 instrumented build ($generate)" >&2
 build "$generate" "-Cprofile-generate=$profiles"
 
-echo "pgo-build: 2/4 training runs" >&2
+echo "pgo-build: 2/5 training runs" >&2
 # Only the training's counts: build scripts, built instrumented too, left their own.
 rm -f "$profiles"/*.profraw
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-# A training run that fails stops the build with its own words.
+# A training or checking run that fails stops the build with its own words.
 train() { # COMMAND...
   if ! "$@" >"$work/output" 2>&1; then
-    echo "benches/pgo-build.sh: a training run failed: $*" >&2
+    echo "benches/pgo-build.sh: a run failed: $*" >&2
     cat "$work/output" >&2
     exit 1
   fi
@@ -97,15 +101,33 @@ train "$generate/release/relaysim" sweep scenarios/helpdesk-burst.toml \
 train "$generate/release/relaysim" test scenarios/regression --jobs 2
 unset LLVM_PROFILE_FILE
 
-echo "pgo-build: 3/4 merging the counts ($profdata)" >&2
+echo "pgo-build: 3/5 merging the counts ($profdata)" >&2
 "$profdata" merge -o "$profiles/merged.profdata" "$profiles"/*.profraw
 # Named by its content: Cargo rebuilds when RUSTFLAGS change, not when a file they
 # name does, so new counts get a new name (the same counts, the same name).
 counts="$profiles/relaysim-$(sha256sum "$profiles/merged.profdata" | cut -c1-16).profdata"
 mv "$profiles/merged.profdata" "$counts"
 
-echo "pgo-build: 4/4 optimised build ($use)" >&2
+echo "pgo-build: 4/5 optimised build ($use)" >&2
 build "$use" "-Cprofile-use=$counts"
+
+echo "pgo-build: 5/5 the same outputs as the release build ($target/release/relaysim)" >&2
+# Profile-guided optimisation may only move code, never change what it computes: the
+# plain release build (what `cargo build --release` and `cargo install` give users)
+# and this one must write the same files.
+CARGO_TARGET_DIR="$target" cargo build --release --locked --quiet --bin relaysim
+for scenario in scenarios/*.toml benches/data/*.toml; do
+  name="$(basename "$scenario" .toml)"
+  train "$target/release/relaysim" run "$scenario" --trace --out "$work/same/release/$name"
+  train "$use/release/relaysim" run "$scenario" --trace --out "$work/same/pgo/$name"
+done
+if ! diff -r "$work/same/release" "$work/same/pgo" >"$work/diff" 2>&1; then
+  rm -f "$use/release/relaysim" "$use/release/examples/run_bare"
+  echo "benches/pgo-build.sh: the profile-guided build writes other outputs than the release build:" >&2
+  head -n 40 "$work/diff" >&2
+  echo "  it is removed; the difference is a bug (code whose result depends on optimisation)." >&2
+  exit 1
+fi
 if [ "$with_run_bare" = true ]; then
   echo "built $use/release/relaysim and $use/release/examples/run_bare" >&2
 else
