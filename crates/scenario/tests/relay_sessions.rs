@@ -1097,6 +1097,53 @@ fn q12_refused_and_aborted_recipients_are_not_counted() {
     assert_eq!(r.committed(secs(0), customer), 9);
 }
 
+/// The usage meters (`quota_usage.csv`) see a transaction's reservations at their
+/// fullest, which the engine notes once after its RCPTs: the same whether the RCPTs
+/// come one by one (`rcpt_to`) or together (`rcpt_to_each`), also when the
+/// transaction is reset after them; the recipients refused add nothing.
+#[test]
+fn usage_meters_see_a_transactions_reservations_one_by_one_or_together() {
+    for together in [false, true] {
+        // One licence: Q5 admits 9 recipients per 10 minutes, Q4 130 a day.
+        let mut r = quota_relay("", "").clone_with_licences(1);
+        let now = secs(0);
+        let mut s = r
+            .connect(now, OFFICE_IP.parse().unwrap(), 25, PlainSmtp)
+            .unwrap();
+        s.helo_command(&mut r, now, HeloVerb::Ehlo, "mx.acme.example");
+        let from: EnvelopeSender = "alerts@acme.example".parse().unwrap();
+        assert!(s.mail_from(&mut r, now, reverse_path(&from)).is_positive());
+        let rcpts: Vec<RecipientId> = (0..12).map(RecipientId).collect();
+        let mut replies = Vec::new();
+        if together {
+            s.rcpt_to_each(&mut r, now, &rcpts, |reply| replies.push(reply));
+        } else {
+            replies.extend(rcpts.iter().map(|&x| s.rcpt_to(&mut r, now, x)));
+        }
+        let accepted = replies.iter().filter(|reply| reply.is_positive()).count();
+        assert_eq!(accepted, 9, "together: {together}");
+        s.rset(&mut r, now);
+        s.quit(&mut r, now);
+        let fullest = |rows: &[relay::quota::usage::WindowUsage], limit| {
+            rows.iter()
+                .find(|w| w.key.limit == limit)
+                .map(|w| (w.max_used, w.limit_value))
+        };
+        let mut rows = Vec::new();
+        r.end_usage_bucket(secs(600), 10, &mut rows);
+        assert_eq!(fullest(&rows, LimitKind::CustomerPeak), Some((9, 9)));
+        assert_eq!(fullest(&rows, LimitKind::CustomerDay), Some((9, 130)));
+        assert_eq!(
+            fullest(&rows, LimitKind::UserUniqueRecipients),
+            Some((9, 10_000))
+        );
+        // Nothing was committed: the next bucket starts empty.
+        rows.clear();
+        r.end_usage_bucket(secs(1200), 10, &mut rows);
+        assert_eq!(fullest(&rows, LimitKind::CustomerPeak), Some((0, 9)));
+    }
+}
+
 /// Q13: with block-all, a hit customer limit refuses every sender at MAIL FROM.
 #[test]
 fn q13_block_all_senders_refuses_at_mail_from() {

@@ -243,7 +243,11 @@ impl QuotaEngine {
         res: &mut Reservation,
     ) -> Result<(), Reply> {
         let checks = self.recipient_checks(now, res);
-        self.check_recipient_with(checks, now, rcpt, res)
+        let result = self.check_recipient_with(checks, now, rcpt, res);
+        if result.is_ok() {
+            self.note_reserved(checks);
+        }
+        result
     }
 
     /// Q12: [`QuotaEngine::check_recipient`] of each of `rcpts` in turn, each result
@@ -264,6 +268,7 @@ impl QuotaEngine {
         // Looked at when the first recipient is (none may be: then, as one by one,
         // nothing is).
         let mut checks = None;
+        let reserved_before = res.recipients.len();
         for &rcpt in rcpts {
             if let Some(refusal) = before(res.recipients.len()) {
                 result(Err(refusal));
@@ -274,6 +279,12 @@ impl QuotaEngine {
                 None => *checks.insert(self.recipient_checks(now, res)),
             };
             result(self.check_recipient_with(looked, now, rcpt, res));
+        }
+        // Use only rose in the loop: its fullest moment is now (`note_reserved`).
+        if let Some(looked) = checks
+            && res.recipients.len() > reserved_before
+        {
+            self.note_reserved(looked);
         }
     }
 
@@ -338,16 +349,27 @@ impl QuotaEngine {
         }
         c.day.reserved += 1;
         c.peak.reserved += 1;
-        c.meter.day.note(c.day.used(), day_limit);
-        c.meter.peak.note(c.peak.used(), peak_limit);
-        if let Some((u, limit)) = user {
-            let window = &mut self.users[u.0 as usize].unique;
-            window.hold(rcpt);
-            let used = window.used();
-            self.meter_user(u, |m| m.unique.note(used, limit));
+        if let Some((u, _)) = user {
+            self.users[u.0 as usize].unique.hold(rcpt);
         }
         res.recipients.push(rcpt);
         Ok(())
+    }
+
+    /// The usage meters of the windows that RCPTs reserved in, after the last of
+    /// them at one instant: within one transaction's RCPTs a window's use only rises
+    /// (each reserves one, a refusal none, nothing expires), and its limit does not
+    /// change, so its fullest moment is after the last — noted once per transaction,
+    /// not once per recipient.
+    fn note_reserved(&mut self, checks: RecipientChecks) {
+        let RecipientChecks { tenant, user } = checks;
+        let c = &mut self.customers[tenant.0 as usize];
+        c.meter.day.note(c.day.used(), c.limits.customer_day);
+        c.meter.peak.note(c.peak.used(), c.limits.customer_peak);
+        if let Some((u, limit)) = user {
+            let used = self.users[u.0 as usize].unique.used();
+            self.meter_user(u, |m| m.unique.note(used, limit));
+        }
     }
 
     /// Q12: the message was accepted after DATA: commits the message (Q1) and its

@@ -230,7 +230,6 @@ pub struct Scratch {
     remaining: Vec<usize>,
     next: Vec<usize>,
     chunk: Vec<RecipientId>,
-    pending: Vec<usize>,
     /// The transaction's replies (`TransactionTrace::replies`).
     replies: Vec<Reply>,
 }
@@ -329,15 +328,25 @@ pub fn deliver_on(
         remaining,
         next,
         chunk,
-        pending,
         replies,
     } = scratch;
+    // The recipients still to send, by their place in `recipients`. The first
+    // transaction's are all of them in order (`0..n`): it reads them from
+    // `recipients` itself, and `remaining` is filled only for a second one (M3, M6).
+    let mut first = true;
     remaining.clear();
-    remaining.extend(0..recipients.len());
-    while !remaining.is_empty() && session.is_open() {
-        let take = remaining
-            .len()
-            .min(client.recipients_per_transaction as usize);
+    while session.is_open() {
+        let left = if first {
+            recipients.len()
+        } else {
+            remaining.len()
+        };
+        if left == 0 {
+            break;
+        }
+        // The place in `recipients` of the `k`-th recipient still to send.
+        let place = |k: usize| if first { k } else { remaining[k] };
+        let take = left.min(client.recipients_per_transaction as usize);
         stats.transactions += 1;
         let mail = session.mail_from_presented(relay, now, from.presented);
         // Q8, Q3: who the relay charged and counted, also when it refused MAIL.
@@ -346,9 +355,7 @@ pub fn deliver_on(
         replies.push(mail);
         if !mail.is_positive() {
             // M1: a refusal at MAIL applies to every remaining recipient.
-            for &i in remaining.iter() {
-                fates[i] = Fate::of_refusal(mail);
-            }
+            (0..left).for_each(|k| fates[place(k)] = Fate::of_refusal(mail));
             let transaction = EndedTransaction {
                 attribution,
                 recipients: &[],
@@ -358,44 +365,50 @@ pub fn deliver_on(
             trace_with(relay, now, client, from, &transaction, report);
             break;
         }
-        pending.clear();
-        next.clear();
-        let chunk: &[RecipientId] = if stats.transactions == 1 {
-            // The first transaction takes the first recipients, in order (`remaining`
-            // is `0..n`): no copy.
+        let chunk: &[RecipientId] = if first {
             &recipients[..take]
         } else {
             chunk.clear();
-            chunk.extend(remaining[..take].iter().map(|&i| recipients[i]));
+            chunk.extend((0..take).map(|k| recipients[place(k)]));
             chunk
         };
         session.rcpt_to_each(relay, now, chunk, |reply| replies.push(reply));
         stats.rcpts_sent += take as u32;
-        for (&i, &reply) in remaining[..take].iter().zip(&replies[1..]) {
+        // Those accepted wait for DATA's reply; 452s go in the next transaction (M6);
+        // any other refusal is their fate (M1).
+        next.clear();
+        let mut accepted = 0;
+        for (k, &reply) in replies[1..].iter().enumerate() {
             if reply.is_positive() {
-                pending.push(i);
+                accepted += 1;
             } else if reply == Reply::TooManyRecipients && client.resend_too_many_recipients {
-                next.push(i); // M6: the next transaction takes it.
+                next.push(place(k));
             } else {
-                fates[i] = Fate::of_refusal(reply);
+                fates[place(k)] = Fate::of_refusal(reply);
             }
         }
         let carried = next.len();
-        next.extend_from_slice(&remaining[take..]);
-        let final_reply = if pending.is_empty() {
+        if take < left {
+            next.extend((take..left).map(place));
+        }
+        let final_reply = if accepted == 0 {
             let last_rcpt = *replies.last().expect("a transaction has a recipient");
             replies.push(session.rset(relay, now));
             last_rcpt
         } else {
             let data = session.data(relay, now);
-            replies.push(data);
             let fate = if data.is_positive() {
                 stats.accepted += 1;
                 Fate::Delivered
             } else {
                 Fate::of_refusal(data)
             };
-            pending.iter().for_each(|&i| fates[i] = fate);
+            for (k, reply) in replies[1..].iter().enumerate() {
+                if reply.is_positive() {
+                    fates[place(k)] = fate;
+                }
+            }
+            replies.push(data);
             data
         };
         let transaction = EndedTransaction {
@@ -405,12 +418,13 @@ pub fn deliver_on(
             reply: final_reply,
         };
         trace_with(relay, now, client, from, &transaction, report);
-        if pending.is_empty() && carried == take {
+        if accepted == 0 && carried == take {
             // M6 made no progress (every recipient 452): defer them rather than loop.
             next.drain(..carried)
                 .for_each(|i| fates[i] = Fate::Deferred);
         }
         std::mem::swap(remaining, next);
+        first = false;
     }
     stats
 }
