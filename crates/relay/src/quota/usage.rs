@@ -8,8 +8,10 @@
 //! change or a paid invoice. So the moment a window is fullest within a bucket — its
 //! highest share of the limit in force — is the bucket's start, a reservation, or a
 //! limit change: a running maximum per window ([`Fullest`]), updated at those
-//! points, read and reset at each bucket boundary. Nothing is sampled, nothing
-//! missed; a limit that refuses within a bucket shows there as use equal to limit.
+//! points (for a transaction's RCPTs at one instant, once after the last of them,
+//! when the use they reserved is highest), read and reset at each bucket boundary.
+//! Nothing is sampled, nothing missed; a limit that refuses within a bucket shows
+//! there as use equal to limit.
 
 use crate::directory::{TenantIx, UserId};
 use crate::limit::LimitKey;
