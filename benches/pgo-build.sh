@@ -82,7 +82,7 @@ rm -f "$profiles"/*.profraw
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 # A training or checking run that fails stops the build with its own words.
-train() { # COMMAND...
+must_run() { # COMMAND...
   if ! "$@" >"$work/output" 2>&1; then
     echo "benches/pgo-build.sh: a run failed: $*" >&2
     cat "$work/output" >&2
@@ -91,14 +91,14 @@ train() { # COMMAND...
 }
 export LLVM_PROFILE_FILE="$profiles/%p-%m.profraw"
 for scenario in benches/data/pgo-train/*.toml scenarios/*.toml; do
-  train "$generate/release/relaysim" run "$scenario" --out "$work/run" --overwrite
+  must_run "$generate/release/relaysim" run "$scenario" --out "$work/run" --overwrite
   if [ "$with_run_bare" = true ]; then
-    train "$generate/release/examples/run_bare" "$scenario" 1
+    must_run "$generate/release/examples/run_bare" "$scenario" 1
   fi
 done
-train "$generate/release/relaysim" sweep scenarios/helpdesk-burst.toml \
+must_run "$generate/release/relaysim" sweep scenarios/helpdesk-burst.toml \
   --licences 50,250,1000 --seeds 2 --out "$work/sweep" --overwrite
-train "$generate/release/relaysim" test scenarios/regression --jobs 2
+must_run "$generate/release/relaysim" test scenarios/regression --jobs 2
 unset LLVM_PROFILE_FILE
 
 echo "pgo-build: 3/5 merging the counts ($profdata)" >&2
@@ -118,8 +118,8 @@ echo "pgo-build: 5/5 the same outputs as the release build ($target/release/rela
 CARGO_TARGET_DIR="$target" cargo build --release --locked --quiet --bin relaysim
 for scenario in scenarios/*.toml benches/data/*.toml; do
   name="$(basename "$scenario" .toml)"
-  train "$target/release/relaysim" run "$scenario" --trace --out "$work/same/release/$name"
-  train "$use/release/relaysim" run "$scenario" --trace --out "$work/same/pgo/$name"
+  must_run "$target/release/relaysim" run "$scenario" --trace --out "$work/same/release/$name"
+  must_run "$use/release/relaysim" run "$scenario" --trace --out "$work/same/pgo/$name"
 done
 if ! diff -r "$work/same/release" "$work/same/pgo" >"$work/diff" 2>&1; then
   rm -f "$use/release/relaysim" "$use/release/examples/run_bare"

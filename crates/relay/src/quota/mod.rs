@@ -242,11 +242,16 @@ impl QuotaEngine {
         rcpt: RecipientId,
         res: &mut Reservation,
     ) -> Result<(), Reply> {
-        let checks = self.recipient_checks(now, res);
-        let result = self.check_recipient_with(checks, now, rcpt, res);
-        if result.is_ok() {
-            self.note_reserved(checks);
-        }
+        let mut result = Ok(());
+        self.check_recipients(
+            now,
+            std::slice::from_ref(&rcpt),
+            res,
+            |_| None,
+            |r| {
+                result = r;
+            },
+        );
         result
     }
 
@@ -314,7 +319,8 @@ impl QuotaEngine {
     }
 
     /// Q2, Q4, Q5 for one recipient, after [`QuotaEngine::recipient_checks`] at the
-    /// same instant in the same transaction.
+    /// same instant in the same transaction; the usage meters are noted once after
+    /// the transaction's last (`note_reserved`, by [`QuotaEngine::check_recipients`]).
     #[inline]
     fn check_recipient_with(
         &mut self,
