@@ -4,7 +4,8 @@
 # output files) and SimPy's own model on the same traffic
 # (`../shared/bench/simpy_relay.py`, its wall time over its messages), alternately,
 # and the ratios. This VM's speed varies within minutes (it has fast and slow
-# phases): compare figures of one sitting only. About 5 minutes.
+# phases): compare figures of one sitting only, and of one machine (it prints which).
+# About 5 minutes.
 # Usage: [ROUNDS=3] benches/simpy-ratio.sh [RUN_BARE] [PYTHON]   (from anywhere; PYTHON must
 # have `simpy`, e.g. `python3 -m venv target/simpy && target/simpy/bin/pip install simpy`)
 # RUN_BARE may be the profile-guided build's, target/pgo/release/examples/run_bare
@@ -52,5 +53,9 @@ ratio() { # LABEL SIDE
     printf "%s SimPy %s us/message min, %s median (%d runs); relaysim %s min, %s median: %.0fx (min), %.0fx (median)\n",
       l, s, sm, r, a, am, s / a, sm / am }'
 }
+# The ratio depends on the machine (CPython and relaysim gain differently from a
+# newer processor: benches/README, fifteenth part): say which one this was.
+cpu="$(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -1)"
+echo "machine: ${cpu:-unknown processor}, $(nproc) cores; $("$python" --version 2>&1)"
 ratio "1x: " 1
 ratio "10x:" 10
