@@ -55,7 +55,7 @@ ratio() { # LABEL SIDE
 }
 # The ratio depends on the machine (CPython and relaysim gain differently from a
 # newer processor: benches/README, fifteenth part): say which one this was.
-cpu="$(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -1)"
+cpu="$(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -1)" || cpu=""
 echo "machine: ${cpu:-unknown processor}, $(nproc) cores; $("$python" --version 2>&1)"
 ratio "1x: " 1
 ratio "10x:" 10
