@@ -222,4 +222,19 @@ mod tests {
             }
         }
     }
+
+    /// Every code, not only sampled ones: folding the high byte into `P⁷` gives
+    /// byte-wise FNV-1a whether the high byte is zero or not.
+    #[test]
+    fn write_u16_is_fnv1a_of_the_eight_bytes_for_every_value() {
+        for start in [0, Fnv1a::default().0, u64::MAX] {
+            for v in 0..=u16::MAX {
+                let mut short = Fnv1a(start);
+                short.write_u16(v);
+                let mut bytewise = Fnv1a(start);
+                bytewise.write(&u64::from(v).to_le_bytes());
+                assert_eq!(short.finish(), bytewise.finish(), "{v} from {start:#x}");
+            }
+        }
+    }
 }
