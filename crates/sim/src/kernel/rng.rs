@@ -134,8 +134,9 @@ impl Fnv1a {
     /// byte and the six zero bytes in one multiplication, `((h ^ high)·P)·P⁶ =
     /// (h ^ high)·P⁷`. A zero high byte XORs nothing, so every code takes the same
     /// two multiplications. (A branch that saved one for the codes below 256 — 220,
-    /// 235, 250 — was mispredicted at about one reply in eight: which code comes
-    /// next is what the run decides. benches/README, issue 14, sixteenth part.)
+    /// 235, 250 — was mispredicted about one time in eight in valgrind's branch
+    /// simulation: which code comes next is what the run decides. benches/README,
+    /// issue 14, sixteenth part.)
     #[inline]
     pub fn write_u16(&mut self, v: u16) {
         let [low, high] = v.to_le_bytes();
