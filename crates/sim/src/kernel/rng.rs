@@ -215,11 +215,8 @@ mod tests {
         #[test]
         fn write_u16_is_fnv1a_of_the_eight_bytes(start: u64, v: u16) {
             for v in [v, v & 0xff, 0, 1, 220, 250, 255, 256, 450, u16::MAX] {
-                let mut short = Fnv1a(start);
-                short.write_u16(v);
-                let mut bytewise = Fnv1a(start);
-                bytewise.write(&u64::from(v).to_le_bytes());
-                proptest::prop_assert_eq!(short.finish(), bytewise.finish());
+                let (short, bytewise) = u16_both_ways(start, v);
+                proptest::prop_assert_eq!(short, bytewise);
             }
         }
     }
@@ -230,12 +227,18 @@ mod tests {
     fn write_u16_is_fnv1a_of_the_eight_bytes_for_every_value() {
         for start in [0, Fnv1a::default().0, u64::MAX] {
             for v in 0..=u16::MAX {
-                let mut short = Fnv1a(start);
-                short.write_u16(v);
-                let mut bytewise = Fnv1a(start);
-                bytewise.write(&u64::from(v).to_le_bytes());
-                assert_eq!(short.finish(), bytewise.finish(), "{v} from {start:#x}");
+                let (short, bytewise) = u16_both_ways(start, v);
+                assert_eq!(short, bytewise, "{v} from {start:#x}");
             }
         }
+    }
+
+    /// `v` hashed from `start` by `write_u16`, and byte by byte as a `u64`.
+    fn u16_both_ways(start: u64, v: u16) -> (u64, u64) {
+        let mut short = Fnv1a(start);
+        short.write_u16(v);
+        let mut bytewise = Fnv1a(start);
+        bytewise.write(&u64::from(v).to_le_bytes());
+        (short.finish(), bytewise.finish())
     }
 }
