@@ -2,7 +2,8 @@
 # The SimPy ratio of issue 14 in instructions, not time: how many instructions each
 # side executes per simulated message on the SimPy-equivalent scenario, counted by
 # valgrind (`--tool=cachegrind --cache-sim=no`: every instruction the program
-# executes, the same count on any x86-64 machine for the same binaries). Unlike
+# executes; for the same binaries much the same count on any x86-64 machine, where
+# only the vector code that glibc and ChaCha pick for the processor moves it). Unlike
 # `simpy-ratio.sh` it does not move with a noisy machine; unlike it, it does not
 # say how fast either side runs (the two retire their instructions at different
 # rates: benches/README, seventeenth part).
@@ -35,7 +36,11 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 instructions() { # COMMAND...
     valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file=/dev/null \
-        "$@" >"$work/out" 2>"$work/valgrind"
+        "$@" >"$work/out" 2>"$work/valgrind" || {
+        echo "failed under valgrind: $*" >&2
+        tail -5 "$work/valgrind" >&2
+        return 1
+    }
     sed -n 's/.*I *refs: *//p' "$work/valgrind" | tr -d ','
 }
 
