@@ -133,21 +133,11 @@ impl RecipientSpace {
         }
         let i = self.blocks.partition_point(|b| b.0 <= id.0) - 1;
         let (first, _, domain) = &self.blocks[i];
-        // `r{n}@{domain}` by hand: the formatting machinery cost more than the rest
-        // of a traced run's recipient.
-        let mut digits = [0u8; 10];
-        let mut n = id.0 - first;
-        let mut start = digits.len();
-        loop {
-            start -= 1;
-            digits[start] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
-        }
+        // `r{n}@{domain}` without the formatting machinery, which cost more than the
+        // rest of a traced run's recipient; `itoa` gives the digits as a `str`
+        // without checking them again.
         out.write_char('r')?;
-        out.write_str(std::str::from_utf8(&digits[start..]).unwrap_or("0"))?;
+        out.write_str(itoa::Buffer::new().format(id.0 - first))?;
         out.write_char('@')?;
         out.write_str(domain)
     }
@@ -209,10 +199,8 @@ mod tests {
     use crate::kernel::{EntityKind, RandomStreams};
     use scenario::Model;
 
-    fn scenario() -> Model {
-        Model::parse(
-            "t.toml",
-            r#"
+    /// Two senders drawing from one shared pool, one also from an internal domain.
+    const SCENARIO: &str = r#"
 [simulation]
 name = "t"
 duration = "1h"
@@ -238,9 +226,10 @@ mta = "m"
 envelope_from = ["x@t.example"]
 rate = "1/min"
 recipient_pool = { size = 50, domain = "shared.example", internal_share = 0.5, internal_domain = "t.example" }
-"#,
-        )
-        .unwrap()
+"#;
+
+    fn scenario() -> Model {
+        Model::parse("t.toml", SCENARIO).unwrap()
     }
 
     /// Senders drawing from one domain share its addresses; ids render back.
@@ -275,5 +264,22 @@ recipient_pool = { size = 50, domain = "shared.example", internal_share = 0.5, i
         let x = space.of_envelope_address("x@t.example").unwrap();
         assert_eq!(space.address(x), "x@t.example");
         assert_eq!(space.of_envelope_address("nobody@t.example"), None);
+    }
+
+    /// A pool address renders as `r<k>@<domain>` for every number of digits, and
+    /// reads back as the same id.
+    #[test]
+    fn pool_addresses_render_and_read_back() {
+        let text = SCENARIO.replace("size = 10,", "size = 1_000_001,");
+        let s = Model::parse("t.toml", &text).unwrap();
+        let space = RecipientSpace::new(&s.senders).unwrap();
+        let first = space.id_of("r0@shared.example").unwrap().0;
+        for k in [0u32, 1, 9, 10, 99, 100, 12_345, 999_999, 1_000_000] {
+            let id = RecipientId(first + k);
+            let address = space.address(id);
+            assert_eq!(address, format!("r{k}@shared.example"));
+            assert_eq!(space.id_of(&address), Some(id), "{address}");
+        }
+        assert_eq!(space.id_of("r1000001@shared.example"), None);
     }
 }
