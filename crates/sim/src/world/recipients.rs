@@ -271,6 +271,7 @@ recipient_pool = { size = 50, domain = "shared.example", internal_share = 0.5, i
     #[test]
     fn pool_addresses_render_and_read_back() {
         let text = SCENARIO.replace("size = 10,", "size = 1_000_001,");
+        assert_ne!(text, SCENARIO, "the shared pool made large");
         let s = Model::parse("t.toml", &text).unwrap();
         let space = RecipientSpace::new(&s.senders).unwrap();
         let first = space.id_of("r0@shared.example").unwrap().0;
