@@ -61,12 +61,8 @@ for traffic in "${@:-1}"; do
     # process, and its instruction count moves by a few in ten thousand with it.
     setup=$(PYTHONHASHSEED=0 instructions "$python" ../shared/bench/simpy_relay.py --rate "$rate" --hours 0)
     full=$(PYTHONHASHSEED=0 instructions "$python" ../shared/bench/simpy_relay.py --rate "$rate")
-    # SimPy's messages as simpy-ratio.sh counts them: outcomes that are not a 4xx.
-    simpy_messages=$(python3 -c '
-import ast, re, sys
-line = open(sys.argv[1]).read()
-outcomes = ast.literal_eval(re.search(r"outcomes=(\{.*\})", line).group(1))
-print(sum(n for code, n in outcomes.items() if not code.startswith("4")))' "$work/out")
+    # SimPy's messages as simpy-ratio.sh counts them (benches/simpy-messages.py).
+    read -r simpy_messages _ < <(python3 benches/simpy-messages.py <"$work/out")
     awk -v t="$traffic" -v r1="$one" -v r2="$two" -v rm="$messages" \
         -v s0="$setup" -v s1="$full" -v sm="$simpy_messages" 'BEGIN {
         rs = (r2 - r1) / rm; ss = (s1 - s0) / sm

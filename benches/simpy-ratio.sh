@@ -26,16 +26,10 @@ rounds="${ROUNDS:-3}"
 relaysim() { # FILE RUNS
   "$run_bare" "$1" "$2" | sed -E 's/.*: ([0-9.]+) µs per message.*/\1/'
 }
-# SimPy: its wall time over the messages it simulated: each message ends with one
-# outcome that is not a 4xx (a 4xx is retried), so those are counted.
+# SimPy: its wall time over the messages it simulated (benches/simpy-messages.py).
 simpy() { # RATE
-  "$python" ../shared/bench/simpy_relay.py --rate "$1" | python3 -c '
-import ast, re, sys
-line = sys.stdin.read()
-wall = float(re.search(r"wall_s=([0-9.]+)", line).group(1))
-outcomes = ast.literal_eval(re.search(r"outcomes=(\{.*\})", line).group(1))
-messages = sum(n for code, n in outcomes.items() if not code.startswith("4"))
-print(f"{wall * 1e6 / messages:.2f}")'
+  "$python" ../shared/bench/simpy_relay.py --rate "$1" | python3 benches/simpy-messages.py |
+    awk '{ printf "%.2f\n", $2 * 1e6 / $1 }'
 }
 for _ in $(seq "$rounds"); do
   relaysim benches/data/simpy-equivalent.toml 5 >>"$work/relaysim1"
