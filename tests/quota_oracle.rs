@@ -416,3 +416,88 @@ fn recipients_refused_by_the_session_clear_no_limit() {
         (LimitChange::Cleared, later)
     );
 }
+
+/// Engine A keeps its usage meters (exact Q2 windows), engine B does not (Q2 windows
+/// that count, made exact near the limit, at a hit or a reading): every result and
+/// every limit event must be the same. Two transactions overlap (each stays open
+/// while the next one checks), so recipients are held twice and checked while held;
+/// B's invariants, its counting windows' structure included, hold after every step.
+fn exact_and_counting(model: Window, ops: &[Op]) -> Result<(), TestCaseError> {
+    let scenario = scenario(model);
+    let directory = Directory::new(&scenario.tenants);
+    let mut a = QuotaEngine::new(&scenario.relay.quota, &scenario.tenants, &directory);
+    let mut b = a.clone();
+    b.set_usage_meters(false);
+    let mut open: [Option<(Reservation, Reservation, bool)>; 2] = [None, None];
+    let mut now = 0u64;
+    let end = |a: &mut QuotaEngine,
+               b: &mut QuotaEngine,
+               t,
+               slot: Option<(Reservation, Reservation, bool)>| {
+        if let Some((mut res_a, mut res_b, abort)) = slot {
+            if abort || res_a.recipients().is_empty() {
+                a.release(t, &mut res_a);
+                b.release(t, &mut res_b);
+            } else {
+                a.commit(t, &mut res_a);
+                b.commit(t, &mut res_b);
+            }
+        }
+    };
+    for (i, op) in ops.iter().enumerate() {
+        now += op.gap_ms;
+        let t = SimTime(now);
+        a.handle_timeout(t);
+        b.handle_timeout(t);
+        let slot = i % 2;
+        end(&mut a, &mut b, t, open[slot].take());
+        let user = (op.user < 2).then_some(UserId(op.user));
+        let (mut res_a, mut res_b) = (Reservation::default(), Reservation::default());
+        let got_a = a.check_message(t, TenantIx(0), user, &mut res_a);
+        let got_b = b.check_message(t, TenantIx(0), user, &mut res_b);
+        prop_assert_eq!(got_a, got_b);
+        if got_a.is_ok() {
+            for &r in &op.rcpts {
+                let got_a = a.check_recipient(t, RecipientId(r), &mut res_a);
+                let got_b = b.check_recipient(t, RecipientId(r), &mut res_b);
+                prop_assert_eq!(got_a, got_b, "rcpt {} at {} ms", r, now);
+            }
+            open[slot] = Some((res_a, res_b, op.abort));
+        }
+        let events_a: Vec<_> = std::iter::from_fn(|| a.poll_event()).collect();
+        let events_b: Vec<_> = std::iter::from_fn(|| b.poll_event()).collect();
+        prop_assert_eq!(
+            format!("{events_a:?}"),
+            format!("{events_b:?}"),
+            "at {} ms",
+            now
+        );
+        b.check_invariants(t, true).map_err(TestCaseError::fail)?;
+    }
+    let t = SimTime(now);
+    for slot in &mut open {
+        end(&mut a, &mut b, t, slot.take());
+    }
+    for u in 0..2 {
+        let key = LimitKey {
+            limit: LimitKind::UserUniqueRecipients,
+            subject: Subject::User(UserId(u)),
+        };
+        prop_assert_eq!(a.committed(t, key), b.committed(t, key));
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// Q2, Q12: an engine without usage meters (a run nobody reads them from)
+    /// decides every check, and makes every limit event, as one with them.
+    #[test]
+    fn q02_counting_windows_decide_as_exact_ones(
+        ops in prop::collection::vec(op(), 1..120),
+        model in prop_oneof![Just(Window::Rolling), Just(Window::Fixed), Just(Window::Bucketed)],
+    ) {
+        exact_and_counting(model, &ops)?;
+    }
+}

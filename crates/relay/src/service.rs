@@ -183,6 +183,13 @@ impl Relay {
         hit
     }
 
+    /// Whether the quota engine keeps its usage meters, read by
+    /// [`Relay::end_usage_bucket`] (on by default; a driver that never reads them
+    /// turns them off before any traffic: `QuotaEngine::set_usage_meters`).
+    pub fn set_usage_meters(&mut self, on: bool) {
+        self.quota.set_usage_meters(on);
+    }
+
     /// Ends a usage bucket at `end` (`quota::usage`): the highest use of every
     /// customer window in the bucket, and of the `busiest_users` busiest users' windows.
     pub fn end_usage_bucket(

@@ -33,7 +33,7 @@ use crate::limits::EffectiveLimits;
 use crate::reply::Reply;
 use crate::time::SimTime;
 use key::QuotaKey;
-use unique::{RecipientId, UniqueWindow};
+use unique::{CountingHolds, RecipientId, UniqueWindow};
 use usage::{Busiest, CustomerMeter, Fullest, UserMeter, UserMeters, WindowUsage};
 use window::{CountWindow, ExpiryClock};
 
@@ -126,6 +126,10 @@ pub struct QuotaEngine {
     /// release: while none is open, no window holds a reservation.
     open_transactions: u32,
     user_meters: UserMeters,
+    /// Whether the usage meters are kept (`set_usage_meters`).
+    metered: bool,
+    /// The recipients held in counting Q2 windows (`unique.rs`).
+    counting_holds: CountingHolds,
 }
 
 impl QuotaEngine {
@@ -175,6 +179,29 @@ impl QuotaEngine {
             events: VecDeque::new(),
             open_transactions: 0,
             user_meters: UserMeters::default(),
+            metered: true,
+            counting_holds: CountingHolds::default(),
+        }
+    }
+
+    /// Whether the engine keeps its usage meters (`usage.rs`; on by default), for a
+    /// driver that reads them ([`QuotaEngine::end_usage_bucket`]). They need every
+    /// user's exact Q2 use after every transaction; without them each user's Q2
+    /// window counts (`unique.rs`: an exact set only near the limit), which decides
+    /// every check as the exact window does at a fraction of the cost. Set before
+    /// the first transaction.
+    pub fn set_usage_meters(&mut self, on: bool) {
+        assert!(
+            self.open_transactions == 0 && self.users.iter().all(|u| u.unique.upper_bound() == 0),
+            "usage meters are set before any traffic"
+        );
+        self.metered = on;
+        for (u, uq) in self.users.iter_mut().enumerate() {
+            uq.unique = if on {
+                UniqueWindow::default()
+            } else {
+                UniqueWindow::counting(u as u32)
+            };
         }
     }
 
@@ -224,8 +251,10 @@ impl QuotaEngine {
                 return Err(Reply::DailyUserLimit);
             }
             window.reserved += 1;
-            let used = window.used();
-            self.meter_user(u, |m| m.messages.note(used, limit));
+            if self.metered {
+                let used = window.used();
+                self.meter_user(u, |m| m.messages.note(used, limit));
+            }
         }
         res.tenant = Some(tenant);
         res.user = user;
@@ -334,11 +363,15 @@ impl QuotaEngine {
             let window = &mut self.users[u.0 as usize].unique;
             // Q2, Q12: new unless committed or held by any open transaction. Whether
             // it is new (a hash lookup, often a cache miss) matters only when one
-            // more would not fit.
-            if window.used() + 1 > limit && !window.contains(rcpt) {
-                let used = window.used();
-                self.hit(now, QuotaKey::UserUnique(u), used, limit);
-                return Err(Reply::DailyUserLimit);
+            // more would not fit — for a counting window, when one more might not
+            // (its bound is at least the exact use).
+            if window.upper_bound() + 1 > limit {
+                window.make_exact(&mut self.counting_holds);
+                if window.used() + 1 > limit && !window.contains(rcpt) {
+                    let used = window.used();
+                    self.hit(now, QuotaKey::UserUnique(u), used, limit);
+                    return Err(Reply::DailyUserLimit);
+                }
             }
         }
         let c = &mut self.customers[tenant.0 as usize];
@@ -356,7 +389,9 @@ impl QuotaEngine {
         c.day.reserved += 1;
         c.peak.reserved += 1;
         if let Some((u, _)) = user {
-            self.users[u.0 as usize].unique.hold(rcpt);
+            self.users[u.0 as usize]
+                .unique
+                .hold(rcpt, &mut self.counting_holds);
         }
         res.recipients.push(rcpt);
         Ok(())
@@ -368,6 +403,9 @@ impl QuotaEngine {
     /// change, so its fullest moment is after the last — noted once per transaction,
     /// not once per recipient.
     fn note_reserved(&mut self, checks: RecipientChecks) {
+        if !self.metered {
+            return;
+        }
         let RecipientChecks { tenant, user } = checks;
         let c = &mut self.customers[tenant.0 as usize];
         c.meter.day.note(c.day.used(), c.limits.customer_day);
@@ -393,7 +431,8 @@ impl QuotaEngine {
             // Each recipient committed and let go in one look-up; `end_reservation`
             // then gives back the rest of the reservation.
             for &r in &res.recipients {
-                uq.unique.commit_held(r, day_expiry);
+                uq.unique
+                    .commit_held(r, day_expiry, &mut self.counting_holds);
             }
         }
         self.end_reservation(now, res, Recipients::LetGo);
@@ -422,7 +461,7 @@ impl QuotaEngine {
             uq.messages.reserved -= 1;
             if recipients == Recipients::Held {
                 for &r in &res.recipients {
-                    uq.unique.unhold(r);
+                    uq.unique.unhold(r, &mut self.counting_holds);
                 }
             }
         }
@@ -472,20 +511,22 @@ impl QuotaEngine {
         c.limits = EffectiveLimits::for_tenant(&self.config, c.licences, c.billing, c.user_limits);
         let l = c.limits;
         // A new limit can make a window fuller (or emptier) without a new item.
-        c.day.expire(now);
-        c.peak.expire(now);
-        c.meter.day.note(c.day.used(), l.customer_day);
-        c.meter.peak.note(c.peak.used(), l.customer_peak);
-        for &u in directory.users_of(tenant) {
-            let uq = &mut self.users[u.0 as usize];
-            uq.messages.expire(now);
-            uq.unique.expire(now);
-            let (messages, unique) = (uq.messages.used(), uq.unique.used());
-            if messages > 0 || unique > 0 {
-                self.meter_user(u, |m| {
-                    m.messages.note(messages, l.user_messages);
-                    m.unique.note(unique, l.user_unique_recipients);
-                });
+        if self.metered {
+            c.day.expire(now);
+            c.peak.expire(now);
+            c.meter.day.note(c.day.used(), l.customer_day);
+            c.meter.peak.note(c.peak.used(), l.customer_peak);
+            for &u in directory.users_of(tenant) {
+                let uq = &mut self.users[u.0 as usize];
+                uq.messages.expire(now);
+                uq.unique.expire(now);
+                let (messages, unique) = (uq.messages.used(), uq.unique.used());
+                if messages > 0 || unique > 0 {
+                    self.meter_user(u, |m| {
+                        m.messages.note(messages, l.user_messages);
+                        m.unique.note(unique, l.user_unique_recipients);
+                    });
+                }
             }
         }
         let c = &mut self.customers[tenant.0 as usize];
@@ -548,6 +589,13 @@ impl QuotaEngine {
                 self.check_window(now, key, window, hit, value, lowered, full)?;
             }
         }
+        // Each counting Q2 window's recipients held in `counting_holds`, for the
+        // full check of its structure.
+        let mut held_elsewhere = Vec::new();
+        if full {
+            held_elsewhere.resize(self.users.len(), 0);
+            self.counting_holds.count_by_owner(&mut held_elsewhere);
+        }
         for (u, uq) in self.users.iter().enumerate() {
             let c = &self.customers[uq.tenant.0 as usize];
             let lowered = c
@@ -563,7 +611,7 @@ impl QuotaEngine {
                 ),
                 (
                     LimitKind::UserUniqueRecipients,
-                    WindowRef::Unique(&uq.unique),
+                    WindowRef::Unique(&uq.unique, held_elsewhere.get(u).copied()),
                     uq.unique_hit,
                     c.limits.user_unique_recipients,
                 ),
@@ -597,7 +645,16 @@ impl QuotaEngine {
         let name = key.limit.name();
         let (committed, reserved, holds) = match window {
             WindowRef::Count(w) => (w.committed(), w.reserved, w.reserved != 0),
-            WindowRef::Unique(w) => (w.distinct(), w.reserved(), w.holds_any()),
+            WindowRef::Unique(w, _) => {
+                if hit.hit && w.is_counting() {
+                    return Err(format!(
+                        "{name} of {:?}: hit, but its window only counts",
+                        key.subject
+                    ));
+                }
+                let (committed, reserved) = w.counts_for_check(limit, &self.counting_holds);
+                (committed, reserved, w.holds_any())
+            }
         };
         if self.open_transactions == 0 && holds {
             return Err(format!(
@@ -627,7 +684,7 @@ impl QuotaEngine {
         if hit.hit && reserved == 0 && hit.recheck_at.is_none() {
             let frees = match window {
                 WindowRef::Count(w) => w.frees_room_at(limit),
-                WindowRef::Unique(w) => w.frees_room_at(limit),
+                WindowRef::Unique(w, _) => w.frees_room_at(limit),
             };
             if frees.is_some() {
                 return Err(format!(
@@ -639,7 +696,9 @@ impl QuotaEngine {
         if full {
             match window {
                 WindowRef::Count(w) => w.check_structure(),
-                WindowRef::Unique(w) => w.check_structure(),
+                WindowRef::Unique(w, held_elsewhere) => {
+                    w.check_structure(held_elsewhere.unwrap_or_default())
+                }
             }
             .map_err(|e| format!("{name} of {:?}: {e}", key.subject))?;
         }
@@ -725,6 +784,10 @@ impl QuotaEngine {
         busiest_users: usize,
         out: &mut Vec<WindowUsage>,
     ) {
+        assert!(
+            self.metered,
+            "usage buckets of an engine without usage meters"
+        );
         let mut messages = Busiest::new(busiest_users);
         let mut unique = Busiest::new(busiest_users);
         let mut active = std::mem::take(&mut self.user_meters.active);
@@ -828,6 +891,8 @@ impl QuotaEngine {
             }
             QuotaKey::UserUnique(u) => {
                 let uq = &mut self.users[u.0 as usize];
+                // A hit, a recheck and a reading need the exact use.
+                uq.unique.make_exact(&mut self.counting_holds);
                 Slot {
                     window: Window::Unique(&mut uq.unique),
                     hit: &mut uq.unique_hit,
@@ -964,11 +1029,12 @@ impl QuotaEngine {
     }
 }
 
-/// A window for reading, of either kind.
+/// A window for reading, of either kind (a Q2 window with its recipients held in
+/// `counting_holds`, counted for a full check).
 #[derive(Clone, Copy)]
 enum WindowRef<'a> {
     Count(&'a CountWindow),
-    Unique(&'a UniqueWindow),
+    Unique(&'a UniqueWindow, Option<u64>),
 }
 
 /// Whether a limit is hit, and when it is due to be looked at again (one heap entry

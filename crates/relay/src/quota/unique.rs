@@ -17,11 +17,24 @@
 //! One map for both (not one of expiries and one of holders) because a recipient
 //! accepted in a transaction is looked up when held, committed and let go, and a
 //! user's map is usually out of cache by its next transaction: one map, one miss.
+//!
+//! **Counting mode**, for runs that read no usage meter (`quota_usage.csv`): a user's
+//! map is most of Q2's cost (a cache miss when a recipient is held, committed and
+//! expired), yet a user far below the limit needs no exact count — one more
+//! recipient fits whatever it is. A counting window keeps every delivery in the FIFO
+//! (duplicates too) and no map; its held recipients are in [`CountingHolds`], one
+//! small map of every counting window's holds (a transaction's holds are looked up
+//! again at its commit, by when a map of the user's own would be out of cache; the
+//! holds of all open transactions stay in it). So `deliveries + held` is an upper
+//! bound of the recipients that count ([`UniqueWindow::upper_bound`]). While one
+//! more fits under that bound the answer is the exact window's; when it would not
+//! (or a hit, a probe asks), [`UniqueWindow::make_exact`] builds the exact map from
+//! the FIFO and the holds, and the window stays exact.
 
 use std::collections::VecDeque;
 use std::collections::hash_map::Entry::{Occupied, Vacant};
 
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::time::SimTime;
 
@@ -96,19 +109,151 @@ struct Due {
 
 #[derive(Clone, Debug, Default)]
 pub struct UniqueWindow {
+    /// Deliveries in expiry order. Exact: one per recipient and expiry (one whose
+    /// expiry is no longer its recipient's latest is skipped at the front).
+    /// Counting: every delivery that counts, duplicates too.
     order: VecDeque<Due>,
     /// Nothing in `order` expires before this instant (as `CountWindow`'s).
     next_due: SimTime,
+    /// Every recipient that counts or is held (exact; empty while counting).
     entries: FxHashMap<RecipientId, Entry>,
-    /// Entries whose latest delivery counts.
+    /// Entries whose latest delivery counts (exact; 0 while counting).
     counted: u64,
-    /// Entries held and not counted: what holding adds to `distinct`.
+    /// Entries held and not counted: what holding adds to `distinct` (while
+    /// counting, `held`).
     held_only: u64,
-    /// Entries held.
+    /// Entries held (while counting, recipients held in [`CountingHolds`]).
     held: u64,
+    /// Counting mode (the module's doc).
+    counting: bool,
+    /// Its name in [`CountingHolds`] (counting windows).
+    owner: u32,
+}
+
+/// The recipients held by open transactions in every counting window, by window
+/// (the module's doc): how many transactions hold each.
+#[derive(Clone, Debug, Default)]
+pub struct CountingHolds {
+    holders: FxHashMap<(u32, RecipientId), u32>,
+}
+
+impl CountingHolds {
+    /// One more transaction holds `rcpt` in window `owner`: whether it is the first.
+    fn add(&mut self, owner: u32, rcpt: RecipientId) -> bool {
+        let n = self.holders.entry((owner, rcpt)).or_insert(0);
+        *n += 1;
+        *n == 1
+    }
+
+    /// A transaction no longer holds `rcpt` in window `owner`: whether none does now.
+    fn remove(&mut self, owner: u32, rcpt: RecipientId) -> bool {
+        let key = (owner, rcpt);
+        let n = self
+            .holders
+            .get_mut(&key)
+            .expect("unhold a recipient that is held");
+        *n -= 1;
+        let last = *n == 0;
+        if last {
+            self.holders.remove(&key);
+        }
+        last
+    }
+
+    /// The recipients held in window `owner`, with their holders, taken out.
+    fn take(&mut self, owner: u32) -> Vec<(RecipientId, u32)> {
+        let mut taken = Vec::new();
+        self.holders.retain(|&(o, rcpt), &mut n| {
+            let mine = o == owner;
+            if mine {
+                taken.push((rcpt, n));
+            }
+            !mine
+        });
+        taken
+    }
+
+    /// The recipients held in window `owner`.
+    fn of(&self, owner: u32) -> impl Iterator<Item = RecipientId> + '_ {
+        self.holders
+            .keys()
+            .filter(move |&&(o, _)| o == owner)
+            .map(|&(_, rcpt)| rcpt)
+    }
+
+    /// Held recipients per window, `counts[owner]` (for the invariant check).
+    pub fn count_by_owner(&self, counts: &mut [u64]) {
+        for &(owner, _) in self.holders.keys() {
+            counts[owner as usize] += 1;
+        }
+    }
 }
 
 impl UniqueWindow {
+    /// An empty window in counting mode (the module's doc), named `owner` in its
+    /// [`CountingHolds`].
+    pub fn counting(owner: u32) -> Self {
+        UniqueWindow {
+            counting: true,
+            owner,
+            ..UniqueWindow::default()
+        }
+    }
+
+    /// Whether the window is in counting mode: its exact counts are not kept.
+    pub fn is_counting(&self) -> bool {
+        self.counting
+    }
+
+    /// At least the recipients that count, committed or held: [`UniqueWindow::used`]
+    /// when exact; while counting, the deliveries that count plus the held
+    /// recipients.
+    #[inline]
+    pub fn upper_bound(&self) -> u64 {
+        if self.counting {
+            self.order.len() as u64 + self.held
+        } else {
+            self.used()
+        }
+    }
+
+    /// Leaves counting mode: the exact map of every recipient that counts, built
+    /// from the deliveries and the holds (O(deliveries), once per window; its holds
+    /// leave `holds`). Nothing if already exact.
+    pub fn make_exact(&mut self, holds: &mut CountingHolds) {
+        if !self.counting {
+            return;
+        }
+        self.counting = false;
+        for (rcpt, holders) in holds.take(self.owner) {
+            self.entries.insert(
+                rcpt,
+                Entry {
+                    holders,
+                    ..Entry::UNSEEN
+                },
+            );
+        }
+        debug_assert_eq!(self.entries.len() as u64, self.held);
+        self.held_only = self.held;
+        // In expiry order, so each recipient ends with its latest expiry.
+        for &Due { expiry, rcpt } in &self.order {
+            let e = self.entries.entry(rcpt).or_insert(Entry::UNSEEN);
+            if e.replace_expiry(expiry.get()) == NOT_COUNTED {
+                self.counted += 1;
+                if e.holders > 0 {
+                    self.held_only -= 1;
+                }
+            }
+        }
+        // One FIFO entry per recipient that counts, at its latest expiry, as an
+        // exact window keeps them (`frees_room_at` counts each once).
+        let entries = &self.entries;
+        let mut listed = FxHashSet::default();
+        self.order
+            .retain(|d| entries[&d.rcpt].expiry == d.expiry && listed.insert(d.rcpt));
+    }
+
     /// Drops recipients whose latest delivery no longer counts at `now`. Asked at
     /// every RCPT, and mostly nothing is due: that answer is inlined.
     #[inline]
@@ -126,6 +271,9 @@ impl UniqueWindow {
                 break;
             }
             self.order.pop_front();
+            if self.counting {
+                continue;
+            }
             if let Some(e) = self.entries.get_mut(&rcpt)
                 && e.expiry() == expiry
             {
@@ -141,13 +289,15 @@ impl UniqueWindow {
         self.next_due = self.order.front().map_or(SimTime::MAX, |d| d.expiry.get());
     }
 
-    /// Distinct committed recipients (call `expire` first).
+    /// Distinct committed recipients (call `expire` first; exact windows only).
     pub fn distinct(&self) -> u64 {
+        debug_assert!(!self.counting, "distinct of a counting window");
         self.counted
     }
 
-    /// Held recipients that are not committed (Q12).
+    /// Held recipients that are not committed (Q12; exact windows only).
     pub fn reserved(&self) -> u64 {
+        debug_assert!(!self.counting, "reserved of a counting window");
         self.held_only
     }
 
@@ -162,13 +312,20 @@ impl UniqueWindow {
     }
 
     /// Whether `rcpt` already counts, committed or held (a further delivery to it is
-    /// not a new one).
+    /// not a new one; exact windows only).
     pub fn contains(&self, rcpt: RecipientId) -> bool {
+        debug_assert!(!self.counting, "contains of a counting window");
         self.entries.contains_key(&rcpt)
     }
 
     /// An open transaction holds `rcpt` until it commits or ends (`unhold`).
-    pub fn hold(&mut self, rcpt: RecipientId) {
+    pub fn hold(&mut self, rcpt: RecipientId, holds: &mut CountingHolds) {
+        if self.counting {
+            let new = u64::from(holds.add(self.owner, rcpt));
+            self.held += new;
+            self.held_only += new;
+            return;
+        }
         match self.entries.entry(rcpt) {
             Occupied(mut seen) => {
                 let e = seen.get_mut();
@@ -198,7 +355,13 @@ impl UniqueWindow {
     }
 
     /// A transaction that held `rcpt` has committed it or ended.
-    pub fn unhold(&mut self, rcpt: RecipientId) {
+    pub fn unhold(&mut self, rcpt: RecipientId, holds: &mut CountingHolds) {
+        if self.counting {
+            let last = u64::from(holds.remove(self.owner, rcpt));
+            self.held -= last;
+            self.held_only -= last;
+            return;
+        }
         let e = self
             .entries
             .get_mut(&rcpt)
@@ -217,6 +380,10 @@ impl UniqueWindow {
     /// Commits a delivery to `rcpt` that counts until `expiry`.
     pub fn commit(&mut self, rcpt: RecipientId, expiry: SimTime) {
         debug_assert!(expiry != NOT_COUNTED, "an expiry is at least 1 ms");
+        if self.counting {
+            self.push_due(rcpt, expiry);
+            return;
+        }
         let e = self.entries.entry(rcpt).or_insert(Entry::UNSEEN);
         let previous = e.replace_expiry(expiry);
         if previous == NOT_COUNTED {
@@ -233,8 +400,13 @@ impl UniqueWindow {
     /// [`UniqueWindow::commit`] of a recipient this transaction holds, then
     /// [`UniqueWindow::unhold`]: one look-up instead of two, as a transaction
     /// accepted after DATA commits its recipients.
-    pub fn commit_held(&mut self, rcpt: RecipientId, expiry: SimTime) {
+    pub fn commit_held(&mut self, rcpt: RecipientId, expiry: SimTime, holds: &mut CountingHolds) {
         debug_assert!(expiry != NOT_COUNTED, "an expiry is at least 1 ms");
+        if self.counting {
+            self.unhold(rcpt, holds);
+            self.push_due(rcpt, expiry);
+            return;
+        }
         let e = self
             .entries
             .get_mut(&rcpt)
@@ -273,8 +445,9 @@ impl UniqueWindow {
     }
 
     /// The earliest instant at which fewer than `limit` recipients count (`None` if
-    /// that is already so, or never).
+    /// that is already so, or never; exact windows only).
     pub fn frees_room_at(&self, limit: u64) -> Option<SimTime> {
+        debug_assert!(!self.counting, "frees_room_at of a counting window");
         let mut left = self.distinct();
         if left < limit {
             return None;
@@ -291,25 +464,57 @@ impl UniqueWindow {
         None
     }
 
+    /// Committed and held-only recipients, for a check that must not change the
+    /// window: an exact window's counts; a counting window's bounds (deliveries,
+    /// held recipients) while they fit under `limit`, else its exact counts, found
+    /// from the deliveries and holds (O(deliveries)).
+    pub fn counts_for_check(&self, limit: u64, holds: &CountingHolds) -> (u64, u64) {
+        if !self.counting {
+            return (self.counted, self.held_only);
+        }
+        if self.upper_bound() <= limit {
+            return (self.order.len() as u64, self.held);
+        }
+        let committed: FxHashSet<RecipientId> = self.order.iter().map(|d| d.rcpt).collect();
+        let held_only = holds
+            .of(self.owner)
+            .filter(|r| !committed.contains(r))
+            .count();
+        (committed.len() as u64, held_only as u64)
+    }
+
     /// The bookkeeping is consistent: every entry counts or is held, the counts
     /// match the entries, every counted recipient has its latest expiry in the FIFO,
-    /// and the FIFO's expiries never decrease.
-    pub fn check_structure(&self) -> Result<(), String> {
-        let (mut counted, mut held, mut held_only) = (0, 0, 0);
-        for (rcpt, e) in &self.entries {
-            if !e.counted() && e.holders == 0 {
-                return Err(format!("{rcpt:?} neither counts nor is held"));
+    /// and the FIFO's expiries never decrease. A counting window has no entries,
+    /// and `held_elsewhere` recipients held in its [`CountingHolds`].
+    pub fn check_structure(&self, held_elsewhere: u64) -> Result<(), String> {
+        if self.counting {
+            if !self.entries.is_empty() || self.counted != 0 {
+                return Err("a counting window with entries".into());
             }
-            counted += u64::from(e.counted());
-            held += u64::from(e.holders > 0);
-            held_only += u64::from(e.holders > 0 && !e.counted());
-        }
-        if (counted, held, held_only) != (self.counted, self.held, self.held_only) {
-            return Err(format!(
-                "{counted} counted, {held} held, {held_only} held only; \
-                 kept as {}, {}, {}",
-                self.counted, self.held, self.held_only
-            ));
+            if (self.held, self.held_only) != (held_elsewhere, held_elsewhere) {
+                return Err(format!(
+                    "{held_elsewhere} held; kept as {} held, {} held only",
+                    self.held, self.held_only
+                ));
+            }
+        } else {
+            let (mut counted, mut held, mut held_only) = (0, 0, 0);
+            for (rcpt, e) in &self.entries {
+                if !e.counted() && e.holders == 0 {
+                    return Err(format!("{rcpt:?} neither counts nor is held"));
+                }
+                counted += u64::from(e.counted());
+                held += u64::from(e.holders > 0);
+                held_only += u64::from(e.holders > 0 && !e.counted());
+            }
+            if (counted, held, held_only) != (self.counted, self.held, self.held_only) {
+                return Err(format!(
+                    "{counted} counted, {held} held, {held_only} held only; \
+                     kept as {}, {}, {}",
+                    self.counted, self.held, self.held_only
+                ));
+            }
         }
         if self
             .order
@@ -406,26 +611,26 @@ mod tests {
     /// while held still counts.
     #[test]
     fn q02_a_recipient_held_twice_counts_once() {
-        let mut w = UniqueWindow::default();
-        w.hold(RecipientId(7));
+        let (mut w, holds) = (UniqueWindow::default(), &mut CountingHolds::default());
+        w.hold(RecipientId(7), holds);
         assert!(
             w.contains(RecipientId(7)),
             "not new for the second transaction"
         );
-        w.hold(RecipientId(7));
+        w.hold(RecipientId(7), holds);
         assert_eq!(w.used(), 1);
-        w.unhold(RecipientId(7));
+        w.unhold(RecipientId(7), holds);
         assert_eq!(w.used(), 1, "still held by the other");
         w.commit(RecipientId(7), at(100));
-        w.unhold(RecipientId(7));
+        w.unhold(RecipientId(7), holds);
         assert_eq!((w.used(), w.reserved()), (1, 0));
-        w.hold(RecipientId(7));
+        w.hold(RecipientId(7), holds);
         w.expire(at(100));
         assert_eq!((w.distinct(), w.used()), (0, 1), "expired but held");
-        w.unhold(RecipientId(7));
+        w.unhold(RecipientId(7), holds);
         assert_eq!(w.used(), 0);
         assert!(!w.holds_any());
-        w.check_structure().unwrap();
+        w.check_structure(0).unwrap();
     }
 
     proptest::proptest! {
@@ -437,25 +642,26 @@ mod tests {
             ops in proptest::collection::vec((0u8..4, 0u32..4), 0..200)
         ) {
             let (mut fast, mut oracle) = (UniqueWindow::default(), UniqueWindow::default());
+            let none = &mut CountingHolds::default();
             let mut holds = [0u32; 4];
             let mut now = 1;
             for (op, r) in ops {
                 let rcpt = RecipientId(r);
                 match op {
                     0 => {
-                        fast.hold(rcpt);
-                        oracle.hold(rcpt);
+                        fast.hold(rcpt, none);
+                        oracle.hold(rcpt, none);
                         holds[r as usize] += 1;
                     }
                     1 if holds[r as usize] > 0 => {
-                        fast.commit_held(rcpt, at(now + 10));
+                        fast.commit_held(rcpt, at(now + 10), none);
                         oracle.commit(rcpt, at(now + 10));
-                        oracle.unhold(rcpt);
+                        oracle.unhold(rcpt, none);
                         holds[r as usize] -= 1;
                     }
                     2 if holds[r as usize] > 0 => {
-                        fast.unhold(rcpt);
-                        oracle.unhold(rcpt);
+                        fast.unhold(rcpt, none);
+                        oracle.unhold(rcpt, none);
                         holds[r as usize] -= 1;
                     }
                     _ => {
@@ -464,7 +670,7 @@ mod tests {
                         oracle.expire(at(now));
                     }
                 }
-                fast.check_structure().map_err(proptest::test_runner::TestCaseError::fail)?;
+                fast.check_structure(0).map_err(proptest::test_runner::TestCaseError::fail)?;
                 proptest::prop_assert_eq!(
                     (fast.distinct(), fast.reserved(), fast.used(), fast.holds_any(), fast.entries()),
                     (oracle.distinct(), oracle.reserved(), oracle.used(), oracle.holds_any(), oracle.entries())
@@ -473,6 +679,88 @@ mod tests {
                     proptest::prop_assert_eq!(fast.contains(RecipientId(c)), oracle.contains(RecipientId(c)));
                 }
                 proptest::prop_assert_eq!(fast.frees_room_at(1), oracle.frees_room_at(1));
+            }
+        }
+    }
+
+    proptest::proptest! {
+        /// Oracle: an exact window. A counting window given the same operations
+        /// (recipients held twice, committed again at the same or a later expiry,
+        /// committed while held or not, expired while held) never counts fewer than
+        /// the exact one; made exact at any moment — then operated on further — it
+        /// answers every question as the exact one does.
+        #[test]
+        fn a_counting_window_made_exact_is_the_exact_window(
+            ops in proptest::collection::vec((0u8..6, 0u32..4), 0..200)
+        ) {
+            // Window 1 counts beside window 0, which holds recipients of its own in
+            // the same `CountingHolds`.
+            let (mut counting, mut exact) = (UniqueWindow::counting(1), UniqueWindow::default());
+            let (mut other, shared) = (UniqueWindow::counting(0), &mut CountingHolds::default());
+            let none = &mut CountingHolds::default();
+            let mut holds = [0u32; 4];
+            let mut now = 1;
+            for (op, r) in ops {
+                let rcpt = RecipientId(r);
+                match op {
+                    0 => {
+                        counting.hold(rcpt, shared);
+                        exact.hold(rcpt, none);
+                        other.hold(rcpt, shared);
+                        holds[r as usize] += 1;
+                    }
+                    1 if holds[r as usize] > 0 => {
+                        counting.commit_held(rcpt, at(now + 10), shared);
+                        exact.commit_held(rcpt, at(now + 10), none);
+                        holds[r as usize] -= 1;
+                    }
+                    2 if holds[r as usize] > 0 => {
+                        counting.unhold(rcpt, shared);
+                        exact.unhold(rcpt, none);
+                        holds[r as usize] -= 1;
+                    }
+                    3 => {
+                        counting.commit(rcpt, at(now + 10));
+                        exact.commit(rcpt, at(now + 10));
+                    }
+                    4 if r == 0 => counting.make_exact(shared),
+                    _ => {
+                        now += u64::from(r) * 4;
+                        counting.expire(at(now));
+                        exact.expire(at(now));
+                    }
+                }
+                let mut held_elsewhere = [0; 2];
+                shared.count_by_owner(&mut held_elsewhere);
+                counting
+                    .check_structure(held_elsewhere[1])
+                    .map_err(proptest::test_runner::TestCaseError::fail)?;
+                other
+                    .check_structure(held_elsewhere[0])
+                    .map_err(proptest::test_runner::TestCaseError::fail)?;
+                proptest::prop_assert!(counting.upper_bound() >= exact.used());
+                proptest::prop_assert_eq!(counting.holds_any(), exact.holds_any());
+                for limit in 0..6 {
+                    let (c, r) = counting.counts_for_check(limit, shared);
+                    if counting.is_counting() && c + r <= limit {
+                        proptest::prop_assert!(c + r >= exact.used());
+                    } else {
+                        proptest::prop_assert_eq!((c, r), (exact.distinct(), exact.reserved()));
+                    }
+                }
+                let mut made = counting.clone();
+                made.make_exact(&mut shared.clone());
+                made.check_structure(0).map_err(proptest::test_runner::TestCaseError::fail)?;
+                proptest::prop_assert_eq!(
+                    (made.distinct(), made.reserved(), made.used(), made.upper_bound()),
+                    (exact.distinct(), exact.reserved(), exact.used(), exact.used())
+                );
+                for c in 0..4 {
+                    proptest::prop_assert_eq!(made.contains(RecipientId(c)), exact.contains(RecipientId(c)));
+                }
+                for limit in 1..5 {
+                    proptest::prop_assert_eq!(made.frees_room_at(limit), exact.frees_room_at(limit));
+                }
             }
         }
     }
