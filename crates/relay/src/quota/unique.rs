@@ -318,7 +318,8 @@ impl UniqueWindow {
         self.entries.contains_key(&rcpt)
     }
 
-    /// An open transaction holds `rcpt` until it commits or ends (`unhold`).
+    /// An open transaction holds `rcpt` until it commits or ends (`unhold`). A
+    /// counting window keeps it in `holds`; an exact one in its own map.
     pub fn hold(&mut self, rcpt: RecipientId, holds: &mut CountingHolds) {
         if self.counting {
             let new = u64::from(holds.add(self.owner, rcpt));
@@ -354,7 +355,8 @@ impl UniqueWindow {
         }
     }
 
-    /// A transaction that held `rcpt` has committed it or ended.
+    /// A transaction that held `rcpt` has committed it or ended (`holds`: as for
+    /// [`UniqueWindow::hold`]).
     pub fn unhold(&mut self, rcpt: RecipientId, holds: &mut CountingHolds) {
         if self.counting {
             let last = u64::from(holds.remove(self.owner, rcpt));
@@ -399,7 +401,8 @@ impl UniqueWindow {
 
     /// [`UniqueWindow::commit`] of a recipient this transaction holds, then
     /// [`UniqueWindow::unhold`]: one look-up instead of two, as a transaction
-    /// accepted after DATA commits its recipients.
+    /// accepted after DATA commits its recipients (`holds`: as for
+    /// [`UniqueWindow::hold`]).
     pub fn commit_held(&mut self, rcpt: RecipientId, expiry: SimTime, holds: &mut CountingHolds) {
         debug_assert!(expiry != NOT_COUNTED, "an expiry is at least 1 ms");
         if self.counting {
