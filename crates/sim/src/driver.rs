@@ -362,8 +362,9 @@ pub fn run_with_tables(
     let mut usage = observer
         .busiest_users()
         .map(|busiest| UsageBuckets::new(model.bucket, horizon, busiest));
-    // Nobody reads the usage meters: the quota engine need not keep them, nor every
-    // user's exact Q2 use that they note.
+    // The usage meters are kept only for an observer that reads them; without them
+    // the quota engine need not keep every user's exact Q2 use either
+    // (`relay::quota::unique`: counting windows).
     relay.set_usage_meters(usage.is_some());
     while let Some((now, event)) = queue.pop_until(last_instant) {
         report.events_processed += 1;
