@@ -119,8 +119,8 @@ pub struct UniqueWindow {
     entries: FxHashMap<RecipientId, Entry>,
     /// Entries whose latest delivery counts (exact; 0 while counting).
     counted: u64,
-    /// Entries held and not counted: what holding adds to `distinct` (while
-    /// counting, `held`).
+    /// Entries held and not counted: what holding adds to `distinct` (exact; 0
+    /// while counting, where it would be `held`).
     held_only: u64,
     /// Entries held (while counting, recipients held in [`CountingHolds`]).
     held: u64,
@@ -147,15 +147,13 @@ impl CountingHolds {
 
     /// A transaction no longer holds `rcpt` in window `owner`: whether none does now.
     fn remove(&mut self, owner: u32, rcpt: RecipientId) -> bool {
-        let key = (owner, rcpt);
-        let n = self
-            .holders
-            .get_mut(&key)
-            .expect("unhold a recipient that is held");
-        *n -= 1;
-        let last = *n == 0;
+        let Occupied(mut held) = self.holders.entry((owner, rcpt)) else {
+            panic!("unhold a recipient that is held");
+        };
+        *held.get_mut() -= 1;
+        let last = *held.get() == 0;
         if last {
-            self.holders.remove(&key);
+            held.remove();
         }
         last
     }
@@ -322,9 +320,7 @@ impl UniqueWindow {
     /// counting window keeps it in `holds`; an exact one in its own map.
     pub fn hold(&mut self, rcpt: RecipientId, holds: &mut CountingHolds) {
         if self.counting {
-            let new = u64::from(holds.add(self.owner, rcpt));
-            self.held += new;
-            self.held_only += new;
+            self.held += u64::from(holds.add(self.owner, rcpt));
             return;
         }
         match self.entries.entry(rcpt) {
@@ -359,9 +355,7 @@ impl UniqueWindow {
     /// [`UniqueWindow::hold`]).
     pub fn unhold(&mut self, rcpt: RecipientId, holds: &mut CountingHolds) {
         if self.counting {
-            let last = u64::from(holds.remove(self.owner, rcpt));
-            self.held -= last;
-            self.held_only -= last;
+            self.held -= u64::from(holds.remove(self.owner, rcpt));
             return;
         }
         let e = self
@@ -492,14 +486,11 @@ impl UniqueWindow {
     /// and `held_elsewhere` recipients held in its [`CountingHolds`].
     pub fn check_structure(&self, held_elsewhere: u64) -> Result<(), String> {
         if self.counting {
-            if !self.entries.is_empty() || self.counted != 0 {
+            if !self.entries.is_empty() || self.counted != 0 || self.held_only != 0 {
                 return Err("a counting window with entries".into());
             }
-            if (self.held, self.held_only) != (held_elsewhere, held_elsewhere) {
-                return Err(format!(
-                    "{held_elsewhere} held; kept as {} held, {} held only",
-                    self.held, self.held_only
-                ));
+            if self.held != held_elsewhere {
+                return Err(format!("{held_elsewhere} held; kept as {}", self.held));
             }
         } else {
             let (mut counted, mut held, mut held_only) = (0, 0, 0);
