@@ -116,30 +116,30 @@ impl RecipientSpace {
 
     /// The address of `id`, e.g. `r17@customers.example`.
     pub fn address(&self, id: RecipientId) -> String {
-        let mut text = String::new();
-        let _ = self.write_address(id, &mut text);
-        text
+        let mut text = Vec::new();
+        self.write_address(id, &mut text);
+        String::from_utf8(text).expect("addresses are made of UTF-8 names and digits")
     }
 
-    /// Writes the address of `id` to `out` (the trace writes one per recipient, so
-    /// without a `String` each).
-    pub fn write_address(
-        &self,
-        id: RecipientId,
-        out: &mut impl std::fmt::Write,
-    ) -> std::fmt::Result {
+    /// Appends the address of `id` to `out` (the trace writes one per recipient, so
+    /// without a `String` each, and as bytes: the trace is bytes, and a
+    /// `fmt::Write` would pass every piece through a `str`).
+    pub fn write_address(&self, id: RecipientId, out: &mut Vec<u8>) {
         if id.0 >= self.senders_base {
-            return out.write_str(&self.senders[(id.0 - self.senders_base) as usize]);
+            out.extend_from_slice(self.senders[(id.0 - self.senders_base) as usize].as_bytes());
+            return;
         }
         let i = self.blocks.partition_point(|b| b.0 <= id.0) - 1;
         let (first, _, domain) = &self.blocks[i];
         // `r{n}@{domain}` without the formatting machinery, which cost more than the
-        // rest of a traced run's recipient; `itoa` gives the digits as a `str`
-        // without checking them again.
-        out.write_char('r')?;
-        out.write_str(itoa::Buffer::new().format(id.0 - first))?;
-        out.write_char('@')?;
-        out.write_str(domain)
+        // rest of a traced run's recipient.
+        let mut digits = itoa::Buffer::new();
+        let digits = digits.format(id.0 - first).as_bytes();
+        out.reserve(digits.len() + domain.len() + 2);
+        out.push(b'r');
+        out.extend_from_slice(digits);
+        out.push(b'@');
+        out.extend_from_slice(domain.as_bytes());
     }
 }
 
