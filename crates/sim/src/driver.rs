@@ -132,14 +132,13 @@ impl SenderState {
     /// how many the MTA routes elsewhere (M5).
     fn draw_recipients(&mut self, n: u32, to_relay: &mut Vec<RecipientId>) -> u32 {
         let mut routed_elsewhere = 0;
-        for _ in 0..n {
-            let r = self.recipients.draw(&mut self.rng);
+        self.recipients.draw_many(n, &mut self.rng, |r| {
             if r.routed_elsewhere {
                 routed_elsewhere += 1;
             } else {
                 to_relay.push(r.id);
             }
-        }
+        });
         routed_elsewhere
     }
 }

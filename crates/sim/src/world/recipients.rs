@@ -9,7 +9,7 @@
 use rand::RngExt;
 use rand_chacha::ChaCha12Rng;
 
-use super::zipf::Popularity;
+use super::zipf::{PendingRank, Popularity};
 
 use relay::RecipientId;
 use scenario::model::{self, Sender};
@@ -179,9 +179,50 @@ impl RecipientSampler {
 
     pub fn draw(&self, rng: &mut ChaCha12Rng) -> Recipient {
         let index = self.popularity.sample(rng);
-        let internal = self.internal_base.is_some()
+        let internal = self.draw_internal(rng);
+        self.recipient(index, internal)
+    }
+
+    /// `n` recipients, each handed to `each`: the same, in the same order and from
+    /// the same draws, as `n` calls of [`RecipientSampler::draw`]. From an alias
+    /// table, a batch's draws are all started before any is finished (its table
+    /// entries, a cache miss each in a large pool, are fetched together: the draws
+    /// of a month of `large-tenant-cap.toml` waited for them one by one).
+    pub fn draw_many(&self, n: u32, rng: &mut ChaCha12Rng, mut each: impl FnMut(Recipient)) {
+        let Popularity::Table(table) = &self.popularity else {
+            (0..n).for_each(|_| each(self.draw(rng)));
+            return;
+        };
+        const BATCH: usize = 32;
+        let mut started = [(PendingRank::default(), false); BATCH];
+        let mut left = n as usize;
+        while left > 0 {
+            let batch = &mut started[..left.min(BATCH)];
+            for draw in batch.iter_mut() {
+                // In `draw`'s order: the rank's draws, then the domain's.
+                let rank = table.start_sample(rng);
+                *draw = (rank, self.draw_internal(rng));
+            }
+            for &(rank, internal) in batch.iter() {
+                each(self.recipient(table.finish_sample(rank), internal));
+            }
+            left -= batch.len();
+        }
+    }
+
+    /// Whether a recipient is in the internal domain (with probability
+    /// `internal_share`; no draw when there is none).
+    #[inline]
+    fn draw_internal(&self, rng: &mut ChaCha12Rng) -> bool {
+        self.internal_base.is_some()
             && self.internal_share > 0.0
-            && rng.random::<f64>() < self.internal_share;
+            && rng.random::<f64>() < self.internal_share
+    }
+
+    /// The recipient of rank `index` in the pool or, if `internal`, the internal
+    /// domain.
+    #[inline]
+    fn recipient(&self, index: u32, internal: bool) -> Recipient {
         let (base, routed_elsewhere) = match (internal, self.internal_base) {
             (true, Some(b)) => (b, self.internal_routed_elsewhere),
             _ => (self.external_base, self.external_routed_elsewhere),
@@ -230,6 +271,40 @@ recipient_pool = { size = 50, domain = "shared.example", internal_share = 0.5, i
 
     fn scenario() -> Model {
         Model::parse("t.toml", SCENARIO).unwrap()
+    }
+
+    /// `draw_many` gives the recipients `draw` gives, in order, and leaves the stream
+    /// where `draw` leaves it: from an alias table (with and without an internal
+    /// domain), a uniform pool and one too large for a table; batches of every size
+    /// around the batch length.
+    #[test]
+    fn batched_draws_are_the_single_draws() {
+        let pools = [
+            "{ size = 1000, domain = \"p.example\", zipf_exponent = 0.8 }",
+            "{ size = 1000, domain = \"p.example\", zipf_exponent = 1.1, internal_share = 0.3, internal_domain = \"t.example\" }",
+            "{ size = 1000, domain = \"p.example\", internal_share = 0.5, internal_domain = \"t.example\" }",
+            "{ size = 50000000, domain = \"p.example\", zipf_exponent = 1.0 }",
+        ];
+        for pool in pools {
+            let text = SCENARIO.split("[[sender]]").next().unwrap().to_string()
+                + &format!(
+                    "[[sender]]\nid = \"a\"\nmta = \"m\"\nenvelope_from = [\"x@t.example\"]\nrate = \"1/min\"\nrecipient_pool = {pool}\n"
+                );
+            let s = Model::parse("t.toml", &text).unwrap();
+            let space = RecipientSpace::new(&s.senders).unwrap();
+            let routes = |d: &DomainName| d.0 == "t.example";
+            let mut tables = super::super::zipf::ZipfTables::default();
+            let a = RecipientSampler::new(&s.senders[0], &space, routes, &mut tables);
+            for n in [0, 1, 2, 31, 32, 33, 64, 65, 200] {
+                let mut batched = RandomStreams::new(n.into()).stream(EntityKind::Sender, "a");
+                let mut single = batched.clone();
+                let mut got = Vec::new();
+                a.draw_many(n, &mut batched, |r| got.push(r));
+                let expected: Vec<Recipient> = (0..n).map(|_| a.draw(&mut single)).collect();
+                assert_eq!(got, expected, "{pool}, {n} recipients");
+                assert_eq!(batched.random::<u64>(), single.random::<u64>(), "{pool}");
+            }
+        }
     }
 
     /// Senders drawing from one domain share its addresses; ids render back.

@@ -59,14 +59,56 @@ impl AliasTable {
 
     /// A rank, 0-based.
     pub fn sample(&self, rng: &mut ChaCha12Rng) -> u32 {
+        self.finish_sample(self.start_sample(rng))
+    }
+
+    /// The draws of [`AliasTable::sample`] (a column, then the uniform that picks
+    /// the column or its alias), the column's entry asked into the cache. A large
+    /// table's entry is a cache miss: a batch of draws started before any is
+    /// finished waits for its misses together, not one after another.
+    #[inline]
+    pub fn start_sample(&self, rng: &mut ChaCha12Rng) -> PendingRank {
         let column = rng.random_range(0..self.columns.len() as u32);
-        let (keep, alias) = self.columns[column as usize];
-        if rng.random::<f32>() < keep {
-            column
+        prefetch(&self.columns[column as usize]);
+        PendingRank {
+            column,
+            uniform: rng.random::<f32>(),
+        }
+    }
+
+    /// The rank of a started draw.
+    #[inline]
+    pub fn finish_sample(&self, draw: PendingRank) -> u32 {
+        let (keep, alias) = self.columns[draw.column as usize];
+        if draw.uniform < keep {
+            draw.column
         } else {
             alias
         }
     }
+}
+
+/// An [`AliasTable`] draw started ([`AliasTable::start_sample`]), its rank not yet
+/// read from the table.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PendingRank {
+    column: u32,
+    uniform: f32,
+}
+
+/// Asks the CPU to bring `entry`'s cache line in, without waiting for it (a hint:
+/// a no-op where there is no such instruction).
+#[inline(always)]
+fn prefetch<T>(entry: &T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch reads nothing the program sees, cannot fault, and `entry`
+    // is a live reference besides.
+    unsafe {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        _mm_prefetch::<_MM_HINT_T0>((entry as *const T).cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = entry;
 }
 
 /// How a pool's index is drawn.
