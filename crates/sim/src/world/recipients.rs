@@ -124,6 +124,7 @@ impl RecipientSpace {
     /// Appends the address of `id` to `out` (the trace writes one per recipient, so
     /// without a `String` each, and as bytes: the trace is bytes, and a
     /// `fmt::Write` would pass every piece through a `str`).
+    #[inline]
     pub fn write_address(&self, id: RecipientId, out: &mut Vec<u8>) {
         if id.0 >= self.senders_base {
             out.extend_from_slice(self.senders[(id.0 - self.senders_base) as usize].as_bytes());
