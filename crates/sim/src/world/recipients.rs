@@ -178,6 +178,7 @@ impl RecipientSampler {
         }
     }
 
+    #[inline]
     pub fn draw(&self, rng: &mut ChaCha12Rng) -> Recipient {
         let index = self.popularity.sample(rng);
         let internal = self.draw_internal(rng);

@@ -139,6 +139,7 @@ impl Popularity {
     }
 
     /// An index, 0-based.
+    #[inline]
     pub fn sample(&self, rng: &mut ChaCha12Rng) -> u32 {
         match self {
             Popularity::Single => 0,
