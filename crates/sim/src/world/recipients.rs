@@ -282,12 +282,24 @@ recipient_pool = { size = 50, domain = "shared.example", internal_share = 0.5, i
     #[test]
     fn batched_draws_are_the_single_draws() {
         let pools = [
-            "{ size = 1000, domain = \"p.example\", zipf_exponent = 0.8 }",
-            "{ size = 1000, domain = \"p.example\", zipf_exponent = 1.1, internal_share = 0.3, internal_domain = \"t.example\" }",
-            "{ size = 1000, domain = \"p.example\", internal_share = 0.5, internal_domain = \"t.example\" }",
-            "{ size = 50000000, domain = \"p.example\", zipf_exponent = 1.0 }",
+            (
+                "{ size = 1000, domain = \"p.example\", zipf_exponent = 0.8 }",
+                "table",
+            ),
+            (
+                "{ size = 1000, domain = \"p.example\", zipf_exponent = 1.1, internal_share = 0.3, internal_domain = \"t.example\" }",
+                "table",
+            ),
+            (
+                "{ size = 1000, domain = \"p.example\", zipf_exponent = 0.0, internal_share = 0.5, internal_domain = \"t.example\" }",
+                "uniform",
+            ),
+            (
+                "{ size = 50000000, domain = \"p.example\", zipf_exponent = 1.0 }",
+                "rejection",
+            ),
         ];
-        for pool in pools {
+        for (pool, kind) in pools {
             let text = SCENARIO.split("[[sender]]").next().unwrap().to_string()
                 + &format!(
                     "[[sender]]\nid = \"a\"\nmta = \"m\"\nenvelope_from = [\"x@t.example\"]\nrate = \"1/min\"\nrecipient_pool = {pool}\n"
@@ -297,6 +309,13 @@ recipient_pool = { size = 50, domain = "shared.example", internal_share = 0.5, i
             let routes = |d: &DomainName| d.0 == "t.example";
             let mut tables = super::super::zipf::ZipfTables::default();
             let a = RecipientSampler::new(&s.senders[0], &space, routes, &mut tables);
+            let drawn_by = match a.popularity {
+                Popularity::Table(_) => "table",
+                Popularity::Uniform(_) => "uniform",
+                Popularity::Rejection(_) => "rejection",
+                Popularity::Single => "single",
+            };
+            assert_eq!(drawn_by, kind, "{pool}");
             for n in [0, 1, 2, 31, 32, 33, 64, 65, 200] {
                 let mut batched = RandomStreams::new(n.into()).stream(EntityKind::Sender, "a");
                 let mut single = batched.clone();
