@@ -348,7 +348,11 @@ pub fn deliver_on(
         let place = |k: usize| if first { k } else { remaining[k] };
         let take = left.min(client.recipients_per_transaction as usize);
         stats.transactions += 1;
-        let mail = session.mail_from_presented(relay, now, from.presented);
+        // `settled`: the reply is copied below, and a call's reply is best not read
+        // back whole (its doc).
+        let mail = session
+            .mail_from_presented(relay, now, from.presented)
+            .settled();
         // Q8, Q3: who the relay charged and counted, also when it refused MAIL.
         let attribution = session.last_attribution().copied();
         replies.clear();
@@ -396,7 +400,7 @@ pub fn deliver_on(
             replies.push(session.rset(relay, now));
             last_rcpt
         } else {
-            let data = session.data(relay, now);
+            let data = session.data(relay, now).settled();
             let fate = if data.is_positive() {
                 stats.accepted += 1;
                 Fate::Delivered
